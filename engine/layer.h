@@ -1,0 +1,78 @@
+// The layer contract.
+//
+//   forward(x, training)  -> y      y is owned by the layer and valid until its next forward;
+//                                   the layer may keep a pointer to x for backward, so the
+//                                   caller keeps x alive and unchanged until backward returns.
+//   backward(dy)          -> dx     must follow the forward it differentiates; accumulates
+//                                   (adds) parameter gradients into Param::grad.
+//
+// Composite layers (Sequential, Residual) hold children and forward `visit` to them, so
+// anything that walks a network (parameter collection, hook installation, statistics) sees
+// every leaf in forward order.
+#pragma once
+
+#include "engine/hook.h"
+#include "engine/param.h"
+#include "engine/tensor.h"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace qb {
+
+enum class LayerKind {
+  conv, linear, batchnorm, relu, relu6, maxpool, avgpool, global_avgpool, flatten,
+  sequential, residual, shortcut,
+};
+
+const char* to_string(LayerKind k);
+
+// What a quantization method needs to know about a layer to choose its quantizers.
+struct LayerInfo {
+  std::string name;   // "stage1.block0.conv1"
+  LayerKind kind = LayerKind::sequential;
+  Shape weight_shape;  // [out, in/groups, kh, kw] for conv, [out, in] for linear; empty otherwise
+  std::size_t in_channels = 0, out_channels = 0;  // features for linear
+  std::size_t kernel_h = 0, kernel_w = 0, stride = 1, padding = 0, groups = 1;
+  std::size_t fan_in = 0;   // inputs feeding one output: in/groups * kh * kw
+  std::size_t fan_out = 0;  // outputs one input feeds:  out/groups * kh * kw
+  bool first = false;       // the first conv/linear of the network (sees the raw image)
+  bool last = false;        // the last conv/linear (produces the logits)
+};
+
+class Layer {
+ public:
+  explicit Layer(LayerInfo info) : info_(std::move(info)) {}
+  virtual ~Layer() = default;
+  Layer(const Layer&) = delete;
+  Layer& operator=(const Layer&) = delete;
+
+  virtual const Tensor& forward(const Tensor& x, bool training) = 0;
+  virtual const Tensor& backward(const Tensor& dy) = 0;
+
+  // Output shape for an input shape; throws qb::Error on an incompatible input.
+  virtual Shape output_shape(const Shape& in) const = 0;
+
+  virtual void collect_params(std::vector<Param*>& out) { (void)out; }
+  virtual void collect_buffers(std::vector<Buffer*>& out) { (void)out; }
+
+  // Calls f on this layer and, for composites, on every descendant in forward order.
+  virtual void visit(const std::function<void(Layer&)>& f) { f(*this); }
+
+  // Hook slots exist only on conv and linear; others refuse.
+  virtual bool has_hooks() const { return false; }
+  virtual void set_hook(HookSlot slot, std::shared_ptr<TensorHook> hook);
+
+  const LayerInfo& info() const { return info_; }
+  LayerInfo& mutable_info() { return info_; }
+  const std::string& name() const { return info_.name; }
+
+ protected:
+  LayerInfo info_;
+};
+
+using LayerPtr = std::unique_ptr<Layer>;
+
+}  // namespace qb
