@@ -1,0 +1,40 @@
+// Batch normalisation over [N, C, H, W], per channel.
+//
+// Training: batch mean and biased variance normalise; running statistics are updated as
+//   running = (1 − momentum)·running + momentum·batch   (variance unbiased, as PyTorch does).
+// Evaluation: running statistics normalise, and backward is then the affine map it is.
+// Backward in training (m = N·H·W elements per channel, x̂ normalised input, σ = √(var + ε)):
+//   dx = γ/(m·σ) · (m·dy − Σdy − x̂·Σ(dy·x̂)),  dγ = Σ dy·x̂,  dβ = Σ dy.
+#pragma once
+
+#include "engine/layer.h"
+
+namespace qb {
+
+class BatchNorm2d final : public Layer {
+ public:
+  BatchNorm2d(std::string name, std::size_t channels, float momentum = 0.1f, float eps = 1e-5f);
+
+  const Tensor& forward(const Tensor& x, bool training) override;
+  const Tensor& backward(const Tensor& dy) override;
+  Shape output_shape(const Shape& in) const override;
+  void collect_params(std::vector<Param*>& out) override;
+  void collect_buffers(std::vector<Buffer*>& out) override;
+
+  Param& gamma() { return gamma_; }
+  Param& beta() { return beta_; }
+  Buffer& running_mean() { return running_mean_; }
+  Buffer& running_var() { return running_var_; }
+  float eps() const { return eps_; }
+
+ private:
+  std::size_t channels_;
+  float momentum_, eps_;
+  Param gamma_, beta_;
+  Buffer running_mean_, running_var_;
+  bool last_training_ = true;
+  Tensor y_, dx_, xhat_;
+  std::vector<float> inv_std_;
+};
+
+}  // namespace qb

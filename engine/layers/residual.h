@@ -1,0 +1,45 @@
+// Residual block: y = main(x) + shortcut(x), the shortcut being the identity when absent.
+//
+// ShortcutPad is He et al.'s option A for CIFAR ResNets (2016, §4.2): subsample by the stride
+// and zero-pad the new channels (half before, half after, as the reference implementations
+// do). It has no parameters, which keeps ResNet-20 at the paper's 0.27 M weights.
+#pragma once
+
+#include "engine/layer.h"
+#include "engine/layers/sequential.h"
+
+namespace qb {
+
+class Residual final : public Layer {
+ public:
+  Residual(std::string name, std::unique_ptr<Sequential> main, LayerPtr shortcut = nullptr);
+
+  const Tensor& forward(const Tensor& x, bool training) override;
+  const Tensor& backward(const Tensor& dy) override;
+  Shape output_shape(const Shape& in) const override;
+  void collect_params(std::vector<Param*>& out) override;
+  void collect_buffers(std::vector<Buffer*>& out) override;
+  void visit(const std::function<void(Layer&)>& f) override;
+
+ private:
+  std::unique_ptr<Sequential> main_;
+  LayerPtr shortcut_;
+  Tensor y_, dx_;
+};
+
+class ShortcutPad final : public Layer {
+ public:
+  ShortcutPad(std::string name, std::size_t in_channels, std::size_t out_channels,
+              std::size_t stride);
+
+  const Tensor& forward(const Tensor& x, bool training) override;
+  const Tensor& backward(const Tensor& dy) override;
+  Shape output_shape(const Shape& in) const override;
+
+ private:
+  std::size_t cin_, cout_, stride_;
+  Shape xs_;
+  Tensor y_, dx_;
+};
+
+}  // namespace qb

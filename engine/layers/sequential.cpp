@@ -1,0 +1,46 @@
+#include "engine/layers/sequential.h"
+
+namespace qb {
+
+Sequential::Sequential(std::string name) : Layer(LayerInfo{}) {
+  info_.name = std::move(name);
+  info_.kind = LayerKind::sequential;
+}
+
+Layer& Sequential::add(LayerPtr layer) {
+  layers_.push_back(std::move(layer));
+  return *layers_.back();
+}
+
+const Tensor& Sequential::forward(const Tensor& x, bool training) {
+  const Tensor* h = &x;
+  for (auto& l : layers_) h = &l->forward(*h, training);
+  return *h;
+}
+
+const Tensor& Sequential::backward(const Tensor& dy) {
+  const Tensor* g = &dy;
+  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) g = &(*it)->backward(*g);
+  return *g;
+}
+
+Shape Sequential::output_shape(const Shape& in) const {
+  Shape s = in;
+  for (const auto& l : layers_) s = l->output_shape(s);
+  return s;
+}
+
+void Sequential::collect_params(std::vector<Param*>& out) {
+  for (auto& l : layers_) l->collect_params(out);
+}
+
+void Sequential::collect_buffers(std::vector<Buffer*>& out) {
+  for (auto& l : layers_) l->collect_buffers(out);
+}
+
+void Sequential::visit(const std::function<void(Layer&)>& f) {
+  f(*this);
+  for (auto& l : layers_) l->visit(f);
+}
+
+}  // namespace qb

@@ -1,0 +1,32 @@
+// A chain of layers; backward runs the chain in reverse.
+#pragma once
+
+#include "engine/layer.h"
+
+namespace qb {
+
+class Sequential final : public Layer {
+ public:
+  explicit Sequential(std::string name);
+
+  Layer& add(LayerPtr layer);
+  template <class L, class... Args>
+  L& emplace(Args&&... args) {
+    return static_cast<L&>(add(std::make_unique<L>(std::forward<Args>(args)...)));
+  }
+
+  const Tensor& forward(const Tensor& x, bool training) override;
+  const Tensor& backward(const Tensor& dy) override;
+  Shape output_shape(const Shape& in) const override;
+  void collect_params(std::vector<Param*>& out) override;
+  void collect_buffers(std::vector<Buffer*>& out) override;
+  void visit(const std::function<void(Layer&)>& f) override;
+
+  std::size_t size() const { return layers_.size(); }
+  Layer& at(std::size_t i) { return *layers_.at(i); }
+
+ private:
+  std::vector<LayerPtr> layers_;
+};
+
+}  // namespace qb

@@ -1,0 +1,293 @@
+// Layer tests: every layer's gradients against finite differences, convolution against a
+// naive direct loop, BatchNorm's two modes, and the hook slots.
+#include "engine/layers/activation.h"
+#include "engine/layers/batchnorm.h"
+#include "engine/layers/conv2d.h"
+#include "engine/layers/flatten.h"
+#include "engine/layers/linear.h"
+#include "engine/layers/pooling.h"
+#include "engine/layers/residual.h"
+#include "engine/check.h"
+#include "engine/parallel.h"
+#include "engine/rng.h"
+#include "tests/gradcheck.h"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+using namespace qb;
+using namespace qb::test;
+
+namespace {
+
+void randomize_params(Layer& l, std::uint64_t seed) {
+  std::vector<Param*> ps;
+  l.collect_params(ps);
+  for (Param* p : ps) fill_normal(p->value, seed++, 0.5f);
+}
+
+// y[n,o,oh,ow] = b[o] + Σ_{c in group, i, j} x[n, c, oh·s−p+i, ow·s−p+j] · w[o, c', i, j]
+Tensor naive_conv(const Tensor& x, const Tensor& w, const float* b, const Conv2dSpec& sp) {
+  const std::size_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3];
+  const std::size_t O = sp.out_channels, k = sp.kernel, s = sp.stride, p = sp.padding;
+  const std::size_t Ho = (H + 2 * p - k) / s + 1, Wo = (W + 2 * p - k) / s + 1;
+  const std::size_t Cg = C / sp.groups, Og = O / sp.groups;
+  Tensor y = Tensor::from_shape({N, O, Ho, Wo});
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t o = 0; o < O; ++o)
+      for (std::size_t oh = 0; oh < Ho; ++oh)
+        for (std::size_t ow = 0; ow < Wo; ++ow) {
+          double acc = b ? b[o] : 0.0;
+          const std::size_t g = o / Og;
+          for (std::size_t c = 0; c < Cg; ++c)
+            for (std::size_t i = 0; i < k; ++i)
+              for (std::size_t j = 0; j < k; ++j) {
+                const long ih = long(oh * s + i) - long(p), iw = long(ow * s + j) - long(p);
+                if (ih < 0 || iw < 0 || ih >= long(H) || iw >= long(W)) continue;
+                acc += double(x(n, g * Cg + c, ih, iw)) * w(o, c, i, j);
+              }
+          y(n, o, oh, ow) = float(acc);
+        }
+  return y;
+}
+
+struct ConvCase {
+  std::size_t C, O, k, s, p, g, H, W;
+  bool bias;
+};
+
+const ConvCase kConvCases[] = {
+    {3, 4, 3, 1, 1, 1, 7, 6, true},    // same padding, odd sizes
+    {2, 6, 5, 1, 2, 1, 8, 8, false},   // LeNet-like 5×5
+    {4, 4, 3, 2, 1, 1, 9, 9, false},   // stride 2
+    {4, 6, 3, 2, 0, 2, 9, 8, true},    // grouped, no padding
+    {6, 6, 3, 1, 1, 6, 6, 6, false},   // depthwise
+    {5, 5, 3, 2, 1, 5, 7, 7, true},    // depthwise, stride 2
+    {8, 4, 1, 1, 0, 1, 5, 5, false},   // pointwise (no im2col)
+    {3, 2, 1, 2, 0, 1, 6, 6, false},   // 1×1 stride 2 (im2col)
+    {2, 3, 3, 3, 2, 1, 8, 7, false},   // stride 3, padding 2
+};
+
+}  // namespace
+
+TEST_CASE("conv2d matches a naive direct convolution", "[layers][conv]") {
+  for (int threads : {1, 2}) {
+    set_threads(threads);
+    for (const auto& c : kConvCases) {
+      Conv2dSpec sp{c.C, c.O, c.k, c.s, c.p, c.g, c.bias};
+      Conv2d conv("conv", sp);
+      randomize_params(conv, 3);
+      Tensor x = Tensor::from_shape({3, c.C, c.H, c.W});
+      fill_normal(x, 4);
+      const Tensor& y = conv.forward(x, true);
+      const Tensor ref = naive_conv(x, conv.weight().value, c.bias ? conv.bias()->value.data() : nullptr, sp);
+      REQUIRE(y.shape() == ref.shape());
+      for (std::size_t i = 0; i < y.size(); ++i)
+        REQUIRE(y.data()[i] == Approx(ref.data()[i]).margin(1e-5).epsilon(1e-5));
+    }
+  }
+  set_threads(1);
+}
+
+TEST_CASE("conv2d gradients match finite differences", "[layers][conv][gradcheck]") {
+  for (int threads : {1, 2}) {
+    set_threads(threads);
+    for (const auto& c : kConvCases) {
+      Conv2d conv("conv", {c.C, c.O, c.k, c.s, c.p, c.g, c.bias});
+      randomize_params(conv, 5);
+      auto r = check_layer(conv, {2, c.C, c.H, c.W});
+      INFO("C=" << c.C << " O=" << c.O << " k=" << c.k << " s=" << c.s << " p=" << c.p
+                << " g=" << c.g << " threads=" << threads << "\n" << r.report);
+      CHECK(r.ok);
+      CHECK(r.checked > 0);
+    }
+  }
+  set_threads(1);
+}
+
+TEST_CASE("linear gradients match finite differences", "[layers][gradcheck]") {
+  for (bool bias : {true, false}) {
+    Linear fc("fc", 7, 5, bias);
+    randomize_params(fc, 6);
+    auto r = check_layer(fc, {4, 7});
+    INFO(r.report);
+    CHECK(r.ok);
+  }
+  Linear big("fc", 40, 33);  // enough rows to split across threads
+  randomize_params(big, 7);
+  set_threads(2);
+  auto r = check_layer(big, {17, 40});
+  set_threads(1);
+  INFO(r.report);
+  CHECK(r.ok);
+}
+
+TEST_CASE("batchnorm gradients in training and evaluation mode", "[layers][bn][gradcheck]") {
+  for (bool training : {true, false}) {
+    for (Shape s : {Shape{4, 3, 5, 5}, Shape{2, 2, 1, 1}, Shape{8, 5, 3, 2}}) {
+      BatchNorm2d bn("bn", s[1]);
+      fill_normal(bn.gamma().value, 8, 1.0f);
+      fill_normal(bn.beta().value, 9, 1.0f);
+      fill_normal(bn.running_mean().value, 10, 0.3f);
+      for (auto& v : bn.running_var().value) v = 0.5f + std::abs(v);
+      GradCheckOptions opt;
+      opt.training = training;
+      opt.step = 1e-2f;
+      auto r = check_layer(bn, s, opt);
+      INFO("training=" << training << " shape=" << to_string(s) << "\n" << r.report);
+      CHECK(r.ok);
+    }
+  }
+}
+
+TEST_CASE("batchnorm: batch statistics in training, running statistics in evaluation",
+          "[layers][bn]") {
+  BatchNorm2d bn("bn", 2, /*momentum=*/0.25f);
+  Tensor x = Tensor::from_shape({3, 2, 2, 2});
+  fill_normal(x, 11, 2.0f);
+  x += 1.0f;
+  const Tensor y = bn.forward(x, true);
+  for (std::size_t c = 0; c < 2; ++c) {
+    double mean = 0, sq = 0, ymean = 0, ysq = 0;
+    for (std::size_t n = 0; n < 3; ++n)
+      for (std::size_t i = 0; i < 4; ++i) {
+        const double v = x(n, c, i / 2, i % 2), w = y(n, c, i / 2, i % 2);
+        mean += v; sq += v * v; ymean += w; ysq += w * w;
+      }
+    mean /= 12; const double var = sq / 12 - mean * mean;
+    CHECK(ymean / 12 == Approx(0.0).margin(1e-5));           // normalised with batch stats
+    CHECK(ysq / 12 == Approx(var / (var + 1e-5)).epsilon(1e-4));
+    CHECK(bn.running_mean().value(c) == Approx(0.25 * mean).epsilon(1e-5));
+    CHECK(bn.running_var().value(c) == Approx(0.75 + 0.25 * var * 12 / 11).epsilon(1e-5));
+  }
+  // Evaluation uses the running statistics, and does not update them.
+  const Tensor rm = bn.running_mean().value, rv = bn.running_var().value;
+  const Tensor ye = bn.forward(x, false);
+  for (std::size_t c = 0; c < 2; ++c)
+    CHECK(ye(0, c, 0, 0) == Approx((x(0, c, 0, 0) - rm(c)) / std::sqrt(rv(c) + 1e-5)).epsilon(1e-5));
+  CHECK(bool(bn.running_mean().value == rm));
+}
+
+TEST_CASE("activation, pooling and flatten gradients", "[layers][gradcheck]") {
+  Activation relu("relu", LayerKind::relu), relu6("relu6", LayerKind::relu6);
+  CHECK(check_layer(relu, {2, 3, 4, 4}).ok);
+  Tensor x = Tensor::from_shape({2, 3, 4, 4});
+  fill_away_from_zero(x, 12);
+  x *= 8.0f;  // reach past 6; values stay ≥ 0.4 away from 0 and, by the draw, from 6
+  for (auto& v : x)
+    if (std::abs(v - 6.0f) < 0.1f) v += 0.2f;
+  CHECK(check_layer_at(relu6, x).ok);
+  Pool2d maxp("max", LayerKind::maxpool, 2, 2), maxo("max3", LayerKind::maxpool, 3, 2);
+  Pool2d avgp("avg", LayerKind::avgpool, 2, 2), avgo("avg3", LayerKind::avgpool, 3, 1);
+  GlobalAvgPool gap("gap");
+  Flatten flat("flat");
+  // Distinct values 0.03 apart (> 2 steps), shuffled: no max-pool window has a near tie.
+  Tensor distinct = Tensor::from_shape({2, 3, 7, 6});
+  std::vector<std::size_t> order(distinct.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  Rng rng(20);
+  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.uniform_int(i)]);
+  for (std::size_t i = 0; i < order.size(); ++i) distinct.data()[i] = 0.03f * float(order[i]) - 3.0f;
+  for (Layer* l : std::initializer_list<Layer*>{&maxp, &maxo, &avgp, &avgo, &gap, &flat}) {
+    auto r = check_layer_at(*l, distinct);
+    INFO(l->name() << "\n" << r.report);
+    CHECK(r.ok);
+  }
+}
+
+TEST_CASE("residual block with option-A shortcut", "[layers][gradcheck]") {
+  auto main = std::make_unique<Sequential>("main");
+  main->emplace<Conv2d>("c1", Conv2dSpec{3, 6, 3, 2, 1, 1, false});
+  main->emplace<BatchNorm2d>("bn", 6);  // no ReLU here: BN outputs sit near its kink
+  Residual block("res", std::move(main), std::make_unique<ShortcutPad>("sc", 3, 6, 2));
+  randomize_params(block, 13);
+  CHECK(block.output_shape({2, 3, 7, 7}) == Shape{2, 6, 4, 4});
+  auto r = check_layer(block, {2, 3, 7, 7});
+  INFO(r.report);
+  CHECK(r.ok);
+
+  // The shortcut places input channel c at c + (6 − 3)/2 and subsamples by the stride.
+  ShortcutPad sc("sc", 3, 6, 2);
+  Tensor x = Tensor::from_shape({1, 3, 4, 4});
+  fill_normal(x, 14);
+  const Tensor& y = sc.forward(x, true);
+  CHECK(y(0, 0, 0, 0) == 0.0f);
+  CHECK(y(0, 1, 1, 1) == x(0, 0, 2, 2));
+  CHECK(y(0, 3, 0, 1) == x(0, 2, 0, 2));
+  CHECK(y(0, 5, 1, 0) == 0.0f);
+}
+
+namespace {
+
+// y = s·x with a learned scalar s: the smallest hook with a parameter of its own.
+class ScaleHook final : public TensorHook {
+ public:
+  explicit ScaleHook(float s) {
+    scale.name = "hook.scale";
+    scale.role = ParamRole::quantizer;
+    scale.value = Tensor::from_shape({1});
+    scale.value(0) = s;
+    scale.init_grad();
+  }
+  const Tensor& forward(const Tensor& x, bool) override {
+    x_ = &x;
+    y_ = x * scale.value(0);
+    return y_;
+  }
+  const Tensor& backward(const Tensor& dy) override {
+    float acc = 0.0f;
+    for (std::size_t i = 0; i < dy.size(); ++i) acc += dy.data()[i] * x_->data()[i];
+    scale.grad(0) += acc;
+    dx_ = dy * scale.value(0);
+    return dx_;
+  }
+  void collect_params(std::vector<Param*>& out) override { out.push_back(&scale); }
+  Param scale;
+
+ private:
+  const Tensor* x_ = nullptr;
+  Tensor y_, dx_;
+};
+
+}  // namespace
+
+TEST_CASE("weight and input hooks are differentiated through", "[layers][hooks][gradcheck]") {
+  Conv2d conv("conv", {3, 4, 3, 1, 1, 1, true});
+  Linear fc("fc", 6, 3);
+  randomize_params(conv, 15);
+  randomize_params(fc, 16);
+  conv.set_hook(HookSlot::weight, std::make_shared<ScaleHook>(0.7f));
+  conv.set_hook(HookSlot::input, std::make_shared<ScaleHook>(1.3f));
+  fc.set_hook(HookSlot::weight, std::make_shared<ScaleHook>(-0.6f));
+  fc.set_hook(HookSlot::input, std::make_shared<ScaleHook>(2.0f));
+  std::vector<Param*> ps;
+  conv.collect_params(ps);
+  CHECK(ps.size() == 4);  // weight, bias, two hook scales
+  auto r1 = check_layer(conv, {2, 3, 5, 5});
+  INFO(r1.report);
+  CHECK(r1.ok);
+  auto r2 = check_layer(fc, {3, 6});
+  INFO(r2.report);
+  CHECK(r2.ok);
+  Activation relu("relu", LayerKind::relu);
+  CHECK_THROWS_AS(relu.set_hook(HookSlot::weight, nullptr), InternalError);
+}
+
+TEST_CASE("the gradient hook transforms dL/dy before it reaches the layer", "[layers][hooks]") {
+  Linear plain("fc", 4, 3), hooked("fc", 4, 3);
+  randomize_params(plain, 17);
+  randomize_params(hooked, 17);
+  hooked.set_hook(HookSlot::grad, std::make_shared<ScaleHook>(2.0f));
+  Tensor x = Tensor::from_shape({2, 4}), dy = Tensor::from_shape({2, 3});
+  fill_normal(x, 18);
+  fill_normal(dy, 19);
+  plain.forward(x, true);
+  hooked.forward(x, true);
+  const Tensor dx_plain = plain.backward(dy);
+  const Tensor dx_hooked = hooked.backward(dy);
+  for (std::size_t i = 0; i < dx_plain.size(); ++i)
+    CHECK(dx_hooked.data()[i] == Approx(2.0f * dx_plain.data()[i]));
+  for (std::size_t i = 0; i < plain.weight().grad.size(); ++i)
+    CHECK(hooked.weight().grad.data()[i] == Approx(2.0f * plain.weight().grad.data()[i]));
+}
