@@ -36,7 +36,8 @@ inline void valid_range(std::size_t n, std::size_t no, std::size_t s, std::size_
 }
 
 // col[(c·k + i)·k + j, oh·Wo + ow] = x[c, oh·s − p + i, ow·s − p + j] (0 outside the image).
-void im2col(const float* x, const Geometry& q, float* col) {
+// Rows are `ld` apart, so the columns of several images can sit side by side in one matrix.
+void im2col(const float* __restrict x, const Geometry& q, float* __restrict col, std::size_t ld) {
   for (std::size_t c = 0; c < q.Cg; ++c) {
     const float* xc = x + c * q.H * q.W;
     for (std::size_t i = 0; i < q.k; ++i) {
@@ -45,15 +46,14 @@ void im2col(const float* x, const Geometry& q, float* col) {
       for (std::size_t j = 0; j < q.k; ++j) {
         std::size_t ow_lo, ow_hi;
         valid_range(q.W, q.Wo, q.s, q.p, j, ow_lo, ow_hi);
-        float* row = col + ((c * q.k + i) * q.k + j) * q.HWo;
+        float* row = col + ((c * q.k + i) * q.k + j) * ld;
         std::fill(row, row + oh_lo * q.Wo, 0.0f);
         for (std::size_t oh = oh_lo; oh < oh_hi; ++oh) {
           float* out = row + oh * q.Wo;
           const float* in = xc + (oh * q.s + i - q.p) * q.W;
           std::fill(out, out + ow_lo, 0.0f);
-          if (q.s == 1) {
-            if (ow_hi > ow_lo)
-              std::memcpy(out + ow_lo, in + (ow_lo + j - q.p), (ow_hi - ow_lo) * sizeof(float));
+          if (q.s == 1) {  // a plain loop: rows are short (10-32 floats), a memcpy call costs more
+            for (std::size_t ow = ow_lo; ow < ow_hi; ++ow) out[ow] = in[ow + j - q.p];
           } else {
             for (std::size_t ow = ow_lo; ow < ow_hi; ++ow) out[ow] = in[ow * q.s + j - q.p];
           }
@@ -65,8 +65,8 @@ void im2col(const float* x, const Geometry& q, float* col) {
   }
 }
 
-// The adjoint of im2col: dx[c, ih, iw] += dcol[...] for every column entry that read it.
-void col2im(const float* col, const Geometry& q, float* dx) {
+// The adjoint of im2col: dx[c, ih, iw] = Σ of the column entries that read it.
+void col2im(const float* __restrict col, const Geometry& q, float* __restrict dx, std::size_t ld) {
   std::fill(dx, dx + q.Cg * q.H * q.W, 0.0f);
   for (std::size_t c = 0; c < q.Cg; ++c) {
     float* dxc = dx + c * q.H * q.W;
@@ -76,7 +76,7 @@ void col2im(const float* col, const Geometry& q, float* dx) {
       for (std::size_t j = 0; j < q.k; ++j) {
         std::size_t ow_lo, ow_hi;
         valid_range(q.W, q.Wo, q.s, q.p, j, ow_lo, ow_hi);
-        const float* row = col + ((c * q.k + i) * q.k + j) * q.HWo;
+        const float* row = col + ((c * q.k + i) * q.k + j) * ld;
         for (std::size_t oh = oh_lo; oh < oh_hi; ++oh) {
           const float* in = row + oh * q.Wo;
           float* out = dxc + (oh * q.s + i - q.p) * q.W;
@@ -85,6 +85,15 @@ void col2im(const float* col, const Geometry& q, float* dx) {
       }
     }
   }
+}
+
+// Images per GEMM: enough that one call sees up to ~1024 columns (a 100-column GEMM spends
+// much of its time packing), few enough that columns, their gradient and the gathered output
+// gradient ((2K + Og) floats per column) stay within ~512 KB of L2.
+inline std::size_t images_per_gemm(const Geometry& q) {
+  const std::size_t by_width = 1024 / q.HWo;
+  const std::size_t by_cache = (128u << 10) / ((2 * q.K + q.Og) * q.HWo);
+  return std::max<std::size_t>(1, std::min(by_width, by_cache));
 }
 
 // Images [begin, end) of thread t out of T: a fixed partition, so reductions are reproducible.
@@ -190,6 +199,7 @@ const Tensor& Conv2d::forward(const Tensor& x_in, bool training) {
 void Conv2d::forward_gemm(const float* x, const float* w, float* y, const Shape& xs) {
   const auto q = geometry(spec_, xs);
   const bool direct = q.k == 1 && q.s == 1 && q.p == 0;  // input already is the column matrix
+  const std::size_t nb_max = images_per_gemm(q);
   const int T = omp_get_max_threads();
   scratch_.resize(T);
 #pragma omp parallel num_threads(T)
@@ -197,18 +207,31 @@ void Conv2d::forward_gemm(const float* x, const float* w, float* y, const Shape&
     const int t = omp_get_thread_num();
     std::size_t n0, n1;
     thread_range(q.N, t, T, n0, n1);
-    auto& col = scratch_[t];
-    if (!direct && col.size() < q.K * q.HWo) col.resize(q.K * q.HWo);
-    for (std::size_t n = n0; n < n1; ++n) {
+    auto& buf = scratch_[t];
+    const std::size_t cols_max = nb_max * q.HWo;
+    if (buf.size() < (q.K + q.Og) * cols_max) buf.resize((q.K + q.Og) * cols_max);
+    float* col = buf.data();
+    float* out = buf.data() + q.K * cols_max;  // [Og, nb·HWo] before scattering to NCHW
+    for (std::size_t n = n0; n < n1; n += nb_max) {
+      const std::size_t nb = std::min(nb_max, n1 - n), cols = nb * q.HWo;
       for (std::size_t g = 0; g < q.g; ++g) {
-        const float* xg = x + (n * q.C + g * q.Cg) * q.H * q.W;
-        const float* cm = xg;
-        if (!direct) {
-          im2col(xg, q, col.data());
-          cm = col.data();
+        const float* wg = w + g * q.Og * q.K;
+        float* yg = y + (n * q.O + g * q.Og) * q.HWo;
+        if (nb == 1) {  // one image: read its columns in place (1×1) and write y directly
+          const float* xg = x + (n * q.C + g * q.Cg) * q.H * q.W;
+          if (!direct) im2col(xg, q, col, q.HWo);
+          sgemm(false, false, int(q.Og), int(q.HWo), int(q.K), 1.0f, wg, int(q.K),
+                direct ? xg : col, int(q.HWo), 0.0f, yg, int(q.HWo));
+          continue;
         }
-        sgemm(false, false, int(q.Og), int(q.HWo), int(q.K), 1.0f, w + g * q.Og * q.K, int(q.K),
-              cm, int(q.HWo), 0.0f, y + (n * q.O + g * q.Og) * q.HWo, int(q.HWo));
+        for (std::size_t j = 0; j < nb; ++j)
+          im2col(x + ((n + j) * q.C + g * q.Cg) * q.H * q.W, q, col + j * q.HWo, cols);
+        sgemm(false, false, int(q.Og), int(cols), int(q.K), 1.0f, wg, int(q.K), col, int(cols),
+              0.0f, out, int(cols));
+        for (std::size_t j = 0; j < nb; ++j)
+          for (std::size_t o = 0; o < q.Og; ++o)
+            std::memcpy(yg + (j * q.O + o) * q.HWo, out + o * cols + j * q.HWo,
+                        q.HWo * sizeof(float));
       }
     }
   }
@@ -226,11 +249,15 @@ const Tensor& Conv2d::backward(const Tensor& dy_in) {
     zeros_like_shape(dw_hooked_, info_.weight_shape);
     dw = dw_hooked_.data();
   }
+  // The first layer's input is the image: nobody needs dL/dx unless an input hook learns.
+  const bool need_dx = !info_.first || hooks_.input;
   ensure_shape(dx_, xs);
+  if (!need_dx) std::fill(dx_.begin(), dx_.end(), 0.0f);
+  float* dx = need_dx ? dx_.data() : nullptr;
   if (depthwise())
     backward_depthwise(dy.data(), x_->data(), w_->data(), dx_.data(), dw, xs);
   else
-    backward_gemm(dy.data(), x_->data(), w_->data(), dx_.data(), dw, xs);
+    backward_gemm(dy.data(), x_->data(), w_->data(), dx, dw, xs);
 
   if (hooks_.weight) {
     const Tensor& g = hooks_.weight->backward(dw_hooked_);
@@ -256,6 +283,7 @@ void Conv2d::backward_gemm(const float* dy, const float* x, const float* w, floa
                            const Shape& xs) {
   const auto q = geometry(spec_, xs);
   const bool direct = q.k == 1 && q.s == 1 && q.p == 0;
+  const std::size_t nb_max = images_per_gemm(q);
   const int T = omp_get_max_threads();
   const std::size_t wsize = q.O * q.K;
   scratch_.resize(T);
@@ -266,38 +294,50 @@ void Conv2d::backward_gemm(const float* dy, const float* x, const float* w, floa
     std::size_t n0, n1;
     thread_range(q.N, t, T, n0, n1);
     auto& buf = scratch_[t];
-    if (buf.size() < 2 * q.K * q.HWo) buf.resize(2 * q.K * q.HWo);
+    const std::size_t cols_max = nb_max * q.HWo;
+    if (buf.size() < (2 * q.K + q.Og) * cols_max) buf.resize((2 * q.K + q.Og) * cols_max);
     float* col = buf.data();
-    float* dcol = buf.data() + q.K * q.HWo;
+    float* dcol = col + q.K * cols_max;
+    float* dyc = dcol + q.K * cols_max;  // [Og, nb·HWo]: the chunk's dy gathered from NCHW
     // One thread accumulates straight into dw; several use private partial sums.
     float* dwt = dw;
     if (T > 1) {
       dw_part_[t].assign(wsize, 0.0f);
       dwt = dw_part_[t].data();
     }
-    for (std::size_t n = n0; n < n1; ++n) {
+    for (std::size_t n = n0; n < n1; n += nb_max) {
+      const std::size_t nb = std::min(nb_max, n1 - n), cols = nb * q.HWo;
       for (std::size_t g = 0; g < q.g; ++g) {
-        const float* xg = x + (n * q.C + g * q.Cg) * q.H * q.W;
-        const float* dyg = dy + (n * q.O + g * q.Og) * q.HWo;
-        float* dxg = dx + (n * q.C + g * q.Cg) * q.H * q.W;
         const float* wg = w + g * q.Og * q.K;
-        const float* cm = xg;
-        if (!direct) {
-          im2col(xg, q, col);
-          cm = col;
+        const float* xg = x + (n * q.C + g * q.Cg) * q.H * q.W;
+        float* dxg = dx ? dx + (n * q.C + g * q.Cg) * q.H * q.W : nullptr;
+        const float* dyg = dy + (n * q.O + g * q.Og) * q.HWo;
+        const float* cm = direct && nb == 1 ? xg : col;
+        if (nb == 1) {
+          if (!direct) im2col(xg, q, col, q.HWo);
+        } else {
+          for (std::size_t j = 0; j < nb; ++j) {
+            im2col(xg + j * q.C * q.H * q.W, q, col + j * q.HWo, cols);
+            for (std::size_t o = 0; o < q.Og; ++o)
+              std::memcpy(dyc + o * cols + j * q.HWo, dyg + (j * q.O + o) * q.HWo,
+                          q.HWo * sizeof(float));
+          }
+          dyg = dyc;
         }
         // dW_g += dy_g · colᵀ
-        sgemm(false, true, int(q.Og), int(q.K), int(q.HWo), 1.0f, dyg, int(q.HWo), cm,
-              int(q.HWo), 1.0f, dwt + g * q.Og * q.K, int(q.K));
+        sgemm(false, true, int(q.Og), int(q.K), int(cols), 1.0f, dyg, int(cols), cm, int(cols),
+              1.0f, dwt + g * q.Og * q.K, int(q.K));
+        if (!dxg) continue;
         // dcol = W_gᵀ · dy_g, then scattered back to image positions
-        if (direct) {
+        if (direct && nb == 1) {
           sgemm(true, false, int(q.K), int(q.HWo), int(q.Og), 1.0f, wg, int(q.K), dyg,
                 int(q.HWo), 0.0f, dxg, int(q.HWo));
-        } else {
-          sgemm(true, false, int(q.K), int(q.HWo), int(q.Og), 1.0f, wg, int(q.K), dyg,
-                int(q.HWo), 0.0f, dcol, int(q.HWo));
-          col2im(dcol, q, dxg);
+          continue;
         }
+        sgemm(true, false, int(q.K), int(cols), int(q.Og), 1.0f, wg, int(q.K), dyg, int(cols),
+              0.0f, dcol, int(cols));
+        for (std::size_t j = 0; j < nb; ++j)
+          col2im(dcol + j * q.HWo, q, dxg + j * q.C * q.H * q.W, cols);
       }
     }
   }

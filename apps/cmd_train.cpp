@@ -1,0 +1,57 @@
+// `qbench train`: train one network on one dataset; JSON summary on stdout.
+#include "apps/commands.h"
+#include "engine/train.h"
+
+#include <iostream>
+
+namespace qb::app {
+
+Run add_train(CLI::App& app) {
+  auto cfg = std::make_shared<TrainConfig>();
+  auto* cmd = app.add_subcommand("train", "Train a network; progress on stderr, JSON summary on stdout");
+  cmd->add_option("--net", cfg->net, "lenet5 | vgg_small | resnet20 | mobilenet_tiny")
+      ->capture_default_str();
+  cmd->add_option("--width", cfg->width, "Channel width multiplier")->capture_default_str();
+  cmd->add_option("--data", cfg->dataset, "fashion-mnist | cifar10 | synthetic")
+      ->capture_default_str();
+  cmd->add_option("--data-dir", cfg->data.dir,
+                  "Dataset folder (default for fashion-mnist: /usr/share/datasets/fashion-mnist)");
+  cmd->add_option("--val-size", cfg->data.val_size,
+                  "Images held out from the end of the training set for validation")
+      ->capture_default_str();
+  cmd->add_option("--train-limit", cfg->data.train_limit,
+                  "Use only the first N training images (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--test-limit", cfg->data.test_limit, "Use only the first N test images (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--epochs", cfg->epochs, "Epochs")->capture_default_str();
+  cmd->add_option("--batch", cfg->batch, "Batch size")->capture_default_str();
+  cmd->add_option("--optimizer", cfg->opt.type, "sgd | adam")->capture_default_str();
+  cmd->add_option("--lr", cfg->opt.lr, "Base learning rate")->capture_default_str();
+  cmd->add_option("--momentum", cfg->opt.momentum, "SGD momentum")->capture_default_str();
+  cmd->add_flag("--nesterov", cfg->opt.nesterov, "Nesterov momentum");
+  cmd->add_option("--wd", cfg->opt.weight_decay, "Weight decay (L2)")->capture_default_str();
+  cmd->add_flag("!--decay-bn-bias", cfg->exclude_bn_bias,
+                "Also decay biases and BatchNorm parameters (excluded by default)");
+  cmd->add_option("--schedule", cfg->schedule.type, "constant | step | cosine")
+      ->capture_default_str();
+  cmd->add_option("--warmup", cfg->schedule.warmup_epochs, "Linear warm-up epochs")
+      ->capture_default_str();
+  cmd->add_option("--milestones", cfg->schedule.milestones, "Step schedule: epochs to decay at");
+  cmd->add_option("--gamma", cfg->schedule.gamma, "Step schedule: decay factor")
+      ->capture_default_str();
+  cmd->add_option("--seed", cfg->seed, "Random seed (initialisation, order, augmentation)")
+      ->capture_default_str();
+  cmd->add_option("--threads", cfg->threads, "Threads for qbench and OpenBLAS (0: all cores)")
+      ->capture_default_str();
+  cmd->add_option("--out", cfg->out, "Checkpoint written (atomically) after every epoch");
+  cmd->add_option("--resume", cfg->resume, "Continue from this checkpoint");
+  return [cfg] {
+    Progress progress(stderr);
+    const nlohmann::json summary = train(*cfg, progress);
+    std::cout << summary.dump(2) << std::endl;
+    return 0;
+  };
+}
+
+}  // namespace qb::app

@@ -1,0 +1,30 @@
+// qbench — the command line. Thin: it parses, calls the libraries, and maps failures to exit
+// codes: 1 for user errors (qb::Error, one line on stderr), 2 for usage errors, 3 for bugs.
+#include "apps/commands.h"
+#include "engine/check.h"
+
+#include <cstdio>
+#include <exception>
+
+int main(int argc, char** argv) {
+  CLI::App app{"qbench: a research harness for neural-network quantization"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "qbench 0.1.0");
+  const qb::app::Run train = qb::app::add_train(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (app.got_subcommand("train")) return train();
+  } catch (const qb::Error& e) {
+    std::fprintf(stderr, "qbench: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "qbench: internal error: %s\n", e.what());
+    return 3;
+  }
+  return 2;
+}

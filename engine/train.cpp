@@ -1,0 +1,244 @@
+#include "engine/train.h"
+
+#include "engine/check.h"
+#include "engine/data/loader.h"
+#include "engine/loss.h"
+#include "engine/nets.h"
+#include "engine/parallel.h"
+
+#include <chrono>
+#include <cmath>
+
+namespace qb {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Everything that must match for a checkpoint to continue this run.
+std::string run_identity(const TrainConfig& c, const DataSplits& d) {
+  return nlohmann::json{{"net", c.net}, {"width", c.width}, {"data", d.identity},
+                        {"batch", c.batch}, {"seed", c.seed}}.dump();
+}
+
+}  // namespace
+
+void validate(const TrainConfig& c) {
+  if (c.epochs == 0) throw error("--epochs must be at least 1");
+  if (c.batch == 0) throw error("--batch must be at least 1");
+  if (c.eval_batch == 0) throw error("evaluation batch must be at least 1");
+  if (!(c.width > 0.0f)) throw error("--width must be positive, got ", c.width);
+  if (c.threads < 0) throw error("--threads must be >= 0, got ", c.threads);
+  validate(c.opt);
+  validate(c.schedule);
+}
+
+nlohmann::json to_json(const TrainConfig& c) {
+  return {{"net", c.net},
+          {"width", c.width},
+          {"dataset", c.dataset},
+          {"data_dir", c.data.dir},
+          {"val_size", c.data.val_size},
+          {"train_limit", c.data.train_limit},
+          {"test_limit", c.data.test_limit},
+          {"epochs", c.epochs},
+          {"batch", c.batch},
+          {"optimizer",
+           {{"type", c.opt.type}, {"lr", c.opt.lr}, {"momentum", c.opt.momentum},
+            {"nesterov", c.opt.nesterov}, {"weight_decay", c.opt.weight_decay}}},
+          {"schedule",
+           {{"type", c.schedule.type}, {"warmup_epochs", c.schedule.warmup_epochs},
+            {"milestones", c.schedule.milestones}, {"gamma", c.schedule.gamma}}},
+          {"exclude_bn_bias", c.exclude_bn_bias},
+          {"seed", c.seed},
+          {"threads", c.threads}};
+}
+
+nlohmann::json to_json(const EpochRecord& r) {
+  return {{"epoch", r.epoch}, {"lr", r.lr}, {"train_loss", r.train_loss},
+          {"train_accuracy", r.train_accuracy}, {"val_loss", r.val_loss},
+          {"val_accuracy", r.val_accuracy}, {"seconds", r.seconds},
+          {"images_per_second", r.images_per_second}};
+}
+
+nlohmann::json to_json(const TrainResult& r) {
+  nlohmann::json h = nlohmann::json::array();
+  for (const auto& e : r.history) h.push_back(to_json(e));
+  return {{"history", h},
+          {"val_accuracy", r.val.accuracy},
+          {"val_loss", r.val.loss},
+          {"test_accuracy", r.test.accuracy},
+          {"test_loss", r.test.loss},
+          {"test_count", r.test.count},
+          {"train_seconds", r.seconds}};
+}
+
+EvalResult evaluate(Network& net, const Dataset& data, std::size_t batch) {
+  EvalResult r;
+  if (data.size() == 0) return r;
+  BatchLoader loader(data, batch, /*shuffle=*/false, /*augment=*/false, /*seed=*/0);
+  loader.start_epoch(0);
+  SoftmaxCrossEntropy loss;
+  Tensor images;
+  std::vector<std::int32_t> labels;
+  double total = 0;
+  std::size_t correct = 0;
+  while (loader.next(images, labels)) {
+    total += double(loss.forward(net.forward(images, false), labels)) * double(labels.size());
+    correct += loss.correct();
+    r.count += labels.size();
+  }
+  r.loss = total / double(r.count);
+  r.accuracy = double(correct) / double(r.count);
+  return r;
+}
+
+Trainer::Trainer(Network& net, const DataSplits& data, const TrainConfig& cfg, Optimizer opt)
+    : net_(net), data_(data), cfg_(cfg), opt_(std::move(opt)) {}
+
+TrainResult Trainer::run(Progress& progress) {
+  TrainResult result;
+  const auto run_start = Clock::now();
+  BatchLoader loader(data_.train, cfg_.batch, /*shuffle=*/true, data_.augment, cfg_.seed);
+  SoftmaxCrossEntropy loss;
+  Tensor images;
+  std::vector<std::int32_t> labels;
+  const std::size_t steps = loader.num_batches();
+  const double total_epochs = double(cfg_.epochs);
+
+  for (std::size_t epoch = next_epoch_; epoch < cfg_.epochs; ++epoch) {
+    const auto epoch_start = Clock::now();
+    loader.start_epoch(epoch);
+    double loss_sum = 0;
+    std::size_t correct = 0, seen = 0, step = 0;
+    while (loader.next(images, labels)) {
+      opt_.zero_grad();
+      const float l = loss.forward(net_.forward(images, true), labels);
+      if (!std::isfinite(l))
+        throw error("training diverged: loss is ", l, " at epoch ", epoch + 1, " step ", step + 1,
+                    " (lower --lr?)");
+      net_.backward(loss.backward());
+      opt_.step(double(epoch) + double(step) / double(steps), total_epochs);
+      ++step;
+      if (on_step) on_step(epoch * steps + step);
+      loss_sum += double(l) * double(labels.size());
+      correct += loss.correct();
+      seen += labels.size();
+      const double elapsed = seconds_since(epoch_start);
+      const double rate = double(seen) / std::max(elapsed, 1e-9);
+      const double remaining_images =
+          double(steps - step) * double(cfg_.batch) +
+          double(cfg_.epochs - epoch - 1) * double(data_.train.size());
+      progress.step({epoch + 1, cfg_.epochs, step, steps, loss_sum / double(seen),
+                     double(correct) / double(seen), rate, remaining_images / rate});
+    }
+    EpochRecord rec;
+    rec.epoch = epoch + 1;
+    rec.lr = opt_.groups().empty() ? 0.0 : opt_.groups().front().lr();
+    rec.train_loss = loss_sum / double(seen);
+    rec.train_accuracy = double(correct) / double(seen);
+    rec.seconds = seconds_since(epoch_start);
+    rec.images_per_second = double(seen) / rec.seconds;
+    const EvalResult val = evaluate(net_, data_.val, cfg_.eval_batch);
+    rec.val_loss = val.loss;
+    rec.val_accuracy = val.accuracy;
+    history_.push_back(rec);
+    next_epoch_ = epoch + 1;
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "epoch %zu/%zu  loss %.4f  train %.2f%%  val %.2f%%  lr %.3g  %.1fs  %.0f img/s",
+                  rec.epoch, cfg_.epochs, rec.train_loss, 100 * rec.train_accuracy,
+                  100 * rec.val_accuracy, rec.lr, rec.seconds, rec.images_per_second);
+    progress.line(buf);
+    if (!cfg_.out.empty()) save_checkpoint(cfg_.out, checkpoint());
+    if (on_epoch_end) on_epoch_end(rec);
+  }
+  result.seconds = seconds_since(run_start);
+  result.history = history_;
+  result.val = evaluate(net_, data_.val, cfg_.eval_batch);
+  result.test = evaluate(net_, data_.test, cfg_.eval_batch);
+  return result;
+}
+
+Checkpoint Trainer::checkpoint() const {
+  Checkpoint ck;
+  auto& net = const_cast<Network&>(net_);  // collecting pointers does not modify the network
+  for (Param* p : net.params()) ck.params[p->name] = p->value;
+  for (Buffer* b : net.buffers()) ck.buffers[b->name] = b->value;
+  opt_.save_state(ck.optimizer);
+  ck.scalars["epoch"] = double(next_epoch_);
+  ck.strings["run"] = run_identity(cfg_, data_);
+  ck.strings["config"] = to_json(cfg_).dump();
+  nlohmann::json h = nlohmann::json::array();
+  for (const auto& e : history_) h.push_back(to_json(e));
+  ck.strings["history"] = h.dump();
+  return ck;
+}
+
+void Trainer::restore(const Checkpoint& ck) {
+  auto str = [&](const std::string& key) -> const std::string& {
+    auto it = ck.strings.find(key);
+    if (it == ck.strings.end()) throw error("checkpoint has no '", key, "' entry");
+    return it->second;
+  };
+  if (str("run") != run_identity(cfg_, data_))
+    throw error("checkpoint belongs to a different run: it has ", str("run"), ", this run is ",
+                run_identity(cfg_, data_));
+  for (Param* p : net_.params()) {
+    auto it = ck.params.find(p->name);
+    if (it == ck.params.end()) throw error("checkpoint has no parameter '", p->name, "'");
+    if (it->second.shape() != p->value.shape())
+      throw error("checkpoint parameter '", p->name, "' has shape ",
+                  to_string(shape_of(it->second)), ", the network needs ",
+                  to_string(shape_of(p->value)));
+    p->value = it->second;
+  }
+  for (Buffer* b : net_.buffers()) {
+    auto it = ck.buffers.find(b->name);
+    if (it == ck.buffers.end() || it->second.shape() != b->value.shape())
+      throw error("checkpoint has no buffer '", b->name, "' of shape ",
+                  to_string(shape_of(b->value)));
+    b->value = it->second;
+  }
+  opt_.load_state(ck.optimizer);
+  auto ep = ck.scalars.find("epoch");
+  if (ep == ck.scalars.end()) throw error("checkpoint has no 'epoch' entry");
+  next_epoch_ = std::size_t(ep->second);
+  history_.clear();
+  for (const auto& e : nlohmann::json::parse(str("history"))) {
+    EpochRecord r;
+    r.epoch = e.at("epoch");
+    r.lr = e.at("lr");
+    r.train_loss = e.at("train_loss");
+    r.train_accuracy = e.at("train_accuracy");
+    r.val_loss = e.at("val_loss");
+    r.val_accuracy = e.at("val_accuracy");
+    r.seconds = e.at("seconds");
+    r.images_per_second = e.at("images_per_second");
+    history_.push_back(r);
+  }
+}
+
+nlohmann::json train(const TrainConfig& cfg, Progress& progress) {
+  validate(cfg);
+  set_threads(cfg.threads);
+  const DataSplits data = load_dataset(cfg.dataset, cfg.data);
+  auto net = make_network(cfg.net, data.train.sample_shape(), data.train.num_classes, cfg.width);
+  net->init_weights(cfg.seed);
+  Trainer trainer(*net, data, cfg,
+                  make_optimizer(net->params(), cfg.opt, cfg.schedule, cfg.exclude_bn_bias));
+  if (!cfg.resume.empty()) trainer.restore(load_checkpoint(cfg.resume));
+  const TrainResult r = trainer.run(progress);
+  nlohmann::json out = to_json(r);
+  out["config"] = to_json(cfg);
+  out["threads"] = num_threads();
+  out["parameters"] = net->num_weights();
+  out["data"] = data.identity;
+  if (!cfg.out.empty()) out["checkpoint"] = cfg.out;
+  return out;
+}
+
+}  // namespace qb

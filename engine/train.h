@@ -1,0 +1,93 @@
+// Training a network on a dataset: the loop behind `qbench train`.
+//
+// One epoch = one pass over the training split in an order drawn from (seed, epoch) alone;
+// the learning rate follows the schedule at every step; after each epoch the validation split
+// is evaluated and, with `out` set, a checkpoint is written atomically. The test split is
+// evaluated once, at the end. Resuming from a checkpoint written after epoch k continues with
+// epoch k+1 and reproduces an uninterrupted run bit for bit (same thread count).
+#pragma once
+
+#include "engine/checkpoint.h"
+#include "engine/data/dataset.h"
+#include "engine/network.h"
+#include "engine/optim.h"
+#include "engine/progress.h"
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace qb {
+
+struct TrainConfig {
+  std::string net = "lenet5";
+  float width = 1.0f;
+  std::string dataset = "fashion-mnist";
+  DataOptions data;
+  std::size_t epochs = 10, batch = 128, eval_batch = 1000;
+  OptimizerSpec opt;
+  ScheduleSpec schedule;
+  bool exclude_bn_bias = true;  // no weight decay on biases and BN parameters
+  std::uint64_t seed = 1;
+  int threads = 0;              // 0: all cores
+  std::string out;              // checkpoint written after every epoch (atomic)
+  std::string resume;           // checkpoint to continue from
+};
+
+void validate(const TrainConfig& c);  // throws qb::Error naming the bad setting
+nlohmann::json to_json(const TrainConfig& c);
+
+struct EvalResult {
+  double loss = 0, accuracy = 0;
+  std::size_t count = 0;
+};
+
+struct EpochRecord {
+  std::size_t epoch = 0;  // 1-based
+  double lr = 0, train_loss = 0, train_accuracy = 0, val_loss = 0, val_accuracy = 0;
+  double seconds = 0, images_per_second = 0;
+};
+
+struct TrainResult {
+  std::vector<EpochRecord> history;  // every epoch, those before a resume included
+  EvalResult val, test;
+  double seconds = 0;  // wall time of this invocation's training epochs
+};
+
+nlohmann::json to_json(const EpochRecord& r);
+nlohmann::json to_json(const TrainResult& r);
+
+// Evaluation mode forward over a whole split.
+EvalResult evaluate(Network& net, const Dataset& data, std::size_t batch);
+
+class Trainer {
+ public:
+  Trainer(Network& net, const DataSplits& data, const TrainConfig& cfg, Optimizer opt);
+
+  // Runs the remaining epochs (all of them unless restore() was called).
+  TrainResult run(Progress& progress);
+
+  Checkpoint checkpoint() const;
+  void restore(const Checkpoint& ck);  // throws qb::Error when it does not fit this run
+
+  // Called after every optimizer step and at the end of every epoch (method controllers).
+  std::function<void(std::size_t step)> on_step;
+  std::function<void(const EpochRecord&)> on_epoch_end;
+
+ private:
+  Network& net_;
+  const DataSplits& data_;
+  TrainConfig cfg_;
+  Optimizer opt_;
+  std::size_t next_epoch_ = 0;  // 0-based index of the next epoch to run
+  std::vector<EpochRecord> history_;
+};
+
+// Everything `qbench train` does: data, network, initialisation, optimizer, resume, training,
+// test evaluation. The returned JSON is the run's summary.
+nlohmann::json train(const TrainConfig& cfg, Progress& progress);
+
+}  // namespace qb
