@@ -80,7 +80,11 @@ void col2im(const float* __restrict col, const Geometry& q, float* __restrict dx
         for (std::size_t oh = oh_lo; oh < oh_hi; ++oh) {
           const float* in = row + oh * q.Wo;
           float* out = dxc + (oh * q.s + i - q.p) * q.W;
-          for (std::size_t ow = ow_lo; ow < ow_hi; ++ow) out[ow * q.s + j - q.p] += in[ow];
+          if (q.s == 1) {  // unit stride: a contiguous add the compiler vectorises
+            for (std::size_t ow = ow_lo; ow < ow_hi; ++ow) out[ow + j - q.p] += in[ow];
+          } else {
+            for (std::size_t ow = ow_lo; ow < ow_hi; ++ow) out[ow * q.s + j - q.p] += in[ow];
+          }
         }
       }
     }
@@ -88,11 +92,11 @@ void col2im(const float* __restrict col, const Geometry& q, float* __restrict dx
 }
 
 // Images per GEMM: enough that one call sees up to ~1024 columns (a 100-column GEMM spends
-// much of its time packing), few enough that columns, their gradient and the gathered output
-// gradient ((2K + Og) floats per column) stay within ~512 KB of L2.
-inline std::size_t images_per_gemm(const Geometry& q) {
+// much of its time packing), few enough that the scratch of one chunk — `floats_per_column`
+// per column — stays within ~512 KB of L2.
+inline std::size_t images_per_gemm(const Geometry& q, std::size_t floats_per_column) {
   const std::size_t by_width = 1024 / q.HWo;
-  const std::size_t by_cache = (128u << 10) / ((2 * q.K + q.Og) * q.HWo);
+  const std::size_t by_cache = (128u << 10) / (floats_per_column * q.HWo);
   return std::max<std::size_t>(1, std::min(by_width, by_cache));
 }
 
@@ -199,7 +203,7 @@ const Tensor& Conv2d::forward(const Tensor& x_in, bool training) {
 void Conv2d::forward_gemm(const float* x, const float* w, float* y, const Shape& xs) {
   const auto q = geometry(spec_, xs);
   const bool direct = q.k == 1 && q.s == 1 && q.p == 0;  // input already is the column matrix
-  const std::size_t nb_max = images_per_gemm(q);
+  const std::size_t nb_max = images_per_gemm(q, q.K + q.Og);  // columns, output
   const int T = omp_get_max_threads();
   scratch_.resize(T);
 #pragma omp parallel num_threads(T)
@@ -283,7 +287,8 @@ void Conv2d::backward_gemm(const float* dy, const float* x, const float* w, floa
                            const Shape& xs) {
   const auto q = geometry(spec_, xs);
   const bool direct = q.k == 1 && q.s == 1 && q.p == 0;
-  const std::size_t nb_max = images_per_gemm(q);
+  // columns, their gradient (only when dx is wanted), the gathered output gradient
+  const std::size_t nb_max = images_per_gemm(q, (dx ? 2 * q.K : q.K) + q.Og);
   const int T = omp_get_max_threads();
   const std::size_t wsize = q.O * q.K;
   scratch_.resize(T);

@@ -41,7 +41,14 @@ const Tensor& Pool2d::forward(const Tensor& x, bool) {
       for (std::size_t ow = 0; ow < Wo; ++ow) {
         const std::size_t o = (pl * Ho + oh) * Wo + ow;
         const std::size_t base = oh * s_ * W + ow * s_;
-        if (is_max) {
+        if (is_max && k_ == 2) {  // LeNet's 2×2 pooling, unrolled
+          const float* a = xc + base;
+          std::size_t best = a[1] > a[0] ? base + 1 : base;
+          if (a[W] > xc[best]) best = base + W;
+          if (a[W + 1] > xc[best]) best = base + W + 1;
+          yp[o] = xc[best];
+          argmax_[o] = std::uint32_t(pl * H * W + best);
+        } else if (is_max) {
           std::size_t best = base;
           for (std::size_t i = 0; i < k_; ++i)
             for (std::size_t j = 0; j < k_; ++j) {
