@@ -1,0 +1,114 @@
+// Small RAII wrappers over the HDF5 C API: files, groups, tensors, strings, attributes.
+//
+// HDF5 types stay out of this header (ids are int64_t, which hid_t is in HDF5 1.10+), so code
+// that stores things need not see hdf5.h. Every failure becomes a qb::Error naming the file
+// and the object ("run.h5: /params/conv1.weight: cannot read (checksum mismatch?)"); HDF5's
+// own error stack printing is switched off. Float tensors are stored chunked with the
+// Fletcher-32 checksum filter, so flipped bytes are caught when read, not trained on.
+#pragma once
+
+#include "engine/tensor.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace qb::h5 {
+
+// An owned HDF5 identifier, closed with the matching H5?close on destruction.
+class Id {
+ public:
+  enum class Kind { file, group, dataset, dataspace, datatype, attribute, plist };
+  Id() = default;
+  Id(std::int64_t id, Kind kind) : id_(id), kind_(kind) {}
+  Id(Id&& o) noexcept : id_(o.id_), kind_(o.kind_) { o.id_ = -1; }
+  Id& operator=(Id&& o) noexcept;
+  Id(const Id&) = delete;
+  Id& operator=(const Id&) = delete;
+  ~Id() { reset(); }
+  void reset();
+  void release() { id_ = -1; }  // forget without closing
+  std::int64_t get() const { return id_; }
+  explicit operator bool() const { return id_ >= 0; }
+
+ private:
+  std::int64_t id_ = -1;
+  Kind kind_ = Kind::file;
+};
+
+class Group {
+ public:
+  Group(std::int64_t id, Id::Kind kind, std::string file, std::string path)
+      : id_(id, kind), file_(std::move(file)), path_(std::move(path)) {}
+
+  Group create_group(const std::string& name);
+  Group open_group(const std::string& name) const;
+  bool has(const std::string& name) const;
+  bool is_group(const std::string& name) const;
+  std::vector<std::string> children() const;  // names in creation-independent (name) order
+
+  void write(const std::string& name, const Tensor& t);  // float32; 0-d and empty allowed
+  Tensor read_tensor(const std::string& name) const;
+  void write(const std::string& name, const std::string& s);
+  std::string read_string(const std::string& name) const;
+  void write(const std::string& name, double v);  // a 0-d float64 dataset
+  double read_double(const std::string& name) const;
+
+  void set_attr(const std::string& name, std::int64_t v);
+  void set_attr(const std::string& name, const std::string& v);
+  bool has_attr(const std::string& name) const;
+  std::int64_t attr_int(const std::string& name) const;
+  std::string attr_string(const std::string& name) const;
+
+  const std::string& file() const { return file_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string where(const std::string& name) const;  // "file: /path/name"
+  Id id_;
+  std::string file_, path_;
+};
+
+class File {
+ public:
+  static File create(const std::string& path);     // truncates
+  static File open_read(const std::string& path);  // refuses non-HDF5 files up front
+  Group root() const;
+  void flush();
+  void close();
+  const std::string& path() const { return path_; }
+
+ private:
+  File(Id id, std::string path) : id_(std::move(id)), path_(std::move(path)) {}
+  Id id_;
+  std::string path_;
+};
+
+// True when the file starts with the 8-byte HDF5 signature.
+bool has_hdf5_signature(const std::string& path);
+
+// Writes `write_fn(file)` to "<path>.partial", flushes, fsyncs and renames it over `path`:
+// readers see the old file or the complete new one, never a half-written one.
+template <class F>
+void write_atomically(const std::string& path, F&& write_fn);
+
+void commit_partial(const std::string& partial, const std::string& path);  // fsync + rename
+
+void remove_quietly(const std::string& path);
+
+template <class F>
+void write_atomically(const std::string& path, F&& write_fn) {
+  const std::string partial = path + ".partial";
+  try {
+    File f = File::create(partial);
+    write_fn(f);
+    f.flush();
+    f.close();
+    commit_partial(partial, path);
+  } catch (...) {
+    remove_quietly(partial);  // the old file at `path`, if any, is untouched
+    throw;
+  }
+}
+
+}  // namespace qb::h5
