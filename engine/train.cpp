@@ -7,6 +7,7 @@
 #include "engine/parallel.h"
 
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 
 namespace qb {
@@ -22,6 +23,15 @@ double seconds_since(Clock::time_point t) {
 std::string run_identity(const TrainConfig& c, const DataSplits& d) {
   return nlohmann::json{{"net", c.net}, {"width", c.width}, {"data", d.identity},
                         {"batch", c.batch}, {"seed", c.seed}}.dump();
+}
+
+// Fails before any training when the checkpoint could not be written later.
+void check_writable(const std::string& path) {
+  const std::string probe = path + ".partial";
+  std::FILE* f = std::fopen(probe.c_str(), "wb");
+  if (!f) throw error(path, ": cannot write here (folder missing or not writable)");
+  std::fclose(f);
+  std::remove(probe.c_str());
 }
 
 }  // namespace
@@ -224,6 +234,7 @@ void Trainer::restore(const Checkpoint& ck) {
 
 nlohmann::json train(const TrainConfig& cfg, Progress& progress) {
   validate(cfg);
+  if (!cfg.out.empty()) check_writable(cfg.out);
   set_threads(cfg.threads);
   const DataSplits data = load_dataset(cfg.dataset, cfg.data);
   auto net = make_network(cfg.net, data.train.sample_shape(), data.train.num_classes, cfg.width);

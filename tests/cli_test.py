@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+"""End-to-end checks of the `qbench` command line: bad input gives one clear line on stderr
+and a non-zero exit, and never damages files already written. Run by CTest:
+    tests/cli_test.py build/qbench
+"""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+QBENCH = os.path.abspath(sys.argv[1])
+failures = []
+passed = 0
+
+
+def run(*args):
+    return subprocess.run([QBENCH, *args], capture_output=True, text=True, timeout=600)
+
+
+def check(name, cond, detail=""):
+    global passed
+    if cond:
+        passed += 1
+    else:
+        failures.append("%s: %s" % (name, detail))
+
+
+def refused(name, result, *needles):
+    lines = [l for l in result.stderr.splitlines() if l.strip()]
+    check(name + " exits non-zero", result.returncode != 0, "exit %d" % result.returncode)
+    check(name + " prints one line", len(lines) == 1, repr(result.stderr))
+    for n in needles:
+        check(name + " mentions " + n, n in result.stderr, repr(result.stderr))
+
+
+def digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    quick = ["--data", "synthetic", "--epochs", "1", "--batch", "64", "--threads", "2"]
+
+    r = run("train", "--help")
+    check("train --help", r.returncode == 0 and "--resume" in r.stdout, r.stderr)
+
+    refused("unknown net", run("train", "--net", "resnet18", *quick), "resnet20", "mobilenet_tiny")
+    refused("unknown dataset", run("train", "--data", "mnist"), "fashion-mnist", "cifar10")
+    refused("missing dataset", run("train", "--data-dir", os.path.join(tmp, "none")),
+            "dataset-fashion-mnist")
+    refused("unknown schedule", run("train", "--schedule", "linear", *quick), "cosine")
+    refused("unknown optimizer", run("train", "--optimizer", "rmsprop", *quick), "adam")
+    refused("zero epochs", run("train", "--epochs", "0", "--data", "synthetic"), "--epochs")
+    r = run("train", "--bogus-flag")
+    check("unknown flag exits non-zero", r.returncode != 0, r.stderr)
+
+    # A good run writes a checkpoint and a JSON summary.
+    ck = os.path.join(tmp, "run.h5")
+    r = run("train", *quick, "--out", ck)
+    check("synthetic run succeeds", r.returncode == 0, r.stderr)
+    summary = json.loads(r.stdout)
+    check("summary has test accuracy", 0.0 <= summary["test_accuracy"] <= 1.0, r.stdout)
+    check("checkpoint written", os.path.exists(ck) and not os.path.exists(ck + ".partial"))
+    before = digest(ck)
+
+    # A corrupt checkpoint to resume from: refused, and the good checkpoint at --out untouched.
+    bad = os.path.join(tmp, "bad.h5")
+    with open(bad, "wb") as f:
+        f.write(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    refused("corrupt checkpoint", run("train", *quick, "--resume", bad, "--out", ck), bad)
+    with open(bad, "wb") as f:
+        f.write(b"not hdf5")
+    refused("non-HDF5 checkpoint", run("train", *quick, "--resume", bad, "--out", ck),
+            "byte offset 0")
+    refused("missing checkpoint", run("train", *quick, "--resume", os.path.join(tmp, "nope.h5")),
+            "not found")
+    # A checkpoint of another run (different seed) is refused too.
+    refused("other run's checkpoint", run("train", *quick, "--seed", "9", "--resume", ck, "--out", ck),
+            "different run")
+    check("good checkpoint untouched", digest(ck) == before)
+
+    # Resuming a finished run trains nothing more and reports the same test accuracy.
+    r2 = run("train", *quick, "--resume", ck)
+    check("resume of finished run", r2.returncode == 0 and
+          json.loads(r2.stdout)["test_accuracy"] == summary["test_accuracy"], r2.stderr)
+
+    # Unwritable output folder: refused before training.
+    refused("unwritable --out", run("train", *quick, "--out", os.path.join(tmp, "no", "dir", "x.h5")),
+            "x.h5")
+
+for f in failures:
+    print("FAILED:", f)
+print("%d passed, %d failed" % (passed, len(failures)))
+sys.exit(1 if failures else 0)

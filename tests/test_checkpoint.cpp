@@ -1,0 +1,144 @@
+// Checkpoints: exact round trip, atomic saves, and clear refusals of damaged files.
+#include "engine/check.h"
+#include "engine/checkpoint.h"
+#include "engine/io/hdf5.h"
+
+#include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+using namespace qb;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("qbench-test-ckpt-" + std::to_string(::getpid()));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    fs::permissions(path, fs::perms::owner_all);
+    fs::remove_all(path);
+  }
+};
+
+Checkpoint sample() {
+  Checkpoint ck;
+  Tensor w = Tensor::from_shape({2, 3, 3, 3});
+  for (std::size_t i = 0; i < w.size(); ++i) w.data()[i] = float(i) * 0.37f - 3.1f;
+  w.data()[5] = -0.0f;
+  w.data()[6] = 1e-42f;  // a denormal survives bit for bit
+  ck.params["conv1.weight"] = w;
+  Tensor b = Tensor::from_shape({4});
+  b.fill(0.25f);
+  ck.params["conv1.bias"] = b;
+  ck.params["empty"] = Tensor::from_shape({0, 3});
+  ck.buffers["bn.running_var"] = b;
+  Tensor scalar = Tensor::from_shape({});
+  scalar() = 7.5f;
+  ck.optimizer["weights/momentum/conv1.weight"] = w;
+  ck.optimizer["weights/step"] = scalar;
+  ck.scalars["epoch"] = 3;
+  ck.strings["config"] = R"({"net": "lenet5"})";
+  ck.strings["empty"] = "";
+  return ck;
+}
+
+bool same(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+void overwrite(const fs::path& p, std::size_t offset, const std::string& bytes) {
+  std::fstream f(p, std::ios::binary | std::ios::in | std::ios::out);
+  f.seekp(std::streamoff(offset));
+  f.write(bytes.data(), std::streamsize(bytes.size()));
+}
+
+}  // namespace
+
+TEST_CASE("checkpoint round trip is exact", "[checkpoint]") {
+  TempDir t;
+  const std::string p = (t.path / "ck.h5").string();
+  const Checkpoint a = sample();
+  save_checkpoint(p, a);
+  CHECK_FALSE(fs::exists(p + ".partial"));
+  const Checkpoint b = load_checkpoint(p);
+  REQUIRE(b.params.size() == a.params.size());
+  for (const auto& [k, v] : a.params) CHECK(same(v, b.params.at(k)));
+  for (const auto& [k, v] : a.optimizer) CHECK(same(v, b.optimizer.at(k)));
+  CHECK(same(a.buffers.at("bn.running_var"), b.buffers.at("bn.running_var")));
+  CHECK(b.scalars == a.scalars);
+  CHECK(b.strings == a.strings);
+}
+
+TEST_CASE("damaged checkpoints are refused with the file named", "[checkpoint]") {
+  TempDir t;
+  const fs::path p = t.path / "ck.h5";
+  save_checkpoint(p.string(), sample());
+  const auto size = fs::file_size(p);
+
+  SECTION("not HDF5 at all") {
+    std::ofstream(p) << "hello";
+    CHECK_THROWS_WITH(load_checkpoint(p.string()),
+                      Catch::Contains(p.string()) && Catch::Contains("byte offset 0"));
+  }
+  SECTION("zero length") {
+    std::ofstream(p, std::ios::trunc).flush();
+    CHECK_THROWS_WITH(load_checkpoint(p.string()), Catch::Contains(p.string()));
+  }
+  SECTION("truncated") {
+    fs::resize_file(p, size / 2);
+    CHECK_THROWS_WITH(load_checkpoint(p.string()), Catch::Contains(p.string()));
+  }
+  SECTION("flipped data bytes are caught by the checksums") {
+    // Find the weight tensor's bytes (0.37·i − 3.1 as float) and flip one.
+    std::ifstream in(p, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const float needle = 10 * 0.37f - 3.1f;
+    std::string pattern(reinterpret_cast<const char*>(&needle), 4);
+    const auto at = bytes.find(pattern);
+    REQUIRE(at != std::string::npos);
+    overwrite(p, at, std::string("\x01\x02\x03\x04", 4));
+    CHECK_THROWS_WITH(load_checkpoint(p.string()),
+                      Catch::Contains(p.string()) && Catch::Contains("checksum"));
+  }
+  SECTION("unknown schema version") {
+    h5::write_atomically(p.string(), [](h5::File& f) {
+      auto root = f.root();
+      root.set_attr("schema_version", std::int64_t(99));
+      root.set_attr("format", std::string("qbench-checkpoint"));
+    });
+    CHECK_THROWS_WITH(load_checkpoint(p.string()), Catch::Contains("schema_version 99"));
+  }
+  SECTION("another HDF5 file") {
+    h5::write_atomically(p.string(), [](h5::File& f) { f.root().write("x", 1.0); });
+    CHECK_THROWS_WITH(load_checkpoint(p.string()), Catch::Contains("not a qbench checkpoint"));
+  }
+  SECTION("missing file") {
+    CHECK_THROWS_WITH(load_checkpoint((t.path / "nope.h5").string()), Catch::Contains("not found"));
+  }
+}
+
+TEST_CASE("a failed save leaves the previous checkpoint intact", "[checkpoint]") {
+  TempDir t;
+  const fs::path p = t.path / "ck.h5";
+  Checkpoint a = sample();
+  save_checkpoint(p.string(), a);
+  // The writer throws half-way: the old file must survive and no .partial may remain.
+  CHECK_THROWS_AS(h5::write_atomically(p.string(),
+                                       [](h5::File& f) {
+                                         f.root().write("half", 1.0);
+                                         throw Error("simulated failure");
+                                       }),
+                  Error);
+  CHECK_FALSE(fs::exists(p.string() + ".partial"));
+  CHECK(load_checkpoint(p.string()).strings == a.strings);
+  // Saving into a missing folder fails cleanly.
+  CHECK_THROWS_WITH(save_checkpoint((t.path / "no" / "such" / "ck.h5").string(), a),
+                    Catch::Contains("cannot create"));
+}
