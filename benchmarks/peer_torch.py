@@ -7,11 +7,15 @@ report images per second; the ratio is qbench / PyTorch. qbench's numbers come f
 Google Benchmark binary `bench_engine` (rows `train_step/<net>/threads:<T>`), PyTorch's from
 the same architectures written out below (Debian's python3-torch, CPU).
 
+This machine's speed drifts by tens of percent over minutes (shared host), so the two sides
+are measured alternately, `--rounds` times each, and each side's best round is compared.
+
   /usr/bin/python3 benchmarks/peer_torch.py --bench build/bench_engine [--threads 1 2]
-      [--nets lenet5 resnet20] [--min-time 2] [--json out.json]
+      [--nets lenet5 resnet20] [--min-time 2] [--rounds 3] [--json out.json]
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -94,6 +98,19 @@ NETS = {  # name -> (builder, input shape): the shapes bench_engine uses
 
 
 def torch_images_per_second(name, threads, batch, min_time):
+    """Measured in a fresh process: torch.set_num_threads cannot shrink a thread pool that an
+    earlier measurement in the same process already grew (1-thread figures came out 3x high)."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--torch-only", name,
+                          str(threads), str(batch), str(min_time)],
+                         check=True, capture_output=True, text=True, env=env).stdout
+    rate, cpu_per_wall = map(float, out.split())
+    if cpu_per_wall > threads + 0.3:
+        raise SystemExit("torch used %.1f cores for a %d-thread measurement" % (cpu_per_wall, threads))
+    return rate
+
+
+def torch_measure(name, threads, batch, min_time):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     build, shape = NETS[name]
@@ -111,49 +128,55 @@ def torch_images_per_second(name, threads, batch, min_time):
 
     for _ in range(3):
         step()
-    steps, start = 0, time.perf_counter()
+    steps, start, cpu0 = 0, time.perf_counter(), time.process_time()
     while True:
         step()
         steps += 1
         elapsed = time.perf_counter() - start
         if elapsed >= min_time and steps >= 5:
-            return steps * batch / elapsed
+            return steps * batch / elapsed, (time.process_time() - cpu0) / elapsed
 
 
-def qbench_images_per_second(bench, nets, threads, min_time):
-    flt = "train_step/(%s)/threads:(%s)$" % ("|".join(nets), "|".join(map(str, threads)))
+def qbench_images_per_second(bench, net, threads, min_time):
+    flt = "train_step/%s/threads:%d/" % (net, threads)
     out = subprocess.run([bench, "--benchmark_filter=" + flt, "--benchmark_format=json",
                           "--benchmark_min_time=%g" % min_time],
                          check=True, capture_output=True, text=True).stdout
-    rates = {}
-    for b in json.loads(out)["benchmarks"]:
-        _, net, t = b["name"].split("/")[:3]
-        rates[(net, int(t.split(":")[1]))] = b["items_per_second"]
-    return rates
+    rows = json.loads(out)["benchmarks"]
+    if len(rows) != 1:
+        raise SystemExit("bench_engine has no row %s" % flt)
+    return rows[0]["items_per_second"]
 
 
 def main():
+    if len(sys.argv) == 6 and sys.argv[1] == "--torch-only":
+        rate, cpu = torch_measure(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
+        print(rate, cpu)
+        return 0
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bench", default="build/bench_engine")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--min-time", type=float, default=2.0)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", help="also write the rows to this file")
     a = ap.parse_args()
-    ours = qbench_images_per_second(a.bench, a.nets, a.threads, a.min_time)
     rows = []
     print("%-15s %7s %14s %14s %7s" % ("net", "threads", "qbench img/s", "torch img/s", "ratio"))
     for net in a.nets:
         for t in a.threads:
-            theirs = torch_images_per_second(net, t, a.batch, a.min_time)
-            q = ours[(net, t)]
+            q = theirs = 0.0
+            for _ in range(a.rounds):
+                q = max(q, qbench_images_per_second(a.bench, net, t, a.min_time))
+                theirs = max(theirs, torch_images_per_second(net, t, a.batch, a.min_time))
             rows.append({"net": net, "threads": t, "qbench": q, "torch": theirs, "ratio": q / theirs})
             print("%-15s %7d %14.0f %14.0f %6.2fx" % (net, t, q, theirs, q / theirs), flush=True)
-    print("torch %s, batch %d" % (torch.__version__, a.batch))
+    print("torch %s, batch %d, best of %d alternating rounds" % (torch.__version__, a.batch, a.rounds))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"torch": torch.__version__, "batch": a.batch, "rows": rows}, f, indent=1)
+            json.dump({"torch": torch.__version__, "batch": a.batch, "rounds": a.rounds,
+                       "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":
