@@ -65,6 +65,20 @@ with tempfile.TemporaryDirectory() as tmp:
     check("checkpoint written", os.path.exists(ck) and not os.path.exists(ck + ".partial"))
     before = digest(ck)
 
+    # The checkpoint reads with h5py using only docs/checkpoint-format.md.
+    try:
+        import h5py
+        with h5py.File(ck, "r") as f:
+            check("checkpoint schema", f.attrs["schema_version"] == 1 and
+                  f.attrs["format"] in (b"qbench-checkpoint", "qbench-checkpoint"))
+            check("checkpoint weights", f["params/conv1.weight"].shape == (6, 1, 5, 5))
+            check("checkpoint momentum", f["optimizer/weights/momentum/conv1.weight"].shape == (6, 1, 5, 5))
+            check("checkpoint epoch", f["scalars/epoch"][()] == 1.0)
+            history = json.loads(f["strings/history"][()].decode())
+            check("checkpoint history", len(history) == 1 and "val_accuracy" in history[0])
+    except ImportError:
+        failures.append("python3-h5py is missing: run scripts/setup")
+
     # A corrupt checkpoint to resume from: refused, and the good checkpoint at --out untouched.
     bad = os.path.join(tmp, "bad.h5")
     with open(bad, "wb") as f:
