@@ -11,5 +11,7 @@ namespace qb::app {
 using Run = std::function<int()>;
 
 Run add_train(CLI::App& app);
+Run add_probe(CLI::App& app);
+Run add_methods(CLI::App& app);
 
 }  // namespace qb::app

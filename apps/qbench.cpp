@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "qbench 0.1.0");
   const qb::app::Run train = qb::app::add_train(app);
+  const qb::app::Run probe = qb::app::add_probe(app);
+  const qb::app::Run methods = qb::app::add_methods(app);
 
   try {
     app.parse(argc, argv);
@@ -19,6 +21,8 @@ int main(int argc, char** argv) {
   }
   try {
     if (app.got_subcommand("train")) return train();
+    if (app.got_subcommand("probe")) return probe();
+    if (app.got_subcommand("methods")) return methods();
   } catch (const qb::Error& e) {
     std::fprintf(stderr, "qbench: error: %s\n", e.what());
     return 1;

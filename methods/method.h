@@ -1,0 +1,70 @@
+// The Method interface: a paper, as a factory of quantizers plus hooks for the trainer.
+#pragma once
+
+#include "engine/optim.h"
+#include "methods/quantizer.h"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qb {
+
+struct OptionInfo {
+  std::string name;
+  nlohmann::json default_value;
+  std::string help;
+};
+
+struct MethodInfo {
+  std::string name;     // registry name
+  std::string paper;    // one-line reference
+  std::string summary;  // what it quantizes and how, one line
+  std::vector<QuantRole> roles;
+  int min_bits = 1, max_bits = 32;
+  std::vector<OptionInfo> options;
+};
+
+// A sweep cell's quantization settings.
+struct QuantSettings {
+  int wbits = 32, abits = 32, gbits = 32;  // 32: that slot stays in floating point
+  std::string granularity = "tensor";
+  std::string first_last = "same";  // same | 8 | fp32: bits of the first/last layer's weights
+  nlohmann::json options = nlohmann::json::object();
+};
+
+struct LayerQuantizers {
+  std::shared_ptr<Quantizer> weight, input, grad;
+};
+
+class Method {
+ public:
+  virtual ~Method() = default;
+  virtual const MethodInfo& info() const = 0;
+
+  // Builds one quantizer; `spec` has been validated against info().
+  virtual std::unique_ptr<Quantizer> make_quantizer(const QuantizerSpec& spec) const = 0;
+
+  // The quantizers of one layer. The default: weights at wbits (first/last layers per
+  // first_last), the input at abits (signed for the first layer, which sees the normalised
+  // image; unsigned elsewhere, since every other input follows a ReLU in qbench's networks),
+  // the output gradient at gbits when the method quantizes gradients.
+  virtual LayerQuantizers make_layer(const LayerInfo& layer, const QuantSettings& s) const;
+
+  // Trainer hooks. The optimizer of the "quantizer" parameter group (nullopt: the weights'
+  // optimizer, without weight decay); BN folding; callbacks after each step and epoch.
+  virtual std::optional<OptimizerSpec> quantizer_optimizer() const { return std::nullopt; }
+  virtual bool fold_bn() const { return false; }
+  virtual void on_step(std::size_t step) { (void)step; }
+  virtual void on_epoch_end(std::size_t epoch) { (void)epoch; }
+
+  // Refuses bits out of range, an unsupported role, an unknown option (qb::Error naming the key).
+  void validate(const QuantizerSpec& spec) const;
+  std::unique_ptr<Quantizer> make_checked(const QuantizerSpec& spec) const;
+};
+
+using MethodFactory = std::function<std::unique_ptr<Method>()>;
+
+}  // namespace qb

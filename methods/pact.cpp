@@ -1,0 +1,93 @@
+#include "methods/pact.h"
+
+#include "engine/check.h"
+#include "methods/method.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace qb {
+namespace {
+
+float initial_alpha(const QuantizerSpec& spec) {
+  if (!spec.layer) throw error("layer: PACT needs layer.kind (conv or linear) to initialise alpha");
+  if (spec.layer->kind == LayerKind::conv) return 8.0f;
+  if (spec.layer->kind == LayerKind::linear) return 10.0f;
+  throw error("layer.kind: PACT initialises alpha for conv or linear layers only");
+}
+
+}  // namespace
+
+PactQuantizer::PactQuantizer(QuantizerSpec spec, bool calibrated_gradient)
+    : Quantizer(std::move(spec)), calibrated_(calibrated_gradient) {
+  alpha_ = &add_param("alpha", {}, initial_alpha(spec_));
+}
+
+float PactQuantizer::alpha() const {
+  const float a = alpha_->value();
+  if (!(a > 0.0f) || !std::isfinite(a)) throw error("params.alpha: must be positive, got ", a);
+  return a;
+}
+
+const Tensor& PactQuantizer::forward(const Tensor& x, bool) {
+  x_ = &x;
+  const float a = alpha(), levels = float((1ull << spec_.bits) - 1);
+  ensure_shape(y_, shape_of(x));
+  const float* xp = x.data();
+  float* y = y_.data();
+  for (std::size_t i = 0; i < x.size(); ++i)
+    y[i] = a * std::rint(levels * std::clamp(xp[i], 0.0f, a) / a) / levels;
+  return y_;
+}
+
+const Tensor& PactQuantizer::backward(const Tensor& dy) {
+  QB_CHECK(x_ && dy.size() == x_->size());
+  const float a = alpha(), levels = float((1ull << spec_.bits) - 1);
+  ensure_shape(dx_, shape_of(dy));
+  const float* x = x_->data();
+  const float* g = dy.data();
+  float* dx = dx_.data();
+  double dalpha = 0.0;
+  for (std::size_t i = 0; i < dy.size(); ++i) {
+    const bool inside = x[i] > 0.0f && x[i] < a;
+    dx[i] = inside ? g[i] : 0.0f;
+    if (x[i] >= a) {
+      dalpha += g[i];
+    } else if (inside && calibrated_) {
+      const float r = x[i] / a;
+      dalpha += double(g[i]) * (std::rint(levels * r) / levels - r);
+    }
+  }
+  alpha_->grad() += float(dalpha);
+  return dx_;
+}
+
+Grid PactQuantizer::grid() const {
+  Grid g{spec_.bits, false};
+  g.scale = {alpha_->value() / float((1ull << spec_.bits) - 1)};
+  return g;
+}
+
+nlohmann::json PactQuantizer::stats() const { return {{"alpha", alpha_->value()}}; }
+
+namespace {
+
+class PactMethod final : public Method {
+ public:
+  const MethodInfo& info() const override {
+    static const MethodInfo mi{"pact",
+                               "Choi et al. 2018, PACT (arXiv:1805.06085)",
+                               "activations clipped at a learned alpha per layer, k-bit uniform",
+                               {QuantRole::activation}, 1, 16, {}};
+    return mi;
+  }
+  std::unique_ptr<Quantizer> make_quantizer(const QuantizerSpec& spec) const override {
+    return std::make_unique<PactQuantizer>(spec, /*calibrated_gradient=*/false);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Method> make_pact_method() { return std::make_unique<PactMethod>(); }
+
+}  // namespace qb
