@@ -1,6 +1,8 @@
 // `qbench train`: train one network on one dataset; JSON summary on stdout.
 #include "apps/commands.h"
+#include "engine/check.h"
 #include "engine/train.h"
+#include "methods/qat.h"
 
 #include <iostream>
 
@@ -8,6 +10,8 @@ namespace qb::app {
 
 Run add_train(CLI::App& app) {
   auto cfg = std::make_shared<TrainConfig>();
+  auto qat = std::make_shared<QatConfig>();
+  auto opts = std::make_shared<std::vector<std::string>>();
   auto* cmd = app.add_subcommand("train", "Train a network; progress on stderr, JSON summary on stdout");
   cmd->add_option("--net", cfg->net, "lenet5 | vgg_small | resnet20 | mobilenet_tiny")
       ->capture_default_str();
@@ -46,9 +50,38 @@ Run add_train(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--out", cfg->out, "Checkpoint written (atomically) after every epoch");
   cmd->add_option("--resume", cfg->resume, "Continue from this checkpoint");
-  return [cfg] {
+  cmd->add_option("--init", cfg->init,
+                  "Start from this checkpoint's weights (e.g. an FP32 run) instead of random ones");
+  cmd->add_option("--method", qat->method, "Quantization method (qbench methods lists them)");
+  cmd->add_option("--wbits", qat->settings.wbits, "Weight bits (32: not quantized)")
+      ->capture_default_str();
+  cmd->add_option("--abits", qat->settings.abits, "Activation (layer input) bits")
+      ->capture_default_str();
+  cmd->add_option("--gbits", qat->settings.gbits, "Output-gradient bits (methods that quantize gradients)")
+      ->capture_default_str();
+  cmd->add_option("--granularity", qat->settings.granularity, "tensor | channel | row | pixel | layer")
+      ->capture_default_str();
+  cmd->add_option("--first-last", qat->settings.first_last,
+                  "Weights of the first and last layer: same | 8 | fp32")
+      ->capture_default_str();
+  cmd->add_option("--opt", *opts, "Method option KEY=VALUE (VALUE parsed as JSON when it is)");
+  return [cfg, qat, opts] {
+    TrainExtensions ext;
+    if (!qat->method.empty()) {
+      for (const std::string& kv : *opts) {
+        const auto eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0) throw error("--opt: expected KEY=VALUE, got '", kv, "'");
+        const std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+        const auto parsed = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+        qat->settings.options[key] = parsed.is_discarded() ? nlohmann::json(value) : parsed;
+      }
+      ext = make_qat(*qat);
+      cfg->quantization = to_json(*qat);
+    } else if (!opts->empty()) {
+      throw error("--opt needs --method");
+    }
     Progress progress(stderr);
-    const nlohmann::json summary = train(*cfg, progress);
+    const nlohmann::json summary = train(*cfg, progress, ext);
     std::cout << summary.dump(2) << std::endl;
     return 0;
   };

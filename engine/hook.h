@@ -13,6 +13,8 @@
 #include "engine/param.h"
 #include "engine/tensor.h"
 
+#include <nlohmann/json.hpp>
+
 #include <vector>
 
 namespace qb {
@@ -29,6 +31,10 @@ class TensorHook {
   virtual const Tensor& backward(const Tensor& dy) = 0;
 
   virtual void collect_params(std::vector<Param*>& out) { (void)out; }
+
+  // Non-parameter state (running ranges, chosen bit-widths) for checkpoints.
+  virtual nlohmann::json state() const { return nlohmann::json::object(); }
+  virtual void load(const nlohmann::json& s) { (void)s; }
 };
 
 enum class HookSlot { weight, input, grad };

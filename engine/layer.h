@@ -64,6 +64,7 @@ class Layer {
   // Hook slots exist only on conv and linear; others refuse.
   virtual bool has_hooks() const { return false; }
   virtual void set_hook(HookSlot slot, std::shared_ptr<TensorHook> hook);
+  virtual TensorHook* hook(HookSlot slot) const { (void)slot; return nullptr; }
 
   const LayerInfo& info() const { return info_; }
   LayerInfo& mutable_info() { return info_; }

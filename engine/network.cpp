@@ -62,6 +62,29 @@ void Network::zero_grad() {
   for (auto* p : params()) p->zero_grad();
 }
 
+namespace {
+constexpr std::pair<HookSlot, const char*> kSlots[] = {
+    {HookSlot::weight, "weight"}, {HookSlot::input, "input"}, {HookSlot::grad, "grad"}};
+}
+
+nlohmann::json Network::hook_states() {
+  nlohmann::json out = nlohmann::json::object();
+  for (Layer* l : hookable_layers())
+    for (auto [slot, slot_name] : kSlots)
+      if (TensorHook* h = l->hook(slot)) out[l->name() + "/" + slot_name] = h->state();
+  return out;
+}
+
+void Network::load_hook_states(const nlohmann::json& states) {
+  for (Layer* l : hookable_layers())
+    for (auto [slot, slot_name] : kSlots)
+      if (TensorHook* h = l->hook(slot)) {
+        const std::string key = l->name() + "/" + slot_name;
+        if (!states.contains(key)) throw error("checkpoint has no state for hook '", key, "'");
+        h->load(states.at(key));
+      }
+}
+
 void Network::init_weights(std::uint64_t seed) {
   Rng rng(derive_seed(seed, {0x1417}));
   for (Layer* l : hookable_layers()) {

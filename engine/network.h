@@ -7,6 +7,8 @@
 
 #include "engine/layers/sequential.h"
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,6 +36,10 @@ class Network {
   std::size_t num_weights();       // elements of conv/linear/bn parameters (not quantizers')
 
   void zero_grad();
+
+  // Non-parameter state of every installed hook, keyed "<layer>/<slot>", for checkpoints.
+  nlohmann::json hook_states();
+  void load_hook_states(const nlohmann::json& states);  // throws qb::Error on a missing entry
   // He-normal (fan-in, gain √2) conv/linear weights, zero biases, BN γ = 1, β = 0.
   void init_weights(std::uint64_t seed);
 

@@ -21,8 +21,10 @@ double seconds_since(Clock::time_point t) {
 
 // Everything that must match for a checkpoint to continue this run.
 std::string run_identity(const TrainConfig& c, const DataSplits& d) {
-  return nlohmann::json{{"net", c.net}, {"width", c.width}, {"data", d.identity},
-                        {"batch", c.batch}, {"seed", c.seed}}.dump();
+  return nlohmann::json{{"net", c.net},     {"width", c.width}, {"data", d.identity},
+                        {"batch", c.batch}, {"seed", c.seed},   {"init", c.init},
+                        {"quantization", c.quantization}}
+      .dump();
 }
 
 // Fails before any training when the checkpoint could not be written later.
@@ -64,7 +66,9 @@ nlohmann::json to_json(const TrainConfig& c) {
             {"milestones", c.schedule.milestones}, {"gamma", c.schedule.gamma}}},
           {"exclude_bn_bias", c.exclude_bn_bias},
           {"seed", c.seed},
-          {"threads", c.threads}};
+          {"threads", c.threads},
+          {"init", c.init},
+          {"quantization", c.quantization}};
 }
 
 nlohmann::json to_json(const EpochRecord& r) {
@@ -182,6 +186,7 @@ Checkpoint Trainer::checkpoint() const {
   ck.scalars["epoch"] = double(next_epoch_);
   ck.strings["run"] = run_identity(cfg_, data_);
   ck.strings["config"] = to_json(cfg_).dump();
+  ck.strings["hooks"] = net.hook_states().dump();
   nlohmann::json h = nlohmann::json::array();
   for (const auto& e : history_) h.push_back(to_json(e));
   ck.strings["history"] = h.dump();
@@ -197,22 +202,9 @@ void Trainer::restore(const Checkpoint& ck) {
   if (str("run") != run_identity(cfg_, data_))
     throw error("checkpoint belongs to a different run: it has ", str("run"), ", this run is ",
                 run_identity(cfg_, data_));
-  for (Param* p : net_.params()) {
-    auto it = ck.params.find(p->name);
-    if (it == ck.params.end()) throw error("checkpoint has no parameter '", p->name, "'");
-    if (it->second.shape() != p->value.shape())
-      throw error("checkpoint parameter '", p->name, "' has shape ",
-                  to_string(shape_of(it->second)), ", the network needs ",
-                  to_string(shape_of(p->value)));
-    p->value = it->second;
-  }
-  for (Buffer* b : net_.buffers()) {
-    auto it = ck.buffers.find(b->name);
-    if (it == ck.buffers.end() || it->second.shape() != b->value.shape())
-      throw error("checkpoint has no buffer '", b->name, "' of shape ",
-                  to_string(shape_of(b->value)));
-    b->value = it->second;
-  }
+  load_weights(net_, ck, /*skip_quantizer_params=*/false);
+  auto hooks = ck.strings.find("hooks");
+  if (hooks != ck.strings.end()) net_.load_hook_states(nlohmann::json::parse(hooks->second));
   opt_.load_state(ck.optimizer);
   auto ep = ck.scalars.find("epoch");
   if (ep == ck.scalars.end()) throw error("checkpoint has no 'epoch' entry");
@@ -232,18 +224,52 @@ void Trainer::restore(const Checkpoint& ck) {
   }
 }
 
-nlohmann::json train(const TrainConfig& cfg, Progress& progress) {
+void load_weights(Network& net, const Checkpoint& ck, bool skip_quantizer_params) {
+  for (Param* p : net.params()) {
+    auto it = ck.params.find(p->name);
+    if (it == ck.params.end()) {
+      if (skip_quantizer_params && p->role == ParamRole::quantizer) continue;
+      throw error("checkpoint has no parameter '", p->name, "'");
+    }
+    if (it->second.shape() != p->value.shape())
+      throw error("checkpoint parameter '", p->name, "' has shape ",
+                  to_string(shape_of(it->second)), ", the network needs ",
+                  to_string(shape_of(p->value)));
+    p->value = it->second;
+  }
+  for (Buffer* b : net.buffers()) {
+    auto it = ck.buffers.find(b->name);
+    if (it == ck.buffers.end() || it->second.shape() != b->value.shape())
+      throw error("checkpoint has no buffer '", b->name, "' of shape ",
+                  to_string(shape_of(b->value)));
+    b->value = it->second;
+  }
+}
+
+nlohmann::json train(const TrainConfig& cfg, Progress& progress, const TrainExtensions& ext) {
   validate(cfg);
   if (!cfg.out.empty()) check_writable(cfg.out);
   set_threads(cfg.threads);
   const DataSplits data = load_dataset(cfg.dataset, cfg.data);
   auto net = make_network(cfg.net, data.train.sample_shape(), data.train.num_classes, cfg.width);
   net->init_weights(cfg.seed);
+  if (ext.attach) ext.attach(*net);
+  if (!cfg.init.empty()) {
+    try {
+      load_weights(*net, load_checkpoint(cfg.init), /*skip_quantizer_params=*/true);
+    } catch (const Error& e) {
+      throw error("--init ", cfg.init, ": ", e.what());
+    }
+  }
+  const OptimizerSpec* qopt = ext.quantizer_optimizer ? &*ext.quantizer_optimizer : nullptr;
   Trainer trainer(*net, data, cfg,
-                  make_optimizer(net->params(), cfg.opt, cfg.schedule, cfg.exclude_bn_bias));
+                  make_optimizer(net->params(), cfg.opt, cfg.schedule, cfg.exclude_bn_bias, qopt));
+  trainer.on_step = ext.on_step;
+  trainer.on_epoch_end = ext.on_epoch_end;
   if (!cfg.resume.empty()) trainer.restore(load_checkpoint(cfg.resume));
   const TrainResult r = trainer.run(progress);
   nlohmann::json out = to_json(r);
+  if (ext.report) out["layers"] = ext.report(*net);
   out["config"] = to_json(cfg);
   out["threads"] = num_threads();
   out["parameters"] = net->num_weights();

@@ -17,6 +17,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,7 +36,13 @@ struct TrainConfig {
   int threads = 0;              // 0: all cores
   std::string out;              // checkpoint written after every epoch (atomic)
   std::string resume;           // checkpoint to continue from
+  std::string init;             // checkpoint whose weights start the run (fine-tuning)
+  nlohmann::json quantization;  // opaque description of attached quantizers (identity, summary)
 };
+
+// Copies parameters and buffers present in `ck` into `net`; with `skip_quantizer_params`,
+// quantizer parameters may be absent (an FP32 checkpoint starting a quantized run).
+void load_weights(Network& net, const Checkpoint& ck, bool skip_quantizer_params);
 
 void validate(const TrainConfig& c);  // throws qb::Error naming the bad setting
 nlohmann::json to_json(const TrainConfig& c);
@@ -55,6 +62,16 @@ struct TrainResult {
   std::vector<EpochRecord> history;  // every epoch, those before a resume included
   EvalResult val, test;
   double seconds = 0;  // wall time of this invocation's training epochs
+};
+
+// What a caller above the engine adds to a run: quantizers installed into the network's hook
+// slots after initialisation, the optimizer of their parameter group, and a per-layer report.
+struct TrainExtensions {
+  std::function<void(Network&)> attach;
+  std::optional<OptimizerSpec> quantizer_optimizer;
+  std::function<nlohmann::json(Network&)> report;
+  std::function<void(std::size_t step)> on_step;
+  std::function<void(const EpochRecord&)> on_epoch_end;
 };
 
 nlohmann::json to_json(const EpochRecord& r);
@@ -88,6 +105,6 @@ class Trainer {
 
 // Everything `qbench train` does: data, network, initialisation, optimizer, resume, training,
 // test evaluation. The returned JSON is the run's summary.
-nlohmann::json train(const TrainConfig& cfg, Progress& progress);
+nlohmann::json train(const TrainConfig& cfg, Progress& progress, const TrainExtensions& ext = {});
 
 }  // namespace qb

@@ -18,6 +18,7 @@ class DorefaWeightQuantizer : public Quantizer {
   const Tensor& forward(const Tensor& x, bool training) override;
   const Tensor& backward(const Tensor& dy) override;
   Grid grid() const override;
+  bool idempotent() const override { return false; }  // tanh renormalises a quantized input
 
  protected:
   Tensor t_, y_, dx_;

@@ -39,40 +39,45 @@ std::unique_ptr<Quantizer> Method::make_checked(const QuantizerSpec& spec) const
   return make_quantizer(spec);
 }
 
+int Method::weight_bits(const LayerInfo& layer, const QuantSettings& s) {
+  if (s.first_last != "same" && s.first_last != "8" && s.first_last != "fp32")
+    throw error("first_last: expected same, 8 or fp32, got '", s.first_last, "'");
+  if (!(layer.first || layer.last)) return s.wbits;
+  if (s.first_last == "fp32") return 32;
+  if (s.first_last == "8") return std::max(s.wbits, 8);  // never fewer than 8 bits
+  return s.wbits;
+}
+
+QuantizerSpec Method::slot_spec(const LayerInfo& layer, const QuantSettings& s, QuantRole role,
+                                int bits, const std::string& slot) {
+  QuantizerSpec q;
+  q.role = role;
+  q.bits = bits;
+  q.options = s.options;
+  q.layer = layer;
+  q.name = layer.name + "." + slot;
+  if (!s.granularity.empty() && s.granularity != "tensor") q.options["granularity"] = s.granularity;
+  return q;
+}
+
 LayerQuantizers Method::make_layer(const LayerInfo& layer, const QuantSettings& s) const {
   const MethodInfo& mi = info();
   auto supports = [&](QuantRole r) {
     return std::find(mi.roles.begin(), mi.roles.end(), r) != mi.roles.end();
   };
-  auto spec = [&](QuantRole role, int bits, const std::string& slot) {
-    QuantizerSpec q;
-    q.role = role;
-    q.bits = bits;
-    q.options = s.options;
-    q.layer = layer;
-    q.name = layer.name + "." + slot;
-    if (!s.granularity.empty() && s.granularity != "tensor")
-      q.options["granularity"] = s.granularity;
-    return q;
-  };
   LayerQuantizers out;
-  int wbits = s.wbits;
-  if (layer.first || layer.last) {
-    if (s.first_last == "fp32") wbits = 32;
-    else if (s.first_last == "8") wbits = std::max(wbits, 8);  // never fewer than 8 bits
-    else if (s.first_last != "same")
-      throw error("first_last: expected same, 8 or fp32, got '", s.first_last, "'");
-  }
+  const int wbits = weight_bits(layer, s);
   if (wbits < 32 && supports(QuantRole::weight))
-    out.weight = make_checked(spec(QuantRole::weight, wbits, "weight_q"));
-  const bool first_fp32 = layer.first && s.first_last == "fp32";
-  if (s.abits < 32 && supports(QuantRole::activation) && !first_fp32) {
-    QuantizerSpec a = spec(QuantRole::activation, s.abits, "input_q");
-    a.is_signed = layer.first;
+    out.weight = make_checked(slot_spec(layer, s, QuantRole::weight, wbits, "weight_q"));
+  // The first layer's input is the normalised image: left in floating point, as SAT, PACT,
+  // DoReFa and SYQ do. Every other input follows a ReLU in qbench's networks: unsigned.
+  if (s.abits < 32 && supports(QuantRole::activation) && !layer.first) {
+    QuantizerSpec a = slot_spec(layer, s, QuantRole::activation, s.abits, "input_q");
+    a.is_signed = false;
     out.input = make_checked(a);
   }
   if (s.gbits < 32 && supports(QuantRole::gradient))
-    out.grad = make_checked(spec(QuantRole::gradient, s.gbits, "grad_q"));
+    out.grad = make_checked(slot_spec(layer, s, QuantRole::gradient, s.gbits, "grad_q"));
   return out;
 }
 

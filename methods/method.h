@@ -48,9 +48,10 @@ class Method {
   virtual std::unique_ptr<Quantizer> make_quantizer(const QuantizerSpec& spec) const = 0;
 
   // The quantizers of one layer. The default: weights at wbits (first/last layers per
-  // first_last), the input at abits (signed for the first layer, which sees the normalised
-  // image; unsigned elsewhere, since every other input follows a ReLU in qbench's networks),
-  // the output gradient at gbits when the method quantizes gradients.
+  // first_last), the input at abits, unsigned (every input but the image follows a ReLU in
+  // qbench's networks; the first layer's input image stays in floating point — a method
+  // that quantizes it overrides this), the output gradient at gbits when the method
+  // quantizes gradients.
   virtual LayerQuantizers make_layer(const LayerInfo& layer, const QuantSettings& s) const;
 
   // Trainer hooks. The optimizer of the "quantizer" parameter group (nullopt: the weights'
@@ -63,6 +64,13 @@ class Method {
   // Refuses bits out of range, an unsupported role, an unknown option (qb::Error naming the key).
   void validate(const QuantizerSpec& spec) const;
   std::unique_ptr<Quantizer> make_checked(const QuantizerSpec& spec) const;
+
+ protected:
+  // The weight bits of `layer` after the first/last policy.
+  static int weight_bits(const LayerInfo& layer, const QuantSettings& s);
+  // A spec for one slot of `layer`, named "<layer>.<slot>" and carrying the cell's options.
+  static QuantizerSpec slot_spec(const LayerInfo& layer, const QuantSettings& s, QuantRole role,
+                                 int bits, const std::string& slot);
 };
 
 using MethodFactory = std::function<std::unique_ptr<Method>()>;

@@ -1,6 +1,7 @@
 #include "methods/pact.h"
 
 #include "engine/check.h"
+#include "methods/dorefa.h"
 #include "methods/method.h"
 
 #include <algorithm>
@@ -23,10 +24,12 @@ PactQuantizer::PactQuantizer(QuantizerSpec spec, bool calibrated_gradient)
   alpha_ = &add_param("alpha", {}, initial_alpha(spec_));
 }
 
+// Training may push α to or below zero; the clipping level then stays at a small floor
+// (the parameter itself is left to the optimizer, so its gradient keeps its meaning).
 float PactQuantizer::alpha() const {
   const float a = alpha_->value();
-  if (!(a > 0.0f) || !std::isfinite(a)) throw error("params.alpha: must be positive, got ", a);
-  return a;
+  if (!std::isfinite(a)) throw error("params.alpha: not finite");
+  return std::max(a, 1e-3f);
 }
 
 const Tensor& PactQuantizer::forward(const Tensor& x, bool) {
@@ -64,7 +67,7 @@ const Tensor& PactQuantizer::backward(const Tensor& dy) {
 
 Grid PactQuantizer::grid() const {
   Grid g{spec_.bits, false};
-  g.scale = {alpha_->value() / float((1ull << spec_.bits) - 1)};
+  g.scale = {alpha() / float((1ull << spec_.bits) - 1)};
   return g;
 }
 
@@ -83,6 +86,16 @@ class PactMethod final : public Method {
   }
   std::unique_ptr<Quantizer> make_quantizer(const QuantizerSpec& spec) const override {
     return std::make_unique<PactQuantizer>(spec, /*calibrated_gradient=*/false);
+  }
+  // PACT quantizes weights as DoReFa does (Choi et al. 2018, §3), so a "W4A4 PACT" cell
+  // gets DoReFa weights beside its PACT activations.
+  LayerQuantizers make_layer(const LayerInfo& layer, const QuantSettings& s) const override {
+    LayerQuantizers q = Method::make_layer(layer, s);
+    const int wbits = weight_bits(layer, s);
+    if (wbits < 32)
+      q.weight = std::make_shared<DorefaWeightQuantizer>(
+          slot_spec(layer, s, QuantRole::weight, wbits, "weight_q"));
+    return q;
   }
 };
 

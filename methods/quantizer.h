@@ -8,8 +8,9 @@
 //   calibrate(x)          initialise from data (max, 3SD, KL, ... as the paper says)
 //   grid()                bits, signedness, scales or power-of-2 exponents, zero points,
 //                         granularity: everything integer inference needs
-//   state() / load()      non-parameter state (running ranges, chosen bit-widths) as JSON;
-//                         learned parameters are Params and travel with the checkpoint
+//   state() / load()      (from TensorHook) non-parameter state (running ranges, chosen
+//                         bit-widths) as JSON; learned parameters are Params and travel
+//                         with the checkpoint
 //   stats()               per-quantizer statistics reported per layer (thresholds, bits, ...)
 //
 // Learned parameters have local names ("alpha", "log2_t") and, inside a network, the full
@@ -65,9 +66,10 @@ class Quantizer : public TensorHook {
 
   virtual void calibrate(const Tensor& x) { (void)x; }
   virtual Grid grid() const = 0;
-  virtual nlohmann::json state() const { return nlohmann::json::object(); }
-  virtual void load(const nlohmann::json& s) { (void)s; }
   virtual nlohmann::json stats() const { return nlohmann::json::object(); }
+  // q(q(x)) = q(x) with parameters fixed. False only where the method renormalises its input
+  // first (DoReFa's tanh), which the conformance suite then does not demand.
+  virtual bool idempotent() const { return true; }
 
   void collect_params(std::vector<Param*>& out) override;
   // The learned parameter with this local name, or nullptr.

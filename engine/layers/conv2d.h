@@ -32,6 +32,7 @@ class Conv2d final : public Layer {
   void collect_params(std::vector<Param*>& out) override;
   bool has_hooks() const override { return true; }
   void set_hook(HookSlot slot, std::shared_ptr<TensorHook> hook) override;
+  TensorHook* hook(HookSlot slot) const override { return hooks_.get(slot); }
 
   Param& weight() { return weight_; }
   Param* bias() { return has_bias_ ? &bias_ : nullptr; }

@@ -14,6 +14,9 @@ struct HookSlots {
   std::shared_ptr<TensorHook>& at(HookSlot s) {
     return s == HookSlot::weight ? weight : s == HookSlot::input ? input : grad;
   }
+  TensorHook* get(HookSlot s) const {
+    return (s == HookSlot::weight ? weight : s == HookSlot::input ? input : grad).get();
+  }
   void collect_params(std::vector<Param*>& out) const {
     for (auto* h : {weight.get(), input.get(), grad.get()})
       if (h) h->collect_params(out);

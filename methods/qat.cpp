@@ -1,0 +1,57 @@
+#include "methods/qat.h"
+
+#include "engine/check.h"
+#include "methods/registry.h"
+
+namespace qb {
+
+nlohmann::json to_json(const QatConfig& c) {
+  const QuantSettings& s = c.settings;
+  return {{"method", c.method},         {"wbits", s.wbits},
+          {"abits", s.abits},           {"gbits", s.gbits},
+          {"granularity", s.granularity}, {"first_last", s.first_last},
+          {"options", s.options}};
+}
+
+TrainExtensions make_qat(const QatConfig& c) {
+  std::shared_ptr<Method> method = make_method(c.method);
+  for (int bits : {c.settings.wbits, c.settings.abits, c.settings.gbits})
+    if (bits < 1 || bits > 32) throw error("bits: expected 1..32, got ", bits);
+  TrainExtensions ext;
+  ext.attach = [method, settings = c.settings](Network& net) {
+    for (Layer* l : net.hookable_layers()) {
+      const LayerQuantizers q = method->make_layer(l->info(), settings);
+      if (q.weight) l->set_hook(HookSlot::weight, q.weight);
+      if (q.input) l->set_hook(HookSlot::input, q.input);
+      if (q.grad) l->set_hook(HookSlot::grad, q.grad);
+    }
+  };
+  ext.quantizer_optimizer = method->quantizer_optimizer();
+  ext.report = quantizer_report;
+  ext.on_step = [method](std::size_t step) { method->on_step(step); };
+  ext.on_epoch_end = [method](const EpochRecord& r) { method->on_epoch_end(r.epoch); };
+  return ext;
+}
+
+nlohmann::json quantizer_report(Network& net) {
+  nlohmann::json out = nlohmann::json::array();
+  constexpr std::pair<HookSlot, const char*> slots[] = {
+      {HookSlot::weight, "weight"}, {HookSlot::input, "input"}, {HookSlot::grad, "grad"}};
+  for (Layer* l : net.hookable_layers()) {
+    nlohmann::json layer = {{"layer", l->name()}, {"kind", to_string(l->info().kind)}};
+    for (auto [slot, name] : slots) {
+      auto* q = dynamic_cast<Quantizer*>(l->hook(slot));
+      if (!q) continue;
+      nlohmann::json params = nlohmann::json::object();
+      std::vector<Param*> ps;
+      q->collect_params(ps);
+      for (std::size_t i = 0; i < ps.size(); ++i)
+        params[q->param_names()[i]] = std::vector<float>(ps[i]->value.begin(), ps[i]->value.end());
+      layer[name] = {{"grid", q->grid().to_json()}, {"params", params}, {"stats", q->stats()}};
+    }
+    out.push_back(layer);
+  }
+  return out;
+}
+
+}  // namespace qb

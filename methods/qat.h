@@ -1,0 +1,26 @@
+// Quantization-aware training: a registered method's quantizers installed into the hook
+// slots of every conv and linear layer, its parameter group's optimizer, its callbacks, and a
+// per-layer report (grid, learned values, statistics) for the run's summary.
+#pragma once
+
+#include "engine/train.h"
+#include "methods/method.h"
+
+#include <string>
+
+namespace qb {
+
+struct QatConfig {
+  std::string method;
+  QuantSettings settings;
+};
+
+nlohmann::json to_json(const QatConfig& c);
+
+// Throws qb::Error naming the key for an unknown method, bits out of range, unknown options.
+TrainExtensions make_qat(const QatConfig& c);
+
+// Grid, learned parameters and statistics of every quantizer installed in `net`.
+nlohmann::json quantizer_report(Network& net);
+
+}  // namespace qb
