@@ -104,6 +104,47 @@ with tempfile.TemporaryDirectory() as tmp:
     refused("unwritable --out", run("train", *quick, "--out", os.path.join(tmp, "no", "dir", "x.h5")),
             "x.h5")
 
+def probe(request_text):
+    return subprocess.run([QBENCH, "probe"], input=request_text, capture_output=True, text=True,
+                          timeout=60)
+
+
+good = {"method": "minmax", "role": "weight", "bits": 4, "x": {"shape": [2, 2], "data": [1, -2, 3, 0.5]},
+        "dy": {"shape": [2, 2], "data": [1, 1, 1, 1]}}
+r = probe(json.dumps(good))
+check("probe good request", r.returncode == 0 and json.loads(r.stdout)["grid"]["bits"] == 4, r.stderr)
+
+
+def probe_refused(name, change, key):
+    req = json.loads(json.dumps(good))
+    change(req)
+    refused("probe " + name, probe(json.dumps(req)), key)
+
+
+refused("probe invalid JSON", probe("{\"method\": "), "request")
+probe_refused("unknown method", lambda q: q.update(method="lsq"), "method")
+probe_refused("missing x", lambda q: q.pop("x"), "x")
+probe_refused("bits 0", lambda q: q.update(bits=0), "bits")
+probe_refused("bits 33", lambda q: q.update(bits=33), "bits")
+probe_refused("bits 2.5", lambda q: q.update(bits=2.5), "bits")
+probe_refused("unknown role", lambda q: q.update(role="bias"), "role")
+probe_refused("unsupported role", lambda q: q.update(method="pact", role="weight"), "role")
+probe_refused("dy shape", lambda q: q.update(dy={"shape": [4], "data": [1, 1, 1, 1]}), "dy")
+probe_refused("signed not boolean", lambda q: q.update(signed="yes"), "signed")
+probe_refused("shape/data mismatch", lambda q: q["x"].update(data=[1, 2, 3]), "x")
+probe_refused("infinite input", lambda q: q["x"]["data"].__setitem__(0, 1e39), "x")
+probe_refused("unknown option", lambda q: q.update(options={"eta": 0.1}), "options.eta")
+probe_refused("unknown parameter", lambda q: q.update(params={"alpha": 1.0}), "params.alpha")
+
+with tempfile.TemporaryDirectory() as tmp:
+    quick = ["--data", "synthetic", "--epochs", "1", "--threads", "2"]
+    refused("unknown --method", run("train", *quick, "--method", "lsq"), "minmax", "pact")
+    refused("--wbits out of range", run("train", *quick, "--method", "pact", "--wbits", "40"), "bits")
+    refused("--opt without --method", run("train", *quick, "--opt", "a=1"), "--method")
+    refused("unknown --opt", run("train", *quick, "--method", "minmax", "--wbits", "4", "--opt", "eta=1"),
+            "options.eta")
+    refused("--init missing", run("train", *quick, "--init", os.path.join(tmp, "none.h5")), "--init")
+
 for f in failures:
     print("FAILED:", f)
 print("%d passed, %d failed" % (passed, len(failures)))

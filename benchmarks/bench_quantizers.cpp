@@ -1,0 +1,131 @@
+// Quantizer benchmarks, registered from the method registry: every method × role × bits on a
+// tensor that fits in L2 and one that does not, beside a plain copy of the same bytes (the
+// memory-bandwidth ceiling a fused fake-quant pass should approach); and the whole LeNet-5
+// training step in FP32 beside the same step with each method at W4A4 (the cost of QAT).
+#include "engine/loss.h"
+#include "engine/nets.h"
+#include "engine/parallel.h"
+#include "engine/rng.h"
+#include "methods/fake_quant.h"
+#include "methods/qat.h"
+#include "methods/registry.h"
+
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+
+namespace {
+
+using namespace qb;
+
+Tensor random_tensor(std::size_t n, std::uint64_t seed) {
+  Tensor t = Tensor::from_shape({n});
+  Rng rng(seed);
+  for (auto& v : t) v = float(rng.normal());
+  return t;
+}
+
+void set_bytes(benchmark::State& state, std::size_t n) {
+  // Bytes read plus bytes written per iteration.
+  state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(2 * n * sizeof(float)));
+}
+
+void BM_copy(benchmark::State& state) {
+  const std::size_t n = std::size_t(state.range(0));
+  const Tensor x = random_tensor(n, 1);
+  Tensor y = Tensor::from_shape({n});
+  for (auto _ : state) {
+    std::memcpy(y.data(), x.data(), n * sizeof(float));
+    benchmark::ClobberMemory();
+  }
+  set_bytes(state, n);
+}
+
+void BM_fake_quant_kernel(benchmark::State& state) {
+  const std::size_t n = std::size_t(state.range(0));
+  const Tensor x = random_tensor(n, 1);
+  Tensor y = Tensor::from_shape({n});
+  for (auto _ : state) {
+    fake_quant(x.data(), y.data(), n, 0.25f, -7.0f, 7.0f);
+    benchmark::ClobberMemory();
+  }
+  set_bytes(state, n);
+}
+
+void BM_quantizer(benchmark::State& state, std::string method, QuantRole role, int bits) {
+  const std::size_t n = std::size_t(state.range(0));
+  QuantizerSpec spec;
+  spec.role = role;
+  spec.bits = bits;
+  LayerInfo layer;
+  layer.kind = LayerKind::conv;
+  spec.layer = layer;
+  auto q = make_method(method)->make_checked(spec);
+  const Tensor x = random_tensor(n, 2);
+  q->calibrate(x);
+  for (auto _ : state) benchmark::DoNotOptimize(q->forward(x, true).data());
+  set_bytes(state, n);
+}
+
+void BM_lenet_step(benchmark::State& state, std::string method) {
+  set_threads(int(state.range(0)));
+  auto net = make_network("lenet5", {1, 28, 28});
+  net->init_weights(1);
+  if (!method.empty()) {
+    QatConfig c{method, {}};
+    c.settings.wbits = method == "fp32" ? 32 : 4;
+    c.settings.abits = method == "fp32" ? 32 : 4;
+    make_qat(c).attach(*net);
+  }
+  Optimizer opt = make_optimizer(net->params(), OptimizerSpec{"sgd", 0.01f, 0.9f, false, 5e-4f},
+                                 ScheduleSpec{"constant"}, true);
+  Tensor x = random_tensor(128 * 784, 3);
+  x.reshape({128, 1, 28, 28});
+  std::vector<std::int32_t> labels(128);
+  for (std::size_t i = 0; i < 128; ++i) labels[i] = std::int32_t(i % 10);
+  SoftmaxCrossEntropy loss;
+  auto step = [&] {
+    opt.zero_grad();
+    benchmark::DoNotOptimize(loss.forward(net->forward(x, true), labels));
+    net->backward(loss.backward());
+    opt.step(0.0, 1.0);
+  };
+  step();
+  for (auto _ : state) step();
+  state.SetItemsProcessed(std::int64_t(state.iterations() * 128));
+}
+
+void register_all() {
+  const std::int64_t sizes[] = {1 << 16, 1 << 24};  // 256 KiB (L2) and 64 MiB (DRAM)
+  for (auto n : sizes) {
+    benchmark::RegisterBenchmark("copy", BM_copy)->Arg(n);
+    benchmark::RegisterBenchmark("fake_quant_kernel", BM_fake_quant_kernel)->Arg(n);
+  }
+  for (const auto& name : method_names()) {
+    const auto m = make_method(name);
+    for (QuantRole role : m->info().roles)
+      for (int bits : {2, 4, 8, 32}) {
+        if (bits < m->info().min_bits || bits > m->info().max_bits) continue;
+        const std::string label =
+            "quantizer/" + name + "/" + to_string(role) + "/b" + std::to_string(bits);
+        for (auto n : sizes)
+          benchmark::RegisterBenchmark(label.c_str(), BM_quantizer, name, role, bits)->Arg(n);
+      }
+  }
+  benchmark::RegisterBenchmark("lenet5_step/none", BM_lenet_step, std::string())
+      ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+  for (const auto& name : method_names())
+    benchmark::RegisterBenchmark(("lenet5_step/" + name + "_w4a4").c_str(), BM_lenet_step, name)
+        ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

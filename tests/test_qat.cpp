@@ -1,0 +1,123 @@
+// Quantization-aware training: which quantizers a method installs where, fine-tuning from an
+// FP32 checkpoint, and bit-exact resume with learned quantizer parameters and running state.
+#include "engine/check.h"
+#include "engine/nets.h"
+#include "engine/parallel.h"
+#include "methods/qat.h"
+#include "methods/quantizer.h"
+
+#include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+using namespace qb;
+namespace fs = std::filesystem;
+
+namespace {
+
+int bits_of(Layer* l, HookSlot slot) {
+  auto* q = dynamic_cast<Quantizer*>(l->hook(slot));
+  return q ? q->grid().bits : 0;
+}
+
+TrainConfig synthetic_lenet() {
+  TrainConfig c;
+  c.net = "lenet5";
+  c.dataset = "synthetic";
+  c.epochs = 2;
+  c.batch = 64;
+  c.opt.lr = 0.02f;
+  c.threads = 2;
+  c.seed = 5;
+  return c;
+}
+
+fs::path temp_dir() {
+  const fs::path d = fs::temp_directory_path() / ("qbench-test-qat-" + std::to_string(::getpid()));
+  fs::create_directories(d);
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("a method's quantizers land in the right slots", "[qat]") {
+  auto net = make_network("lenet5", {1, 28, 28});
+  QatConfig c{"pact", {}};
+  c.settings.wbits = 4;
+  c.settings.abits = 3;
+  c.settings.first_last = "8";
+  make_qat(c).attach(*net);
+  const auto layers = net->hookable_layers();  // conv1 conv2 fc1 fc2 fc3
+  CHECK(bits_of(layers[0], HookSlot::weight) == 8);   // first layer: 8-bit weights
+  CHECK(bits_of(layers[0], HookSlot::input) == 0);    // the image stays in floating point
+  CHECK(bits_of(layers[1], HookSlot::weight) == 4);
+  CHECK(bits_of(layers[1], HookSlot::input) == 3);
+  CHECK(bits_of(layers[4], HookSlot::weight) == 8);   // last layer
+  CHECK(bits_of(layers[2], HookSlot::grad) == 0);     // PACT does not quantize gradients
+  // Learned α: one per quantized input, named after the layer, in the quantizer group.
+  int alphas = 0;
+  for (Param* p : net->params())
+    if (p->role == ParamRole::quantizer) {
+      ++alphas;
+      CHECK(p->name.find(".input_q.alpha") != std::string::npos);
+    }
+  CHECK(alphas == 4);
+
+  auto net2 = make_network("lenet5", {1, 28, 28});
+  c.settings.first_last = "fp32";
+  make_qat(c).attach(*net2);
+  CHECK(bits_of(net2->hookable_layers()[0], HookSlot::weight) == 0);
+  CHECK(bits_of(net2->hookable_layers()[4], HookSlot::weight) == 0);
+
+  QatConfig bad{"minmax", {}};
+  bad.settings.wbits = 40;
+  CHECK_THROWS_WITH(make_qat(bad), Catch::StartsWith("bits"));
+  CHECK_THROWS_WITH(make_qat(QatConfig{"lsq", {}}), Catch::Contains("registered"));
+}
+
+TEST_CASE("quantized fine-tuning starts from FP32 weights and resumes bit for bit", "[qat][checkpoint]") {
+  const fs::path dir = temp_dir();
+  Progress quiet = Progress::silent();
+  TrainConfig fp = synthetic_lenet();
+  fp.epochs = 1;
+  fp.out = (dir / "fp32.h5").string();
+  train(fp, quiet);
+
+  QatConfig q{"minmax", {}};  // running activation ranges: hook state that must survive
+  q.settings.wbits = 4;
+  q.settings.abits = 4;
+  TrainConfig qc = synthetic_lenet();
+  qc.init = fp.out;
+  qc.epochs = 2;
+  qc.quantization = to_json(q);
+  const nlohmann::json full = train(qc, quiet, make_qat(q));
+  CHECK(full.at("test_accuracy").get<double>() > 0.8);
+  REQUIRE(full.at("layers").size() == 5);
+  CHECK(full.at("layers")[1].at("input").at("grid").at("bits") == 4);
+
+  // Interrupted after epoch 1, then resumed: same test accuracy, same per-layer report.
+  TrainConfig first = qc;
+  first.out = (dir / "q.h5").string();
+  TrainExtensions ext = make_qat(q);
+  ext.on_epoch_end = [](const EpochRecord& r) {
+    if (r.epoch == 1) throw std::runtime_error("simulated kill");
+  };
+  CHECK_THROWS_WITH(train(first, quiet, ext), "simulated kill");
+  TrainConfig resumed = qc;
+  resumed.resume = first.out;
+  const nlohmann::json again = train(resumed, quiet, make_qat(q));
+  CHECK(again.at("test_accuracy") == full.at("test_accuracy"));
+  CHECK(again.at("layers") == full.at("layers"));
+
+  // A different method cannot resume this run's checkpoint.
+  QatConfig other{"pact", {}};
+  other.settings.wbits = 4;
+  other.settings.abits = 4;
+  TrainConfig wrong = qc;
+  wrong.resume = first.out;
+  wrong.quantization = to_json(other);
+  CHECK_THROWS_WITH(train(wrong, quiet, make_qat(other)), Catch::Contains("different run"));
+  fs::remove_all(dir);
+}
