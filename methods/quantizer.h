@@ -52,6 +52,11 @@ struct QuantizerSpec {
   nlohmann::json options = nlohmann::json::object();
   std::optional<LayerInfo> layer;  // absent in a bare probe request
   std::string name;                // parameter-name prefix inside a network ("conv1.weight_q")
+  // Whether the quantizer will be trained (quantization-aware training, a probe with
+  // `training: true`) or only calibrated for inference (static quantization). Methods whose
+  // initialisation depends on it read it (ALT: 3SD weight thresholds for retraining, MAX for
+  // static).
+  bool training = true;
 
   // An option's value, or `fallback` when absent.
   template <class T>
@@ -70,6 +75,11 @@ class Quantizer : public TensorHook {
   // q(q(x)) = q(x) with parameters fixed. False only where the method renormalises its input
   // first (DoReFa's tanh), which the conformance suite then does not demand.
   virtual bool idempotent() const { return true; }
+  // True when backward's dL/dθ is the exact derivative of forward (no straight-through
+  // estimate in it, e.g. a scale that multiplies the output); the conformance suite then
+  // checks it against finite differences. STE gradients are checked against their closed form
+  // in the method's own tests instead.
+  virtual bool exact_param_gradients() const { return false; }
 
   void collect_params(std::vector<Param*>& out) override;
   // The learned parameter with this local name, or nullptr.

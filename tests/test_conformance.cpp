@@ -80,6 +80,62 @@ std::unique_ptr<Quantizer> build(const Case& c, bool* skipped) {
   }
 }
 
+// The largest relative mismatch between a quantizer's dL/dθ (L = Σ dy ⊙ forward(x)) and the
+// central difference of L, over every element of every learned parameter.
+double worst_param_gradient_error(Quantizer& q, const Tensor& x, const Tensor& dy) {
+  std::vector<Param*> params;
+  q.collect_params(params);
+  for (Param* p : params) p->zero_grad();
+  q.forward(x, true);
+  q.backward(dy);
+  auto loss = [&] {
+    const Tensor& y = q.forward(x, true);
+    double l = 0.0;
+    for (std::size_t i = 0; i < y.size(); ++i) l += double(dy.data()[i]) * y.data()[i];
+    return l;
+  };
+  double worst = 0.0;
+  for (Param* p : params)
+    for (std::size_t i = 0; i < p->value.size(); ++i) {
+      float& v = p->value.data()[i];
+      const float v0 = v, h = 1e-3f * std::max(1.0f, std::abs(v0));
+      v = v0 + h;
+      const double up = loss();
+      v = v0 - h;
+      const double down = loss();
+      v = v0;
+      const double fd = (up - down) / (2.0 * double(h)), an = p->grad.data()[i];
+      worst = std::max(worst, std::abs(fd - an) / std::max(1e-3, std::abs(fd)));
+    }
+  return worst;
+}
+
+// y = a·x with a learned a: exact gradient Σ dy·x; `wrong` doubles it.
+class ScaleQuantizer final : public Quantizer {
+ public:
+  ScaleQuantizer(bool wrong) : Quantizer(QuantizerSpec{}), wrong_(wrong) {
+    a_ = &add_param("a", {}, 0.7f);
+  }
+  const Tensor& forward(const Tensor& x, bool) override {
+    x_ = &x;
+    y_ = x * a_->value();
+    return y_;
+  }
+  const Tensor& backward(const Tensor& dy) override {
+    a_->grad() += (wrong_ ? 2.0f : 1.0f) * xt::sum(dy * *x_)();
+    dx_ = dy * a_->value();
+    return dx_;
+  }
+  Grid grid() const override { return Grid{32, true}; }
+  bool exact_param_gradients() const override { return true; }
+
+ private:
+  bool wrong_;
+  Param* a_;
+  const Tensor* x_ = nullptr;
+  Tensor y_, dx_;
+};
+
 bool bitwise_equal(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
@@ -89,7 +145,7 @@ bool bitwise_equal(const Tensor& a, const Tensor& b) {
 TEST_CASE("every registered method conforms", "[conformance]") {
   const auto cases = all_cases();
   REQUIRE(cases.size() > 10);
-  std::size_t checked = 0;
+  std::size_t checked = 0, fd_checked = 0;
   for (const Case& c : cases) {
     INFO(c.method << " " << to_string(c.role) << " " << c.bits << " bits");
     bool skipped = false;
@@ -136,6 +192,12 @@ TEST_CASE("every registered method conforms", "[conformance]") {
         for (float v : p->grad) REQUIRE(std::isfinite(v));
     }
 
+    // Exact parameter gradients agree with finite differences.
+    if (c.role != QuantRole::gradient && q->exact_param_gradients() && !params.empty()) {
+      ++fd_checked;
+      CHECK(worst_param_gradient_error(*q, x, input_for(c.role, 13)) < 1e-2);
+    }
+
     // state()/load() and parameters reproduce the forward exactly in a fresh quantizer.
     bool again_skipped = false;
     auto q2 = build(c, &again_skipped);
@@ -155,6 +217,14 @@ TEST_CASE("every registered method conforms", "[conformance]") {
     CHECK(bitwise_equal(q3->forward(x, true), q4->forward(x, true)));
   }
   CHECK(checked > 10);
+  WARN(fd_checked << " method/role/bits cases have exact parameter gradients, checked by FD");
+}
+
+TEST_CASE("the finite-difference check of exact parameter gradients can fail", "[conformance]") {
+  Tensor x = input_for(QuantRole::weight, 5), dy = input_for(QuantRole::weight, 6);
+  ScaleQuantizer right(false), wrong(true);
+  CHECK(worst_param_gradient_error(right, x, dy) < 1e-3);
+  CHECK(worst_param_gradient_error(wrong, x, dy) > 0.5);
 }
 
 TEST_CASE("the registry refuses unknown methods, roles, bits and options by name", "[conformance]") {
