@@ -28,7 +28,7 @@ Run add_train(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--test-limit", cfg->data.test_limit, "Use only the first N test images (0: all)")
       ->capture_default_str();
-  cmd->add_option("--epochs", cfg->epochs, "Epochs")->capture_default_str();
+  cmd->add_option("--epochs", cfg->epochs, "Epochs (0 with --init: calibrate and evaluate only)")->capture_default_str();
   cmd->add_option("--batch", cfg->batch, "Batch size")->capture_default_str();
   cmd->add_option("--optimizer", cfg->opt.type, "sgd | adam")->capture_default_str();
   cmd->add_option("--lr", cfg->opt.lr, "Base learning rate")->capture_default_str();

@@ -88,6 +88,7 @@ void ParamGroup::step(double e, double total_epochs) {
   const float c1 = adam ? float(1.0 - std::pow(double(b1), double(steps_))) : 1.0f;
   const float c2 = adam ? float(1.0 - std::pow(double(b2), double(steps_))) : 1.0f;
   for (std::size_t k = 0; k < params_.size(); ++k) {
+    if (params_[k]->frozen) continue;
     float* w = params_[k]->value.data();
     const float* g = params_[k]->grad.data();
     float* m = m_[k].data();

@@ -10,6 +10,7 @@
 // SGD:  b ← μ·b + (g + λw);  w ← w − lr·b   (Nesterov: w ← w − lr·(g + λw + μ·b))
 // Adam: m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;  w ← w − lr·m̂/(√v̂ + ε),  g = ∇ + λw
 //       (the PyTorch conventions, so recipes carry over.)
+// A frozen parameter (Param::frozen) is skipped: its value and moments stay as they are.
 //
 // Schedules are functions of the fractional epoch e (updated every step):
 //   constant; step (×gamma at each milestone epoch); cosine (lr·½(1 + cos(π·e/E)));

@@ -26,6 +26,7 @@ struct Param {
   ParamRole role = ParamRole::weight;
   Tensor value;
   Tensor grad;  // same shape as value; accumulated by backward, cleared by zero_grad()
+  bool frozen = false;  // optimizers leave a frozen parameter (and its moments) untouched
 
   void zero_grad();
   void init_grad();  // gives grad value's shape, zero-filled

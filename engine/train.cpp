@@ -39,7 +39,9 @@ void check_writable(const std::string& path) {
 }  // namespace
 
 void validate(const TrainConfig& c) {
-  if (c.epochs == 0) throw error("--epochs must be at least 1");
+  // Zero epochs evaluates a given network without training it (static quantization of --init).
+  if (c.epochs == 0 && c.init.empty())
+    throw error("--epochs must be at least 1 (0 only with --init: evaluate without training)");
   if (c.batch == 0) throw error("--batch must be at least 1");
   if (c.eval_batch == 0) throw error("evaluation batch must be at least 1");
   if (!(c.width > 0.0f)) throw error("--width must be positive, got ", c.width);
@@ -113,6 +115,14 @@ EvalResult evaluate(Network& net, const Dataset& data, std::size_t batch) {
 Trainer::Trainer(Network& net, const DataSplits& data, const TrainConfig& cfg, Optimizer opt)
     : net_(net), data_(data), cfg_(cfg), opt_(std::move(opt)) {}
 
+void Trainer::calibrate() {
+  BatchLoader loader(data_.train, cfg_.batch, /*shuffle=*/false, /*augment=*/false, /*seed=*/0);
+  loader.start_epoch(0);
+  Tensor images;
+  std::vector<std::int32_t> labels;
+  if (loader.next(images, labels)) net_.forward(images, false);
+}
+
 TrainResult Trainer::run(Progress& progress) {
   TrainResult result;
   const auto run_start = Clock::now();
@@ -124,6 +134,7 @@ TrainResult Trainer::run(Progress& progress) {
   const double total_epochs = double(cfg_.epochs);
 
   for (std::size_t epoch = next_epoch_; epoch < cfg_.epochs; ++epoch) {
+    if (on_epoch_begin) on_epoch_begin(epoch);
     const auto epoch_start = Clock::now();
     loader.start_epoch(epoch);
     double loss_sum = 0;
@@ -264,9 +275,13 @@ nlohmann::json train(const TrainConfig& cfg, Progress& progress, const TrainExte
   const OptimizerSpec* qopt = ext.quantizer_optimizer ? &*ext.quantizer_optimizer : nullptr;
   Trainer trainer(*net, data, cfg,
                   make_optimizer(net->params(), cfg.opt, cfg.schedule, cfg.exclude_bn_bias, qopt));
+  trainer.on_epoch_begin = ext.on_epoch_begin;
   trainer.on_step = ext.on_step;
   trainer.on_epoch_end = ext.on_epoch_end;
-  if (!cfg.resume.empty()) trainer.restore(load_checkpoint(cfg.resume));
+  if (!cfg.resume.empty())
+    trainer.restore(load_checkpoint(cfg.resume));
+  else if (ext.calibrate)
+    trainer.calibrate();
   const TrainResult r = trainer.run(progress);
   nlohmann::json out = to_json(r);
   if (ext.report) out["layers"] = ext.report(*net);

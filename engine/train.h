@@ -66,10 +66,16 @@ struct TrainResult {
 
 // What a caller above the engine adds to a run: quantizers installed into the network's hook
 // slots after initialisation, the optimizer of their parameter group, and a per-layer report.
+// With `calibrate`, a fresh run (not a resumed one) first passes one batch of the training
+// split (its first `batch` images, in file order) through the network in evaluation mode, so
+// quantizers initialise their ranges from training data before the first step — and before
+// the first evaluation when there are no training epochs (static quantization).
 struct TrainExtensions {
   std::function<void(Network&)> attach;
   std::optional<OptimizerSpec> quantizer_optimizer;
   std::function<nlohmann::json(Network&)> report;
+  bool calibrate = false;
+  std::function<void(std::size_t epoch)> on_epoch_begin;  // 0-based, before its first step
   std::function<void(std::size_t step)> on_step;
   std::function<void(const EpochRecord&)> on_epoch_end;
 };
@@ -90,7 +96,12 @@ class Trainer {
   Checkpoint checkpoint() const;
   void restore(const Checkpoint& ck);  // throws qb::Error when it does not fit this run
 
-  // Called after every optimizer step and at the end of every epoch (method controllers).
+  // Runs one evaluation-mode forward over the first `batch` training images (calibration).
+  void calibrate();
+
+  // Called before every epoch (0-based index, resumed epochs included), after every optimizer
+  // step and at the end of every epoch (method controllers).
+  std::function<void(std::size_t epoch)> on_epoch_begin;
   std::function<void(std::size_t step)> on_step;
   std::function<void(const EpochRecord&)> on_epoch_end;
 

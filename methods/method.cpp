@@ -17,8 +17,13 @@ void Method::validate(const QuantizerSpec& spec) const {
   if (spec.bits < mi.min_bits || spec.bits > mi.max_bits)
     throw error("bits: ", mi.name, " supports ", mi.min_bits, "..", mi.max_bits, " bits, got ",
                 spec.bits);
-  if (!spec.options.is_object()) throw error("options: expected an object");
-  for (const auto& [key, value] : spec.options.items()) {
+  validate_options(spec.options);
+}
+
+void Method::validate_options(const nlohmann::json& options) const {
+  const MethodInfo& mi = info();
+  if (!options.is_object()) throw error("options: expected an object");
+  for (const auto& [key, value] : options.items()) {
     const auto it = std::find_if(mi.options.begin(), mi.options.end(),
                                  [&](const OptionInfo& o) { return o.name == key; });
     if (it == mi.options.end()) {

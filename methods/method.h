@@ -1,6 +1,7 @@
 // The Method interface: a paper, as a factory of quantizers plus hooks for the trainer.
 #pragma once
 
+#include "engine/network.h"
 #include "engine/optim.h"
 #include "methods/quantizer.h"
 
@@ -55,14 +56,26 @@ class Method {
   virtual LayerQuantizers make_layer(const LayerInfo& layer, const QuantSettings& s) const;
 
   // Trainer hooks. The optimizer of the "quantizer" parameter group (nullopt: the weights'
-  // optimizer, without weight decay); BN folding; callbacks after each step and epoch.
+  // optimizer, without weight decay); BN folding (true: every conv → BN pair becomes a
+  // FoldedConvBn before the quantizers are installed, so the weight quantizer sees the folded
+  // weight); callbacks before each epoch, after each step and after each epoch.
   virtual std::optional<OptimizerSpec> quantizer_optimizer() const { return std::nullopt; }
   virtual bool fold_bn() const { return false; }
+  // Before each epoch (0-based), with the network the quantizers live in: freezing BatchNorm
+  // statistics or thresholds on a schedule (ALT) happens here. A resumed run calls it from its
+  // first remaining epoch on, so a schedule must depend on `epoch` alone.
+  virtual void on_epoch_begin(std::size_t epoch, Network& net) { (void)epoch, (void)net; }
   virtual void on_step(std::size_t step) { (void)step; }
   virtual void on_epoch_end(std::size_t epoch) { (void)epoch; }
 
+  // Reads the cell's settings once, before any quantizer is made or hook called (options that
+  // steer the trainer hooks: ALT's threshold rate and freezing schedule). `s.options` has
+  // passed validate_options.
+  virtual void configure(const QuantSettings& s) { (void)s; }
+
   // Refuses bits out of range, an unsupported role, an unknown option (qb::Error naming the key).
   void validate(const QuantizerSpec& spec) const;
+  void validate_options(const nlohmann::json& options) const;
   std::unique_ptr<Quantizer> make_checked(const QuantizerSpec& spec) const;
 
  protected:

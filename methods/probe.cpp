@@ -119,6 +119,7 @@ json run_probe(const json& req) {
     if (!req.at("training").is_boolean()) throw error("training: expected true or false");
     training = req.at("training").get<bool>();
   }
+  spec.training = training;
   const Tensor x = parse_tensor(require(req, "x"), "x");
   std::optional<Tensor> dy;
   if (req.contains("dy")) {

@@ -1,6 +1,7 @@
 #include "methods/qat.h"
 
 #include "engine/check.h"
+#include "engine/layers/folded_conv_bn.h"
 #include "methods/registry.h"
 
 namespace qb {
@@ -17,8 +18,15 @@ TrainExtensions make_qat(const QatConfig& c) {
   std::shared_ptr<Method> method = make_method(c.method);
   for (int bits : {c.settings.wbits, c.settings.abits, c.settings.gbits})
     if (bits < 1 || bits > 32) throw error("bits: expected 1..32, got ", bits);
+  method->validate_options(c.settings.options);
+  method->configure(c.settings);
   TrainExtensions ext;
-  ext.attach = [method, settings = c.settings](Network& net) {
+  // The network the quantizers were attached to, for the per-epoch hook (the trainer owns it
+  // and outlives every callback).
+  auto attached = std::make_shared<Network*>(nullptr);
+  ext.attach = [method, settings = c.settings, attached](Network& net) {
+    *attached = &net;
+    if (method->fold_bn()) fold_batchnorm(net);
     for (Layer* l : net.hookable_layers()) {
       const LayerQuantizers q = method->make_layer(l->info(), settings);
       if (q.weight) l->set_hook(HookSlot::weight, q.weight);
@@ -27,6 +35,11 @@ TrainExtensions make_qat(const QatConfig& c) {
     }
   };
   ext.quantizer_optimizer = method->quantizer_optimizer();
+  ext.calibrate = true;
+  ext.on_epoch_begin = [method, attached](std::size_t epoch) {
+    QB_CHECK(*attached != nullptr);
+    method->on_epoch_begin(epoch, **attached);
+  };
   ext.report = quantizer_report;
   ext.on_step = [method](std::size_t step) { method->on_step(step); };
   ext.on_epoch_end = [method](const EpochRecord& r) { method->on_epoch_end(r.epoch); };

@@ -220,35 +220,6 @@ TEST_CASE("residual block with option-A shortcut", "[layers][gradcheck]") {
 
 namespace {
 
-// y = s·x with a learned scalar s: the smallest hook with a parameter of its own.
-class ScaleHook final : public TensorHook {
- public:
-  explicit ScaleHook(float s) {
-    scale.name = "hook.scale";
-    scale.role = ParamRole::quantizer;
-    scale.value = Tensor::from_shape({1});
-    scale.value(0) = s;
-    scale.init_grad();
-  }
-  const Tensor& forward(const Tensor& x, bool) override {
-    x_ = &x;
-    y_ = x * scale.value(0);
-    return y_;
-  }
-  const Tensor& backward(const Tensor& dy) override {
-    float acc = 0.0f;
-    for (std::size_t i = 0; i < dy.size(); ++i) acc += dy.data()[i] * x_->data()[i];
-    scale.grad(0) += acc;
-    dx_ = dy * scale.value(0);
-    return dx_;
-  }
-  void collect_params(std::vector<Param*>& out) override { out.push_back(&scale); }
-  Param scale;
-
- private:
-  const Tensor* x_ = nullptr;
-  Tensor y_, dx_;
-};
 
 }  // namespace
 

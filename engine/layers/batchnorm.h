@@ -26,6 +26,7 @@ class BatchNorm2d final : public Layer {
   Buffer& running_mean() { return running_mean_; }
   Buffer& running_var() { return running_var_; }
   float eps() const { return eps_; }
+  float momentum() const { return momentum_; }
 
  private:
   std::size_t channels_;

@@ -241,6 +241,32 @@ void Conv2d::forward_gemm(const float* x, const float* w, float* y, const Shape&
   }
 }
 
+void Conv2d::convolve(const Tensor& x, const Tensor& w, Tensor& y) {
+  const Shape xs = shape_of(x);
+  QB_CHECK(shape_of(w) == info_.weight_shape);
+  ensure_shape(y, output_shape(xs));
+  if (depthwise())
+    forward_depthwise(x.data(), w.data(), y.data(), xs);
+  else
+    forward_gemm(x.data(), w.data(), y.data(), xs);
+}
+
+void Conv2d::convolve_backward(const Tensor& dy, const Tensor& x, const Tensor& w, Tensor* dx,
+                               Tensor& dw) {
+  const Shape xs = shape_of(x);
+  QB_CHECK(shape_of(dy) == output_shape(xs));
+  QB_CHECK(shape_of(w) == info_.weight_shape && shape_of(dw) == info_.weight_shape);
+  if (dx) ensure_shape(*dx, xs);
+  if (depthwise()) {
+    // The depthwise kernel always writes dx; give it scratch when the caller wants none.
+    if (!dx) ensure_shape(dx_, xs);
+    backward_depthwise(dy.data(), x.data(), w.data(), dx ? dx->data() : dx_.data(), dw.data(),
+                       xs);
+  } else {
+    backward_gemm(dy.data(), x.data(), w.data(), dx ? dx->data() : nullptr, dw.data(), xs);
+  }
+}
+
 const Tensor& Conv2d::backward(const Tensor& dy_in) {
   QB_CHECK(x_ != nullptr);
   const Tensor& dy = hook_forward(hooks_.grad.get(), dy_in, true);

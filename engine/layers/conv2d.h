@@ -34,6 +34,13 @@ class Conv2d final : public Layer {
   void set_hook(HookSlot slot, std::shared_ptr<TensorHook> hook) override;
   TensorHook* hook(HookSlot slot) const override { return hooks_.get(slot); }
 
+  // The bare convolution y = x ⊛ w with an explicit weight — no hooks, no bias — and its
+  // adjoint (dx overwritten, skipped when null; dw accumulated). For layers that compose
+  // convolutions of one geometry, such as FoldedConvBn's batch-statistics pass.
+  void convolve(const Tensor& x, const Tensor& w, Tensor& y);
+  void convolve_backward(const Tensor& dy, const Tensor& x, const Tensor& w, Tensor* dx,
+                         Tensor& dw);
+
   Param& weight() { return weight_; }
   Param* bias() { return has_bias_ ? &bias_ : nullptr; }
   bool depthwise() const;

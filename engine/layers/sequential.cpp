@@ -1,5 +1,7 @@
 #include "engine/layers/sequential.h"
 
+#include "engine/check.h"
+
 namespace qb {
 
 Sequential::Sequential(std::string name) : Layer(LayerInfo{}) {
@@ -10,6 +12,18 @@ Sequential::Sequential(std::string name) : Layer(LayerInfo{}) {
 Layer& Sequential::add(LayerPtr layer) {
   layers_.push_back(std::move(layer));
   return *layers_.back();
+}
+
+LayerPtr Sequential::release(std::size_t i) {
+  QB_CHECK_LT(i, layers_.size());
+  LayerPtr l = std::move(layers_[i]);
+  layers_.erase(layers_.begin() + std::ptrdiff_t(i));
+  return l;
+}
+
+void Sequential::insert(std::size_t i, LayerPtr layer) {
+  QB_CHECK_LE(i, layers_.size());
+  layers_.insert(layers_.begin() + std::ptrdiff_t(i), std::move(layer));
 }
 
 const Tensor& Sequential::forward(const Tensor& x, bool training) {

@@ -23,6 +23,9 @@ class Sequential final : public Layer {
   void visit(const std::function<void(Layer&)>& f) override;
 
   std::size_t size() const { return layers_.size(); }
+  // Graph rewrites (BatchNorm folding): take the layer at i out of the chain, put one in at i.
+  LayerPtr release(std::size_t i);
+  void insert(std::size_t i, LayerPtr layer);
   Layer& at(std::size_t i) { return *layers_.at(i); }
 
  private:
