@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Fine-tunes a network from an FP32 checkpoint with several methods/bit-widths/seeds through
+`qbench train`, and prints a Markdown table of test accuracy (mean ± spread over seeds).
+
+A stop-gap until the sweep runner lands: each run writes RUNS/<label>-s<seed>.json and is
+skipped when that file exists, so an interrupted table resumes.
+
+  scripts/qat_table.py --net lenet5 --init runs/lenet5-fp32.h5 --runs-dir runs/sat \
+      --seeds 1 2 --epochs 3 --lr 0.005 \
+      --cell 'SAT+CG-PACT W4A4=--method sat --wbits 4 --abits 4 --first-last 8' ...
+"""
+import argparse, json, os, statistics, subprocess, sys
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--qbench", default="build/qbench")
+    ap.add_argument("--net", required=True)
+    ap.add_argument("--init", required=True, help="FP32 checkpoint the fine-tunes start from")
+    ap.add_argument("--fp32-json", help="summary JSON of the FP32 run (adds an FP32 row)")
+    ap.add_argument("--runs-dir", required=True)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1])
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--lr", default="0.005")
+    ap.add_argument("--wd", default="5e-4")
+    ap.add_argument("--threads", default="1")
+    ap.add_argument("--cell", action="append", required=True, metavar="LABEL=ARGS")
+    a = ap.parse_args()
+    os.makedirs(a.runs_dir, exist_ok=True)
+
+    rows = []
+    if a.fp32_json:
+        r = json.load(open(a.fp32_json))
+        rows.append(("FP32", [r["test_accuracy"]], "`" + os.path.basename(a.fp32_json) + "`"))
+    for cell in a.cell:
+        label, args = cell.split("=", 1)
+        accs = []
+        for seed in a.seeds:
+            slug = "".join(c if c.isalnum() else "-" for c in label).strip("-").lower()
+            out = os.path.join(a.runs_dir, f"{slug}-s{seed}.json")
+            if not os.path.exists(out):
+                cmd = [a.qbench, "train", "--net", a.net, "--init", a.init, "--epochs",
+                       str(a.epochs), "--lr", a.lr, "--wd", a.wd, "--seed", str(seed),
+                       "--threads", a.threads] + args.split()
+                print("running:", " ".join(cmd), file=sys.stderr)
+                res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                if res.returncode != 0:
+                    sys.exit(f"failed: {' '.join(cmd)}")
+                with open(out + ".partial", "wb") as f:
+                    f.write(res.stdout)
+                os.replace(out + ".partial", out)
+            accs.append(json.load(open(out))["test_accuracy"])
+        rows.append((label, accs, "`" + args + "`"))
+
+    print(f"| {a.net} on Fashion-MNIST | test accuracy | seeds | qbench train arguments |")
+    print("|---|---|---|---|")
+    for label, accs, args in rows:
+        mean = 100 * statistics.mean(accs)
+        spread = (f" ± {100 * (max(accs) - min(accs)) / 2:.2f}" if len(accs) > 1 else "")
+        print(f"| {label} | {mean:.2f}%{spread} | {len(accs)} | {args} |")
+
+
+if __name__ == "__main__":
+    main()
