@@ -13,5 +13,7 @@ using Run = std::function<int()>;
 Run add_train(CLI::App& app);
 Run add_probe(CLI::App& app);
 Run add_methods(CLI::App& app);
+Run add_sweep(CLI::App& app);
+Run add_merge(CLI::App& app);
 
 }  // namespace qb::app

@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   const qb::app::Run train = qb::app::add_train(app);
   const qb::app::Run probe = qb::app::add_probe(app);
   const qb::app::Run methods = qb::app::add_methods(app);
+  const qb::app::Run sweep = qb::app::add_sweep(app);
+  const qb::app::Run merge = qb::app::add_merge(app);
 
   try {
     app.parse(argc, argv);
@@ -23,6 +25,8 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("train")) return train();
     if (app.got_subcommand("probe")) return probe();
     if (app.got_subcommand("methods")) return methods();
+    if (app.got_subcommand("sweep")) return sweep();
+    if (app.got_subcommand("merge")) return merge();
   } catch (const qb::Error& e) {
     std::fprintf(stderr, "qbench: error: %s\n", e.what());
     return 1;

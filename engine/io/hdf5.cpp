@@ -210,6 +210,94 @@ double Group::read_double(const std::string& name) const {
   return v;
 }
 
+namespace {
+// A 1-D dataset of `n` elements of `file_type`, chunked with checksums when non-empty.
+Id create_column(hid_t loc, const std::string& name, hid_t file_type, std::size_t n,
+                 const std::string& where_name) {
+  const hsize_t dims[1] = {hsize_t(n)};
+  Id space(H5Screate_simple(1, dims, nullptr), Id::Kind::dataspace);
+  Id dcpl(H5Pcreate(H5P_DATASET_CREATE), Id::Kind::plist);
+  if (n > 0) {
+    check_status(H5Pset_chunk(dcpl.get(), 1, dims), where_name, "cannot set chunking");
+    check_status(H5Pset_fletcher32(dcpl.get()), where_name, "cannot enable checksums");
+  }
+  Id lcpl = intermediate_lcpl();
+  return Id(check(H5Dcreate2(loc, name.c_str(), file_type, space.get(), lcpl.get(), dcpl.get(),
+                             H5P_DEFAULT),
+                  where_name, "cannot create dataset"),
+            Id::Kind::dataset);
+}
+}  // namespace
+
+void Group::write_doubles(const std::string& name, const std::vector<double>& v) {
+  Id ds = create_column(id_.get(), name, H5T_IEEE_F64LE, v.size(), where(name));
+  if (!v.empty())
+    check_status(H5Dwrite(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()),
+                 where(name), "cannot write");
+}
+
+std::vector<double> Group::read_doubles(const std::string& name) const {
+  if (!has(name)) throw error(where(name), ": dataset not found");
+  Id ds(check(H5Dopen2(id_.get(), name.c_str(), H5P_DEFAULT), where(name), "cannot open dataset"),
+        Id::Kind::dataset);
+  Id space(check(H5Dget_space(ds.get()), where(name), "cannot read shape"), Id::Kind::dataspace);
+  if (H5Sget_simple_extent_ndims(space.get()) != 1) throw error(where(name), ": not 1-D");
+  std::vector<double> v(std::size_t(H5Sget_simple_extent_npoints(space.get())));
+  if (!v.empty() &&
+      H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
+    throw error(where(name), ": cannot read (damaged data or checksum mismatch)");
+  return v;
+}
+
+void Group::write_ints(const std::string& name, const std::vector<std::int64_t>& v) {
+  Id ds = create_column(id_.get(), name, H5T_STD_I64LE, v.size(), where(name));
+  if (!v.empty())
+    check_status(H5Dwrite(ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()),
+                 where(name), "cannot write");
+}
+
+void Group::write_strings(const std::string& name, const std::vector<std::string>& v) {
+  std::size_t width = 1;
+  for (const auto& s : v) width = std::max(width, s.size());
+  Id type(H5Tcopy(H5T_C_S1), Id::Kind::datatype);
+  H5Tset_size(type.get(), width);
+  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+  Id ds = create_column(id_.get(), name, type.get(), v.size(), where(name));
+  std::string buf(width * v.size(), '\0');
+  for (std::size_t i = 0; i < v.size(); ++i) std::copy(v[i].begin(), v[i].end(), buf.begin() + i * width);
+  if (!v.empty())
+    check_status(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()),
+                 where(name), "cannot write");
+}
+
+std::vector<std::string> Group::read_strings(const std::string& name) const {
+  if (!has(name)) throw error(where(name), ": dataset not found");
+  Id ds(check(H5Dopen2(id_.get(), name.c_str(), H5P_DEFAULT), where(name), "cannot open dataset"),
+        Id::Kind::dataset);
+  Id type(H5Dget_type(ds.get()), Id::Kind::datatype);
+  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0)
+    throw error(where(name), ": not fixed-length strings");
+  Id space(check(H5Dget_space(ds.get()), where(name), "cannot read shape"), Id::Kind::dataspace);
+  const std::size_t n = std::size_t(H5Sget_simple_extent_npoints(space.get()));
+  const std::size_t width = H5Tget_size(type.get());
+  std::string buf(width * n, '\0');
+  if (n > 0 && H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
+    throw error(where(name), ": cannot read (damaged data or checksum mismatch)");
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string s = buf.substr(i * width, width);
+    s.resize(std::strlen(s.c_str()));
+    out.push_back(s);
+  }
+  return out;
+}
+
+void Group::copy_from(const Group& src, const std::string& name) {
+  Id lcpl = intermediate_lcpl();
+  check_status(H5Ocopy(src.id_.get(), ".", id_.get(), name.c_str(), H5P_DEFAULT, lcpl.get()),
+               where(name), "cannot copy group");
+}
+
 void Group::set_attr(const std::string& name, std::int64_t v) {
   Id space(H5Screate(H5S_SCALAR), Id::Kind::dataspace);
   Id a(check(H5Acreate2(id_.get(), name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT,

@@ -54,6 +54,18 @@ class Group {
   void write(const std::string& name, double v);  // a 0-d float64 dataset
   double read_double(const std::string& name) const;
 
+  // 1-D columns (result tables): float64 and int64 with checksums, fixed-length strings
+  // (NUL-padded to the longest; h5py reads them as bytes).
+  void write_doubles(const std::string& name, const std::vector<double>& v);
+  std::vector<double> read_doubles(const std::string& name) const;
+  void write_ints(const std::string& name, const std::vector<std::int64_t>& v);
+  void write_strings(const std::string& name, const std::vector<std::string>& v);
+  std::vector<std::string> read_strings(const std::string& name) const;
+
+  // Copies group `src` (of any open file; "." for src itself) with everything below it,
+  // attributes included, to `name` in this group.
+  void copy_from(const Group& src, const std::string& name);
+
   void set_attr(const std::string& name, std::int64_t v);
   void set_attr(const std::string& name, const std::string& v);
   bool has_attr(const std::string& name) const;

@@ -1,0 +1,143 @@
+#include "experiments/runner.h"
+
+#include "engine/check.h"
+#include "engine/checkpoint.h"
+#include "engine/io/hdf5.h"
+#include "engine/parallel.h"
+#include "engine/train.h"
+#include "experiments/environment.h"
+#include "experiments/store.h"
+#include "methods/qat.h"
+
+#include <chrono>
+#include <filesystem>
+
+namespace qb::exp {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// The FP32 checkpoint `c` fine-tunes from, trained here if no process has done it yet. The
+// pretraining writes a checkpoint every epoch to <key>.run.h5 and resumes from it after a kill
+// (bit for bit, as `qbench train --resume` does); only the finished run is renamed to <key>.h5.
+std::string ensure_fp32(const Cell& c, const RunOptions& o, Progress& progress) {
+  const std::string path = fp32_path(o.out, c.fp32_key);
+  FileLock lock(o.out, "fp32-" + c.fp32_key, /*blocking=*/true);
+  if (fs::exists(path)) {
+    try {
+      load_checkpoint(path);
+      return path;
+    } catch (const Error& e) {
+      progress.line(std::string(e.what()) + ": pretraining again");
+    }
+  }
+  const std::string run = path.substr(0, path.size() - 3) + ".run.h5";
+  TrainConfig t = fp32_train_config(c);
+  t.threads = o.threads;
+  t.out = run;
+  if (fs::exists(run)) {
+    try {
+      load_checkpoint(run);
+      t.resume = run;
+    } catch (const Error& e) {
+      progress.line(std::string(e.what()) + ": starting the pretraining over");
+      h5::remove_quietly(run);
+    }
+  }
+  progress.line("pretraining fp32 " + c.net + " seed " + std::to_string(c.seed) + " (" +
+                c.fp32_key + ")" + (t.resume.empty() ? "" : ", resumed"));
+  train(t, progress);
+  h5::commit_partial(run, path);
+  return path;
+}
+
+}  // namespace
+
+std::vector<std::size_t> shard_indices(std::size_t cells, std::size_t shard, std::size_t shards) {
+  QB_CHECK_LT(shard, shards);
+  std::vector<std::size_t> out;
+  for (std::size_t i = shard; i < cells; i += shards) out.push_back(i);
+  return out;
+}
+
+CellStatus cell_status(const std::string& dir, const Cell& c, std::string* why) {
+  const std::string path = cell_path(dir, c.key);
+  if (!fs::exists(path)) return CellStatus::todo;
+  try {
+    read_cell(path, c.key);
+    return CellStatus::done;
+  } catch (const Error& e) {
+    if (why) *why = e.what();
+    return CellStatus::damaged;
+  }
+}
+
+CellRun run_cell(const Cell& c, const RunOptions& o, Progress& progress) {
+  FileLock lock(o.out, c.key, /*blocking=*/false);
+  if (!lock.owns()) return CellRun::busy;
+  // Another process may have finished it between our status check and the lock.
+  if (!o.force && cell_status(o.out, c) == CellStatus::done) return CellRun::done_elsewhere;
+  const auto t0 = Clock::now();
+  const std::string init = ensure_fp32(c, o, progress);
+  TrainConfig t = cell_train_config(c);
+  t.threads = o.threads;
+  t.init = init;
+  const QatConfig q{c.method, c.quant};
+  const TrainExtensions ext = make_qat(q);
+  t.quantization = to_json(q);
+  CellOutcome outcome;
+  outcome.summary = train(t, progress, ext);
+  outcome.environment = environment(num_threads());
+  outcome.wall_seconds = since(t0);
+  write_cell(o.out, c, outcome);
+  return CellRun::ran;
+}
+
+SweepReport run_cells(const Sweep& sweep, const std::vector<std::size_t>& indices,
+                      const RunOptions& o, std::FILE* out) {
+  Progress progress(o.quiet ? nullptr : stderr);
+  Progress notes(stderr);
+  SweepReport rep;
+  std::vector<std::size_t> todo;
+  for (std::size_t i : indices) {
+    std::string why;
+    const CellStatus s = cell_status(o.out, sweep.cells[i], &why);
+    if (s == CellStatus::damaged) notes.line(why + ": running the cell again");
+    if (s == CellStatus::done && !o.force) {
+      ++rep.skipped;
+      continue;
+    }
+    todo.push_back(i);
+  }
+  notes.line("sweep " + sweep.hash + ": " + std::to_string(indices.size()) + " cells here, " +
+             std::to_string(rep.skipped) + " already done, " + std::to_string(todo.size()) +
+             " to run");
+  const auto t0 = Clock::now();
+  for (std::size_t k = 0; k < todo.size(); ++k) {
+    const Cell& c = sweep.cells[todo[k]];
+    std::string eta = "?";
+    if (rep.ran > 0) eta = format_duration(since(t0) / double(rep.ran) * double(todo.size() - k));
+    notes.line("[" + std::to_string(rep.skipped + k + 1) + "/" + std::to_string(indices.size()) +
+               "] " + c.name + " (" + c.key + ")  ETA " + eta);
+    const CellRun run = run_cell(c, o, progress);
+    if (run != CellRun::ran) {
+      notes.line(c.key + (run == CellRun::busy ? ": running in another process, skipped"
+                                                : ": finished by another process"));
+      ++(run == CellRun::busy ? rep.busy : rep.skipped);
+      continue;
+    }
+    ++rep.ran;
+    const CellRecord r = read_cell(cell_path(o.out, c.key), c.key);
+    std::fprintf(out, "%s %s test_acc=%.4f\n", c.key.c_str(), c.name.c_str(), r.test_accuracy);
+    std::fflush(out);
+  }
+  notes.line("sweep " + sweep.hash + ": " + std::to_string(rep.ran) + " run, " +
+             std::to_string(rep.skipped) + " skipped, " + std::to_string(rep.busy) +
+             " held elsewhere, in " + format_duration(since(t0)));
+  return rep;
+}
+
+}  // namespace qb::exp

@@ -1,0 +1,44 @@
+// Running a sweep's cells: status (done / to do / damaged), FP32 pretraining cache, training
+// through qb::train() with the method's extensions, and the store.
+//
+// Which cells a process runs is the caller's choice (all of them, a shard, or one at a time
+// from an MPI queue); run_cell is safe to call from several processes on one results folder:
+// a cell another process holds is skipped, a pretraining another process runs is waited for.
+#pragma once
+
+#include "engine/progress.h"
+#include "experiments/config.h"
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace qb::exp {
+
+struct RunOptions {
+  std::string out;     // results folder
+  bool force = false;  // rerun finished cells (the FP32 cache is kept)
+  int threads = 0;     // 0: all cores; results are bitwise reproducible for a fixed count
+  bool quiet = false;  // no training bars (the per-cell lines stay)
+};
+
+// Cells of shard `shard` (0-based) of `shards`: those whose index ≡ shard (mod shards).
+std::vector<std::size_t> shard_indices(std::size_t cells, std::size_t shard, std::size_t shards);
+
+enum class CellStatus { todo, done, damaged };
+// `why` gets the reason when the file exists but does not validate.
+CellStatus cell_status(const std::string& dir, const Cell& c, std::string* why = nullptr);
+
+enum class CellRun { ran, busy, done_elsewhere };
+// Pretrains (or reuses) the cell's FP32 checkpoint, fine-tunes, writes DIR/cells/<key>.h5.
+CellRun run_cell(const Cell& c, const RunOptions& o, Progress& progress);
+
+struct SweepReport {
+  std::size_t ran = 0, skipped = 0, busy = 0;
+};
+// Runs `indices` of the sweep in order with overall progress (cells done/total, ETA) on stderr
+// and one line per finished cell on `out` ("<key> <name> test_acc=<x>").
+SweepReport run_cells(const Sweep& sweep, const std::vector<std::size_t>& indices,
+                      const RunOptions& o, std::FILE* out);
+
+}  // namespace qb::exp

@@ -1,0 +1,158 @@
+#include "experiments/store.h"
+
+#include "engine/check.h"
+#include "engine/io/hdf5.h"
+#include "experiments/hash.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace qb::exp {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string cell_path(const std::string& dir, const std::string& key) {
+  return (fs::path(dir) / "cells" / (key + ".h5")).string();
+}
+std::string fp32_path(const std::string& dir, const std::string& key) {
+  return (fs::path(dir) / "fp32" / (key + ".h5")).string();
+}
+
+FileLock::FileLock(const std::string& dir, const std::string& name, bool blocking) {
+  const std::string path = (fs::path(dir) / "locks" / (name + ".lock")).string();
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw error(path, ": cannot create lock file");
+  owns_ = ::flock(fd_, LOCK_EX | (blocking ? 0 : LOCK_NB)) == 0;
+}
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the lock
+}
+
+json read_sweep_record(const std::string& dir) {
+  const std::string path = (fs::path(dir) / "sweep.json").string();
+  std::ifstream in(path);
+  if (!in) throw error(path, ": not found (is ", dir, " a qbench sweep results folder?)");
+  try {
+    return json::parse(in);
+  } catch (const json::exception&) {
+    throw error(path, ": damaged (not valid JSON)");
+  }
+}
+
+void prepare_results_dir(const std::string& dir, const Sweep& sweep, const json& config) {
+  std::error_code ec;
+  for (const char* sub : {"cells", "fp32", "locks"}) {
+    fs::create_directories(fs::path(dir) / sub, ec);
+    if (ec) throw error(dir, ": cannot create the results folder (", ec.message(), ")");
+  }
+  const std::string probe = (fs::path(dir) / "cells" / ".write-test").string();
+  if (std::FILE* f = std::fopen(probe.c_str(), "wb")) {
+    std::fclose(f);
+    std::remove(probe.c_str());
+  } else {
+    throw error(dir, ": results folder is not writable");
+  }
+  // Shards starting together must not both write sweep.json.
+  FileLock lock(dir, "sweep", /*blocking=*/true);
+  const std::string path = (fs::path(dir) / "sweep.json").string();
+  if (fs::exists(path)) {
+    const json old = read_sweep_record(dir);
+    if (old.value("hash", "") != sweep.hash)
+      throw error(dir, ": holds results of a different sweep ('", old.value("name", ""),
+                  "', sweep hash ", old.value("hash", "?"), "; this config's is ", sweep.hash,
+                  "): use another --out folder");
+    return;
+  }
+  json cells = json::array();
+  for (const Cell& c : sweep.cells)
+    cells.push_back({{"key", c.key}, {"name", c.name}, {"fp32_key", c.fp32_key}});
+  const json record = {{"format", "qbench-sweep"}, {"schema_version", 1},
+                       {"name", sweep.name},       {"hash", sweep.hash},
+                       {"cells", cells},           {"config", normalise_numbers(config)}};
+  const std::string partial = path + ".partial";
+  {
+    std::ofstream out(partial);
+    out << record.dump(2) << "\n";
+    if (!out.flush()) throw error(partial, ": cannot write");
+  }
+  h5::commit_partial(partial, path);
+}
+
+void write_cell(const std::string& dir, const Cell& cell, const CellOutcome& o) {
+  const json& s = o.summary;
+  h5::write_atomically(cell_path(dir, cell.key), [&](h5::File& f) {
+    h5::Group root = f.root();
+    root.set_attr("format", std::string("qbench-cell"));
+    root.set_attr("schema_version", std::int64_t(kCellSchema));
+    root.set_attr("key", cell.key);
+    root.set_attr("name", cell.name);
+    root.write("config", canonical_dump(cell_json(cell)));
+    root.write("environment", o.environment.dump());
+    root.write("summary", s.dump());
+    root.write("layers", s.value("layers", json::array()).dump());
+    root.write("data_identity", s.value("data", std::string()));
+    h5::Group m = root.create_group("metrics");
+    m.write("test_accuracy", s.at("test_accuracy").get<double>());
+    m.write("val_accuracy", s.at("val_accuracy").get<double>());
+    m.write("test_loss", s.at("test_loss").get<double>());
+    m.write("val_loss", s.at("val_loss").get<double>());
+    m.write("epochs", double(s.at("history").size()));
+    h5::Group t = root.create_group("timings");
+    t.write("train_seconds", s.value("train_seconds", 0.0));
+    t.write("wall_seconds", o.wall_seconds);
+    h5::Group c = root.create_group("curves");
+    for (const char* col : {"epoch", "lr", "train_loss", "train_accuracy", "val_loss",
+                            "val_accuracy", "seconds", "images_per_second"}) {
+      std::vector<double> v;
+      for (const auto& e : s.at("history")) v.push_back(e.at(col).get<double>());
+      c.write_doubles(col, v);
+    }
+  });
+}
+
+CellRecord read_cell(const std::string& path, const std::string& expected_key) {
+  try {
+    h5::File f = h5::File::open_read(path);
+    const h5::Group root = f.root();
+    if (!root.has_attr("format") || root.attr_string("format") != "qbench-cell")
+      throw error("not a qbench cell file");
+    if (root.attr_int("schema_version") != kCellSchema)
+      throw error("unknown schema_version ", root.attr_int("schema_version"));
+    CellRecord r;
+    r.key = root.attr_string("key");
+    if (r.key != expected_key) throw error("holds cell ", r.key, ", expected ", expected_key);
+    r.config = json::parse(root.read_string("config"));
+    if (content_key(r.config) != r.key) throw error("config does not hash to its key");
+    r.environment = json::parse(root.read_string("environment"));
+    const json summary = json::parse(root.read_string("summary"));
+    const json layers = json::parse(root.read_string("layers"));
+    if (!summary.is_object() || !layers.is_array()) throw error("summary or layers malformed");
+    const h5::Group m = root.open_group("metrics");
+    r.test_accuracy = m.read_double("test_accuracy");
+    r.val_accuracy = m.read_double("val_accuracy");
+    r.test_loss = m.read_double("test_loss");
+    r.val_loss = m.read_double("val_loss");
+    r.epochs = m.read_double("epochs");
+    const h5::Group t = root.open_group("timings");
+    r.train_seconds = t.read_double("train_seconds");
+    r.wall_seconds = t.read_double("wall_seconds");
+    const h5::Group c = root.open_group("curves");
+    for (const auto& name : c.children()) c.read_doubles(name);  // checksums verified
+    return r;
+  } catch (const json::exception& e) {
+    throw error(path, ": damaged cell (bad JSON: ", e.what(), ")");
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    // hdf5 wrapper messages already start with the path.
+    throw error(msg.rfind(path, 0) == 0 ? msg : path + ": " + msg);
+  }
+}
+
+}  // namespace qb::exp
