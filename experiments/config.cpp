@@ -183,19 +183,22 @@ struct MethodEntry {
 // Checks the entry's method, options and bits through the registry, then installs its
 // quantizers into each network once per setting, so that errors only a quantizer's
 // constructor sees (a granularity it does not support) surface now, not hours into a sweep.
-void check_method(const MethodEntry& m, const DatasetSpec& data, Problems& p) {
+// Registry checks (name, options, bits, first_last); true when they all pass.
+bool check_method(const MethodEntry& m, Problems& p) {
   std::unique_ptr<Method> method;
   try {
     method = make_method(m.name);
   } catch (const Error& e) {
     std::string msg = e.what();
     if (msg.rfind("method: ", 0) == 0) msg = msg.substr(8);
-    return p.add(join_path(m.path, "name"), msg);
+    p.add(join_path(m.path, "name"), msg);
+    return false;
   }
   try {
     method->validate_options(m.options);
   } catch (const Error& e) {
-    return p.add(m.path, e.what());  // "options.eta: expected number, got string"
+    p.lines.push_back(m.path + "." + e.what());  // "methods[2]" + ".options.eta: expected ..."
+    return false;
   }
   const MethodInfo& mi = method->info();
   bool ok = true;
@@ -221,7 +224,12 @@ void check_method(const MethodEntry& m, const DatasetSpec& data, Problems& p) {
             "expected same, 8 or fp32, got '" + m.first_last[i] + "'");
       ok = false;
     }
-  if (!ok) return;
+  return ok;
+}
+
+// Installs the entry's quantizers into each network once per setting, so that errors only a
+// quantizer's constructor sees (a granularity it does not support) surface now.
+void trial_install(const MethodEntry& m, const DatasetSpec& data, Problems& p) {
   const Shape shape = data.name == "cifar10" ? Shape{3, 32, 32} : Shape{1, 28, 28};
   std::set<std::string> seen;
   for (const auto& net_name : m.nets)
@@ -532,10 +540,11 @@ Sweep parse_sweep(const json& j) {
       includes.push_back(std::move(e));
     }
   }
+  for (const auto& e : entries) check_method(e, p);
+  for (const auto& e : includes) check_method(e, p);
   if (!p.empty()) throw error(list_join(p.lines));
-
-  for (const auto& e : entries) check_method(e, data, p);
-  for (const auto& e : includes) check_method(e, data, p);
+  for (const auto& e : entries) trial_install(e, data, p);
+  for (const auto& e : includes) trial_install(e, data, p);
   if (!p.empty()) throw error(list_join(p.lines));
 
   std::vector<Cell> product, extra;

@@ -1,0 +1,198 @@
+#!/usr/bin/python3
+"""End-to-end checks of `qbench sweep` and `qbench merge` on a small synthetic sweep: dry run,
+resume, refusals (bad config, other sweep, unwritable folder), a damaged cell redone without
+touching the others, shards (flag and SLURM variables) whose union is the sweep, and a merged
+file read with h5py using only docs/results-format.md. Run by CTest:
+    tests/sweep_test.py build/qbench
+"""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import h5py
+
+QBENCH = os.path.abspath(sys.argv[1])
+failures = []
+passed = 0
+
+CONFIG = {
+    "name": "sweep-test",
+    "dataset": "synthetic",
+    "networks": ["lenet5"],
+    "seeds": [1, 2],
+    "fp32": {"epochs": 2, "lr": 0.05},
+    "finetune": {"epochs": 1, "lr": 0.01},
+    "wbits": [8, 4], "abits": [8, 4],
+    "methods": [{"name": "fp32", "wbits": 32, "abits": 32}, {"name": "minmax"}, {"name": "alt"}],
+    "exclude": [{"wbits": 8, "abits": 4}, {"wbits": 4, "abits": 8}],
+}
+CELLS = 2 * (1 + 2 + 2)
+
+
+def run(*args, env=None):
+    e = dict(os.environ)
+    for k in [k for k in e if k.startswith("SLURM_")]:
+        del e[k]
+    e.update(env or {})
+    return subprocess.run([QBENCH, *args], capture_output=True, text=True, timeout=600, env=e)
+
+
+def check(name, cond, detail=""):
+    global passed
+    if cond:
+        passed += 1
+    else:
+        failures.append("%s: %s" % (name, detail))
+
+
+def refused(name, result, *needles):
+    lines = [l for l in result.stderr.splitlines() if l.strip()]
+    check(name + " exits non-zero", result.returncode != 0, "exit %d" % result.returncode)
+    check(name + " prints one line", len(lines) == 1, repr(result.stderr))
+    for n in needles:
+        check(name + " mentions " + n, n in result.stderr, repr(result.stderr))
+
+
+def digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def digests(folder):
+    d = os.path.join(folder, "cells")
+    return {n: digest(os.path.join(d, n)) for n in sorted(os.listdir(d)) if n.endswith(".h5")}
+
+
+def write(path, obj):
+    with open(path, "w") as f:
+        f.write(obj if isinstance(obj, str) else json.dumps(obj))
+    return path
+
+
+def summary(path):
+    """The merged summary as {key: row}, read as docs/results-format.md says."""
+    with h5py.File(path, "r") as f:
+        assert f.attrs["format"] in (b"qbench-results", "qbench-results")
+        assert f.attrs["schema_version"] == 1
+        s = f["summary"]
+        rows = {name: s[name][()] for name in s}
+        rows = {k: [x.decode() for x in v] if v.dtype.kind == "S" else list(v) for k, v in rows.items()}
+        return {rows["key"][i]: {k: rows[k][i] for k in rows} for i in range(len(rows["key"]))}
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    cfg = write(os.path.join(tmp, "sweep.json"), CONFIG)
+    out = os.path.join(tmp, "out")
+    common = ["--threads", "1", "--quiet"]
+
+    # Dry run: one line per cell with its key; nothing written.
+    r = run("sweep", cfg, "--dry-run")
+    lines = r.stdout.split("\n")[:-1]
+    check("dry run succeeds", r.returncode == 0, r.stderr)
+    check("dry run lists every cell", len(lines) == CELLS, r.stdout)
+    check("dry run shows keys", all(len(l.split()[0]) == 16 for l in lines), r.stdout)
+    keys = [l.split()[0] for l in lines]
+
+    # Bad configs: one line naming the key path.
+    bad = dict(CONFIG, methods=[{"name": "syq", "options": {"eta": "big"}}])
+    refused("wrong option type", run("sweep", write(os.path.join(tmp, "b1.json"), bad), "--dry-run"),
+            "methods[0].options.eta: expected number")
+    bad = dict(CONFIG, netwroks=["lenet5"])
+    refused("unknown key", run("sweep", write(os.path.join(tmp, "b2.json"), bad), "--dry-run"),
+            "did you mean 'networks'")
+    refused("malformed JSON", run("sweep", write(os.path.join(tmp, "b3.json"), "{\"a\": "), "--dry-run"),
+            "malformed JSON at byte")
+    bad = dict(CONFIG, exclude=[{"method": ["fp32", "minmax", "alt"]}])
+    refused("empty product", run("sweep", write(os.path.join(tmp, "b4.json"), bad), "--dry-run"),
+            "empty")
+    refused("unwritable folder", run("sweep", cfg, "--out", "/proc/qbench-results", *common),
+            "/proc/qbench-results")
+
+    # A full run, then a rerun that skips everything.
+    r = run("sweep", cfg, "--out", out, *common)
+    check("sweep succeeds", r.returncode == 0, r.stderr)
+    check("every cell written", len(digests(out)) == CELLS, os.listdir(os.path.join(out, "cells")))
+    check("no partial files", not any(n.endswith(".partial") for n in os.listdir(os.path.join(out, "cells"))))
+    before = digests(out)
+    r = run("sweep", cfg, "--out", out, *common)
+    check("rerun succeeds", r.returncode == 0, r.stderr)
+    check("rerun skips finished cells", r.stdout == "" and "%d already done" % CELLS in r.stderr, r.stderr)
+    check("rerun leaves cells alone", digests(out) == before)
+    r = run("sweep", cfg, "--out", out, "--dry-run")
+    check("dry run sees finished cells", r.stdout.count(" done\n") == CELLS, r.stdout)
+
+    # A different sweep into the same folder is refused and touches nothing.
+    other = write(os.path.join(tmp, "other.json"), dict(CONFIG, seeds=[3]))
+    refused("different sweep", run("sweep", other, "--out", out, *common), "different sweep", out)
+    check("refusal leaves cells alone", digests(out) == before)
+
+    # A damaged cell is named, redone, and the others are not touched.
+    victim = os.path.join(out, "cells", keys[3] + ".h5")
+    with open(victim, "r+b") as f:
+        f.truncate(os.path.getsize(victim) // 2)
+    r = run("sweep", cfg, "--out", out, *common)
+    check("damaged cell rerun succeeds", r.returncode == 0, r.stderr)
+    check("damaged cell named", victim in r.stderr and "running the cell again" in r.stderr, r.stderr)
+    check("only the damaged cell ran", r.stdout.count("\n") == 1 and keys[3] in r.stdout, r.stdout)
+    check("damaged cell redone identically", digests(out).keys() == before.keys())
+    after = digests(out)
+    check("other cells untouched",
+          all(after[k] == before[k] for k in before if not k.startswith(keys[3])))
+
+    # Merge, read with h5py using only docs/results-format.md.
+    merged = os.path.join(tmp, "results.h5")
+    r = run("merge", out, "-o", merged)
+    check("merge succeeds", r.returncode == 0, r.stderr)
+    full = summary(merged)
+    check("one row per cell", sorted(full) == sorted(keys), sorted(full))
+    with h5py.File(merged, "r") as f:
+        check("cells merged attr", f.attrs["cells_merged"] == CELLS and f.attrs["cells_expected"] == CELLS)
+        for key, row in full.items():
+            c = f["cells"][key]
+            config = json.loads(c["config"][()].decode())
+            env = json.loads(c["environment"][()].decode())
+            check("row matches cell metrics " + key, c["metrics/test_accuracy"][()] == row["test_acc"])
+            check("row matches cell config " + key,
+                  (config["method"], config["wbits"], config["abits"], config["seed"]) ==
+                  (row["method"], row["wbits"], row["abits"], row["seed"]), config)
+            check("curves per epoch " + key, c["curves/val_accuracy"].shape == (1,) and
+                  c["curves/epoch"][0] == 1.0)
+            check("environment " + key, env["threads"] == 1 and "hdf5" in env["libraries"] and
+                  env["compiler"].startswith("g++"), env)
+            layers = json.loads(c["layers"][()].decode())
+            check("layer statistics " + key, len(layers) == 5 and layers[0]["layer"], layers)
+            check("accuracy in range " + key, 0.0 <= row["test_acc"] <= 1.0)
+        methods = sorted(set(r["method"] for r in full.values()))
+        check("methods in summary", methods == ["alt", "fp32", "minmax"], methods)
+    r = run("merge", os.path.join(tmp, "nothing"), "-o", os.path.join(tmp, "x.h5"))
+    refused("merge of a non-results folder", r, "sweep.json")
+
+    # Shards: disjoint, and their union is the sweep (by flag and by SLURM variables), with
+    # results equal to the unsharded run's.
+    shard_keys = []
+    for i, how in enumerate(["flag", "slurm"]):
+        d = os.path.join(tmp, "shard%d" % i)
+        if how == "flag":
+            r = run("sweep", cfg, "--out", d, "--shard", "%d/2" % i, *common)
+        else:
+            r = run("sweep", cfg, "--out", d, *common,
+                    env={"SLURM_ARRAY_TASK_ID": str(i + 1), "SLURM_ARRAY_TASK_MIN": "1",
+                         "SLURM_ARRAY_TASK_COUNT": "2"})
+        check("shard %d succeeds" % i, r.returncode == 0, r.stderr)
+        shard_keys.append(set(n[:-3] for n in digests(d)))
+    check("shards are disjoint", not (shard_keys[0] & shard_keys[1]), shard_keys)
+    check("shards cover the sweep", shard_keys[0] | shard_keys[1] == set(keys), shard_keys)
+    r = run("merge", os.path.join(tmp, "shard0"), os.path.join(tmp, "shard1"), "-o", merged)
+    check("merge of shard folders", r.returncode == 0, r.stderr)
+    sharded = summary(merged)
+    check("sharded results equal the full run's",
+          {k: v["test_acc"] for k, v in sharded.items()} == {k: v["test_acc"] for k, v in full.items()})
+    refused("bad shard", run("sweep", cfg, "--out", out, "--shard", "2/2"), "--shard")
+
+print("sweep_test: %d checks passed, %d failed" % (passed, len(failures)))
+for f in failures:
+    print("FAIL", f)
+sys.exit(1 if failures else 0)

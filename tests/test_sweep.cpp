@@ -1,0 +1,140 @@
+// Sweep configs: Cartesian expansion with exclude/include, content-addressed cell keys, and
+// one line per problem naming its key path.
+#include "engine/check.h"
+#include "experiments/config.h"
+#include "experiments/hash.h"
+#include "experiments/runner.h"
+
+#include <catch2/catch.hpp>
+
+#include <set>
+
+using namespace qb;
+using json = nlohmann::json;
+
+namespace {
+
+json base() {
+  return json::parse(R"({
+    "dataset": {"name": "synthetic"},
+    "networks": ["lenet5"],
+    "seeds": [1, 2],
+    "fp32": {"epochs": 1},
+    "wbits": [8, 4], "abits": [8, 4],
+    "methods": [{"name": "fp32", "wbits": 32, "abits": 32}, {"name": "minmax"}]
+  })");
+}
+
+std::set<std::string> names(const exp::Sweep& s) {
+  std::set<std::string> out;
+  for (const auto& c : s.cells) out.insert(c.name);
+  return out;
+}
+
+std::string problems(const json& j) {
+  try {
+    exp::parse_sweep(j);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("cells are the Cartesian product minus excludes plus includes", "[sweep]") {
+  json j = base();
+  CHECK(exp::parse_sweep(j).cells.size() == 2 * (1 + 4));  // seeds × (fp32 + minmax 2×2)
+
+  j["exclude"] = json::parse(R"([{"wbits": 8, "abits": 4}, {"wbits": 4, "abits": 8}])");
+  exp::Sweep s = exp::parse_sweep(j);
+  CHECK(s.cells.size() == 2 * 3);
+  CHECK(names(s).count("minmax/w8a4/lenet5/synthetic/s1") == 0);
+  CHECK(names(s).count("minmax/w4a4/lenet5/synthetic/s2") == 1);
+
+  // An include adds cells the excludes removed (and is never excluded itself).
+  j["include"] = json::parse(R"([{"method": "minmax", "wbits": 8, "abits": 4, "seed": 1}])");
+  s = exp::parse_sweep(j);
+  CHECK(s.cells.size() == 2 * 3 + 1);
+  CHECK(names(s).count("minmax/w8a4/lenet5/synthetic/s1") == 1);
+
+  // Each pretraining is followed by the fine-tunes that start from it; indices are positions.
+  for (std::size_t i = 0; i < s.cells.size(); ++i) CHECK(s.cells[i].index == i);
+  CHECK(s.cells.front().seed == 1);
+  CHECK(s.cells[3].seed == 1);
+}
+
+TEST_CASE("cell keys are stable, depend on content only, and differ between cells", "[sweep]") {
+  const exp::Sweep a = exp::parse_sweep(base());
+  json j = base();
+  j["fp32"]["epochs"] = 1.0;                     // a number written differently
+  j["dataset"]["data_dir"] = "/elsewhere";      // the folder is not part of a cell's identity
+  const exp::Sweep b = exp::parse_sweep(j);
+  REQUIRE(a.cells.size() == b.cells.size());
+  std::set<std::string> keys;
+  for (std::size_t i = 0; i < a.cells.size(); ++i) {
+    CHECK(a.cells[i].key == b.cells[i].key);
+    CHECK(a.cells[i].key.size() == 16);
+    keys.insert(a.cells[i].key);
+  }
+  CHECK(keys.size() == a.cells.size());
+  CHECK(a.hash == b.hash);
+  // A pinned key: changing how keys are computed silently orphans every stored result.
+  CHECK(exp::content_key(json::parse(R"({"b": 1.0, "a": [2, 0.5]})")) ==
+        exp::content_key(json::parse(R"({"a": [2.0, 0.5], "b": 1})")));
+  CHECK(exp::hex16(exp::fnv1a64("")) == "cbf29ce484222325");
+  CHECK(exp::hex16(exp::fnv1a64("a")) == "af63dc4c8601ec8c");
+
+  // Anything that changes a result changes the key: the recipe, the options, the data.
+  j = base();
+  j["methods"][1]["recipe"] = {{"lr", 0.01}};
+  CHECK(exp::parse_sweep(j).cells.back().key != a.cells.back().key);
+  j = base();
+  j["methods"][1]["options"] = {{"momentum", 0.5}};
+  CHECK(exp::parse_sweep(j).cells.back().key != a.cells.back().key);
+  j = base();
+  j["dataset"]["train_limit"] = 100;
+  const exp::Sweep c = exp::parse_sweep(j);
+  CHECK(c.cells.back().key != a.cells.back().key);
+  CHECK(c.cells.back().fp32_key != a.cells.back().fp32_key);
+  CHECK(c.hash != a.hash);
+}
+
+TEST_CASE("config problems are reported one per line with their key path", "[sweep]") {
+  json j = base();
+  j["methods"].push_back({{"name", "syq"}, {"options", {{"eta", "big"}}}});
+  j["methods"].push_back({{"name", "alt"}, {"wbits", {20}}});
+  j["methods"].push_back({{"name", "minmx"}});
+  j["dataset"]["trian_limit"] = 5;
+  j["seeds"] = json::array();
+  const std::string p = problems(j);
+  CHECK_THAT(p, Catch::Contains("methods[2].options.eta: expected number, got string"));
+  CHECK_THAT(p, Catch::Contains("methods[3].wbits[0]: alt supports 1..16 bits"));
+  CHECK_THAT(p, Catch::Contains("methods[4].name: unknown method 'minmx'"));
+  CHECK_THAT(p, Catch::Contains("dataset.trian_limit: unknown key (did you mean 'train_limit'?)"));
+  CHECK_THAT(p, Catch::Contains("seeds: empty list"));
+
+  j = base();
+  j["exclude"] = json::parse(R"([{"method": ["fp32", "minmax"]}])");
+  CHECK_THAT(problems(j), Catch::Contains("the sweep is empty"));
+  j["exclude"] = json::parse(R"([{"method": "minmax", "wbits": 3}])");
+  CHECK_THAT(problems(j), Catch::Contains("exclude[0]: matches no cell"));
+  j = base();
+  j["methods"][1]["granularity"] = "row";  // only the quantizer's constructor knows
+  CHECK_THAT(problems(j), Catch::Contains("methods[1]: options.granularity: minmax supports"));
+  CHECK(exp::edit_distance("kitten", "sitting") == 3);
+}
+
+TEST_CASE("shards are disjoint and cover the sweep", "[sweep]") {
+  for (std::size_t n : {1, 2, 3, 7}) {
+    std::set<std::size_t> all;
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto part = exp::shard_indices(10, i, n);
+      total += part.size();
+      all.insert(part.begin(), part.end());
+    }
+    CHECK(total == 10);
+    CHECK(all.size() == 10);
+  }
+}
