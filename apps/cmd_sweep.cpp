@@ -2,6 +2,9 @@
 #include "apps/commands.h"
 #include "engine/check.h"
 #include "experiments/config.h"
+#ifdef QB_WITH_MPI
+#include "experiments/mpi_runner.h"
+#endif
 #include "experiments/runner.h"
 #include "experiments/store.h"
 
@@ -70,7 +73,7 @@ Run add_sweep(CLI::App& app) {
   cmd->add_option("--shard", a->shard,
                   "Run shard i/n (0-based): cells whose index is i modulo n "
                   "(default: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT when set)");
-  cmd->add_flag("--mpi", a->mpi, "Under mpirun: ranks take cells from a queue that rank 0 serves");
+  cmd->add_flag("--mpi", a->mpi, "Under mpirun: rank r of n runs the cells whose index is r modulo n");
   cmd->add_option("--threads", a->run.threads, "Threads per process (0: all cores)")
       ->capture_default_str();
   cmd->add_flag("--quiet", a->run.quiet, "No training bars (per-cell lines only)");

@@ -294,8 +294,15 @@ bool matches(const Rule& r, const Cell& c) {
 }
 
 std::string bits_name(const QuantSettings& q) {
-  std::string s = "w" + std::to_string(q.wbits) + "a" + std::to_string(q.abits);
-  if (q.gbits != 32) s += "g" + std::to_string(q.gbits);
+  // Appended piece by piece: g++ 12 warns (-Wrestrict, a false positive) on "w" + to_string.
+  std::string s = "w";
+  s += std::to_string(q.wbits);
+  s += 'a';
+  s += std::to_string(q.abits);
+  if (q.gbits != 32) {
+    s += 'g';
+    s += std::to_string(q.gbits);
+  }
   return s;
 }
 
