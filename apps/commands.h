@@ -15,5 +15,6 @@ Run add_probe(CLI::App& app);
 Run add_methods(CLI::App& app);
 Run add_sweep(CLI::App& app);
 Run add_merge(CLI::App& app);
+Run add_report(CLI::App& app);
 
 }  // namespace qb::app

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   const qb::app::Run methods = qb::app::add_methods(app);
   const qb::app::Run sweep = qb::app::add_sweep(app);
   const qb::app::Run merge = qb::app::add_merge(app);
+  const qb::app::Run report = qb::app::add_report(app);
 
   try {
     app.parse(argc, argv);
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("methods")) return methods();
     if (app.got_subcommand("sweep")) return sweep();
     if (app.got_subcommand("merge")) return merge();
+    if (app.got_subcommand("report")) return report();
   } catch (const qb::Error& e) {
     std::fprintf(stderr, "qbench: error: %s\n", e.what());
     return 1;

@@ -1,0 +1,228 @@
+#include "analysis/plots.h"
+
+#include "engine/check.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+namespace qb::analysis {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string run_capture(const std::string& cmd) {
+  std::string out;
+  if (FILE* p = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    ::pclose(p);
+  }
+  return out;
+}
+
+// A gnuplot single-quoted string ('' is a quote inside one).
+std::string quoted(const std::string& s) {
+  std::string o = "'";
+  for (char c : s) o += c == '\'' ? std::string("''") : std::string(1, c);
+  return o + "'";
+}
+
+std::string shell_quoted(const std::string& s) {
+  std::string o = "'";
+  for (char c : s) o += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return o + "'";
+}
+
+// Feeds `script` to gnuplot once per terminal; returns the files it wrote.
+std::vector<std::string> run_gnuplot(const std::string& script, const std::string& stem,
+                                const std::string& size) {
+  static const bool cairo = run_capture("gnuplot -e 'set terminal' 2>&1").find("pngcairo") !=
+                            std::string::npos;
+  std::vector<std::string> files;
+  const std::pair<std::string, std::string> terms[] = {
+      {"svg", "set terminal svg noenhanced size " + size +
+                  " font 'Helvetica,12' background '#ffffff'"},
+      {"png", std::string(cairo ? "set terminal pngcairo" : "set terminal png") +
+                  " noenhanced size " + size + (cairo ? " font 'Helvetica,10'" : "")}};
+  for (const auto& [ext, term] : terms) {
+    const std::string file = stem + "." + ext;
+    // gnuplot's chatter ("empty y range") goes to a log that is shown only when it fails:
+    // stdout carries the table.
+    const std::string log = stem + ".gnuplot.log";
+    FILE* p = ::popen(("gnuplot >" + shell_quoted(log) + " 2>&1").c_str(), "w");
+    if (!p) throw error("gnuplot: cannot start it");
+    const std::string all =
+        term + "\nset output " + quoted(file) + "\n" + script + "\nunset output\n";
+    std::fwrite(all.data(), 1, all.size(), p);
+    const int rc = ::pclose(p);
+    std::string said;
+    if (std::FILE* l = std::fopen(log.c_str(), "r")) {
+      char buf[512];
+      if (std::fgets(buf, sizeof buf, l)) said = buf;
+      std::fclose(l);
+    }
+    fs::remove(log);
+    if (!said.empty() && said.back() == '\n') said.pop_back();
+    if (rc != 0 || !fs::exists(file) || fs::file_size(file) == 0)
+      throw error(file, ": gnuplot failed to write the plot (exit status ", rc, ": ", said, ")");
+    files.push_back(file);
+  }
+  return files;
+}
+
+const char* const kStyle =
+    "set grid ytics lc rgb '#dddddd'\n"
+    "set key outside right top\n"
+    "set border 3\nset tics nomirror\n";
+
+bool higher_is_better(const Table& t) { return t.spec.metric.scale == 100; }
+
+}  // namespace
+
+bool gnuplot_available() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
+
+PlotOutcome write_plots(const Table& t, const Results& results, const std::string& dir) {
+  PlotOutcome out;
+  if (!gnuplot_available()) {
+    out.skipped = "gnuplot not found (Debian: apt-get install gnuplot-nox): plots skipped";
+    return out;
+  }
+  fs::create_directories(dir);
+  const std::string base = (fs::path(dir) / t.spec.name).string();
+  const auto& rows = t.spec.rows;
+  const auto& cols = t.spec.columns;
+  const std::string ylabel = t.spec.metric.name;
+  std::map<std::string, const ResultRow*> by_key;
+  for (const auto& r : results.rows) by_key[r.key] = &r;
+
+  // 1. The metric against the columns (bit-widths), one line per row, error bars = std.
+  {
+    std::ostringstream s;
+    s << kStyle << "set title " << quoted(t.spec.name + ": " + ylabel + " (mean ± std over seeds)")
+      << "\nset ylabel " << quoted(ylabel) << "\nset xrange [-0.5:" << cols.size() - 0.5 << "]\n"
+      << "set xtics (";
+    for (std::size_t c = 0; c < cols.size(); ++c)
+      s << (c ? ", " : "") << quoted(cols[c].label) << " " << c;
+    s << ")\n";
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      s << "$d" << r << " << EOD\n";
+      for (std::size_t c = 0; c < cols.size(); ++c)
+        if (!t.cells[r][c].missing())
+          s << c << " " << t.cells[r][c].mean << " " << t.cells[r][c].std << "\n";
+      s << "EOD\n";
+    }
+    s << "plot ";
+    for (std::size_t r = 0; r < rows.size(); ++r)
+      s << (r ? ", " : "") << "$d" << r << " using 1:2:3 with yerrorlines lt " << r + 1
+        << " lw 2 pt 7 title "
+        << quoted(rows[r].label);
+    if (!t.baseline.missing())
+      s << ", " << t.baseline.mean << " with lines dt 2 lc rgb 'black' title "
+        << quoted(t.spec.baseline->label + " baseline");
+    s << "\n";
+    for (auto& f : run_gnuplot(s.str(), base + "-acc-vs-bits", "900,540")) out.files.push_back(f);
+  }
+
+  // 2. The metric against model size (weight bits × parameters), with the Pareto front.
+  std::vector<std::string> keys;
+  for (const auto& row : t.cells)
+    for (const auto& a : row) keys.insert(keys.end(), a.keys.begin(), a.keys.end());
+  keys.insert(keys.end(), t.baseline.keys.begin(), t.baseline.keys.end());
+  const auto details = read_details(results.path, keys);
+  struct Point {
+    double size, value;
+    std::size_t row;
+  };
+  std::vector<Point> points;
+  auto size_of = [&](const Aggregate& a) {
+    const ResultRow& r = *by_key.at(a.keys.front());
+    return r.wbits * details.at(a.keys.front()).parameters / 1000.0;
+  };
+  for (std::size_t r = 0; r < rows.size(); ++r)
+    for (std::size_t c = 0; c < cols.size(); ++c)
+      if (!t.cells[r][c].missing())
+        points.push_back({size_of(t.cells[r][c]), t.cells[r][c].mean, r});
+  if (!t.baseline.missing()) points.push_back({size_of(t.baseline), t.baseline.mean, rows.size()});
+  {
+    // Front: walking up in size, keep each point that beats every smaller one.
+    std::vector<Point> sorted = points;
+    const bool up = higher_is_better(t);
+    std::sort(sorted.begin(), sorted.end(), [&](const Point& a, const Point& b) {
+      return a.size != b.size ? a.size < b.size : (up ? a.value > b.value : a.value < b.value);
+    });
+    std::vector<Point> front;
+    for (const auto& p : sorted)
+      if (front.empty() || (up ? p.value > front.back().value : p.value < front.back().value))
+        front.push_back(p);
+    std::ostringstream s;
+    s << kStyle << "set title " << quoted(t.spec.name + ": " + ylabel + " vs model size")
+      << "\nset xlabel 'model size: weight bits x parameters (kbit)'\nset ylabel " << quoted(ylabel)
+      << "\nset logscale x 2\n";
+    for (std::size_t r = 0; r <= rows.size(); ++r) {
+      s << "$p" << r << " << EOD\n";
+      for (const auto& p : points)
+        if (p.row == r) s << p.size << " " << p.value << "\n";
+      s << "EOD\n";
+    }
+    s << "$front << EOD\n";
+    for (const auto& p : front) s << p.size << " " << p.value << "\n";
+    s << "EOD\nplot $front with steps lw 2 lc rgb '#888888' title 'Pareto front'";
+    for (std::size_t r = 0; r < rows.size(); ++r)
+      s << ", $p" << r << " with points lt " << r + 1 << " pt 7 ps 1.5 title "
+        << quoted(rows[r].label);
+    if (!t.baseline.missing())
+      s << ", $p" << rows.size() << " with points pt 5 ps 1.5 lc rgb 'black' title "
+        << quoted(t.spec.baseline->label + " baseline");
+    s << "\n";
+    for (auto& f : run_gnuplot(s.str(), base + "-pareto", "900,540")) out.files.push_back(f);
+  }
+
+  // 3. Training curves: validation accuracy per epoch, one panel per column.
+  {
+    const std::size_t ncol = std::min<std::size_t>(cols.size(), 4);
+    const std::size_t nrow = (cols.size() + ncol - 1) / ncol;
+    std::ostringstream s;
+    s << "set grid ytics lc rgb '#dddddd'\nset border 3\nset tics nomirror\n"
+      << "set multiplot layout " << nrow << "," << ncol << " title "
+      << quoted(t.spec.name + ": validation accuracy (%) per fine-tuning epoch, mean over seeds")
+      << "\nset key bottom right font ',8'\nset xlabel 'epoch'\nset xtics 1\n";
+    for (std::size_t c = 0; c < cols.size(); ++c) {
+      std::ostringstream plot;
+      std::size_t lines = 0;
+      for (std::size_t r = 0; r < rows.size(); ++r) {
+        const Aggregate& a = t.cells[r][c];
+        if (a.missing()) continue;
+        std::vector<double> sum;
+        for (const auto& k : a.keys) {
+          const auto& curves = details.at(k).curves;
+          if (!curves.count("val_accuracy")) continue;
+          const auto& v = curves.at("val_accuracy");
+          if (sum.size() < v.size()) sum.resize(v.size(), 0.0);
+          for (std::size_t e = 0; e < v.size(); ++e) sum[e] += 100 * v[e] / double(a.keys.size());
+        }
+        if (sum.empty()) continue;
+        s << "$c" << c << "_" << r << " << EOD\n";
+        for (std::size_t e = 0; e < sum.size(); ++e) s << e + 1 << " " << sum[e] << "\n";
+        s << "EOD\n";
+        plot << (lines++ ? ", " : "") << "$c" << c << "_" << r
+             << " with linespoints lt " << r + 1 << " lw 2 pt 7 title "
+             << quoted(rows[r].label);
+      }
+      s << "set title " << quoted(cols[c].label) << "\n";
+      if (lines) s << "plot " << plot.str() << "\n";
+      else  // an empty panel keeps the grid's layout
+        s << "set label 1 'no cells' at graph 0.4,0.5\nplot [0:1][0:1] NaN notitle\n"
+          << "unset label 1\n";
+    }
+    s << "unset multiplot\n";
+    const std::string size = std::to_string(360 * ncol) + "," + std::to_string(300 * nrow);
+    for (auto& f : run_gnuplot(s.str(), base + "-curves", size)) out.files.push_back(f);
+  }
+  return out;
+}
+
+}  // namespace qb::analysis

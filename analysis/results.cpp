@@ -1,0 +1,106 @@
+#include "analysis/results.h"
+
+#include "engine/check.h"
+#include "engine/io/hdf5.h"
+#include "experiments/merge.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+namespace qb::analysis {
+
+namespace {
+
+const char* const kTextColumns[] = {"key", "net", "method", "dataset", "granularity",
+                                    "first_last", "options"};
+const char* const kIntColumns[] = {"wbits", "abits", "gbits", "seed"};
+const char* const kRealColumns[] = {"test_acc", "val_acc", "test_loss", "val_loss",
+                                    "epochs", "seconds", "train_seconds"};
+
+std::string& text_field(ResultRow& row, const std::string& name) {
+  if (name == "key") return row.key;
+  if (name == "net") return row.net;
+  if (name == "method") return row.method;
+  if (name == "dataset") return row.dataset;
+  if (name == "granularity") return row.granularity;
+  if (name == "first_last") return row.first_last;
+  QB_CHECK_EQ(name, std::string("options"));
+  return row.options;
+}
+
+}  // namespace
+
+Results read_results(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw error(path, ": no such file");
+  h5::File f = h5::File::open_read(path);
+  const h5::Group root = f.root();
+  const std::string format = root.has_attr("format") ? root.attr_string("format") : "";
+  if (format != "qbench-results")
+    throw error(path, ": not a merged results file (@format is '", format,
+                "', expected 'qbench-results'; make one with `qbench merge DIR -o FILE`)");
+  const std::int64_t schema = root.attr_int("schema_version");
+  if (schema != exp::kResultsSchema)
+    throw error(path, ": results schema_version ", schema, " is not supported (this qbench reads ",
+                exp::kResultsSchema, ")");
+
+  Results r;
+  r.path = path;
+  r.sweep_name = root.attr_string("sweep_name");
+  r.cells_expected = root.attr_int("cells_expected");
+  r.cells_merged = root.attr_int("cells_merged");
+  const h5::Group s = root.open_group("summary");
+  const std::size_t n = std::size_t(r.cells_merged);
+  r.rows.resize(n);
+  auto sized = [&](const char* name, std::size_t size) {
+    if (size != n)
+      throw error(path, ": /summary/", name, " has ", size, " rows, @cells_merged says ", n);
+  };
+  for (const char* c : kTextColumns) {
+    const auto v = s.read_strings(c);
+    sized(c, v.size());
+    for (std::size_t i = 0; i < n; ++i) text_field(r.rows[i], c) = v[i];
+  }
+  // int64 columns are read through HDF5's conversion to double: exact for bit-widths and seeds.
+  for (const char* c : kIntColumns) {
+    const auto v = s.read_doubles(c);
+    sized(c, v.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      ResultRow& row = r.rows[i];
+      const std::string name = c;
+      if (name == "wbits") row.wbits = int(v[i]);
+      if (name == "abits") row.abits = int(v[i]);
+      if (name == "gbits") row.gbits = int(v[i]);
+      if (name == "seed") row.seed = std::int64_t(v[i]);
+    }
+  }
+  for (const char* c : kRealColumns) {
+    const auto v = s.read_doubles(c);
+    sized(c, v.size());
+    for (std::size_t i = 0; i < n; ++i) r.rows[i].values[c] = v[i];
+  }
+  return r;
+}
+
+std::map<std::string, CellDetails> read_details(const std::string& path,
+                                                const std::vector<std::string>& keys) {
+  h5::File f = h5::File::open_read(path);
+  const h5::Group cells = f.root().open_group("cells");
+  std::map<std::string, CellDetails> out;
+  for (const auto& key : keys) {
+    const h5::Group cell = cells.open_group(key);
+    CellDetails d;
+    if (cell.has("curves")) {
+      const h5::Group curves = cell.open_group("curves");
+      for (const auto& name : curves.children()) d.curves[name] = curves.read_doubles(name);
+    }
+    if (cell.has("summary")) {
+      const auto summary = nlohmann::json::parse(cell.read_string("summary"), nullptr, false);
+      if (summary.is_object()) d.parameters = summary.value("parameters", 0.0);
+    }
+    out[key] = std::move(d);
+  }
+  return out;
+}
+
+}  // namespace qb::analysis

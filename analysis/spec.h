@@ -1,0 +1,62 @@
+// Table specs (analysis/tables/*.json): which cells of a results file make which table.
+//
+//   {"schema": 1, "name": "lenet5-paper", "title": "...",
+//    "network": "lenet5", "dataset": "fashion-mnist", "metric": "test_acc",
+//    "baseline": {"method": "fp32"},
+//    "rows":    [{"label": "SYQ ternary", "method": "syq", "options": {"levels": 3}}, ...],
+//    "columns": [{"label": "W4A4", "wbits": 4, "abits": 4}, ...],
+//    "precision": 2}
+//
+// Rows, columns and the baseline are all filters over the summary's columns: a table cell
+// takes the results that match its row AND its column (AND the network and dataset), one per
+// seed. `options` matches when every key given equals the cell's option (a subset match).
+// Every key is checked; a wrong one is refused naming its path ("rows[2].metod: unknown key,
+// did you mean method?"). Without a spec, default_specs() builds one table per network and
+// dataset: every method/options as a row, every (wbits, abits) as a column.
+#pragma once
+
+#include "analysis/results.h"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qb::analysis {
+
+struct Filter {
+  std::string label;
+  std::optional<std::string> method, first_last, granularity;
+  std::optional<nlohmann::json> options;  // an object; subset match
+  bool options_exact = false;             // default specs: {} must not match {"mode": ...}
+  std::optional<int> wbits, abits, gbits;
+  bool matches(const ResultRow& r) const;
+};
+
+// How a metric is shown: accuracies as percentages (Δ in percentage points).
+struct Metric {
+  std::string column;  // summary column
+  std::string name;    // for people: "test accuracy (%)"
+  double scale = 1;
+};
+Metric metric_named(const std::string& column);  // throws qb::Error for unknown ones
+
+struct TableSpec {
+  std::string name, title, network, dataset;
+  Metric metric = metric_named("test_acc");
+  std::optional<Filter> baseline;
+  std::vector<Filter> rows, columns;
+  int precision = 2;  // decimals shown (CSV: two more)
+};
+
+// `origin` prefixes every problem (the spec file's name).
+TableSpec parse_spec(const nlohmann::json& j, const std::string& origin);
+TableSpec load_spec(const std::string& path);
+
+// One table per (network, dataset) present; rows: every (method, options) except the FP32
+// baseline's (first_last/granularity added only where a method has several); columns: every
+// (wbits, abits) those rows hold; baseline: method fp32 when present.
+std::vector<TableSpec> default_specs(const Results& results, const std::string& name);
+
+}  // namespace qb::analysis

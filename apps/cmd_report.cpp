@@ -1,0 +1,94 @@
+// `qbench report RESULTS.h5 [--spec FILE] --format md|csv|tex [--plots DIR] [--claims]`:
+// comparison tables (and plots) regenerated from a merged results file; and
+// `qbench report --bench FILE.json --peer REGEX`: Google Benchmark output as ratios against
+// peer rows of the same run. The work is in analysis/; this file only wires flags to it.
+#include "analysis/bench.h"
+#include "analysis/claims.h"
+#include "analysis/plots.h"
+#include "analysis/render.h"
+#include "analysis/results.h"
+#include "analysis/spec.h"
+#include "analysis/table.h"
+#include "apps/commands.h"
+#include "engine/check.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#ifndef QB_CLAIMS_DIR
+#define QB_CLAIMS_DIR "analysis/claims"
+#endif
+
+namespace qb::app {
+namespace {
+
+struct ReportArgs {
+  std::string results, spec, format = "md", plots, bench, peer;
+  std::string claims_dir = QB_CLAIMS_DIR;
+  bool claims = false;
+};
+
+int report(const ReportArgs& a) {
+  const analysis::Format fmt = analysis::format_named(a.format);
+  if (a.results.empty() && a.bench.empty())
+    throw error("report: give a merged results file (RESULTS.h5) or --bench FILE.json");
+  if (!a.bench.empty() && a.peer.empty())
+    throw error("--peer: required with --bench (a regex naming the peer rows, e.g. '^copy/')");
+  std::string out;
+  if (!a.bench.empty()) out += analysis::render(analysis::bench_ratios(a.bench, a.peer), fmt);
+  if (!a.results.empty()) {
+    const analysis::Results results = analysis::read_results(a.results);
+    const std::vector<analysis::TableSpec> specs =
+        a.spec.empty()
+            ? analysis::default_specs(results, std::filesystem::path(a.results).stem().string())
+            : std::vector<analysis::TableSpec>{analysis::load_spec(a.spec)};
+    if (specs.empty()) std::fprintf(stderr, "%s: no finished cells yet\n", a.results.c_str());
+    bool first = out.empty();
+    for (const auto& spec : specs) {
+      const analysis::Table t = analysis::build_table(results, spec);
+      std::string text = analysis::render(t, fmt);
+      // One CSV stream: the header only once.
+      if (fmt == analysis::Format::csv && !first) text.erase(0, text.find('\n') + 1);
+      out += (first || fmt == analysis::Format::csv ? "" : "\n") + text;
+      first = false;
+      if (a.claims) {
+        std::vector<std::string> methods;
+        for (const auto& r : spec.rows)
+          if (r.method) methods.push_back(*r.method);
+        const std::string ours = (spec.network.empty() ? "all networks" : spec.network) + " on " +
+                                 (spec.dataset.empty() ? "all datasets" : spec.dataset);
+        // CSV: the claims follow as a second CSV, after one empty line.
+        out += "\n" + analysis::render(analysis::claims_table(a.claims_dir, methods, ours), fmt);
+      }
+      if (!a.plots.empty()) {
+        const analysis::PlotOutcome p = analysis::write_plots(t, results, a.plots);
+        if (!p.skipped.empty()) std::fprintf(stderr, "qbench report: %s\n", p.skipped.c_str());
+        for (const auto& f : p.files) std::fprintf(stderr, "wrote %s\n", f.c_str());
+      }
+    }
+  }
+  std::fputs(out.c_str(), stdout);
+  return 0;
+}
+
+}  // namespace
+
+Run add_report(CLI::App& app) {
+  auto a = std::make_shared<ReportArgs>();
+  auto* cmd = app.add_subcommand(
+      "report", "Comparison tables and plots from a merged results file (or benchmark JSON)");
+  cmd->add_option("results", a->results, "Merged results file (qbench merge)");
+  cmd->add_option("--spec", a->spec,
+                  "Table spec (analysis/tables/*.json); default: every method x every W/A");
+  cmd->add_option("--format", a->format, "md, csv or tex")->capture_default_str();
+  cmd->add_option("--plots", a->plots, "Write SVG and PNG plots (gnuplot) into this folder");
+  cmd->add_flag("--claims", a->claims, "Print the papers' published claims after each table");
+  cmd->add_option("--claims-dir", a->claims_dir, "Folder of <method>.json claims")
+      ->capture_default_str();
+  cmd->add_option("--bench", a->bench, "Google Benchmark JSON (--benchmark_out) to tabulate");
+  cmd->add_option("--peer", a->peer, "With --bench: regex naming the peer rows to divide by");
+  return [a] { return report(*a); };
+}
+
+}  // namespace qb::app
