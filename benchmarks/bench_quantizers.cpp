@@ -3,6 +3,7 @@
 // memory-bandwidth ceiling a fused fake-quant pass should approach); and the whole LeNet-5
 // training step in FP32 beside the same step with each method at W4A4 (the cost of QAT).
 #include "engine/loss.h"
+#include "engine/check.h"
 #include "engine/nets.h"
 #include "engine/parallel.h"
 #include "engine/rng.h"
@@ -52,28 +53,42 @@ void BM_fake_quant_kernel(benchmark::State& state) {
   set_bytes(state, n);
 }
 
-void BM_quantizer(benchmark::State& state, std::string method, QuantRole role, int bits) {
-  const std::size_t n = std::size_t(state.range(0));
+QuantizerSpec bench_spec(QuantRole role, int bits) {
   QuantizerSpec spec;
   spec.role = role;
   spec.bits = bits;
   LayerInfo layer;
   layer.kind = LayerKind::conv;
   spec.layer = layer;
-  auto q = make_method(method)->make_checked(spec);
+  return spec;
+}
+
+// Whether `method` builds a quantizer for this role and width (SYQ weights: 1 or 2 bits only).
+bool accepts(const std::string& method, QuantRole role, int bits) {
+  try {
+    make_method(method)->make_checked(bench_spec(role, bits));
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+void BM_quantizer(benchmark::State& state, std::string method, QuantRole role, int bits) {
+  const std::size_t n = std::size_t(state.range(0));
+  auto q = make_method(method)->make_checked(bench_spec(role, bits));
   const Tensor x = random_tensor(n, 2);
   q->calibrate(x);
   for (auto _ : state) benchmark::DoNotOptimize(q->forward(x, true).data());
   set_bytes(state, n);
 }
 
-void BM_lenet_step(benchmark::State& state, std::string method) {
+void BM_lenet_step(benchmark::State& state, std::string method, int wbits) {
   set_threads(int(state.range(0)));
   auto net = make_network("lenet5", {1, 28, 28});
   net->init_weights(1);
   if (!method.empty()) {
     QatConfig c{method, {}};
-    c.settings.wbits = method == "fp32" ? 32 : 4;
+    c.settings.wbits = method == "fp32" ? 32 : wbits;
     c.settings.abits = method == "fp32" ? 32 : 4;
     make_qat(c).attach(*net);
   }
@@ -106,17 +121,23 @@ void register_all() {
     for (QuantRole role : m->info().roles)
       for (int bits : {2, 4, 8, 32}) {
         if (bits < m->info().min_bits || bits > m->info().max_bits) continue;
+        if (!accepts(name, role, bits)) continue;
         const std::string label =
             "quantizer/" + name + "/" + to_string(role) + "/b" + std::to_string(bits);
         for (auto n : sizes)
           benchmark::RegisterBenchmark(label.c_str(), BM_quantizer, name, role, bits)->Arg(n);
       }
   }
-  benchmark::RegisterBenchmark("lenet5_step/none", BM_lenet_step, std::string())
+  benchmark::RegisterBenchmark("lenet5_step/none", BM_lenet_step, std::string(), 32)
       ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
-  for (const auto& name : method_names())
-    benchmark::RegisterBenchmark(("lenet5_step/" + name + "_w4a4").c_str(), BM_lenet_step, name)
+  // 4-bit weights, or the method's nearest narrower width (SYQ: ternary).
+  for (const auto& name : method_names()) {
+    int wbits = 4;
+    while (wbits > 1 && name != "fp32" && !accepts(name, QuantRole::weight, wbits)) --wbits;
+    const std::string label = "lenet5_step/" + name + "_w" + std::to_string(wbits) + "a4";
+    benchmark::RegisterBenchmark(label.c_str(), BM_lenet_step, name, wbits)
         ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+  }
 }
 
 }  // namespace

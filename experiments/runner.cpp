@@ -120,8 +120,13 @@ SweepReport run_cells(const Sweep& sweep, const std::vector<std::size_t>& indice
     const Cell& c = sweep.cells[todo[k]];
     std::string eta = "?";
     if (rep.ran > 0) eta = format_duration(since(t0) / double(rep.ran) * double(todo.size() - k));
-    notes.line("[" + std::to_string(rep.skipped + k + 1) + "/" + std::to_string(indices.size()) +
-               "] " + c.name + " (" + c.key + ")  ETA " + eta);
+    // Appended piece by piece: g++ 12 warns (-Wrestrict, a false positive) on "[" + to_string.
+    std::string head = "[";
+    head += std::to_string(rep.skipped + k + 1);
+    head += '/';
+    head += std::to_string(indices.size());
+    head += "] ";
+    notes.line(head + c.name + " (" + c.key + ")  ETA " + eta);
     const CellRun run = run_cell(c, o, progress);
     if (run != CellRun::ran) {
       notes.line(c.key + (run == CellRun::busy ? ": running in another process, skipped"

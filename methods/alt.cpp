@@ -122,7 +122,9 @@ class AltMethod final : public Method {
         "gradients (Adam); BN folded in training",
         {QuantRole::weight, QuantRole::activation, QuantRole::gradient},
         1, 16,
-        {{"mode", "retrain", "retrain (thresholds and weights trained) or static (calibrate only)"},
+        {{"mode", "retrain",
+          "retrain (thresholds and weights trained) or static (thresholds calibrated, then "
+          "fixed; with --epochs 0 nothing trains, with more only the weights do)"},
          {"calibration", "auto",
           "threshold initialisation: auto (weights 3SD when retrained, MAX when static; "
           "activations KL-J, the image MAX; gradients MAX), or max, 3sd, klj for all"},

@@ -35,6 +35,10 @@ SyqWeightQuantizer::SyqWeightQuantizer(QuantizerSpec spec) : Quantizer(std::move
   const bool conv = ws.size() == 4 || (spec_.layer && spec_.layer->kind == LayerKind::conv);
   granularity_ = spec_.option<std::string>("granularity", conv ? "pixel" : "layer");
   if (granularity_ == "tensor") granularity_ = "layer";  // the cell-wide default's name
+  grouping_ = granularity_ == "channel" ? Grouping::channel
+              : granularity_ == "row"   ? Grouping::row
+              : granularity_ == "pixel" ? Grouping::pixel
+                                        : Grouping::layer;
   eta_ = spec_.bits == 1 ? 0.0f : spec_.option<float>("eta", 0.05f);
   if (!(eta_ >= 0.0f && eta_ < 1.0f)) throw error("options.eta: expected 0 <= eta < 1");
   // α's shape follows the weight; for a bare probe request it is fixed by the first tensor
@@ -65,10 +69,13 @@ void SyqWeightQuantizer::set_geometry(const Shape& s) {
 }
 
 std::size_t SyqWeightQuantizer::group_of(std::size_t i) const {
-  if (granularity_ == "layer") return 0;
-  if (granularity_ == "channel") return i / per_out_;
-  const std::size_t pos = i % (kh_ * kw_);  // i·kw + j within the kernel
-  return granularity_ == "row" ? pos / kw_ : pos;
+  switch (grouping_) {
+    case Grouping::layer: return 0;
+    case Grouping::channel: return i / per_out_;
+    case Grouping::row: return i % (kh_ * kw_) / kw_;
+    case Grouping::pixel: return i % (kh_ * kw_);  // i·kw + j within the kernel
+  }
+  return 0;
 }
 
 void SyqWeightQuantizer::calibrate(const Tensor& w) {

@@ -33,7 +33,9 @@ class SyqWeightQuantizer final : public Quantizer {
   std::size_t group_of(std::size_t i) const;  // group of element i of the last weight
   void set_geometry(const Shape& s);
 
+  enum class Grouping { layer, channel, row, pixel };
   std::string granularity_;
+  Grouping grouping_ = Grouping::layer;
   float eta_;
   bool calibrated_ = false;
   Param* alpha_;

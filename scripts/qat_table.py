@@ -39,8 +39,10 @@ def main():
             slug = "".join(c if c.isalnum() else "-" for c in label).strip("-").lower()
             out = os.path.join(a.runs_dir, f"{slug}-s{seed}.json")
             if not os.path.exists(out):
-                cmd = [a.qbench, "train", "--net", a.net, "--init", a.init, "--epochs",
-                       str(a.epochs), "--lr", a.lr, "--wd", a.wd, "--seed", str(seed),
+                # A cell may set its own --epochs (0: static quantization, no training).
+                epochs = [] if "--epochs" in args.split() else ["--epochs", str(a.epochs)]
+                cmd = [a.qbench, "train", "--net", a.net, "--init", a.init] + epochs + [
+                       "--lr", a.lr, "--wd", a.wd, "--seed", str(seed),
                        "--threads", a.threads] + args.split()
                 print("running:", " ".join(cmd), file=sys.stderr)
                 res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)

@@ -79,7 +79,7 @@ TEST_CASE("syq: one alpha per layer, kernel row, kernel position or output chann
 }
 
 // floor(x·(2^k − 1) + 0.5): ties round up, unlike rint (half to even).
-TEST_CASE("syq: activations round ties up and pass gradients on (0, 1]", "[syq]") {
+TEST_CASE("syq: activations round ties up and pass gradients where 0 < x <= 1", "[syq]") {
   auto q = syq(QuantRole::activation, 1, {2, 2});
   const Tensor x = tensor({5}, {-0.5f, 0.0f, 0.5f, 1.0f, 1.5f});
   const Tensor y = q->forward(x, true);
