@@ -12,6 +12,7 @@
 #include "apps/commands.h"
 #include "engine/check.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -55,7 +56,8 @@ int report(const ReportArgs& a) {
       if (a.claims) {
         std::vector<std::string> methods;
         for (const auto& r : spec.rows)
-          if (r.method) methods.push_back(*r.method);
+          if (r.method && std::find(methods.begin(), methods.end(), *r.method) == methods.end())
+            methods.push_back(*r.method);
         const std::string ours = (spec.network.empty() ? "all networks" : spec.network) + " on " +
                                  (spec.dataset.empty() ? "all datasets" : spec.dataset);
         // CSV: the claims follow as a second CSV, after one empty line.
