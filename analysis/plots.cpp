@@ -100,11 +100,18 @@ PlotOutcome write_plots(const Table& t, const Results& results, const std::strin
   for (const auto& r : results.rows) by_key[r.key] = &r;
 
   // 1. The metric against the columns (bit-widths), one line per row, error bars = std.
+  // When one collapse (a method at chance) stretches the axis over more than 10 points, a
+  // second panel zooms on the top 10 so the close race near the baseline stays readable.
   {
+    double lo = 1e300, hi = -1e300;
+    for (const auto& row : t.cells)
+      for (const auto& a : row)
+        if (!a.missing()) lo = std::min(lo, a.mean), hi = std::max(hi, a.mean);
+    if (!t.baseline.missing()) hi = std::max(hi, t.baseline.mean);
+    const bool zoom = higher_is_better(t) && hi - lo > 10;
     std::ostringstream s;
-    s << kStyle << "set title " << quoted(t.spec.name + ": " + ylabel + " (mean ± std over seeds)")
-      << "\nset ylabel " << quoted(ylabel) << "\nset xrange [-0.5:" << cols.size() - 0.5 << "]\n"
-      << "set xtics (";
+    s << kStyle << "set ylabel " << quoted(ylabel) << "\nset xrange [-0.5:" << cols.size() - 0.5
+      << "]\nset xtics (";
     for (std::size_t c = 0; c < cols.size(); ++c)
       s << (c ? ", " : "") << quoted(cols[c].label) << " " << c;
     s << ")\n";
@@ -115,16 +122,26 @@ PlotOutcome write_plots(const Table& t, const Results& results, const std::strin
           s << c << " " << t.cells[r][c].mean << " " << t.cells[r][c].std << "\n";
       s << "EOD\n";
     }
-    s << "plot ";
+    std::ostringstream plot;
+    plot << "plot ";
     for (std::size_t r = 0; r < rows.size(); ++r)
-      s << (r ? ", " : "") << "$d" << r << " using 1:2:3 with yerrorlines lt " << r + 1
-        << " lw 2 pt 7 title "
-        << quoted(rows[r].label);
+      plot << (r ? ", " : "") << "$d" << r << " using 1:2:3 with yerrorlines lt " << r + 1
+           << " lw 2 pt 7 title " << quoted(rows[r].label);
     if (!t.baseline.missing())
-      s << ", " << t.baseline.mean << " with lines dt 2 lc rgb 'black' title "
-        << quoted(t.spec.baseline->label + " baseline");
-    s << "\n";
-    for (auto& f : run_gnuplot(s.str(), base + "-acc-vs-bits", "900,540")) out.files.push_back(f);
+      plot << ", " << t.baseline.mean << " with lines dt 2 lc rgb 'black' title "
+           << quoted(t.spec.baseline->label + " baseline");
+    plot << "\n";
+    const std::string title = t.spec.name + ": " + ylabel + " (mean ± std over seeds)";
+    if (zoom) {
+      s << "set multiplot layout 1,2 title " << quoted(title) << "\n"
+        << "set title 'all'\nunset key\n" << plot.str()
+        << "set title 'zoom: top 10 points'\nset key outside right top\nset yrange ["
+        << hi - 10 << ":" << hi + 1 << "]\n" << plot.str() << "unset multiplot\n";
+    } else {
+      s << "set title " << quoted(title) << "\n" << plot.str();
+    }
+    for (auto& f : run_gnuplot(s.str(), base + "-acc-vs-bits", zoom ? "1300,540" : "900,540"))
+      out.files.push_back(f);
   }
 
   // 2. The metric against model size (weight bits × parameters), with the Pareto front.
