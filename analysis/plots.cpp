@@ -206,7 +206,7 @@ PlotOutcome write_plots(const Table& t, const Results& results, const std::strin
     s << "set grid ytics lc rgb '#dddddd'\nset border 3\nset tics nomirror\n"
       << "set multiplot layout " << nrow << "," << ncol << " title "
       << quoted(t.spec.name + ": validation accuracy (%) per fine-tuning epoch, mean over seeds")
-      << "\nset key bottom right font ',8'\nset xlabel 'epoch'\nset xtics 1\n";
+      << "\nset key below maxcols 2 font ',8'\nset xlabel 'epoch'\nset xtics 1\n";
     for (std::size_t c = 0; c < cols.size(); ++c) {
       std::ostringstream plot;
       std::size_t lines = 0;
@@ -236,7 +236,7 @@ PlotOutcome write_plots(const Table& t, const Results& results, const std::strin
           << "unset label 1\n";
     }
     s << "unset multiplot\n";
-    const std::string size = std::to_string(360 * ncol) + "," + std::to_string(300 * nrow);
+    const std::string size = std::to_string(360 * ncol) + "," + std::to_string(400 * nrow);
     for (auto& f : run_gnuplot(s.str(), base + "-curves", size)) out.files.push_back(f);
   }
   return out;
