@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <vector>
 
 namespace qb::exp {
 namespace {
@@ -25,7 +26,18 @@ int run_mpi(const Sweep& sweep, const std::string& config_path, const RunOptions
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
+  // A shared queue through the results folder: each rank walks its round-robin share first,
+  // then everybody else's. Cells are locked while they run and checked for completion under
+  // the lock, so a rank that is done early takes over cells nobody has started yet, and no
+  // cell runs twice.
   const auto mine = shard_indices(sweep.cells.size(), std::size_t(rank), std::size_t(size));
+  // With --force a finished cell is no proof that nobody needs to run it: own share only.
+  std::vector<std::size_t> order = mine;
+  for (std::size_t r = 1; r < std::size_t(size) && !o.force; ++r)
+    for (std::size_t i :
+         shard_indices(sweep.cells.size(), (std::size_t(rank) + r) % std::size_t(size),
+                       std::size_t(size)))
+      order.push_back(i);
   try {
     if (dry_run) {
       for (std::size_t i : mine)
@@ -45,7 +57,7 @@ int run_mpi(const Sweep& sweep, const std::string& config_path, const RunOptions
     }
     MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (!ok) return 1;
-    run_cells(sweep, mine, o, stdout);
+    run_cells(sweep, order, o, stdout);
   } catch (const Error& e) {
     std::fprintf(stderr, "qbench: error (rank %d): %s\n", rank, e.what());
     MPI_Abort(MPI_COMM_WORLD, 1);
