@@ -1,0 +1,111 @@
+// int8 GEMM microbenchmarks, rows named <impl>/<isa>/<shape>/threads:<t>:
+//   impl   qbench (engine/int8, u8 activations × packed s8 weights -> int32),
+//          openblas_sgemm (fp32 on the same values, the engine's policy: rows split across
+//          qbench's threads, single-threaded OpenBLAS inside)
+//   isa    scalar, avx2, avxvnni, avx512bw, avx512vnni (qbench: every one this CPU has),
+//          default (peers at their own choice)
+//   shape  sq256, sq512, sq1024 (M = N = K) and the ResNet-20 convolutions at batch 128 as
+//          im2col GEMMs, M = 128·H·W, N = C_out, K = C_in·9:
+//          r20s1 (131072×16×144), r20s2 (32768×32×288), r20s3 (8192×64×576)
+// The GOPS counter counts 2 operations per multiply-add. Weights are packed outside the
+// timed loop (once per model in real use).
+#include "engine/gemm.h"
+#include "engine/int8/gemm.h"
+#include "engine/parallel.h"
+#include "engine/rng.h"
+
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace qb;
+
+struct GemmShape {
+  const char* name;
+  int M, N, K;
+};
+
+constexpr GemmShape kShapes[] = {
+    {"sq256", 256, 256, 256},          {"sq512", 512, 512, 512},
+    {"sq1024", 1024, 1024, 1024},      {"r20s1", 128 * 32 * 32, 16, 16 * 9},
+    {"r20s2", 128 * 16 * 16, 32, 32 * 9}, {"r20s3", 128 * 8 * 8, 64, 64 * 9},
+};
+
+void set_gops(benchmark::State& state, const GemmShape& s) {
+  state.counters["GOPS"] = benchmark::Counter(2.0 * s.M * s.N * double(s.K) * 1e-9,
+                                              benchmark::Counter::kIsIterationInvariantRate);
+}
+
+template <class T>
+std::vector<T> random_values(std::size_t n, int lo, int hi, std::uint64_t seed) {
+  Rng rng(seed);
+  std::vector<T> v(n);
+  for (auto& x : v) x = T(lo + int(rng.uniform_int(std::uint64_t(hi - lo + 1))));
+  return v;
+}
+
+void BM_qbench(benchmark::State& state, int8::Isa isa, GemmShape s) {
+  set_threads(int(state.range(0)));
+  const auto A = random_values<std::uint8_t>(std::size_t(s.M) * s.K, 0, 255, 1);
+  const auto W = random_values<std::int8_t>(std::size_t(s.N) * s.K, -128, 127, 2);
+  const int8::PackedWeights packed(W.data(), s.N, s.K, s.K, isa);
+  std::vector<std::int32_t> C(std::size_t(s.M) * s.N);
+  for (auto _ : state) {
+    int8::gemm(A.data(), s.K, s.M, packed, C.data(), s.N);
+    benchmark::DoNotOptimize(C.data());
+    benchmark::ClobberMemory();
+  }
+  set_gops(state, s);
+}
+
+void BM_openblas_sgemm(benchmark::State& state, GemmShape s) {
+  set_threads(int(state.range(0)));
+  const auto A = random_values<float>(std::size_t(s.M) * s.K, 0, 255, 1);
+  const auto W = random_values<float>(std::size_t(s.N) * s.K, -128, 127, 2);
+  std::vector<float> C(std::size_t(s.M) * s.N);
+  for (auto _ : state) {
+    sgemm_parallel_rows(false, true, s.M, s.N, s.K, 1.0f, A.data(), s.K, W.data(), s.K, 0.0f,
+                        C.data(), s.N);
+    benchmark::DoNotOptimize(C.data());
+    benchmark::ClobberMemory();
+  }
+  set_gops(state, s);
+}
+
+void register_all() {
+  for (const auto& s : kShapes) {
+    for (int8::Isa isa : int8::kAllIsas) {
+      if (!int8::cpu_has(isa)) {
+        std::fprintf(stderr, "bench_int8_gemm: this CPU lacks %s; its rows are not registered\n",
+                     int8::isa_name(isa));
+        continue;
+      }
+      auto* b = benchmark::RegisterBenchmark(
+          (std::string("qbench/") + int8::isa_name(isa) + "/" + s.name).c_str(), BM_qbench, isa,
+          s);
+      b->Arg(1);
+      // The scalar reference is single-threaded.
+      if (isa != int8::Isa::scalar) b->Arg(2);
+      b->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+    }
+    benchmark::RegisterBenchmark((std::string("openblas_sgemm/default/") + s.name).c_str(),
+                                 BM_openblas_sgemm, s)
+        ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

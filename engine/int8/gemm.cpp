@@ -1,0 +1,116 @@
+#include "engine/int8/gemm.h"
+
+#include "engine/check.h"
+#include "engine/int8/kernels.h"
+#include "engine/int8/reference.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+
+namespace qb::int8 {
+
+PanelLayout panel_layout(Isa isa) {
+  switch (isa) {
+    case Isa::scalar: return {1, 1, 1};  // plain row-major W, K_padded = K
+    case Isa::avx2: return {8, 2, 2};
+    case Isa::avxvnni: return {8, 4, 1};
+    case Isa::avx512bw: return {16, 2, 2};
+    case Isa::avx512vnni: return {16, 4, 1};
+  }
+  QB_CHECK(false);
+}
+
+PackedWeights::PackedWeights(const std::int8_t* W, int N, int K, int ldw, Isa isa)
+    : isa_(isa), N_(N), K_(K), layout_(panel_layout(isa)) {
+  if (!cpu_has(isa)) throw error("int8 GEMM: this CPU cannot run the ", isa_name(isa), " kernels");
+  QB_CHECK_GT(N, 0);
+  QB_CHECK_GT(K, 0);
+  QB_CHECK_LE(K, kMaxK);
+  QB_CHECK_GE(ldw, K);
+  const int nr = layout_.nr, G = layout_.group;
+  Kp_ = (K + G - 1) / G * G;
+  Np_ = (N + nr - 1) / nr * nr;
+  const std::size_t count = std::size_t(Kp_) * Np_;
+  // Rounded up to whole cache lines: aligned_alloc wants a multiple of the alignment.
+  const std::size_t bytes = (count * layout_.elem_bytes + 63) / 64 * 64;
+  data_.reset(static_cast<std::byte*>(std::aligned_alloc(64, bytes)));
+  QB_CHECK(data_ != nullptr);
+  std::memset(data_.get(), 0, bytes);
+  auto* w8 = reinterpret_cast<std::int8_t*>(data_.get());
+  auto* w16 = reinterpret_cast<std::int16_t*>(data_.get());
+  // Element (n, k) sits in panel n / nr, group k / G, at column n % nr and slot k % G.
+  for (int n = 0; n < N; ++n)
+    for (int k = 0; k < K; ++k) {
+      const std::size_t at = std::size_t(n / nr) * Kp_ * nr + std::size_t(k / G) * nr * G +
+                             std::size_t(n % nr) * G + k % G;
+      const std::int8_t v = W[std::int64_t(n) * ldw + k];
+      if (layout_.elem_bytes == 2)
+        w16[at] = v;
+      else
+        w8[at] = v;
+    }
+  s8_bias_.assign(Np_, 0);
+  for (int n = 0; n < N; ++n) {
+    std::int32_t sum = 0;
+    for (int k = 0; k < K; ++k) sum += W[std::int64_t(n) * ldw + k];
+    s8_bias_[n] = -128 * sum;
+  }
+}
+
+namespace {
+
+detail::RowsKernel rows_kernel(Isa isa) {
+  switch (isa) {
+    case Isa::scalar: return nullptr;
+    case Isa::avx2: return detail::rows_avx2;
+    case Isa::avxvnni: return detail::rows_avxvnni;
+    case Isa::avx512bw: return detail::rows_avx512bw;
+    case Isa::avx512vnni: return detail::rows_avx512vnni;
+  }
+  QB_CHECK(false);
+}
+
+template <class AT>
+void gemm_impl(const AT* A, int lda, int M, const PackedWeights& W, std::int32_t* C, int ldc) {
+  QB_CHECK_GE(M, 0);
+  QB_CHECK_GE(lda, W.K());
+  QB_CHECK_GE(ldc, W.N());
+  QB_CHECK(W.data() != nullptr);  // a default-constructed PackedWeights
+  if (M == 0) return;
+  const Isa isa = W.isa();
+  if (isa == Isa::scalar) {
+    gemm_ref(M, W.N(), W.K(), A, lda, static_cast<const std::int8_t*>(W.data()), W.K_padded(),
+             C, ldc);
+    return;
+  }
+  const detail::GemmArgs args{A, std::is_signed_v<AT>, lda, &W, C, ldc};
+  const detail::RowsKernel rows = rows_kernel(isa);
+  // A fixed partition of the rows, at least 32 rows a thread so small M stays on one.
+  const int T = std::min(omp_get_max_threads(), std::max(1, M / 32));
+  if (T <= 1) {
+    rows(args, 0, M);
+    return;
+  }
+#pragma omp parallel num_threads(T)
+  {
+    const int t = omp_get_thread_num();
+    const int m0 = int(std::int64_t(M) * t / T), m1 = int(std::int64_t(M) * (t + 1) / T);
+    if (m1 > m0) rows(args, m0, m1);
+  }
+}
+
+}  // namespace
+
+void gemm(const std::uint8_t* A, int lda, int M, const PackedWeights& W, std::int32_t* C,
+          int ldc) {
+  gemm_impl(A, lda, M, W, C, ldc);
+}
+void gemm(const std::int8_t* A, int lda, int M, const PackedWeights& W, std::int32_t* C,
+          int ldc) {
+  gemm_impl(A, lda, M, W, C, ldc);
+}
+
+}  // namespace qb::int8

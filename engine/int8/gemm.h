@@ -1,0 +1,69 @@
+// int8 GEMM with 32-bit accumulation and a weight operand packed once.
+//
+//   C[m][n] = sum_k A[m][k] * W[n][k]      A: M×K activations, u8 or s8, row-major (lda)
+//                                          W: N×K weights, s8, packed into PackedWeights
+//                                          C: M×N int32, row-major (ldc)
+//
+// Every path is bit-exact against gemm_ref (engine/int8/reference.h) for K ≤ kMaxK; how each
+// one stays exact is written beside its kernel (engine/int8/kernels_*.cpp). The ISA is fixed
+// when the weights are packed (the layout is the ISA's), by default best_isa(), so
+// QB_MAX_ISA=avx2 (say) caps everything packed afterwards. Rows of C are split across
+// OpenMP's threads; integer sums make the result independent of the split.
+#pragma once
+
+#include "engine/int8/isa.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+namespace qb::int8 {
+
+// How an ISA's kernels want W laid out: panels of `nr` columns (one int32 vector of C); in
+// each panel, K runs in groups of `group` consecutive k, and a group holds `group` values of
+// column 0, then of column 1, ... (what one vpmaddwd (group 2) or vpdpbusd (group 4) eats).
+// Elements are int16 (`elem_bytes` 2: sign-extended for vpmaddwd) or int8. Padding is zero.
+struct PanelLayout {
+  int nr;
+  int group;
+  int elem_bytes;
+};
+PanelLayout panel_layout(Isa isa);
+
+class PackedWeights {
+ public:
+  PackedWeights() = default;
+  // Throws qb::Error when the CPU lacks `isa`.
+  PackedWeights(const std::int8_t* W, int N, int K, int ldw, Isa isa = best_isa());
+
+  Isa isa() const { return isa_; }
+  int N() const { return N_; }
+  int K() const { return K_; }
+  PanelLayout layout() const { return layout_; }
+  // K rounded up to the group, N rounded up to the panel width.
+  int K_padded() const { return Kp_; }
+  int N_padded() const { return Np_; }
+  const void* data() const { return data_.get(); }
+  // Per column (N_padded entries): -128 · sum_k W[n][k]. Kernels that take u8 activations
+  // (vpdpbusd) run s8 ones as a + 128 and start their accumulators here.
+  const std::int32_t* s8_bias() const { return s8_bias_.data(); }
+
+ private:
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
+  };
+  Isa isa_ = Isa::scalar;
+  int N_ = 0, K_ = 0, Kp_ = 0, Np_ = 0;
+  PanelLayout layout_{1, 1, 1};
+  std::unique_ptr<std::byte[], Free> data_;
+  std::vector<std::int32_t> s8_bias_;
+};
+
+void gemm(const std::uint8_t* A, int lda, int M, const PackedWeights& W, std::int32_t* C,
+          int ldc);
+void gemm(const std::int8_t* A, int lda, int M, const PackedWeights& W, std::int32_t* C,
+          int ldc);
+
+}  // namespace qb::int8

@@ -1,0 +1,58 @@
+#include "engine/int8/isa.h"
+
+#include "engine/check.h"
+
+#include <cstdlib>
+#include <string>
+
+namespace qb::int8 {
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::scalar: return "scalar";
+    case Isa::avx2: return "avx2";
+    case Isa::avxvnni: return "avxvnni";
+    case Isa::avx512bw: return "avx512bw";
+    case Isa::avx512vnni: return "avx512vnni";
+  }
+  QB_CHECK(false);
+}
+
+Isa parse_isa(std::string_view name) {
+  for (Isa isa : kAllIsas)
+    if (name == isa_name(isa)) return isa;
+  throw error("unknown ISA '", std::string(name),
+              "' (expected scalar, avx2, avxvnni, avx512bw or avx512vnni)");
+}
+
+bool cpu_has(Isa isa) {
+  __builtin_cpu_init();
+  switch (isa) {
+    case Isa::scalar: return true;
+    case Isa::avx2: return __builtin_cpu_supports("avx2");
+    case Isa::avxvnni: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni");
+    case Isa::avx512bw:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    case Isa::avx512vnni:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vnni");
+  }
+  return false;
+}
+
+Isa best_isa() {
+  Isa cap = Isa::avx512vnni;
+  if (const char* env = std::getenv("QB_MAX_ISA"); env && *env) {
+    try {
+      cap = parse_isa(env);
+    } catch (const Error& e) {
+      throw error("QB_MAX_ISA: ", e.what());
+    }
+  }
+  Isa best = Isa::scalar;
+  for (Isa isa : kAllIsas)
+    if (isa <= cap && cpu_has(isa)) best = isa;
+  return best;
+}
+
+}  // namespace qb::int8

@@ -1,0 +1,116 @@
+#include "engine/int8/reference.h"
+
+#include "engine/check.h"
+
+#include <algorithm>
+#include <string>
+
+namespace qb::int8 {
+
+namespace {
+
+void check_shape(int M, int N, int K, int lda, int ldw, int ldc) {
+  QB_CHECK_GE(M, 0);
+  QB_CHECK_GE(N, 0);
+  QB_CHECK_GE(K, 0);
+  QB_CHECK_LE(K, kMaxK);
+  QB_CHECK_GE(lda, K);
+  QB_CHECK_GE(ldw, K);
+  QB_CHECK_GE(ldc, N);
+}
+
+template <class AT>
+void gemm_ref_impl(int M, int N, int K, const AT* A, int lda, const std::int8_t* W, int ldw,
+                   std::int32_t* C, int ldc) {
+  check_shape(M, N, K, lda, ldw, ldc);
+  for (int m = 0; m < M; ++m)
+    for (int n = 0; n < N; ++n) {
+      const AT* a = A + std::int64_t(m) * lda;
+      const std::int8_t* w = W + std::int64_t(n) * ldw;
+      std::int32_t acc = 0;
+      for (int k = 0; k < K; ++k) acc += std::int32_t(a[k]) * std::int32_t(w[k]);
+      C[std::int64_t(m) * ldc + n] = acc;
+    }
+}
+
+std::int32_t sat16(std::int32_t v) { return std::clamp<std::int32_t>(v, -32768, 32767); }
+std::int32_t wrap16(std::int32_t v) { return std::int32_t(std::int16_t(std::uint16_t(v))); }
+
+template <class AT>
+std::int32_t dot_model(Acc16 model, int K, const AT* a, const std::int8_t* w) {
+  std::int32_t acc = 0;
+  switch (model) {
+    case Acc16::wrap:
+      for (int k = 0; k < K; ++k) acc = wrap16(acc + std::int32_t(a[k]) * w[k]);
+      break;
+    case Acc16::saturate:
+      for (int k = 0; k < K; ++k) acc = sat16(acc + std::int32_t(a[k]) * w[k]);
+      break;
+    case Acc16::pair_saturate:
+      for (int k = 0; k < K; k += 2) {
+        std::int32_t pair = std::int32_t(a[k]) * w[k];
+        if (k + 1 < K) pair += std::int32_t(a[k + 1]) * w[k + 1];
+        acc += sat16(pair);
+      }
+      break;
+  }
+  return acc;
+}
+
+template <class AT>
+std::int64_t gemm_acc16_impl(Acc16 model, int M, int N, int K, const AT* A, int lda,
+                             const std::int8_t* W, int ldw, std::int32_t* C, int ldc, bool count) {
+  check_shape(M, N, K, lda, ldw, ldc);
+  std::int64_t differs = 0;
+  for (int m = 0; m < M; ++m)
+    for (int n = 0; n < N; ++n) {
+      const AT* a = A + std::int64_t(m) * lda;
+      const std::int8_t* w = W + std::int64_t(n) * ldw;
+      const std::int32_t v = dot_model(model, K, a, w);
+      C[std::int64_t(m) * ldc + n] = v;
+      if (count) {
+        std::int32_t exact = 0;
+        for (int k = 0; k < K; ++k) exact += std::int32_t(a[k]) * w[k];
+        differs += v != exact;
+      }
+    }
+  return differs;
+}
+
+}  // namespace
+
+void gemm_ref(int M, int N, int K, const std::uint8_t* A, int lda, const std::int8_t* W, int ldw,
+              std::int32_t* C, int ldc) {
+  gemm_ref_impl(M, N, K, A, lda, W, ldw, C, ldc);
+}
+void gemm_ref(int M, int N, int K, const std::int8_t* A, int lda, const std::int8_t* W, int ldw,
+              std::int32_t* C, int ldc) {
+  gemm_ref_impl(M, N, K, A, lda, W, ldw, C, ldc);
+}
+
+const char* acc16_name(Acc16 model) {
+  switch (model) {
+    case Acc16::wrap: return "wrap";
+    case Acc16::saturate: return "saturate";
+    case Acc16::pair_saturate: return "pair-saturate";
+  }
+  QB_CHECK(false);
+}
+
+Acc16 parse_acc16(std::string_view name) {
+  for (Acc16 m : {Acc16::wrap, Acc16::saturate, Acc16::pair_saturate})
+    if (name == acc16_name(m)) return m;
+  throw error("unknown 16-bit accumulation model '", std::string(name),
+              "' (expected wrap, saturate or pair-saturate)");
+}
+
+std::int64_t gemm_acc16_ref(Acc16 model, int M, int N, int K, const std::uint8_t* A, int lda,
+                            const std::int8_t* W, int ldw, std::int32_t* C, int ldc, bool count) {
+  return gemm_acc16_impl(model, M, N, K, A, lda, W, ldw, C, ldc, count);
+}
+std::int64_t gemm_acc16_ref(Acc16 model, int M, int N, int K, const std::int8_t* A, int lda,
+                            const std::int8_t* W, int ldw, std::int32_t* C, int ldc, bool count) {
+  return gemm_acc16_impl(model, M, N, K, A, lda, W, ldw, C, ldc, count);
+}
+
+}  // namespace qb::int8

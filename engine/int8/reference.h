@@ -1,0 +1,43 @@
+// Scalar reference int8 GEMMs: the definitions every fast path is tested against.
+//
+//   C[m][n] = sum_k A[m][k] * W[n][k]      A: M×K row-major (activations, u8 or s8)
+//                                          W: N×K row-major (weights, s8), i.e. C = A·Wᵀ
+//
+// 32-bit accumulation is exact for K ≤ kMaxK: |A·W| ≤ 255·128 = 32640 per product, and
+// 65536·32640 = 2,139,095,040 < 2^31.
+//
+// 16-bit accumulation models (what an int16 accumulator does to the same dot product, k in
+// order 0..K-1; every single product fits int16, since |product| ≤ 32640 < 2^15):
+//   wrap           acc = (acc + a·w) mod 2^16, kept in [-2^15, 2^15)   (ARM smlal on int16)
+//   saturate       acc = sat16(acc + a·w) after every add               (vpaddsw / vqadd)
+//   pair_saturate  acc32 += sat16(a[2i]·w[2i] + a[2i+1]·w[2i+1])        (x86 vpmaddubsw, whose
+//                  adjacent pair sums saturate to int16, then widened and summed in int32;
+//                  an odd K pairs the last product with 0)
+// With `count`, the model functions return how many of the M·N dot products differ from the
+// exact sum (the exact sum is computed alongside); without it they return 0.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace qb::int8 {
+
+inline constexpr int kMaxK = 65536;
+
+void gemm_ref(int M, int N, int K, const std::uint8_t* A, int lda, const std::int8_t* W, int ldw,
+              std::int32_t* C, int ldc);
+void gemm_ref(int M, int N, int K, const std::int8_t* A, int lda, const std::int8_t* W, int ldw,
+              std::int32_t* C, int ldc);
+
+enum class Acc16 { wrap, saturate, pair_saturate };
+
+const char* acc16_name(Acc16 model);
+Acc16 parse_acc16(std::string_view name);  // throws qb::Error
+
+// C receives the model's result (within int16 for wrap and saturate).
+std::int64_t gemm_acc16_ref(Acc16 model, int M, int N, int K, const std::uint8_t* A, int lda,
+                            const std::int8_t* W, int ldw, std::int32_t* C, int ldc, bool count);
+std::int64_t gemm_acc16_ref(Acc16 model, int M, int N, int K, const std::int8_t* A, int lda,
+                            const std::int8_t* W, int ldw, std::int32_t* C, int ldc, bool count);
+
+}  // namespace qb::int8

@@ -1,0 +1,256 @@
+// int8 GEMM: every ISA path bit-exact against the scalar reference (random and adversarial
+// data, awkward shapes, strides, threads), the QB_MAX_ISA cap, and the 16-bit accumulation
+// models on crafted inputs with hand-computed results and overflow counts.
+#include "engine/check.h"
+#include "engine/int8/gemm.h"
+#include "engine/int8/reference.h"
+#include "engine/rng.h"
+
+#include <catch2/catch.hpp>
+#include <omp.h>
+
+#include <cstdlib>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+using namespace qb;
+using namespace qb::int8;
+
+namespace {
+
+enum class Fill { random, extremes, max_pos, max_neg, min_min };
+
+const char* fill_name(Fill f) {
+  switch (f) {
+    case Fill::random: return "random";
+    case Fill::extremes: return "extremes";
+    case Fill::max_pos: return "max_pos";
+    case Fill::max_neg: return "max_neg";
+    case Fill::min_min: return "min_min";
+  }
+  return "?";
+}
+
+// Activations (u8 in [0, 255] or s8 in [-128, 127]) and s8 weights. `extremes` draws only the
+// range ends; the constant fills make every product equal: max_pos 255·127 (s8: 127·127),
+// max_neg 255·(−128) (s8: 127·(−128)), min_min 0 (s8: (−128)·(−128) = 16384). With u8 the
+// first two make every vpmaddubsw pair saturate and the int32 sums reach ±255·128·K.
+template <class T>
+std::vector<T> make(std::size_t n, Fill f, Rng& rng, bool is_weight) {
+  std::vector<T> v(n);
+  constexpr int lo = std::is_signed_v<T> ? -128 : 0, hi = std::is_signed_v<T> ? 127 : 255;
+  for (auto& x : v) {
+    switch (f) {
+      case Fill::random: x = T(lo + int(rng.uniform_int(hi - lo + 1))); break;
+      case Fill::extremes: x = T(rng.uniform_int(2) ? hi : lo); break;
+      case Fill::max_pos: x = T(hi); break;
+      case Fill::max_neg: x = T(is_weight ? lo : hi); break;
+      case Fill::min_min: x = T(lo); break;
+    }
+  }
+  return v;
+}
+
+struct Shape {
+  int M, N, K;
+};
+
+// M = 1, odd M and N, K below / not a multiple of every group (2, 4) and tile, N below and
+// across the panel widths (8, 16) and the two-panel tile (16, 32).
+constexpr Shape kShapes[] = {{1, 1, 1},    {1, 17, 3},   {7, 5, 13},  {13, 33, 67},
+                             {25, 16, 144}, {3, 40, 1},  {12, 48, 64}, {37, 23, 301},
+                             {1, 64, 1001}, {19, 70, 5}};
+
+// Runs one shape through `isa` with padded strides and checks C against gemm_ref, and that
+// the padding of C was left alone.
+template <class AT>
+void check_against_ref(Isa isa, Shape s, Fill fill, std::uint64_t seed) {
+  Rng rng(seed);
+  const int lda = s.K + 3, ldw = s.K + 1, ldc = s.N + 5;
+  auto A = make<AT>(std::size_t(s.M) * lda, fill, rng, false);
+  auto W = make<std::int8_t>(std::size_t(s.N) * ldw, fill, rng, true);
+  std::vector<std::int32_t> want(std::size_t(s.M) * ldc, -7), got(std::size_t(s.M) * ldc, -7);
+  gemm_ref(s.M, s.N, s.K, A.data(), lda, W.data(), ldw, want.data(), ldc);
+  const PackedWeights packed(W.data(), s.N, s.K, ldw, isa);
+  gemm(A.data(), lda, s.M, packed, got.data(), ldc);
+  INFO(isa_name(isa) << " A " << (std::is_signed_v<AT> ? "s8" : "u8") << " M " << s.M << " N "
+                     << s.N << " K " << s.K << " fill " << fill_name(fill));
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) bad += want[i] != got[i];
+  CHECK(bad == 0);
+}
+
+// Every ISA this CPU has; the others are reported, never skipped silently.
+std::vector<Isa> runnable_isas() {
+  std::vector<Isa> out;
+  for (Isa isa : kAllIsas) {
+    if (cpu_has(isa))
+      out.push_back(isa);
+    else
+      WARN("int8 GEMM: this CPU lacks " << isa_name(isa) << "; its kernels are not tested");
+  }
+  return out;
+}
+
+struct EnvGuard {
+  ~EnvGuard() { unsetenv("QB_MAX_ISA"); }
+};
+
+}  // namespace
+
+TEST_CASE("int8 reference GEMM equals a product computed by hand", "[int8]") {
+  // A (2×3) · Wᵀ with W 2×3.
+  const std::uint8_t A[] = {1, 2, 3, 255, 0, 128};
+  const std::int8_t W[] = {1, -1, 2, -128, 127, 0};
+  std::int32_t C[4];
+  gemm_ref(2, 2, 3, A, 3, W, 3, C, 2);
+  CHECK(C[0] == 1 - 2 + 6);
+  CHECK(C[1] == -128 + 254);
+  CHECK(C[2] == 255 + 256);
+  CHECK(C[3] == -255 * 128);
+  const std::int8_t As[] = {-128, 127, -1};
+  gemm_ref(1, 2, 3, As, 3, W, 3, C, 2);
+  CHECK(C[0] == -128 - 127 - 2);
+  CHECK(C[1] == 128 * 128 + 127 * 127);
+}
+
+TEST_CASE("every int8 GEMM path is bit-exact against the scalar reference", "[int8]") {
+  std::uint64_t seed = 1;
+  for (Isa isa : runnable_isas())
+    for (Shape s : kShapes)
+      for (Fill f : {Fill::random, Fill::extremes, Fill::max_pos, Fill::max_neg, Fill::min_min}) {
+        check_against_ref<std::uint8_t>(isa, s, f, ++seed);
+        check_against_ref<std::int8_t>(isa, s, f, ++seed);
+      }
+}
+
+TEST_CASE("int8 GEMM paths stay exact at the largest K", "[int8]") {
+  // Σ 255·(−128) over K = kMaxK is −2,139,095,040: the int32 range nearly used up.
+  for (Isa isa : runnable_isas()) {
+    check_against_ref<std::uint8_t>(isa, {2, 17, kMaxK}, Fill::max_neg, 11);
+    check_against_ref<std::uint8_t>(isa, {2, 17, kMaxK}, Fill::max_pos, 12);
+    check_against_ref<std::int8_t>(isa, {2, 17, kMaxK}, Fill::max_neg, 13);
+  }
+}
+
+TEST_CASE("int8 GEMM gives the same result on one and two threads", "[int8]") {
+  const int saved = omp_get_max_threads();
+  for (Isa isa : runnable_isas()) {
+    Rng rng(5);
+    const int M = 203, N = 37, K = 99;
+    auto A = make<std::uint8_t>(std::size_t(M) * K, Fill::random, rng, false);
+    auto W = make<std::int8_t>(std::size_t(N) * K, Fill::random, rng, true);
+    const PackedWeights packed(W.data(), N, K, K, isa);
+    std::vector<std::int32_t> one(std::size_t(M) * N), two(std::size_t(M) * N);
+    omp_set_num_threads(1);
+    gemm(A.data(), K, M, packed, one.data(), N);
+    omp_set_num_threads(2);
+    gemm(A.data(), K, M, packed, two.data(), N);
+    INFO(isa_name(isa));
+    CHECK(one == two);
+  }
+  omp_set_num_threads(saved);
+}
+
+TEST_CASE("QB_MAX_ISA caps the int8 ISA and unknown names are refused", "[int8]") {
+  EnvGuard guard;
+  for (Isa isa : kAllIsas) CHECK(parse_isa(isa_name(isa)) == isa);
+  setenv("QB_MAX_ISA", "scalar", 1);
+  CHECK(best_isa() == Isa::scalar);
+  std::vector<std::int8_t> W(4 * 3, 1);
+  CHECK(PackedWeights(W.data(), 4, 3, 3).isa() == Isa::scalar);
+  for (Isa cap : kAllIsas) {
+    setenv("QB_MAX_ISA", isa_name(cap), 1);
+    const Isa got = best_isa();
+    CHECK(got <= cap);
+    CHECK(cpu_has(got));
+    if (cpu_has(cap)) CHECK(got == cap);
+  }
+  setenv("QB_MAX_ISA", "avx9000", 1);
+  CHECK_THROWS_AS(best_isa(), Error);
+  unsetenv("QB_MAX_ISA");
+  CHECK(cpu_has(best_isa()));
+}
+
+TEST_CASE("16-bit accumulation models equal their definitions on crafted dot products",
+          "[int8]") {
+  std::int32_t c = 0;
+  auto one = [&](Acc16 model, auto a, const std::int8_t* w, int K) {
+    gemm_acc16_ref(model, 1, 1, K, a, K, w, K, &c, 1, false);
+    return c;
+  };
+  {
+    // 255·127 twice: 64770 exact.
+    const std::uint8_t a[] = {255, 255};
+    const std::int8_t w[] = {127, 127};
+    CHECK(one(Acc16::wrap, a, w, 2) == 64770 - 65536);
+    CHECK(one(Acc16::saturate, a, w, 2) == 32767);
+    CHECK(one(Acc16::pair_saturate, a, w, 2) == 32767);
+  }
+  {
+    // Exact −510 (inside int16) through partial sums that leave it: 32385, 64770, 32130, −510.
+    const std::uint8_t a[] = {255, 255, 255, 255};
+    const std::int8_t w[] = {127, 127, -128, -128};
+    CHECK(one(Acc16::wrap, a, w, 4) == -510);  // wrapping is exact whenever the end fits
+    // 32385, then 32767 (saturated), 127, −32513.
+    CHECK(one(Acc16::saturate, a, w, 4) == -32513);
+    // sat16(64770) + sat16(−65280) = 32767 − 32768.
+    CHECK(one(Acc16::pair_saturate, a, w, 4) == -1);
+  }
+  {
+    // Odd K: the last product is paired with 0.
+    const std::uint8_t a[] = {255, 255, 255};
+    const std::int8_t w[] = {127, 127, 127};
+    CHECK(one(Acc16::pair_saturate, a, w, 3) == 32767 + 32385);
+    CHECK(one(Acc16::saturate, a, w, 3) == 32767);
+    CHECK(one(Acc16::wrap, a, w, 3) == 3 * 32385 - 65536);
+  }
+  {
+    // s8 × s8: (−128)·(−128) twice is 32768, one past int16.
+    const std::int8_t a[] = {-128, -128};
+    const std::int8_t w[] = {-128, -128};
+    CHECK(one(Acc16::wrap, a, w, 2) == -32768);
+    CHECK(one(Acc16::saturate, a, w, 2) == 32767);
+    CHECK(one(Acc16::pair_saturate, a, w, 2) == 32767);
+  }
+  for (Acc16 m : {Acc16::wrap, Acc16::saturate, Acc16::pair_saturate})
+    CHECK(parse_acc16(acc16_name(m)) == m);
+  CHECK_THROWS_AS(parse_acc16("round"), Error);
+}
+
+TEST_CASE("16-bit accumulation counts the dot products that differ from the exact sum",
+          "[int8]") {
+  // Exact sums: row 0 · (−515, 10), row 1 · (−510, 1020), row 2 · (64770, 510).
+  const std::uint8_t A[] = {1, 2, 3, 4, 255, 255, 255, 255, 255, 255, 0, 0};
+  const std::int8_t W[] = {127, 127, -128, -128, 1, 1, 1, 1};
+  std::int32_t C[6];
+  // wrap differs only where the exact sum leaves int16 (64770).
+  CHECK(gemm_acc16_ref(Acc16::wrap, 3, 2, 4, A, 4, W, 4, C, 2, true) == 1);
+  // saturate: row 1 (partial sums leave int16) and row 2 (the end does).
+  CHECK(gemm_acc16_ref(Acc16::saturate, 3, 2, 4, A, 4, W, 4, C, 2, true) == 2);
+  CHECK(C[2] == -32513);
+  CHECK(C[4] == 32767);
+  // pair-saturate: both pairs of row 1 saturate (to different sides), row 2's first does.
+  CHECK(gemm_acc16_ref(Acc16::pair_saturate, 3, 2, 4, A, 4, W, 4, C, 2, true) == 2);
+  CHECK(C[2] == -1);
+  CHECK(C[0] == -515);
+  CHECK(gemm_acc16_ref(Acc16::saturate, 3, 2, 4, A, 4, W, 4, C, 2, false) == 0);
+
+  // On random data, wrap is the exact sum mod 2^16, and the count matches a direct count.
+  Rng rng(9);
+  const int M = 9, N = 11, K = 300;
+  auto Ar = make<std::uint8_t>(std::size_t(M) * K, Fill::random, rng, false);
+  auto Wr = make<std::int8_t>(std::size_t(N) * K, Fill::random, rng, true);
+  std::vector<std::int32_t> exact(M * N), wrapped(M * N);
+  gemm_ref(M, N, K, Ar.data(), K, Wr.data(), K, exact.data(), N);
+  const auto n = gemm_acc16_ref(Acc16::wrap, M, N, K, Ar.data(), K, Wr.data(), K,
+                                wrapped.data(), N, true);
+  std::int64_t direct = 0;
+  for (int i = 0; i < M * N; ++i) {
+    CHECK(wrapped[i] == std::int32_t(std::int16_t(std::uint16_t(exact[i]))));
+    direct += wrapped[i] != exact[i];
+  }
+  CHECK(n == direct);
+  CHECK(n > 0);
+}
