@@ -3,41 +3,19 @@
 and a non-zero exit, and never damages files already written. Run by CTest:
     tests/cli_test.py build/qbench
 """
-import hashlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 
+from checks import check, refused, digest, finish
+
 QBENCH = os.path.abspath(sys.argv[1])
-failures = []
-passed = 0
 
 
 def run(*args):
     return subprocess.run([QBENCH, *args], capture_output=True, text=True, timeout=600)
-
-
-def check(name, cond, detail=""):
-    global passed
-    if cond:
-        passed += 1
-    else:
-        failures.append("%s: %s" % (name, detail))
-
-
-def refused(name, result, *needles):
-    lines = [l for l in result.stderr.splitlines() if l.strip()]
-    check(name + " exits non-zero", result.returncode != 0, "exit %d" % result.returncode)
-    check(name + " prints one line", len(lines) == 1, repr(result.stderr))
-    for n in needles:
-        check(name + " mentions " + n, n in result.stderr, repr(result.stderr))
-
-
-def digest(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -77,7 +55,7 @@ with tempfile.TemporaryDirectory() as tmp:
             history = json.loads(f["strings/history"][()].decode())
             check("checkpoint history", len(history) == 1 and "val_accuracy" in history[0])
     except ImportError:
-        failures.append("python3-h5py is missing: run scripts/setup")
+        check("python3-h5py is installed", False, "missing: run scripts/setup")
 
     # A corrupt checkpoint to resume from: refused, and the good checkpoint at --out untouched.
     bad = os.path.join(tmp, "bad.h5")
@@ -145,7 +123,4 @@ with tempfile.TemporaryDirectory() as tmp:
             "options.eta")
     refused("--init missing", run("train", *quick, "--init", os.path.join(tmp, "none.h5")), "--init")
 
-for f in failures:
-    print("FAILED:", f)
-print("%d passed, %d failed" % (passed, len(failures)))
-sys.exit(1 if failures else 0)
+finish("cli_test")

@@ -19,29 +19,13 @@ import tempfile
 import h5py
 import numpy as np
 
+from checks import check, refused, finish
+
 QBENCH = os.path.abspath(sys.argv[1])
-failures = []
-passed = 0
-
-
-def check(name, cond, detail=""):
-    global passed
-    if cond:
-        passed += 1
-    else:
-        failures.append("%s: %s" % (name, detail))
 
 
 def run(*args):
     return subprocess.run([QBENCH, "report", *args], capture_output=True, text=True, timeout=120)
-
-
-def refused(name, result, *needles):
-    lines = [l for l in result.stderr.splitlines() if l.strip()]
-    check(name + " exits non-zero", result.returncode != 0, "exit %d" % result.returncode)
-    check(name + " prints one line", len(lines) == 1, repr(result.stderr))
-    for n in needles:
-        check(name + " mentions " + n, n in result.stderr, repr(result.stderr))
 
 
 # (method, wbits, abits, seed, test_acc): fp32 91 ± 1; sat W4A4 88, 89; sat W2A2 missing.
@@ -206,7 +190,4 @@ with tempfile.TemporaryDirectory() as tmp:
     refused("bad peer", run("--bench", bench, "--peer", "^nothing"), "--peer")
     refused("bench needs peer", run("--bench", bench), "--peer")
 
-print("report_test: %d checks passed, %d failed" % (passed, len(failures)))
-for f in failures:
-    print("FAIL", f)
-sys.exit(1 if failures else 0)
+finish("report_test")

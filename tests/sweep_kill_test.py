@@ -18,11 +18,11 @@ import json
 
 import h5py
 
+from checks import check, finish
+
 QBENCH = os.path.abspath(sys.argv[1])
 SEED = int(sys.argv[2]) if len(sys.argv) > 2 else random.randrange(1 << 30)
 rng = random.Random(SEED)
-failures = []
-passed = 0
 
 CONFIG = {
     "name": "kill-test",
@@ -37,14 +37,6 @@ CONFIG = {
 }
 CELLS = 10
 KILLS = 5
-
-
-def check(name, cond, detail=""):
-    global passed
-    if cond:
-        passed += 1
-    else:
-        failures.append("%s: %s" % (name, detail))
 
 
 def sweep(cfg, out):
@@ -128,7 +120,4 @@ with tempfile.TemporaryDirectory() as tmp:
         check("cell %s equals the uninterrupted run's" % key, a[key] == b.get(key),
               "%s vs %s" % (a[key], b.get(key)))
 
-print("sweep_kill_test: %d checks passed, %d failed (seed %d)" % (passed, len(failures), SEED))
-for f in failures:
-    print("FAIL", f)
-sys.exit(1 if failures else 0)
+finish("sweep_kill_test", " (seed %d)" % SEED)

@@ -5,7 +5,6 @@ touching the others, shards (flag and SLURM variables) whose union is the sweep,
 file read with h5py using only docs/results-format.md. Run by CTest:
     tests/sweep_test.py build/qbench
 """
-import hashlib
 import json
 import os
 import subprocess
@@ -14,9 +13,9 @@ import tempfile
 
 import h5py
 
+from checks import check, refused, digest, finish
+
 QBENCH = os.path.abspath(sys.argv[1])
-failures = []
-passed = 0
 
 CONFIG = {
     "name": "sweep-test",
@@ -38,27 +37,6 @@ def run(*args, env=None):
         del e[k]
     e.update(env or {})
     return subprocess.run([QBENCH, *args], capture_output=True, text=True, timeout=600, env=e)
-
-
-def check(name, cond, detail=""):
-    global passed
-    if cond:
-        passed += 1
-    else:
-        failures.append("%s: %s" % (name, detail))
-
-
-def refused(name, result, *needles):
-    lines = [l for l in result.stderr.splitlines() if l.strip()]
-    check(name + " exits non-zero", result.returncode != 0, "exit %d" % result.returncode)
-    check(name + " prints one line", len(lines) == 1, repr(result.stderr))
-    for n in needles:
-        check(name + " mentions " + n, n in result.stderr, repr(result.stderr))
-
-
-def digest(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def digests(folder):
@@ -192,7 +170,4 @@ with tempfile.TemporaryDirectory() as tmp:
           {k: v["test_acc"] for k, v in sharded.items()} == {k: v["test_acc"] for k, v in full.items()})
     refused("bad shard", run("sweep", cfg, "--out", out, "--shard", "2/2"), "--shard")
 
-print("sweep_test: %d checks passed, %d failed" % (passed, len(failures)))
-for f in failures:
-    print("FAIL", f)
-sys.exit(1 if failures else 0)
+finish("sweep_test")
