@@ -1,6 +1,7 @@
 #include "engine/network.h"
 
 #include "engine/check.h"
+#include "engine/layers/folded_conv_bn.h"
 #include "engine/rng.h"
 
 #include <cmath>
@@ -106,6 +107,31 @@ void Network::init_weights(std::uint64_t seed) {
     ps[0]->value.fill(1.0f);  // gamma
     ps[1]->value.fill(0.0f);  // beta
   }
+}
+
+std::size_t Network::fold_batchnorm() {
+  std::vector<Sequential*> chains;
+  body_->visit([&](Layer& l) {
+    if (auto* s = dynamic_cast<Sequential*>(&l)) chains.push_back(s);
+  });
+  std::size_t folded = 0;
+  for (Sequential* s : chains) {
+    for (std::size_t i = 0; i + 1 < s->size(); ++i) {
+      if (!dynamic_cast<Conv2d*>(&s->at(i)) || !dynamic_cast<BatchNorm2d*>(&s->at(i + 1)))
+        continue;
+      std::unique_ptr<BatchNorm2d> bn(static_cast<BatchNorm2d*>(s->release(i + 1).release()));
+      std::unique_ptr<Conv2d> conv(static_cast<Conv2d*>(s->release(i).release()));
+      s->insert(i, std::make_unique<FoldedConvBn>(std::move(conv), std::move(bn)));
+      ++folded;
+    }
+  }
+  return folded;
+}
+
+void Network::set_bn_frozen(bool frozen) {
+  body_->visit([&](Layer& l) {
+    if (auto* f = dynamic_cast<FoldedConvBn*>(&l)) f->set_frozen(frozen);
+  });
 }
 
 }  // namespace qb

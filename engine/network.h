@@ -37,6 +37,13 @@ class Network {
 
   void zero_grad();
 
+  // Replaces every Conv2d directly followed by a BatchNorm2d (in any chain, residual branches
+  // included) by a FoldedConvBn (engine/layers/folded_conv_bn.h); names, parameters and hook
+  // slots are kept. Returns how many pairs were folded. A conv with a bias before BN is refused.
+  std::size_t fold_batchnorm();
+  // Freezes or unfreezes every folded BatchNorm.
+  void set_bn_frozen(bool frozen);
+
   // Non-parameter state of every installed hook, keyed "<layer>/<slot>", for checkpoints.
   nlohmann::json hook_states();
   void load_hook_states(const nlohmann::json& states);  // throws qb::Error on a missing entry

@@ -1,7 +1,6 @@
 #include "methods/alt.h"
 
 #include "engine/check.h"
-#include "engine/layers/folded_conv_bn.h"
 #include "methods/calibration.h"
 #include "methods/fake_quant.h"
 #include "methods/method.h"
@@ -192,7 +191,7 @@ class AltMethod final : public Method {
   bool fold_bn() const override { return fold_bn_; }
 
   void on_epoch_begin(std::size_t epoch, Network& net) override {
-    set_bn_frozen(net, mode_ == "static" || epoch >= std::size_t(bn_freeze_epoch_));
+    net.set_bn_frozen(mode_ == "static" || epoch >= std::size_t(bn_freeze_epoch_));
     const bool freeze = mode_ == "static" ||
                         (threshold_freeze_epoch_ > 0 && epoch >= std::size_t(threshold_freeze_epoch_));
     for (Param* p : net.params())

@@ -1,7 +1,6 @@
 #include "methods/qat.h"
 
 #include "engine/check.h"
-#include "engine/layers/folded_conv_bn.h"
 #include "methods/registry.h"
 
 namespace qb {
@@ -26,7 +25,7 @@ TrainExtensions make_qat(const QatConfig& c) {
   auto attached = std::make_shared<Network*>(nullptr);
   ext.attach = [method, settings = c.settings, attached](Network& net) {
     *attached = &net;
-    if (method->fold_bn()) fold_batchnorm(net);
+    if (method->fold_bn()) net.fold_batchnorm();
     for (Layer* l : net.hookable_layers()) {
       const LayerQuantizers q = method->make_layer(l->info(), settings);
       if (q.weight) l->set_hook(HookSlot::weight, q.weight);

@@ -224,7 +224,7 @@ TEST_CASE("fold_batchnorm folds every conv+BN pair and keeps every name", "[alt]
   for (Buffer* b : net->buffers()) fill_normal(b->value, 42, 0.2f), b->value = xt::abs(b->value) + 0.5f;
   const Tensor y_plain = net->forward(x, false);
 
-  CHECK(fold_batchnorm(*net) == 19);  // the stem and 2 per block × 9 blocks
+  CHECK(net->fold_batchnorm() == 19);  // the stem and 2 per block × 9 blocks
   for (Param* p : net->params()) after.push_back(p->name);
   for (Buffer* b : net->buffers()) after.push_back(b->name);
   CHECK(before == after);

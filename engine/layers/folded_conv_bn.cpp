@@ -2,8 +2,6 @@
 
 #include "engine/check.h"
 #include "engine/layers/hooks.h"
-#include "engine/layers/sequential.h"
-#include "engine/network.h"
 #include "engine/reduce.h"
 
 #include <cmath>
@@ -196,31 +194,6 @@ const Tensor& FoldedConvBn::backward(const Tensor& dz_in) {
   }
   if (!need_dx) zeros_like_shape(dx_, shape_of(*x_));
   return hook_backward(conv_->hook(HookSlot::input), dx_);
-}
-
-std::size_t fold_batchnorm(Network& net) {
-  std::vector<Sequential*> chains;
-  net.body().visit([&](Layer& l) {
-    if (auto* s = dynamic_cast<Sequential*>(&l)) chains.push_back(s);
-  });
-  std::size_t folded = 0;
-  for (Sequential* s : chains) {
-    for (std::size_t i = 0; i + 1 < s->size(); ++i) {
-      if (!dynamic_cast<Conv2d*>(&s->at(i)) || !dynamic_cast<BatchNorm2d*>(&s->at(i + 1)))
-        continue;
-      std::unique_ptr<BatchNorm2d> bn(static_cast<BatchNorm2d*>(s->release(i + 1).release()));
-      std::unique_ptr<Conv2d> conv(static_cast<Conv2d*>(s->release(i).release()));
-      s->insert(i, std::make_unique<FoldedConvBn>(std::move(conv), std::move(bn)));
-      ++folded;
-    }
-  }
-  return folded;
-}
-
-void set_bn_frozen(Network& net, bool frozen) {
-  net.body().visit([&](Layer& l) {
-    if (auto* f = dynamic_cast<FoldedConvBn*>(&l)) f->set_frozen(frozen);
-  });
 }
 
 }  // namespace qb

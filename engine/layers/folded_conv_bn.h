@@ -32,9 +32,6 @@
 
 namespace qb {
 
-class Sequential;
-class Network;
-
 class FoldedConvBn final : public Layer {
  public:
   FoldedConvBn(std::unique_ptr<Conv2d> conv, std::unique_ptr<BatchNorm2d> bn);
@@ -67,13 +64,5 @@ class FoldedConvBn final : public Layer {
   Tensor w_fold_, u_, y0_, z_, du_, dy0_, dx_, dx2_, dw_hat_;
   std::vector<float> sigma_, mean_b_, sigma_b_;  // per channel: σ, μ_B, σ_B (frozen: μ, σ)
 };
-
-// Replaces every Conv2d directly followed by a BatchNorm2d (in any Sequential of the network,
-// residual branches included) by a FoldedConvBn. Returns how many pairs were folded. A
-// convolution with a bias before BN is refused (the bias would be cancelled by BN anyway).
-std::size_t fold_batchnorm(Network& net);
-
-// Freezes or unfreezes every folded BatchNorm of the network.
-void set_bn_frozen(Network& net, bool frozen);
 
 }  // namespace qb
