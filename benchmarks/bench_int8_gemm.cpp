@@ -1,18 +1,23 @@
 // int8 GEMM microbenchmarks, rows named <impl>/<isa>/<shape>/threads:<t>:
 //   impl   qbench (engine/int8, u8 activations × packed s8 weights -> int32),
 //          openblas_sgemm (fp32 on the same values, the engine's policy: rows split across
-//          qbench's threads, single-threaded OpenBLAS inside)
-//   isa    scalar, avx2, avxvnni, avx512bw, avx512vnni (qbench: every one this CPU has),
+//          qbench's threads, single-threaded OpenBLAS inside),
+//          onednn (int8 matmul, peer_onednn.cpp; 7-bit activations on its non-VNNI ISAs),
+//          gemmlowp (uint8 GEMM with offsets, peer_gemmlowp.cpp);
+//          the last two only when CMake found them (QB_HAVE_ONEDNN, QB_HAVE_GEMMLOWP)
+//   isa    scalar, avx2, avxvnni, avx512bw, avx512vnni (qbench: every one this CPU has;
+//          onednn: the one ONEDNN_MAX_CPU_ISA caps it to, one per process),
 //          default (peers at their own choice)
 //   shape  sq256, sq512, sq1024 (M = N = K) and the ResNet-20 convolutions at batch 128 as
 //          im2col GEMMs, M = 128·H·W, N = C_out, K = C_in·9:
 //          r20s1 (131072×16×144), r20s2 (32768×32×288), r20s3 (8192×64×576)
 // The GOPS counter counts 2 operations per multiply-add. Weights are packed outside the
-// timed loop (once per model in real use).
+// timed loop (once per model in real use). scripts/bench-int8 runs one process per ISA and
+// tabulates the ratios (scripts/int8_ratios.py).
+#include "benchmarks/int8_peers.h"
 #include "engine/gemm.h"
 #include "engine/int8/gemm.h"
 #include "engine/parallel.h"
-#include "engine/rng.h"
 
 #include <benchmark/benchmark.h>
 
@@ -24,30 +29,15 @@
 namespace {
 
 using namespace qb;
-
-struct GemmShape {
-  const char* name;
-  int M, N, K;
-};
+using bench::GemmShape;
+using bench::random_values;
+using bench::set_gops;
 
 constexpr GemmShape kShapes[] = {
     {"sq256", 256, 256, 256},          {"sq512", 512, 512, 512},
     {"sq1024", 1024, 1024, 1024},      {"r20s1", 128 * 32 * 32, 16, 16 * 9},
     {"r20s2", 128 * 16 * 16, 32, 32 * 9}, {"r20s3", 128 * 8 * 8, 64, 64 * 9},
 };
-
-void set_gops(benchmark::State& state, const GemmShape& s) {
-  state.counters["GOPS"] = benchmark::Counter(2.0 * s.M * s.N * double(s.K) * 1e-9,
-                                              benchmark::Counter::kIsIterationInvariantRate);
-}
-
-template <class T>
-std::vector<T> random_values(std::size_t n, int lo, int hi, std::uint64_t seed) {
-  Rng rng(seed);
-  std::vector<T> v(n);
-  for (auto& x : v) x = T(lo + int(rng.uniform_int(std::uint64_t(hi - lo + 1))));
-  return v;
-}
 
 void BM_qbench(benchmark::State& state, int8::Isa isa, GemmShape s) {
   set_threads(int(state.range(0)));
@@ -96,6 +86,12 @@ void register_all() {
     benchmark::RegisterBenchmark((std::string("openblas_sgemm/default/") + s.name).c_str(),
                                  BM_openblas_sgemm, s)
         ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+#ifdef QB_HAVE_ONEDNN
+    bench::register_onednn_rows(s);
+#endif
+#ifdef QB_HAVE_GEMMLOWP
+    bench::register_gemmlowp_rows(s);
+#endif
   }
 }
 

@@ -1,0 +1,121 @@
+#!/usr/bin/python3
+"""bench_int8_gemm's JSON files (scripts/bench-int8 writes one per ISA run) as Markdown tables.
+
+    scripts/int8_ratios.py runs/bench-int8/*.json
+
+Rows are named <impl>/<isa>/<shape>/threads:<t>; the GOPS counter counts 2 operations per
+multiply-add. Ratios are qbench GOPS / peer GOPS: above 1, qbench is faster. Rows measured in
+different processes are compared as they are; repeated rows (repetitions, or one row in two
+files) count by their median. Rows that skipped with an error print as ERR.
+
+Table 1, same ISA: qbench/<isa> against onednn/<isa> (oneDNN capped to that ISA).
+Table 2, the other peers: qbench's best ISA against gemmlowp/default, openblas_sgemm/default
+(fp32 on the same values) and onednn/default (oneDNN's own choice, AMX where it has it), and
+qbench/avx512vnni as a share of an assumed vpdpbusd peak.
+"""
+import json
+import re
+import statistics
+import sys
+from collections import defaultdict
+
+# Assumption, not a measurement: two 512-bit vpdpbusd per cycle (64 multiply-adds = 128 ops
+# each) at ~3.5 GHz is ~900 GOPS per core, one thread per core.
+VNNI_PEAK_GOPS_PER_THREAD = 900.0
+ISAS = ["avx2", "avxvnni", "avx512bw", "avx512vnni"]
+SHAPE_ORDER = ["sq256", "sq512", "sq1024", "r20s1", "r20s2", "r20s3"]
+NAME = re.compile(r"^([^/]+)/([^/]+)/([^/]+)/threads:(\d+)")
+
+
+def load(paths):
+    """{(impl, isa, shape, threads): (median GOPS or None for errors, label)}"""
+    gops = defaultdict(list)
+    errors = set()
+    labels = {}
+    for path in paths:
+        with open(path) as f:
+            doc = json.load(f)
+        for b in doc.get("benchmarks", []):
+            if b.get("run_type", "iteration") != "iteration":
+                continue
+            m = NAME.match(b.get("run_name", b["name"]))
+            if not m:
+                continue
+            key = (m[1], m[2], m[3], int(m[4]))
+            if b.get("error_occurred"):
+                errors.add(key)
+                labels[key] = b.get("error_message", "")
+                continue
+            gops[key].append(b["GOPS"])
+            if b.get("label"):
+                labels[key] = b["label"]
+    rows = {k: (statistics.median(v), labels.get(k, "")) for k, v in gops.items()}
+    for k in errors - rows.keys():
+        rows[k] = (None, labels.get(k, ""))
+    return rows
+
+
+def fmt(x):
+    return "ERR" if x is None else f"{x:.1f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "–"
+    return f"{a / b:.2f}"
+
+
+def cell(rows, key):
+    return fmt(rows[key][0]) if key in rows else "–"
+
+
+def main(paths):
+    if not paths:
+        sys.exit("usage: int8_ratios.py FILE.json...")
+    rows = load(paths)
+    shapes = sorted({k[2] for k in rows},
+                    key=lambda s: (SHAPE_ORDER.index(s) if s in SHAPE_ORDER else 99, s))
+    threads = sorted({k[3] for k in rows})
+    get = lambda *k: rows.get(k, (None, ""))[0]
+
+    print("### qbench vs oneDNN at the same ISA cap (GOPS; ratio = qbench / oneDNN)\n")
+    print("| shape | threads | isa | qbench | oneDNN | qbench/oneDNN | oneDNN implementation |")
+    print("|---|---:|---|---:|---:|---:|---|")
+    for s in shapes:
+        for t in threads:
+            for isa in ISAS:
+                q, o = ("qbench", isa, s, t), ("onednn", isa, s, t)
+                if q not in rows and o not in rows:
+                    continue
+                impl = rows[o][1] if o in rows else ""
+                print(f"| {s} | {t} | {isa} | {cell(rows, q)} | {cell(rows, o)} | "
+                      f"{ratio(get(*q), get(*o))} | {impl} |")
+
+    print("\n### qbench's best ISA vs the other peers (GOPS; ratios = qbench best / peer)\n")
+    print("| shape | threads | qbench best | gemmlowp | best/gemmlowp | openblas_sgemm | "
+          "best/openblas | oneDNN default | best/oneDNN default | avx512vnni % of peak |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for s in shapes:
+        for t in threads:
+            ours = [(get("qbench", i, s, t), i) for i in ISAS if get("qbench", i, s, t)]
+            best, best_isa = max(ours) if ours else (None, "")
+            g = get("gemmlowp", "default", s, t)
+            b = get("openblas_sgemm", "default", s, t)
+            od = ("onednn", "default", s, t)
+            vnni = get("qbench", "avx512vnni", s, t)
+            peak = "–" if vnni is None else f"{100 * vnni / (VNNI_PEAK_GOPS_PER_THREAD * t):.1f}%"
+            od_cell = cell(rows, od) + (f" ({rows[od][1]})" if od in rows and rows[od][1] else "")
+            best_cell = f"{fmt(best)} ({best_isa})" if ours else "–"
+            print(f"| {s} | {t} | {best_cell} | {cell(rows, ('gemmlowp', 'default', s, t))} | "
+                  f"{ratio(best, g)} | {cell(rows, ('openblas_sgemm', 'default', s, t))} | "
+                  f"{ratio(best, b)} | {od_cell} | {ratio(best, get(*od))} | {peak} |")
+    print(f"\nPeak assumption (not measured): {VNNI_PEAK_GOPS_PER_THREAD:.0f} GOPS per thread "
+          "for vpdpbusd (AVX-512 VNNI); the last column is qbench/avx512vnni against it.")
+    print("gemmlowp packs its weights inside every call (no prepacked API); qbench and oneDNN "
+          "pack once, outside the timed loop.")
+    print("oneDNN's avx2 and avx512bw rows use activations in [0, 127] (vpmaddubsw saturates "
+          "pairs to int16); all other rows use [0, 255].")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
