@@ -1,5 +1,7 @@
 // int8 GEMM microbenchmarks, rows named <impl>/<isa>/<shape>/threads:<t>:
 //   impl   qbench (engine/int8, u8 activations × packed s8 weights -> int32),
+//          qbench_acc16 (engine/int8 gemm_acc16: the same product accumulated in 16 bits,
+//          vpmaddubsw + vpaddw; AVX2 only),
 //          openblas_sgemm (fp32 on the same values, the engine's policy: rows split across
 //          qbench's threads, single-threaded OpenBLAS inside),
 //          onednn (int8 matmul, peer_onednn.cpp; 7-bit activations on its non-VNNI ISAs),
@@ -53,6 +55,21 @@ void BM_qbench(benchmark::State& state, int8::Isa isa, GemmShape s) {
   set_gops(state, s);
 }
 
+void BM_qbench_acc16(benchmark::State& state, GemmShape s) {
+  set_threads(int(state.range(0)));
+  const auto A = random_values<std::uint8_t>(std::size_t(s.M) * s.K, 0, 255, 1);
+  const auto W = random_values<std::int8_t>(std::size_t(s.N) * s.K, -128, 127, 2);
+  const int8::PackedWeights packed(W.data(), s.N, s.K, s.K, int8::Isa::avx2,
+                                   int8::Accumulator::int16);
+  std::vector<std::int32_t> C(std::size_t(s.M) * s.N);
+  for (auto _ : state) {
+    int8::gemm_acc16(A.data(), s.K, s.M, packed, C.data(), s.N);
+    benchmark::DoNotOptimize(C.data());
+    benchmark::ClobberMemory();
+  }
+  set_gops(state, s);
+}
+
 void BM_openblas_sgemm(benchmark::State& state, GemmShape s) {
   set_threads(int(state.range(0)));
   const auto A = random_values<float>(std::size_t(s.M) * s.K, 0, 255, 1);
@@ -83,6 +100,10 @@ void register_all() {
       if (isa != int8::Isa::scalar) b->Arg(2);
       b->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
     }
+    if (int8::cpu_has(int8::Isa::avx2))
+      benchmark::RegisterBenchmark((std::string("qbench_acc16/avx2/") + s.name).c_str(),
+                                   BM_qbench_acc16, s)
+          ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark((std::string("openblas_sgemm/default/") + s.name).c_str(),
                                  BM_openblas_sgemm, s)
         ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);

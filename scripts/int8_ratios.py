@@ -12,6 +12,7 @@ Table 1, same ISA: qbench/<isa> against onednn/<isa> (oneDNN capped to that ISA)
 Table 2, the other peers: qbench's best ISA against gemmlowp/default, openblas_sgemm/default
 (fp32 on the same values) and onednn/default (oneDNN's own choice, AMX where it has it), and
 qbench/avx512vnni as a share of an assumed vpdpbusd peak.
+Table 3, 16-bit accumulation: qbench_acc16/avx2 against qbench/avx2 (exact int32 sums).
 """
 import json
 import re
@@ -109,6 +110,15 @@ def main(paths):
             print(f"| {s} | {t} | {best_cell} | {cell(rows, ('gemmlowp', 'default', s, t))} | "
                   f"{ratio(best, g)} | {cell(rows, ('openblas_sgemm', 'default', s, t))} | "
                   f"{ratio(best, b)} | {od_cell} | {ratio(best, get(*od))} | {peak} |")
+    print("\n### 16-bit against 32-bit accumulation, AVX2 (GOPS; ratio = acc16 / int32)\n")
+    print("| shape | threads | qbench_acc16 | qbench | acc16/int32 |")
+    print("|---|---:|---:|---:|---:|")
+    for s in shapes:
+        for t in threads:
+            a16, a32 = ("qbench_acc16", "avx2", s, t), ("qbench", "avx2", s, t)
+            if a16 in rows:
+                print(f"| {s} | {t} | {cell(rows, a16)} | {cell(rows, a32)} | "
+                      f"{ratio(get(*a16), get(*a32))} |")
     print(f"\nPeak assumption (not measured): {VNNI_PEAK_GOPS_PER_THREAD:.0f} GOPS per thread "
           "for vpdpbusd (AVX-512 VNNI); the last column is qbench/avx512vnni against it.")
     print("gemmlowp packs its weights inside every call (no prepacked API); qbench and oneDNN "

@@ -197,6 +197,19 @@ TEST_CASE("16-bit accumulation models equal their definitions on crafted dot pro
     CHECK(one(Acc16::saturate, a, w, 4) == -32513);
     // sat16(64770) + sat16(−65280) = 32767 − 32768.
     CHECK(one(Acc16::pair_saturate, a, w, 4) == -1);
+    // The same pairs added in 16 bits: 32767 + (−32768) = −1, no wrap needed.
+    CHECK(one(Acc16::pair_wrap, a, w, 4) == -1);
+  }
+  {
+    // pair-wrap: saturated pairs 32767 three times wrap: 98301 − 65536.
+    const std::uint8_t a[] = {255, 255, 255, 255, 255, 255};
+    const std::int8_t w[] = {127, 127, 127, 127, 127, 127};
+    CHECK(one(Acc16::pair_wrap, a, w, 6) == 3 * 32767 - 65536);
+    CHECK(one(Acc16::wrap, a, w, 6) == 6 * 32385 - 3 * 65536);
+    // Pairs that do not saturate (7-bit activations) make pair-wrap equal wrap.
+    const std::uint8_t a7[] = {127, 127, 127, 127, 127, 127};
+    CHECK(one(Acc16::pair_wrap, a7, w, 6) == one(Acc16::wrap, a7, w, 6));
+    CHECK(one(Acc16::pair_wrap, a7, w, 6) == 6 * 127 * 127 - 65536);
   }
   {
     // Odd K: the last product is paired with 0.
@@ -205,6 +218,7 @@ TEST_CASE("16-bit accumulation models equal their definitions on crafted dot pro
     CHECK(one(Acc16::pair_saturate, a, w, 3) == 32767 + 32385);
     CHECK(one(Acc16::saturate, a, w, 3) == 32767);
     CHECK(one(Acc16::wrap, a, w, 3) == 3 * 32385 - 65536);
+    CHECK(one(Acc16::pair_wrap, a, w, 3) == 32767 + 32385 - 65536);
   }
   {
     // s8 × s8: (−128)·(−128) twice is 32768, one past int16.
@@ -214,7 +228,7 @@ TEST_CASE("16-bit accumulation models equal their definitions on crafted dot pro
     CHECK(one(Acc16::saturate, a, w, 2) == 32767);
     CHECK(one(Acc16::pair_saturate, a, w, 2) == 32767);
   }
-  for (Acc16 m : {Acc16::wrap, Acc16::saturate, Acc16::pair_saturate})
+  for (Acc16 m : {Acc16::wrap, Acc16::saturate, Acc16::pair_saturate, Acc16::pair_wrap})
     CHECK(parse_acc16(acc16_name(m)) == m);
   CHECK_THROWS_AS(parse_acc16("round"), Error);
 }
@@ -253,4 +267,71 @@ TEST_CASE("16-bit accumulation counts the dot products that differ from the exac
   }
   CHECK(n == direct);
   CHECK(n > 0);
+}
+
+TEST_CASE("16-bit accumulation GEMM is bit-exact against the pair-wrap reference", "[int8]") {
+  std::uint64_t seed = 100;
+  for (Isa isa : {Isa::scalar, Isa::avx2}) {
+    if (!cpu_has(isa)) {
+      WARN("int8 GEMM: this CPU lacks " << isa_name(isa) << "; gemm_acc16 is not tested there");
+      continue;
+    }
+    for (Shape s : kShapes)
+      for (Fill f : {Fill::random, Fill::extremes, Fill::max_pos, Fill::max_neg, Fill::min_min}) {
+        Rng rng(++seed);
+        const int lda = s.K + 3, ldw = s.K + 1, ldc = s.N + 5;
+        auto A = make<std::uint8_t>(std::size_t(s.M) * lda, f, rng, false);
+        auto W = make<std::int8_t>(std::size_t(s.N) * ldw, f, rng, true);
+        std::vector<std::int32_t> want(std::size_t(s.M) * ldc, -7), got(want);
+        gemm_acc16_ref(Acc16::pair_wrap, s.M, s.N, s.K, A.data(), lda, W.data(), ldw,
+                       want.data(), ldc, false);
+        const PackedWeights packed(W.data(), s.N, s.K, ldw, isa, Accumulator::int16);
+        gemm_acc16(A.data(), lda, s.M, packed, got.data(), ldc);
+        INFO(isa_name(isa) << " M " << s.M << " N " << s.N << " K " << s.K << " fill "
+                           << fill_name(f));
+        CHECK(want == got);
+      }
+  }
+}
+
+TEST_CASE("16-bit accumulation GEMM on 7-bit activations wraps exactly", "[int8]") {
+  // Activations ≤ 127 never saturate a pair, so the kernel computes the exact sum mod 2^16 —
+  // the exact sum itself wherever that fits in int16.
+  Rng rng(3);
+  const int M = 50, N = 40, K = 200;
+  std::vector<std::uint8_t> A(std::size_t(M) * K);
+  for (auto& a : A) a = std::uint8_t(rng.uniform_int(128));
+  auto W = make<std::int8_t>(std::size_t(N) * K, Fill::random, rng, true);
+  std::vector<std::int32_t> exact(std::size_t(M) * N), got(exact.size());
+  gemm_ref(M, N, K, A.data(), K, W.data(), K, exact.data(), N);
+  const PackedWeights packed(W.data(), N, K, K, best_isa(), Accumulator::int16);
+  gemm_acc16(A.data(), K, M, packed, got.data(), N);
+  int fits = 0;
+  for (std::size_t i = 0; i < exact.size(); ++i) {
+    CHECK(got[i] == std::int32_t(std::int16_t(std::uint16_t(exact[i]))));
+    fits += exact[i] >= -32768 && exact[i] <= 32767;
+  }
+  CHECK(fits > 0);
+  CHECK(fits < M * N);  // both kinds occur, so the check sees wrapped sums too
+}
+
+TEST_CASE("16-bit accumulation GEMM packing and threads", "[int8]") {
+  Rng rng(8);
+  const int M = 203, N = 37, K = 99;
+  auto A = make<std::uint8_t>(std::size_t(M) * K, Fill::random, rng, false);
+  auto W = make<std::int8_t>(std::size_t(N) * K, Fill::random, rng, true);
+  const PackedWeights packed(W.data(), N, K, K, best_isa(), Accumulator::int16);
+  CHECK(packed.isa() <= Isa::avx2);  // the 16-bit kernel is AVX2 on every wider CPU
+  const int saved = omp_get_max_threads();
+  std::vector<std::int32_t> one(std::size_t(M) * N), two(std::size_t(M) * N);
+  omp_set_num_threads(1);
+  gemm_acc16(A.data(), K, M, packed, one.data(), N);
+  omp_set_num_threads(2);
+  gemm_acc16(A.data(), K, M, packed, two.data(), N);
+  omp_set_num_threads(saved);
+  CHECK(one == two);
+  // Weights packed for one product are refused by the other.
+  const PackedWeights packed32(W.data(), N, K, K);
+  CHECK_THROWS_AS(gemm_acc16(A.data(), K, M, packed32, one.data(), N), Error);
+  CHECK_THROWS_AS(gemm(A.data(), K, M, packed, one.data(), N), Error);
 }

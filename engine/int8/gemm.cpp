@@ -12,7 +12,10 @@
 
 namespace qb::int8 {
 
-PanelLayout panel_layout(Isa isa) {
+PanelLayout panel_layout(Isa isa, Accumulator acc) {
+  // 16-bit: vpmaddubsw on a broadcast u8 quad and 8 columns × 4 k of weights; the two int16
+  // lanes of a column hold partial sums that the kernel adds at the end.
+  if (acc == Accumulator::int16) return isa == Isa::scalar ? PanelLayout{1, 1, 1} : PanelLayout{8, 4, 1};
   switch (isa) {
     case Isa::scalar: return {1, 1, 1};  // plain row-major W, K_padded = K
     case Isa::avx2: return {8, 2, 2};
@@ -23,9 +26,14 @@ PanelLayout panel_layout(Isa isa) {
   QB_CHECK(false);
 }
 
-PackedWeights::PackedWeights(const std::int8_t* W, int N, int K, int ldw, Isa isa)
-    : isa_(isa), N_(N), K_(K), layout_(panel_layout(isa)) {
-  if (!cpu_has(isa)) throw error("int8 GEMM: this CPU cannot run the ", isa_name(isa), " kernels");
+PackedWeights::PackedWeights(const std::int8_t* W, int N, int K, int ldw, Isa isa,
+                             Accumulator acc)
+    : isa_(acc == Accumulator::int16 && isa > Isa::avx2 ? Isa::avx2 : isa),
+      acc_(acc),
+      N_(N),
+      K_(K),
+      layout_(panel_layout(isa, acc)) {
+  if (!cpu_has(isa_)) throw error("int8 GEMM: this CPU cannot run the ", isa_name(isa_), " kernels");
   QB_CHECK_GT(N, 0);
   QB_CHECK_GT(K, 0);
   QB_CHECK_LE(K, kMaxK);
@@ -73,21 +81,8 @@ detail::RowsKernel rows_kernel(Isa isa) {
   QB_CHECK(false);
 }
 
-template <class AT>
-void gemm_impl(const AT* A, int lda, int M, const PackedWeights& W, std::int32_t* C, int ldc) {
-  QB_CHECK_GE(M, 0);
-  QB_CHECK_GE(lda, W.K());
-  QB_CHECK_GE(ldc, W.N());
-  QB_CHECK(W.data() != nullptr);  // a default-constructed PackedWeights
-  if (M == 0) return;
-  const Isa isa = W.isa();
-  if (isa == Isa::scalar) {
-    gemm_ref(M, W.N(), W.K(), A, lda, static_cast<const std::int8_t*>(W.data()), W.K_padded(),
-             C, ldc);
-    return;
-  }
-  const detail::GemmArgs args{A, std::is_signed_v<AT>, lda, &W, C, ldc};
-  const detail::RowsKernel rows = rows_kernel(isa);
+// Splits the rows of C over OpenMP's threads and runs `rows` on each share.
+void run_parallel(detail::RowsKernel rows, const detail::GemmArgs& args, int M) {
   // A fixed partition of the rows, at least 32 rows a thread so small M stays on one.
   const int T = std::min(omp_get_max_threads(), std::max(1, M / 32));
   if (T <= 1) {
@@ -102,6 +97,29 @@ void gemm_impl(const AT* A, int lda, int M, const PackedWeights& W, std::int32_t
   }
 }
 
+void check_args(int lda, int M, const PackedWeights& W, int ldc, Accumulator acc) {
+  QB_CHECK_GE(M, 0);
+  QB_CHECK_GE(lda, W.K());
+  QB_CHECK_GE(ldc, W.N());
+  QB_CHECK(W.data() != nullptr);  // a default-constructed PackedWeights
+  if (W.accumulator() != acc)
+    throw error("int8 GEMM: weights packed for ",
+                W.accumulator() == Accumulator::int16 ? "gemm_acc16" : "gemm", ", not for ",
+                acc == Accumulator::int16 ? "gemm_acc16" : "gemm");
+}
+
+template <class AT>
+void gemm_impl(const AT* A, int lda, int M, const PackedWeights& W, std::int32_t* C, int ldc) {
+  check_args(lda, M, W, ldc, Accumulator::int32);
+  if (M == 0) return;
+  if (W.isa() == Isa::scalar) {
+    gemm_ref(M, W.N(), W.K(), A, lda, static_cast<const std::int8_t*>(W.data()), W.K_padded(),
+             C, ldc);
+    return;
+  }
+  run_parallel(rows_kernel(W.isa()), {A, std::is_signed_v<AT>, lda, &W, C, ldc}, M);
+}
+
 }  // namespace
 
 void gemm(const std::uint8_t* A, int lda, int M, const PackedWeights& W, std::int32_t* C,
@@ -111,6 +129,18 @@ void gemm(const std::uint8_t* A, int lda, int M, const PackedWeights& W, std::in
 void gemm(const std::int8_t* A, int lda, int M, const PackedWeights& W, std::int32_t* C,
           int ldc) {
   gemm_impl(A, lda, M, W, C, ldc);
+}
+
+void gemm_acc16(const std::uint8_t* A, int lda, int M, const PackedWeights& W, std::int32_t* C,
+                int ldc) {
+  check_args(lda, M, W, ldc, Accumulator::int16);
+  if (M == 0) return;
+  if (W.isa() == Isa::scalar) {
+    gemm_acc16_ref(Acc16::pair_wrap, M, W.N(), W.K(), A, lda,
+                   static_cast<const std::int8_t*>(W.data()), W.K_padded(), C, ldc, false);
+    return;
+  }
+  run_parallel(detail::rows_avx2_acc16, {A, false, lda, &W, C, ldc}, M);
 }
 
 }  // namespace qb::int8

@@ -30,15 +30,24 @@ struct PanelLayout {
   int group;
   int elem_bytes;
 };
-PanelLayout panel_layout(Isa isa);
+
+// Which product the weights are packed for: gemm (exact int32 sums) or gemm_acc16.
+enum class Accumulator { int32, int16 };
+
+// The layout of `isa`'s kernels. The 16-bit kernel is AVX2 only (every CPU with a higher ISA
+// has AVX2), so for Accumulator::int16 any ISA above AVX2 gives the AVX2 layout.
+PanelLayout panel_layout(Isa isa, Accumulator acc = Accumulator::int32);
 
 class PackedWeights {
  public:
   PackedWeights() = default;
-  // Throws qb::Error when the CPU lacks `isa`.
-  PackedWeights(const std::int8_t* W, int N, int K, int ldw, Isa isa = best_isa());
+  // Throws qb::Error when the CPU lacks `isa`. With Accumulator::int16, an ISA above AVX2
+  // packs for the AVX2 kernel (isa() then says avx2).
+  PackedWeights(const std::int8_t* W, int N, int K, int ldw, Isa isa = best_isa(),
+                Accumulator acc = Accumulator::int32);
 
   Isa isa() const { return isa_; }
+  Accumulator accumulator() const { return acc_; }
   int N() const { return N_; }
   int K() const { return K_; }
   PanelLayout layout() const { return layout_; }
@@ -55,6 +64,7 @@ class PackedWeights {
     void operator()(void* p) const { std::free(p); }
   };
   Isa isa_ = Isa::scalar;
+  Accumulator acc_ = Accumulator::int32;
   int N_ = 0, K_ = 0, Kp_ = 0, Np_ = 0;
   PanelLayout layout_{1, 1, 1};
   std::unique_ptr<std::byte[], Free> data_;
@@ -65,5 +75,15 @@ void gemm(const std::uint8_t* A, int lda, int M, const PackedWeights& W, std::in
           int ldc);
 void gemm(const std::int8_t* A, int lda, int M, const PackedWeights& W, std::int32_t* C,
           int ldc);
+
+// The same product accumulated in 16 bits the x86 way, the `pair_wrap` model of reference.h:
+// vpmaddubsw sums adjacent u8·s8 pairs saturating to int16, vpaddw adds them modulo 2^16. C
+// receives each dot product's int16 result. Equal to gemm's exact sum whenever that fits in
+// int16 and no pair saturates (activations ≤ 127 never saturate a pair), which is what
+// overflow-aware quantization arranges. Twice the multiply-adds per instruction of the int32
+// AVX2 kernel. u8 activations only (vpmaddubsw's unsigned operand); W packed with
+// Accumulator::int16.
+void gemm_acc16(const std::uint8_t* A, int lda, int M, const PackedWeights& W, std::int32_t* C,
+                int ldc);
 
 }  // namespace qb::int8

@@ -53,6 +53,13 @@ std::int32_t dot_model(Acc16 model, int K, const AT* a, const std::int8_t* w) {
         acc += sat16(pair);
       }
       break;
+    case Acc16::pair_wrap:
+      for (int k = 0; k < K; k += 2) {
+        std::int32_t pair = std::int32_t(a[k]) * w[k];
+        if (k + 1 < K) pair += std::int32_t(a[k + 1]) * w[k + 1];
+        acc = wrap16(acc + sat16(pair));
+      }
+      break;
   }
   return acc;
 }
@@ -93,15 +100,16 @@ const char* acc16_name(Acc16 model) {
     case Acc16::wrap: return "wrap";
     case Acc16::saturate: return "saturate";
     case Acc16::pair_saturate: return "pair-saturate";
+    case Acc16::pair_wrap: return "pair-wrap";
   }
   QB_CHECK(false);
 }
 
 Acc16 parse_acc16(std::string_view name) {
-  for (Acc16 m : {Acc16::wrap, Acc16::saturate, Acc16::pair_saturate})
+  for (Acc16 m : {Acc16::wrap, Acc16::saturate, Acc16::pair_saturate, Acc16::pair_wrap})
     if (name == acc16_name(m)) return m;
   throw error("unknown 16-bit accumulation model '", std::string(name),
-              "' (expected wrap, saturate or pair-saturate)");
+              "' (expected wrap, saturate, pair-saturate or pair-wrap)");
 }
 
 std::int64_t gemm_acc16_ref(Acc16 model, int M, int N, int K, const std::uint8_t* A, int lda,

@@ -13,6 +13,11 @@
 //   pair_saturate  acc32 += sat16(a[2i]·w[2i] + a[2i+1]·w[2i+1])        (x86 vpmaddubsw, whose
 //                  adjacent pair sums saturate to int16, then widened and summed in int32;
 //                  an odd K pairs the last product with 0)
+//   pair_wrap      acc = (acc + sat16(a[2i]·w[2i] + a[2i+1]·w[2i+1])) mod 2^16   (x86 16-bit
+//                  accumulation: vpmaddubsw, then vpaddw; what gemm_acc16 computes. Modular
+//                  addition is associative, so the order the pairs are added in does not
+//                  matter. Equal to `wrap` whenever no pair saturates, e.g. for activations
+//                  ≤ 127: |pair| ≤ 2·127·128 = 32512)
 // With `count`, the model functions return how many of the M·N dot products differ from the
 // exact sum (the exact sum is computed alongside); without it they return 0.
 #pragma once
@@ -29,7 +34,7 @@ void gemm_ref(int M, int N, int K, const std::uint8_t* A, int lda, const std::in
 void gemm_ref(int M, int N, int K, const std::int8_t* A, int lda, const std::int8_t* W, int ldw,
               std::int32_t* C, int ldc);
 
-enum class Acc16 { wrap, saturate, pair_saturate };
+enum class Acc16 { wrap, saturate, pair_saturate, pair_wrap };
 
 const char* acc16_name(Acc16 model);
 Acc16 parse_acc16(std::string_view name);  // throws qb::Error
