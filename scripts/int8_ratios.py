@@ -8,7 +8,8 @@ multiply-add. Ratios are qbench GOPS / peer GOPS: above 1, qbench is faster. Row
 different processes are compared as they are; repeated rows (repetitions, or one row in two
 files) count by their median. Rows that skipped with an error print as ERR.
 
-Table 1, same ISA: qbench/<isa> against onednn/<isa> (oneDNN capped to that ISA).
+Table 1, same ISA: qbench/<isa> against onednn/<isa> (oneDNN capped to that ISA), and
+qbench_narrow/<isa> (weights in [-64, 63]: the vpmaddubsw kernels) where it exists.
 Table 2, the other peers: qbench's best ISA against gemmlowp/default, openblas_sgemm/default
 (fp32 on the same values) and onednn/default (oneDNN's own choice, AMX where it has it), and
 qbench/avx512vnni as a share of an assumed vpdpbusd peak.
@@ -80,17 +81,20 @@ def main(paths):
     get = lambda *k: rows.get(k, (None, ""))[0]
 
     print("### qbench vs oneDNN at the same ISA cap (GOPS; ratio = qbench / oneDNN)\n")
-    print("| shape | threads | isa | qbench | oneDNN | qbench/oneDNN | oneDNN implementation |")
-    print("|---|---:|---|---:|---:|---:|---|")
+    print("| shape | threads | isa | qbench | oneDNN | qbench/oneDNN | qbench_narrow | "
+          "narrow/oneDNN | oneDNN implementation |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---|")
     for s in shapes:
         for t in threads:
             for isa in ISAS:
                 q, o = ("qbench", isa, s, t), ("onednn", isa, s, t)
+                qn = ("qbench_narrow", isa, s, t)
                 if q not in rows and o not in rows:
                     continue
                 impl = rows[o][1] if o in rows else ""
                 print(f"| {s} | {t} | {isa} | {cell(rows, q)} | {cell(rows, o)} | "
-                      f"{ratio(get(*q), get(*o))} | {impl} |")
+                      f"{ratio(get(*q), get(*o))} | {cell(rows, qn)} | "
+                      f"{ratio(get(*qn), get(*o))} | {impl} |")
 
     print("\n### qbench's best ISA vs the other peers (GOPS; ratios = qbench best / peer)\n")
     print("| shape | threads | qbench best | gemmlowp | best/gemmlowp | openblas_sgemm | "

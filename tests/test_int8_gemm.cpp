@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <type_traits>
@@ -64,18 +65,24 @@ constexpr Shape kShapes[] = {{1, 1, 1},    {1, 17, 3},   {7, 5, 13},  {13, 33, 6
 
 // Runs one shape through `isa` with padded strides and checks C against gemm_ref, and that
 // the padding of C was left alone.
+// With `narrow`, the weights are clamped to [-64, 63] (PackedWeights::narrow(): the
+// vpmaddubsw kernels of AVX2 and AVX-512BW).
 template <class AT>
-void check_against_ref(Isa isa, Shape s, Fill fill, std::uint64_t seed) {
+void check_against_ref(Isa isa, Shape s, Fill fill, std::uint64_t seed, bool narrow = false) {
   Rng rng(seed);
   const int lda = s.K + 3, ldw = s.K + 1, ldc = s.N + 5;
   auto A = make<AT>(std::size_t(s.M) * lda, fill, rng, false);
   auto W = make<std::int8_t>(std::size_t(s.N) * ldw, fill, rng, true);
+  if (narrow)
+    for (auto& w : W) w = std::int8_t(std::clamp<int>(w, -64, 63));
   std::vector<std::int32_t> want(std::size_t(s.M) * ldc, -7), got(std::size_t(s.M) * ldc, -7);
   gemm_ref(s.M, s.N, s.K, A.data(), lda, W.data(), ldw, want.data(), ldc);
   const PackedWeights packed(W.data(), s.N, s.K, ldw, isa);
   gemm(A.data(), lda, s.M, packed, got.data(), ldc);
   INFO(isa_name(isa) << " A " << (std::is_signed_v<AT> ? "s8" : "u8") << " M " << s.M << " N "
-                     << s.N << " K " << s.K << " fill " << fill_name(fill));
+                     << s.N << " K " << s.K << " fill " << fill_name(fill) << " narrow "
+                     << packed.narrow());
+  if (narrow) CHECK(packed.narrow());
   std::size_t bad = 0;
   for (std::size_t i = 0; i < want.size(); ++i) bad += want[i] != got[i];
   CHECK(bad == 0);
@@ -125,12 +132,33 @@ TEST_CASE("every int8 GEMM path is bit-exact against the scalar reference", "[in
       }
 }
 
+TEST_CASE("int8 GEMM paths are bit-exact on narrow weights", "[int8]") {
+  std::uint64_t seed = 500;
+  for (Isa isa : runnable_isas())
+    for (Shape s : kShapes)
+      for (Fill f : {Fill::random, Fill::extremes, Fill::max_pos, Fill::max_neg, Fill::min_min}) {
+        check_against_ref<std::uint8_t>(isa, s, f, ++seed, true);
+        check_against_ref<std::int8_t>(isa, s, f, ++seed, true);
+      }
+  // One weight outside [-64, 63] takes the general path.
+  std::vector<std::int8_t> W(6 * 5, 63);
+  CHECK(PackedWeights(W.data(), 6, 5, 5).narrow());
+  W[17] = -65;
+  CHECK(!PackedWeights(W.data(), 6, 5, 5).narrow());
+  W[17] = -64;
+  CHECK(PackedWeights(W.data(), 6, 5, 5).narrow());
+  W[29] = 64;
+  CHECK(!PackedWeights(W.data(), 6, 5, 5).narrow());
+}
+
 TEST_CASE("int8 GEMM paths stay exact at the largest K", "[int8]") {
   // Σ 255·(−128) over K = kMaxK is −2,139,095,040: the int32 range nearly used up.
   for (Isa isa : runnable_isas()) {
     check_against_ref<std::uint8_t>(isa, {2, 17, kMaxK}, Fill::max_neg, 11);
     check_against_ref<std::uint8_t>(isa, {2, 17, kMaxK}, Fill::max_pos, 12);
     check_against_ref<std::int8_t>(isa, {2, 17, kMaxK}, Fill::max_neg, 13);
+    check_against_ref<std::uint8_t>(isa, {2, 17, kMaxK}, Fill::max_neg, 14, true);
+    check_against_ref<std::int8_t>(isa, {2, 17, kMaxK}, Fill::max_pos, 15, true);
   }
 }
 

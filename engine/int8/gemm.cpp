@@ -12,32 +12,44 @@
 
 namespace qb::int8 {
 
-PanelLayout panel_layout(Isa isa, Accumulator acc) {
-  // 16-bit: vpmaddubsw on a broadcast u8 quad and 8 columns × 4 k of weights; the two int16
-  // lanes of a column hold partial sums that the kernel adds at the end.
-  if (acc == Accumulator::int16) return isa == Isa::scalar ? PanelLayout{1, 1, 1} : PanelLayout{8, 4, 1};
+namespace {
+
+// The layout of the kernel gemm/gemm_acc16 will run for these weights (kernels.h).
+PanelLayout panel_layout(Isa isa, Accumulator acc, bool narrow) {
+  if (isa == Isa::scalar) return {1, 1, 1};  // plain row-major W, K_padded = K
+  // vpmaddubsw / vpdpbusd on a broadcast u8 quad: 4 k of each column per int32 lane.
+  if (acc == Accumulator::int16) return {8, 4, 1};
   switch (isa) {
-    case Isa::scalar: return {1, 1, 1};  // plain row-major W, K_padded = K
-    case Isa::avx2: return {8, 2, 2};
+    case Isa::avx2: return narrow ? PanelLayout{8, 4, 1} : PanelLayout{8, 2, 2};
     case Isa::avxvnni: return {8, 4, 1};
-    case Isa::avx512bw: return {16, 2, 2};
+    case Isa::avx512bw: return narrow ? PanelLayout{16, 4, 1} : PanelLayout{16, 2, 2};
     case Isa::avx512vnni: return {16, 4, 1};
+    case Isa::scalar: break;
   }
   QB_CHECK(false);
 }
+
+}  // namespace
 
 PackedWeights::PackedWeights(const std::int8_t* W, int N, int K, int ldw, Isa isa,
                              Accumulator acc)
     : isa_(acc == Accumulator::int16 && isa > Isa::avx2 ? Isa::avx2 : isa),
       acc_(acc),
       N_(N),
-      K_(K),
-      layout_(panel_layout(isa, acc)) {
+      K_(K) {
   if (!cpu_has(isa_)) throw error("int8 GEMM: this CPU cannot run the ", isa_name(isa_), " kernels");
   QB_CHECK_GT(N, 0);
   QB_CHECK_GT(K, 0);
   QB_CHECK_LE(K, kMaxK);
   QB_CHECK_GE(ldw, K);
+  narrow_ = true;
+  for (int n = 0; n < N && narrow_; ++n)
+    for (int k = 0; k < K; ++k)
+      if (W[std::int64_t(n) * ldw + k] < -64 || W[std::int64_t(n) * ldw + k] > 63) {
+        narrow_ = false;
+        break;
+      }
+  layout_ = panel_layout(isa_, acc_, narrow_);
   const int nr = layout_.nr, G = layout_.group;
   Kp_ = (K + G - 1) / G * G;
   Np_ = (N + nr - 1) / nr * nr;
@@ -70,12 +82,12 @@ PackedWeights::PackedWeights(const std::int8_t* W, int N, int K, int ldw, Isa is
 
 namespace {
 
-detail::RowsKernel rows_kernel(Isa isa) {
+detail::RowsKernel rows_kernel(Isa isa, bool narrow) {
   switch (isa) {
     case Isa::scalar: return nullptr;
-    case Isa::avx2: return detail::rows_avx2;
+    case Isa::avx2: return narrow ? detail::rows_avx2_narrow : detail::rows_avx2;
     case Isa::avxvnni: return detail::rows_avxvnni;
-    case Isa::avx512bw: return detail::rows_avx512bw;
+    case Isa::avx512bw: return narrow ? detail::rows_avx512bw_narrow : detail::rows_avx512bw;
     case Isa::avx512vnni: return detail::rows_avx512vnni;
   }
   QB_CHECK(false);
@@ -117,7 +129,7 @@ void gemm_impl(const AT* A, int lda, int M, const PackedWeights& W, std::int32_t
              C, ldc);
     return;
   }
-  run_parallel(rows_kernel(W.isa()), {A, std::is_signed_v<AT>, lda, &W, C, ldc}, M);
+  run_parallel(rows_kernel(W.isa(), W.narrow()), {A, std::is_signed_v<AT>, lda, &W, C, ldc}, M);
 }
 
 }  // namespace

@@ -21,7 +21,7 @@
 
 namespace qb::int8 {
 
-// How an ISA's kernels want W laid out: panels of `nr` columns (one int32 vector of C); in
+// How a kernel wants W laid out: panels of `nr` columns (one int32 vector of C); in
 // each panel, K runs in groups of `group` consecutive k, and a group holds `group` values of
 // column 0, then of column 1, ... (what one vpmaddwd (group 2) or vpdpbusd (group 4) eats).
 // Elements are int16 (`elem_bytes` 2: sign-extended for vpmaddwd) or int8. Padding is zero.
@@ -34,20 +34,21 @@ struct PanelLayout {
 // Which product the weights are packed for: gemm (exact int32 sums) or gemm_acc16.
 enum class Accumulator { int32, int16 };
 
-// The layout of `isa`'s kernels. The 16-bit kernel is AVX2 only (every CPU with a higher ISA
-// has AVX2), so for Accumulator::int16 any ISA above AVX2 gives the AVX2 layout.
-PanelLayout panel_layout(Isa isa, Accumulator acc = Accumulator::int32);
-
 class PackedWeights {
  public:
   PackedWeights() = default;
   // Throws qb::Error when the CPU lacks `isa`. With Accumulator::int16, an ISA above AVX2
-  // packs for the AVX2 kernel (isa() then says avx2).
+  // packs for the AVX2 kernel, the only 16-bit one (isa() then says avx2).
   PackedWeights(const std::int8_t* W, int N, int K, int ldw, Isa isa = best_isa(),
                 Accumulator acc = Accumulator::int32);
 
   Isa isa() const { return isa_; }
   Accumulator accumulator() const { return acc_; }
+  // Every weight in [-64, 63]: then vpmaddubsw's pair sums cannot saturate (|2·255·64| <
+  // 2^15), so gemm's AVX2 and AVX-512BW kernels use it on u8 operands instead of widening
+  // both operands to int16 for vpmaddwd — twice the multiply-adds per instruction, still exact.
+  // Weights of 7 bits or fewer (W4, W2, ternary ...) always qualify.
+  bool narrow() const { return narrow_; }
   int N() const { return N_; }
   int K() const { return K_; }
   PanelLayout layout() const { return layout_; }
@@ -65,6 +66,7 @@ class PackedWeights {
   };
   Isa isa_ = Isa::scalar;
   Accumulator acc_ = Accumulator::int32;
+  bool narrow_ = false;
   int N_ = 0, K_ = 0, Kp_ = 0, Np_ = 0;
   PanelLayout layout_{1, 1, 1};
   std::unique_ptr<std::byte[], Free> data_;

@@ -25,9 +25,11 @@ struct GemmArgs {
 using RowsKernel = void (*)(const GemmArgs& args, int m0, int m1);
 
 void rows_avx2(const GemmArgs& args, int m0, int m1);
-void rows_avx2_acc16(const GemmArgs& args, int m0, int m1);  // u8 activations only
+void rows_avx2_narrow(const GemmArgs& args, int m0, int m1);  // PackedWeights::narrow()
+void rows_avx2_acc16(const GemmArgs& args, int m0, int m1);   // u8 activations only
 void rows_avxvnni(const GemmArgs& args, int m0, int m1);
 void rows_avx512bw(const GemmArgs& args, int m0, int m1);
+void rows_avx512bw_narrow(const GemmArgs& args, int m0, int m1);
 void rows_avx512vnni(const GemmArgs& args, int m0, int m1);
 
 }  // namespace qb::int8::detail

@@ -1,4 +1,5 @@
-// AVX2 int8 GEMM, exact int32 accumulation through vpmaddwd on int16-widened operands.
+// AVX2 int8 GEMM, exact int32 accumulation: vpmaddwd on int16-widened operands for any
+// weights, vpmaddubsw on u8 operands for narrow ones (PackedWeights::narrow()).
 //
 // Why not vpmaddubsw (u8×s8 → s16 pairs): its pair sum a0·w0 + a1·w1 saturates to int16, and
 // over the full range it reaches 2·255·127 = 64770 or 2·255·(−128) = −65280, so it is not
@@ -8,6 +9,12 @@
 // saturates only for (−32768)·(−32768) pairs, which int8 inputs cannot produce. Both do 16
 // multiply-adds per 256-bit instruction on the same ports, so exactness costs no multiplies,
 // only twice the weight bytes and the widening of each row block.
+//
+// Narrow weights (all in [-64, 63], e.g. any of 7 bits or fewer) keep vpmaddubsw's pairs
+// inside int16, |a0·w0 + a1·w1| ≤ 2·255·64 = 32640, so it is exact there: vpmaddubsw, then
+// vpmaddwd by 1 (pairs to int32) and vpaddd do 32 multiply-adds in three instructions where the
+// widened path needs four, with half the bytes to load. s8 activations run as a + 128 with the
+// accumulators starting at PackedWeights::s8_bias(), as in the VNNI kernels.
 #include "engine/int8/kernels.h"
 
 #include "engine/check.h"
@@ -24,29 +31,31 @@
 namespace qb::int8::detail {
 namespace {
 
-struct Ops {
-  using V = __m256i;
+#include "engine/int8/vec256.inc"
+
+struct Ops : Vec {
   using AElem = std::int16_t;
   using WElem = std::int16_t;
   static constexpr int kNR = 8, kGroup = 2, kMR = 6, kNV = 2;  // 12 accumulators of 16 ymm
   static constexpr bool kSignedViaBias = false;
-  QB_INT8_TARGET static inline V zero() { return _mm256_setzero_si256(); }
-  QB_INT8_TARGET static inline V load(const void* p) {
-    return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-  }
-  QB_INT8_TARGET static inline V bcast32(const void* p) {
-    std::int32_t v;
-    std::memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-  }
   QB_INT8_TARGET static inline V dot(V acc, V a, V w) {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(a, w));
   }
-  QB_INT8_TARGET static inline void store(void* p, V v) {
-    _mm256_storeu_si256(static_cast<__m256i*>(p), v);
-  }
   static AElem from_u8(std::uint8_t x) { return AElem(x); }
   static AElem from_s8(std::int8_t x) { return AElem(x); }
+};
+
+struct OpsNarrow : Vec {
+  using AElem = std::uint8_t;
+  using WElem = std::int8_t;
+  static constexpr int kNR = 8, kGroup = 4, kMR = 6, kNV = 2;
+  static constexpr bool kSignedViaBias = true;
+  QB_INT8_TARGET static inline V dot(V acc, V a, V w) {
+    const V pairs = _mm256_maddubs_epi16(a, w);
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+  }
+  static AElem from_u8(std::uint8_t x) { return x; }
+  static AElem from_s8(std::int8_t x) { return AElem(int(x) + 128); }
 };
 
 #include "engine/int8/microkernel.inc"
@@ -54,5 +63,8 @@ struct Ops {
 }  // namespace
 
 void rows_avx2(const GemmArgs& args, int m0, int m1) { rows_entry<Ops>(args, m0, m1); }
+void rows_avx2_narrow(const GemmArgs& args, int m0, int m1) {
+  rows_entry<OpsNarrow>(args, m0, m1);
+}
 
 }  // namespace qb::int8::detail

@@ -26,21 +26,13 @@
 namespace qb::int8::detail {
 namespace {
 
-struct Ops {
-  using V = __m256i;
+#include "engine/int8/vec256.inc"
+
+struct Ops : Vec {
   using AElem = std::uint8_t;
   using WElem = std::int8_t;
   static constexpr int kNR = 8, kGroup = 4, kMR = 6, kNV = 2;  // 12 accumulators of 16 ymm
   static constexpr bool kSignedViaBias = false;
-  QB_INT8_TARGET static inline V zero() { return _mm256_setzero_si256(); }
-  QB_INT8_TARGET static inline V load(const void* p) {
-    return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-  }
-  QB_INT8_TARGET static inline V bcast32(const void* p) {
-    std::int32_t v;
-    std::memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-  }
   QB_INT8_TARGET static inline V dot(V acc, V a, V w) {
     return _mm256_add_epi16(acc, _mm256_maddubs_epi16(a, w));
   }
@@ -49,9 +41,6 @@ struct Ops {
   QB_INT8_TARGET static inline V finish(V acc) {
     const V sum = _mm256_madd_epi16(acc, _mm256_set1_epi16(1));
     return _mm256_srai_epi32(_mm256_slli_epi32(sum, 16), 16);
-  }
-  QB_INT8_TARGET static inline void store(void* p, V v) {
-    _mm256_storeu_si256(static_cast<__m256i*>(p), v);
   }
   static AElem from_u8(std::uint8_t x) { return x; }
   // Never called: gemm_acc16 takes u8 activations only (rows_avx2_acc16 checks).

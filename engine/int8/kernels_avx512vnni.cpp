@@ -21,21 +21,14 @@
 namespace qb::int8::detail {
 namespace {
 
-struct Ops {
-  using V = __m512i;
+#include "engine/int8/vec512.inc"
+
+struct Ops : Vec {
   using AElem = std::uint8_t;
   using WElem = std::int8_t;
   static constexpr int kNR = 16, kGroup = 4, kMR = 12, kNV = 2;  // 24 accumulators of 32 zmm
   static constexpr bool kSignedViaBias = true;
-  QB_INT8_TARGET static inline V zero() { return _mm512_setzero_si512(); }
-  QB_INT8_TARGET static inline V load(const void* p) { return _mm512_loadu_si512(p); }
-  QB_INT8_TARGET static inline V bcast32(const void* p) {
-    std::int32_t v;
-    std::memcpy(&v, p, 4);
-    return _mm512_set1_epi32(v);
-  }
   QB_INT8_TARGET static inline V dot(V acc, V a, V w) { return _mm512_dpbusd_epi32(acc, a, w); }
-  QB_INT8_TARGET static inline void store(void* p, V v) { _mm512_storeu_si512(p, v); }
   static AElem from_u8(std::uint8_t x) { return x; }
   static AElem from_s8(std::int8_t x) { return AElem(int(x) + 128); }
 };

@@ -16,26 +16,15 @@
 namespace qb::int8::detail {
 namespace {
 
-struct Ops {
-  using V = __m256i;
+#include "engine/int8/vec256.inc"
+
+struct Ops : Vec {
   using AElem = std::uint8_t;
   using WElem = std::int8_t;
   static constexpr int kNR = 8, kGroup = 4, kMR = 6, kNV = 2;  // 12 accumulators of 16 ymm
   static constexpr bool kSignedViaBias = true;
-  QB_INT8_TARGET static inline V zero() { return _mm256_setzero_si256(); }
-  QB_INT8_TARGET static inline V load(const void* p) {
-    return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-  }
-  QB_INT8_TARGET static inline V bcast32(const void* p) {
-    std::int32_t v;
-    std::memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-  }
   QB_INT8_TARGET static inline V dot(V acc, V a, V w) {
     return _mm256_dpbusd_avx_epi32(acc, a, w);
-  }
-  QB_INT8_TARGET static inline void store(void* p, V v) {
-    _mm256_storeu_si256(static_cast<__m256i*>(p), v);
   }
   static AElem from_u8(std::uint8_t x) { return x; }
   static AElem from_s8(std::int8_t x) { return AElem(int(x) + 128); }
