@@ -1,0 +1,289 @@
+#include "engine/int8/conv.h"
+
+#include "engine/check.h"
+#include "engine/int8/conv_kernels.h"
+#include "engine/int8/reference.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+namespace qb::int8 {
+
+ConvGeometry ConvGeometry::square(int k, int stride, int pad) {
+  return {k, k, stride, stride, pad, pad, pad, pad};
+}
+
+namespace {
+
+void check_geometry(const ConvGeometry& g) {
+  if (g.kh < 1 || g.kw < 1 || g.stride_h < 1 || g.stride_w < 1 || g.pad_top < 0 ||
+      g.pad_left < 0 || g.pad_bottom < 0 || g.pad_right < 0)
+    throw error("int8 conv: invalid geometry (kernel ", g.kh, "x", g.kw, ", stride ", g.stride_h,
+                "x", g.stride_w, ", padding top/left/bottom/right ", g.pad_top, "/", g.pad_left,
+                "/", g.pad_bottom, "/", g.pad_right, ")");
+}
+
+int out_size(int in, int k, int stride, int pad0, int pad1, const char* what) {
+  QB_CHECK_GE(in, 1);
+  const std::int64_t padded = std::int64_t(in) + pad0 + pad1;
+  if (padded < k)
+    throw error("int8 conv: the padded input ", what, " ", padded, " is smaller than the kernel (",
+                k, ")");
+  return int((padded - k) / stride + 1);
+}
+
+// Valid taps [k0, k1) of a window starting at input position `start` (may be negative).
+void valid_taps(int start, int k, int in, int& k0, int& k1) {
+  k0 = std::clamp(-start, 0, k);
+  k1 = std::clamp(in - start, k0, k);
+}
+
+// The thread count for `work` independent units of about `unit_cost` bytes: at least 32 KiB
+// of work a thread.
+int threads_for(std::int64_t work, std::int64_t unit_cost) {
+  const std::int64_t by_size = std::max<std::int64_t>(1, work * unit_cost / 32768);
+  return int(std::min<std::int64_t>({omp_get_max_threads(), by_size, work}));
+}
+
+// Runs body(t, a, b) on T threads, thread t taking [a, b) of a fixed contiguous partition
+// of [0, n).
+template <class Body>
+void split(std::int64_t n, int T, const Body& body) {
+  if (T <= 1) {
+    body(0, std::int64_t(0), n);
+    return;
+  }
+#pragma omp parallel num_threads(T)
+  {
+    // The team may be smaller than T (a call from inside another parallel region).
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const std::int64_t a = n * t / nt, b = n * (t + 1) / nt;
+    if (b > a) body(t, a, b);
+  }
+}
+
+// qb::int8::gemm splits its rows into omp_get_max_threads() parts and assumes its parallel
+// region gets that many threads; nested inside an active region it gets one thread and
+// computes only the first part. So inside a parallel region (ours or the caller's) it is
+// called with the thread count set to 1 (this task's copy of the setting), restored after.
+template <class AT>
+void gemm_on_this_thread_if_nested(const AT* A, int lda, int M, const PackedWeights& W,
+                                   std::int32_t* C, int ldc) {
+  if (!omp_in_parallel()) return gemm(A, lda, M, W, C, ldc);
+  struct Restore {
+    int saved = omp_get_max_threads();
+    ~Restore() { omp_set_num_threads(saved); }
+  } restore;
+  omp_set_num_threads(1);
+  gemm(A, lda, M, W, C, ldc);
+}
+
+// Output pixels (rows of the M×K patch matrix) [r0, r1) -> out, row r at (r − r0)·K.
+void im2col(const std::uint8_t* x, int H, int W, int C, std::uint8_t z, const ConvGeometry& g,
+            int Ho, int Wo, std::int64_t r0, std::int64_t r1, std::uint8_t* out) {
+  const std::size_t K = std::size_t(g.kh) * g.kw * C, rowk = std::size_t(g.kw) * C;
+  const std::int64_t plane = std::int64_t(Ho) * Wo;
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const std::int64_t n = r / plane;
+    const int oy = int(r % plane / Wo), ox = int(r % Wo);
+    std::uint8_t* dst = out + std::size_t(r - r0) * K;
+    const int iy0 = oy * g.stride_h - g.pad_top, ix0 = ox * g.stride_w - g.pad_left;
+    int kx0, kx1;
+    valid_taps(ix0, g.kw, W, kx0, kx1);
+    for (int ky = 0; ky < g.kh; ++ky, dst += rowk) {
+      const int iy = iy0 + ky;
+      if (iy < 0 || iy >= H) {
+        std::memset(dst, z, rowk);
+        continue;
+      }
+      // Taps kx0..kx1 read input columns ix0 + kx0 .. ix0 + kx1 − 1: one contiguous run.
+      std::memset(dst, z, std::size_t(kx0) * C);
+      std::memcpy(dst + std::size_t(kx0) * C,
+                  x + ((n * H + iy) * W + ix0 + kx0) * std::int64_t(C),
+                  std::size_t(kx1 - kx0) * C);
+      std::memset(dst + std::size_t(kx1) * C, z, std::size_t(g.kw - kx1) * C);
+    }
+  }
+}
+
+}  // namespace
+
+int ConvGeometry::out_h(int H) const {
+  check_geometry(*this);
+  return out_size(H, kh, stride_h, pad_top, pad_bottom, "height");
+}
+int ConvGeometry::out_w(int W) const {
+  check_geometry(*this);
+  return out_size(W, kw, stride_w, pad_left, pad_right, "width");
+}
+
+void conv2d_ref(const std::uint8_t* x, int N, int H, int W, int C_in, std::uint8_t x_zero_point,
+                const std::int8_t* w, int C_out, int groups, const ConvGeometry& g,
+                std::int32_t* y) {
+  QB_CHECK_GE(N, 0);
+  QB_CHECK_GE(groups, 1);
+  QB_CHECK_EQ(C_in % groups, 0);
+  QB_CHECK_EQ(C_out % groups, 0);
+  const int Ho = g.out_h(H), Wo = g.out_w(W);
+  const int Cgi = C_in / groups, Cgo = C_out / groups;
+  QB_CHECK_LE(std::int64_t(g.kh) * g.kw * Cgi, kMaxK);  // int32 sums stay exact
+  for (int n = 0; n < N; ++n)
+    for (int oy = 0; oy < Ho; ++oy)
+      for (int ox = 0; ox < Wo; ++ox)
+        for (int co = 0; co < C_out; ++co) {
+          const int grp = co / Cgo;
+          std::int32_t acc = 0;
+          for (int ky = 0; ky < g.kh; ++ky)
+            for (int kx = 0; kx < g.kw; ++kx)
+              for (int ci = 0; ci < Cgi; ++ci) {
+                const int iy = oy * g.stride_h + ky - g.pad_top;
+                const int ix = ox * g.stride_w + kx - g.pad_left;
+                const bool inside = iy >= 0 && iy < H && ix >= 0 && ix < W;
+                const std::int32_t xv =
+                    inside ? x[((std::int64_t(n) * H + iy) * W + ix) * C_in + grp * Cgi + ci]
+                           : x_zero_point;
+                acc += xv * w[((std::int64_t(co) * g.kh + ky) * g.kw + kx) * Cgi + ci];
+              }
+          y[((std::int64_t(n) * Ho + oy) * Wo + ox) * C_out + co] = acc;
+        }
+}
+
+Conv2dInt8::Conv2dInt8(const std::int8_t* w, int C_in, int C_out, const ConvGeometry& g,
+                       Isa isa)
+    : g_(g), C_in_(C_in), C_out_(C_out), isa_(isa) {
+  check_geometry(g);
+  QB_CHECK_GT(C_in, 0);
+  QB_CHECK_GT(C_out, 0);
+  const std::int64_t K = std::int64_t(g.kh) * g.kw * C_in;
+  if (K > kMaxK)
+    throw error("int8 conv: K = kh·kw·C_in = ", K, " exceeds ", kMaxK,
+                " (int32 sums would no longer be exact)");
+  packed_ = PackedWeights(w, C_out, int(K), int(K), isa);  // throws when the CPU lacks isa
+  wsum_.assign(C_out, 0);
+  for (int co = 0; co < C_out; ++co)
+    for (std::int64_t k = 0; k < K; ++k) wsum_[co] += w[co * K + k];
+}
+
+Conv2dInt8 Conv2dInt8::depthwise(const std::int8_t* w, int C, const ConvGeometry& g, Isa isa) {
+  check_geometry(g);
+  QB_CHECK_GT(C, 0);
+  if (!cpu_has(isa)) throw error("int8 conv: this CPU cannot run the ", isa_name(isa), " kernels");
+  const std::int64_t taps = std::int64_t(g.kh) * g.kw;
+  if (taps > kMaxK)
+    throw error("int8 conv: a ", g.kh, "x", g.kw, " window exceeds ", kMaxK, " taps");
+  Conv2dInt8 c;
+  c.g_ = g;
+  c.C_in_ = c.C_out_ = C;
+  c.depthwise_ = true;
+  c.isa_ = isa;
+  c.dw_weights_.assign(w, w + taps * C);
+  c.wsum_.assign(C, 0);
+  for (std::int64_t t = 0; t < taps; ++t)
+    for (int ch = 0; ch < C; ++ch) c.wsum_[ch] += w[t * C + ch];
+  return c;
+}
+
+std::vector<std::int32_t> Conv2dInt8::zero_point_bias(std::uint8_t x_zero_point) const {
+  std::vector<std::int32_t> b(wsum_.size());
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = -std::int32_t(x_zero_point) * wsum_[i];
+  return b;
+}
+
+void Conv2dInt8::forward(const std::uint8_t* x, int N, int H, int W, std::uint8_t x_zero_point,
+                         std::int32_t* y) {
+  QB_CHECK(C_out_ > 0);  // a default-constructed object
+  QB_CHECK_GE(N, 0);
+  if (depthwise_)
+    forward_depthwise(x, N, H, W, x_zero_point, y);
+  else
+    forward_gemm(x, N, H, W, x_zero_point, y);
+}
+
+void Conv2dInt8::forward_gemm(const std::uint8_t* x, int N, int H, int W, std::uint8_t z,
+                              std::int32_t* y) {
+  const int Ho = g_.out_h(H), Wo = g_.out_w(W);
+  const std::int64_t M = std::int64_t(N) * Ho * Wo;
+  const int K = packed_.K();
+  if (M == 0) return;
+  const bool direct = g_.kh == 1 && g_.kw == 1 && g_.stride_h == 1 && g_.stride_w == 1 &&
+                      g_.pad_top == 0 && g_.pad_left == 0 && g_.pad_bottom == 0 &&
+                      g_.pad_right == 0;
+  if (direct) {
+    // The input already is the M×K matrix; the GEMM splits its rows across threads.
+    for (std::int64_t b0 = 0; b0 < M; b0 += INT_MAX / 2) {
+      const std::int64_t rows = std::min<std::int64_t>(INT_MAX / 2, M - b0);
+      gemm_on_this_thread_if_nested(x + b0 * C_in_, C_in_, int(rows), packed_, y + b0 * C_out_,
+                                    C_out_);
+    }
+    return;
+  }
+  // One parallel region: each thread takes a contiguous range of output pixels and, block by
+  // block (about 512 KiB of patches, so they are still in its L2 when multiplied), writes
+  // their patches and multiplies them with a single-threaded GEMM. One region rather than
+  // one per block for im2col and one inside each GEMM: every region ends in a barrier, and
+  // on a machine shared with other jobs each barrier can wait a whole time slice.
+  const std::int64_t block = std::max<std::int64_t>(64, (512 << 10) / K);
+  const int T = threads_for(M, K);
+  if (int(columns_.size()) < T) columns_.resize(T);
+  split(M, T, [&](int t, std::int64_t a, std::int64_t b) {
+    std::vector<std::uint8_t>& cols = columns_[t];
+    cols.resize(std::size_t(std::min(block, b - a)) * K);
+    for (std::int64_t r0 = a; r0 < b; r0 += block) {
+      const std::int64_t rows = std::min(block, b - r0);
+      im2col(x, H, W, C_in_, z, g_, Ho, Wo, r0, r0 + rows, cols.data());
+      gemm_on_this_thread_if_nested(cols.data(), K, int(rows), packed_, y + r0 * C_out_, C_out_);
+    }
+  });
+}
+
+void Conv2dInt8::forward_depthwise(const std::uint8_t* x, int N, int H, int W, std::uint8_t z,
+                                   std::int32_t* y) const {
+  const int Ho = g_.out_h(H), Wo = g_.out_w(W), C = C_out_;
+  std::vector<std::int32_t> base(C);
+  for (int c = 0; c < C; ++c) base[c] = std::int32_t(z) * wsum_[c];
+  const detail::DepthwiseArgs args{x, H, W, C, z, dw_weights_.data(), base.data(), g_, Ho, Wo, y};
+  const detail::DepthwiseKernel kernel =
+      isa_ == Isa::scalar ? detail::depthwise_rows_scalar : detail::depthwise_rows_avx2;
+  const std::int64_t rows = std::int64_t(N) * Ho;
+  // A row's cost: Wo pixels × taps × C multiply-adds.
+  const std::int64_t cost = std::int64_t(Wo) * g_.kh * g_.kw * C;
+  split(rows, threads_for(rows, cost), [&](int, std::int64_t a, std::int64_t b) {
+    kernel(args, int(a), int(b));
+  });
+}
+
+namespace detail {
+
+void depthwise_rows_scalar(const DepthwiseArgs& a, int r0, int r1) {
+  const ConvGeometry& g = a.g;
+  const int C = a.C;
+  for (int r = r0; r < r1; ++r) {
+    const int n = r / a.Ho, oy = r % a.Ho;
+    const std::uint8_t* img = a.x + std::int64_t(n) * a.H * a.W * C;
+    int ky0, ky1;
+    valid_taps(oy * g.stride_h - g.pad_top, g.kh, a.H, ky0, ky1);
+    for (int ox = 0; ox < a.Wo; ++ox) {
+      const int ix0 = ox * g.stride_w - g.pad_left;
+      int kx0, kx1;
+      valid_taps(ix0, g.kw, a.W, kx0, kx1);
+      std::int32_t* yp = a.y + (std::int64_t(r) * a.Wo + ox) * C;
+      for (int c = 0; c < C; ++c) {
+        std::int32_t acc = a.base[c];
+        for (int ky = ky0; ky < ky1; ++ky) {
+          const int iy = oy * g.stride_h - g.pad_top + ky;
+          for (int kx = kx0; kx < kx1; ++kx)
+            acc += (std::int32_t(img[(std::int64_t(iy) * a.W + ix0 + kx) * C + c]) - a.z) *
+                   a.w[(ky * g.kw + kx) * C + c];
+        }
+        yp[c] = acc;
+      }
+    }
+  }
+}
+
+}  // namespace detail
+
+}  // namespace qb::int8
