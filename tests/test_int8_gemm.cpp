@@ -363,3 +363,22 @@ TEST_CASE("16-bit accumulation GEMM packing and threads", "[int8]") {
   CHECK_THROWS_AS(gemm_acc16(A.data(), K, M, packed32, one.data(), N), Error);
   CHECK_THROWS_AS(gemm(A.data(), K, M, packed, one.data(), N), Error);
 }
+
+TEST_CASE("int8 GEMM called inside a parallel region computes every row", "[int8]") {
+  // A nested region gets a team of one: the row split must follow the team, not the request.
+  Rng rng(21);
+  const int M = 130, N = 9, K = 40;
+  auto A = make<std::uint8_t>(std::size_t(M) * K, Fill::random, rng, false);
+  auto W = make<std::int8_t>(std::size_t(N) * K, Fill::random, rng, true);
+  std::vector<std::int32_t> want(std::size_t(M) * N);
+  gemm_ref(M, N, K, A.data(), K, W.data(), K, want.data(), N);
+  const PackedWeights packed(W.data(), N, K, K);
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(2);
+  std::vector<std::vector<std::int32_t>> got(2, std::vector<std::int32_t>(want.size(), -1));
+#pragma omp parallel num_threads(2)
+  gemm(A.data(), K, M, packed, got[omp_get_thread_num()].data(), N);
+  omp_set_num_threads(saved);
+  CHECK(got[0] == want);
+  if (omp_get_max_threads() > 1) CHECK(got[1] == want);
+}

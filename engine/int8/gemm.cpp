@@ -103,8 +103,10 @@ void run_parallel(detail::RowsKernel rows, const detail::GemmArgs& args, int M) 
   }
 #pragma omp parallel num_threads(T)
   {
-    const int t = omp_get_thread_num();
-    const int m0 = int(std::int64_t(M) * t / T), m1 = int(std::int64_t(M) * (t + 1) / T);
+    // The team may be smaller than asked (inside another parallel region it is one thread):
+    // partition by the team actually running, or rows would be left out.
+    const int team = omp_get_num_threads(), t = omp_get_thread_num();
+    const int m0 = int(std::int64_t(M) * t / team), m1 = int(std::int64_t(M) * (t + 1) / team);
     if (m1 > m0) rows(args, m0, m1);
   }
 }
