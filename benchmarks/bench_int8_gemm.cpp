@@ -13,6 +13,8 @@
 //   isa    scalar, avx2, avxvnni, avx512bw, avx512vnni (qbench: every one this CPU has;
 //          onednn: the one ONEDNN_MAX_CPU_ISA caps it to, one per process),
 //          default (peers at their own choice)
+//   peak/<isa>/<sequence> rows (peak_int8.cpp): one core's measured multiply-add throughput of
+//          the instruction sequence under each kernel, the yardstick for "% of peak"
 //   shape  sq256, sq512, sq1024 (M = N = K) and the ResNet-20 convolutions at batch 128 as
 //          im2col GEMMs, M = 128·H·W, N = C_out, K = C_in·9:
 //          r20s1 (131072×16×144), r20s2 (32768×32×288), r20s3 (8192×64×576)
@@ -123,6 +125,7 @@ void register_all() {
     bench::register_gemmlowp_rows(s);
 #endif
   }
+  bench::register_peak_rows();
 }
 
 }  // namespace

@@ -55,6 +55,8 @@ inline std::string check_against_ref(const GemmShape& s, const std::uint8_t* A,
   return "";
 }
 
+// Registers peak/<isa>/<sequence> for every ISA this CPU has (peak_int8.cpp).
+void register_peak_rows();
 // Registers onednn/<isa>/<shape>/threads:{1,2}, <isa> from ONEDNN_MAX_CPU_ISA (peer_onednn.cpp).
 void register_onednn_rows(const GemmShape& s);
 // Registers gemmlowp/default/<shape>/threads:{1,2} (peer_gemmlowp.cpp).

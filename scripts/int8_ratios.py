@@ -11,9 +11,11 @@ files) count by their median. Rows that skipped with an error print as ERR.
 Table 1, same ISA: qbench/<isa> against onednn/<isa> (oneDNN capped to that ISA), and
 qbench_narrow/<isa> (weights in [-64, 63]: the vpmaddubsw kernels) where it exists.
 Table 2, the other peers: qbench's best ISA against gemmlowp/default, openblas_sgemm/default
-(fp32 on the same values) and onednn/default (oneDNN's own choice, AMX where it has it), and
-qbench/avx512vnni as a share of an assumed vpdpbusd peak.
+(fp32 on the same values) and onednn/default (oneDNN's own choice, AMX where it has it).
 Table 3, 16-bit accumulation: qbench_acc16/avx2 against qbench/avx2 (exact int32 sums).
+Table 4, share of the measured peak: each kernel's GOPS over threads × the peak/<isa>/<sequence>
+row of the instruction sequence its inner loop is made of (one core's throughput, measured in
+the same process; threads are one per core here).
 """
 import json
 import re
@@ -21,16 +23,24 @@ import statistics
 import sys
 from collections import defaultdict
 
-# Assumption, not a measurement: two 512-bit vpdpbusd per cycle (64 multiply-adds = 128 ops
-# each) at ~3.5 GHz is ~900 GOPS per core, one thread per core.
-VNNI_PEAK_GOPS_PER_THREAD = 900.0
 ISAS = ["avx2", "avxvnni", "avx512bw", "avx512vnni"]
 SHAPE_ORDER = ["sq256", "sq512", "sq1024", "r20s1", "r20s2", "r20s3"]
 NAME = re.compile(r"^([^/]+)/([^/]+)/([^/]+)/threads:(\d+)")
+PEAK = re.compile(r"^peak/([^/]+)/([^/]+)$")
+# The instruction sequence under each kernel: (impl, isa) -> peak/<isa>/<sequence>.
+SEQUENCE = {
+    ("qbench", "avx2"): "vpmaddwd", ("qbench", "avx512bw"): "vpmaddwd",
+    ("qbench", "avxvnni"): "vpdpbusd", ("qbench", "avx512vnni"): "vpdpbusd",
+    ("qbench_narrow", "avx2"): "vpmaddubsw", ("qbench_narrow", "avx512bw"): "vpmaddubsw",
+    ("qbench_acc16", "avx2"): "vpmaddubsw_acc16",
+    ("onednn", "avx2"): "vpmaddubsw", ("onednn", "avx512bw"): "vpmaddubsw",
+    ("onednn", "avxvnni"): "vpdpbusd", ("onednn", "avx512vnni"): "vpdpbusd",
+}
 
 
 def load(paths):
-    """{(impl, isa, shape, threads): (median GOPS or None for errors, label)}"""
+    """{(impl, isa, shape, threads): (median GOPS or None for errors, label)}, with the peak
+    rows as ("peak", isa, sequence, 1)."""
     gops = defaultdict(list)
     errors = set()
     labels = {}
@@ -40,10 +50,14 @@ def load(paths):
         for b in doc.get("benchmarks", []):
             if b.get("run_type", "iteration") != "iteration":
                 continue
-            m = NAME.match(b.get("run_name", b["name"]))
-            if not m:
+            name = b.get("run_name", b["name"])
+            m, p = NAME.match(name), PEAK.match(name)
+            if m:
+                key = (m[1], m[2], m[3], int(m[4]))
+            elif p:
+                key = ("peak", p[1], p[2], 1)
+            else:
                 continue
-            key = (m[1], m[2], m[3], int(m[4]))
             if b.get("error_occurred"):
                 errors.add(key)
                 labels[key] = b.get("error_message", "")
@@ -75,9 +89,9 @@ def main(paths):
     if not paths:
         sys.exit("usage: int8_ratios.py FILE.json...")
     rows = load(paths)
-    shapes = sorted({k[2] for k in rows},
+    shapes = sorted({k[2] for k in rows if k[0] != "peak"},
                     key=lambda s: (SHAPE_ORDER.index(s) if s in SHAPE_ORDER else 99, s))
-    threads = sorted({k[3] for k in rows})
+    threads = sorted({k[3] for k in rows if k[0] != "peak"})
     get = lambda *k: rows.get(k, (None, ""))[0]
 
     print("### qbench vs oneDNN at the same ISA cap (GOPS; ratio = qbench / oneDNN)\n")
@@ -98,8 +112,8 @@ def main(paths):
 
     print("\n### qbench's best ISA vs the other peers (GOPS; ratios = qbench best / peer)\n")
     print("| shape | threads | qbench best | gemmlowp | best/gemmlowp | openblas_sgemm | "
-          "best/openblas | oneDNN default | best/oneDNN default | avx512vnni % of peak |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+          "best/openblas | oneDNN default | best/oneDNN default |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
     for s in shapes:
         for t in threads:
             ours = [(get("qbench", i, s, t), i) for i in ISAS if get("qbench", i, s, t)]
@@ -107,13 +121,11 @@ def main(paths):
             g = get("gemmlowp", "default", s, t)
             b = get("openblas_sgemm", "default", s, t)
             od = ("onednn", "default", s, t)
-            vnni = get("qbench", "avx512vnni", s, t)
-            peak = "–" if vnni is None else f"{100 * vnni / (VNNI_PEAK_GOPS_PER_THREAD * t):.1f}%"
             od_cell = cell(rows, od) + (f" ({rows[od][1]})" if od in rows and rows[od][1] else "")
             best_cell = f"{fmt(best)} ({best_isa})" if ours else "–"
             print(f"| {s} | {t} | {best_cell} | {cell(rows, ('gemmlowp', 'default', s, t))} | "
                   f"{ratio(best, g)} | {cell(rows, ('openblas_sgemm', 'default', s, t))} | "
-                  f"{ratio(best, b)} | {od_cell} | {ratio(best, get(*od))} | {peak} |")
+                  f"{ratio(best, b)} | {od_cell} | {ratio(best, get(*od))} |")
     print("\n### 16-bit against 32-bit accumulation, AVX2 (GOPS; ratio = acc16 / int32)\n")
     print("| shape | threads | qbench_acc16 | qbench | acc16/int32 |")
     print("|---|---:|---:|---:|---:|")
@@ -123,8 +135,20 @@ def main(paths):
             if a16 in rows:
                 print(f"| {s} | {t} | {cell(rows, a16)} | {cell(rows, a32)} | "
                       f"{ratio(get(*a16), get(*a32))} |")
-    print(f"\nPeak assumption (not measured): {VNNI_PEAK_GOPS_PER_THREAD:.0f} GOPS per thread "
-          "for vpdpbusd (AVX-512 VNNI); the last column is qbench/avx512vnni against it.")
+    peaks = {(k[1], k[2]): v[0] for k, v in rows.items() if k[0] == "peak" and v[0]}
+    if peaks:
+        print("\n### Share of the measured peak (GOPS / (threads × one core's peak of the "
+              "kernel's instruction sequence))\n")
+        print("| isa | sequence | peak GOPS per core | kernel | " +
+              " | ".join(f"{s} t{t}" for s in shapes for t in threads) + " |")
+        print("|---|---|---:|---|" + "---:|" * (len(shapes) * len(threads)))
+        for (impl, isa), seq in SEQUENCE.items():
+            peak = peaks.get((isa, seq))
+            if peak is None or not any((impl, isa, s, t) in rows for s in shapes for t in threads):
+                continue
+            shares = [(f"{100 * get(impl, isa, s, t) / (peak * t):.0f}%"
+                       if get(impl, isa, s, t) else "–") for s in shapes for t in threads]
+            print(f"| {isa} | {seq} | {peak:.1f} | {impl} | " + " | ".join(shares) + " |")
     print("gemmlowp packs its weights inside every call (no prepacked API); qbench and oneDNN "
           "pack once, outside the timed loop.")
     print("oneDNN's avx2 and avx512bw rows use activations in [0, 127] (vpmaddubsw saturates "
