@@ -13,6 +13,7 @@
 // Depthwise rows exist for scalar and avx2 only: every ISA above avx2 runs the AVX2 kernel.
 // GOPS counts 2 operations per multiply-add; requant rows count Gelem/s and GB/s (4 bytes
 // read and 1 written per element).
+#include "benchmarks/int8_peers.h"
 #include "engine/int8/conv.h"
 #include "engine/int8/requantize.h"
 #include "engine/layers/conv2d.h"
@@ -29,6 +30,7 @@
 namespace {
 
 using namespace qb;
+using bench::random_values;
 
 constexpr int kBatch = 32;
 
@@ -49,14 +51,6 @@ void set_gops(benchmark::State& state, const ConvShape& s) {
   const double macs = double(kBatch) * s.H * s.H * s.C * 9.0 * (s.depthwise ? 1 : s.C);
   state.counters["GOPS"] =
       benchmark::Counter(2.0 * macs * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-}
-
-template <class T>
-std::vector<T> random_values(std::size_t n, int lo, int hi, std::uint64_t seed) {
-  Rng rng(seed);
-  std::vector<T> v(n);
-  for (auto& x : v) x = T(lo + int(rng.uniform_int(std::uint64_t(hi - lo + 1))));
-  return v;
 }
 
 void BM_qbench(benchmark::State& state, int8::Isa isa, ConvShape s) {

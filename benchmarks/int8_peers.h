@@ -1,4 +1,4 @@
-// What bench_int8_gemm's translation units share: the shapes' type, the data, the GOPS
+// What the int8 benchmarks' translation units share: the shapes' type, the data, the GOPS
 // counter, the correctness check against gemm_ref, and the peers' registration functions.
 // Each peer library lives in its own file (peer_onednn.cpp, peer_gemmlowp.cpp), compiled only
 // when CMake finds it (QB_HAVE_ONEDNN, QB_HAVE_GEMMLOWP): gemmlowp's templates are slow to

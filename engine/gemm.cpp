@@ -1,5 +1,7 @@
 #include "engine/gemm.h"
 
+#include "engine/parallel.h"
+
 #include <cblas.h>
 
 #include <algorithm>
@@ -15,30 +17,15 @@ void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const f
 
 void set_blas_single_threaded() { openblas_set_num_threads(1); }
 
-}  // namespace qb
-
-#include <omp.h>
-
-namespace qb {
-
 void sgemm_parallel_rows(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
                          const float* A, int lda, const float* B, int ldb, float beta, float* C,
                          int ldc) {
   const int T = std::min(omp_get_max_threads(), std::max(1, M / 8));
-  if (T <= 1) {
-    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    return;
-  }
-#pragma omp parallel num_threads(T)
-  {
-    const int t = omp_get_thread_num();
-    const int m0 = int(std::int64_t(M) * t / T), m1 = int(std::int64_t(M) * (t + 1) / T);
+  parallel_split(M, T, [&](int, std::int64_t m0, std::int64_t m1) {
     // Row m of op(A) starts at A + m*lda (no transpose) or at column m (transpose).
-    const float* a = trans_a ? A + m0 : A + std::int64_t(m0) * lda;
-    if (m1 > m0)
-      sgemm(trans_a, trans_b, m1 - m0, N, K, alpha, a, lda, B, ldb, beta,
-            C + std::int64_t(m0) * ldc, ldc);
-  }
+    const float* a = trans_a ? A + m0 : A + m0 * lda;
+    sgemm(trans_a, trans_b, int(m1 - m0), N, K, alpha, a, lda, B, ldb, beta, C + m0 * ldc, ldc);
+  });
 }
 
 }  // namespace qb

@@ -6,6 +6,7 @@
 #include "engine/int8/conv.h"
 #include "engine/int8/requantize.h"
 #include "engine/rng.h"
+#include "tests/int8_isas.h"
 
 #include <catch2/catch.hpp>
 #include <omp.h>
@@ -18,21 +19,6 @@ using namespace qb;
 using namespace qb::int8;
 
 namespace {
-
-std::vector<Isa> runnable_isas() {
-  std::vector<Isa> out;
-  for (Isa isa : kAllIsas) {
-    if (cpu_has(isa))
-      out.push_back(isa);
-    else
-      WARN("int8 conv: this CPU lacks " << isa_name(isa) << "; its kernels are not tested");
-  }
-  return out;
-}
-
-struct EnvGuard {
-  ~EnvGuard() { unsetenv("QB_MAX_ISA"); }
-};
 
 enum class Fill { random, extremes, max_pos, max_neg, narrow };
 
@@ -148,7 +134,7 @@ TEST_CASE("int8 reference conv equals a convolution computed by hand", "[int8][c
   CHECK(y[1] == 10 - 10 + 2 * 2);
   CHECK(y[2] == 10 - 4 + 2 * 10);
   CHECK(y[3] == 5 - 6 + 2 * 8);
-  for (Isa isa : runnable_isas()) {
+  for (Isa isa : test::runnable_isas("int8 conv")) {
     std::int32_t got[4];
     Conv2dInt8(w, 1, 1, g, isa).forward(x, 1, 3, 3, 10, got);
     CHECK(std::vector<int>(got, got + 4) == std::vector<int>(y, y + 4));
@@ -168,7 +154,7 @@ TEST_CASE("int8 reference conv equals a convolution computed by hand", "[int8][c
 
 TEST_CASE("every int8 conv path is bit-exact against the reference", "[int8][conv]") {
   std::uint64_t seed = 100;
-  for (Isa isa : runnable_isas())
+  for (Isa isa : test::runnable_isas("int8 conv"))
     for (const Case& c : kCases) {
       check_conv(isa, c, Fill::random, 0, ++seed);
       check_conv(isa, c, Fill::random, 128, ++seed);
@@ -184,7 +170,7 @@ TEST_CASE("int8 conv stays exact across im2col blocks and at large K", "[int8][c
   // K = 3·3·460 = 4140: blocks of 126 output pixels, so each thread's share of the 450
   // pixels takes two blocks or more. And K = 5·5·2600 = 65000 ≤ kMaxK with every product
   // 255·(−128) or 255·127.
-  for (Isa isa : runnable_isas()) {
+  for (Isa isa : test::runnable_isas("int8 conv")) {
     check_conv(isa, {2, 15, 15, 460, 3, ConvGeometry::square(3, 1, 1)}, Fill::random, 77, 1);
     check_conv(isa, {1, 5, 5, 2600, 2, ConvGeometry::square(5)}, Fill::max_neg, 0, 2);
     check_conv(isa, {1, 5, 5, 2600, 2, ConvGeometry::square(5)}, Fill::max_pos, 255, 3);
@@ -199,7 +185,7 @@ TEST_CASE("every int8 depthwise path is bit-exact against the reference", "[int8
       ConvGeometry::square(3, 1, 1), ConvGeometry::square(3, 2, 1), ConvGeometry::square(3),
       geo(3, 3, 2, 2, 0, 1, 1, 0),   ConvGeometry::square(5, 1, 2), ConvGeometry::square(1),
       geo(1, 3, 1, 2, 0, 1, 0, 1),   ConvGeometry::square(5, 2, 4)};
-  for (Isa isa : runnable_isas())
+  for (Isa isa : test::runnable_isas("int8 conv"))
     for (int C : {1, 7, 8, 9, 15, 16, 17, 24, 31, 33, 64})
       for (const ConvGeometry& g : geos) {
         check_depthwise(isa, 2, 7, 9, C, g, Fill::random, 0, ++seed);
@@ -217,7 +203,7 @@ TEST_CASE("int8 conv gives the same result on one and two threads", "[int8][conv
   const auto x = make_x(std::size_t(N) * H * W * C, Fill::random, rng);
   const auto w = make_w(std::size_t(C) * 9 * C, Fill::random, rng);
   const ConvGeometry g = ConvGeometry::square(3, 1, 1);
-  for (Isa isa : runnable_isas()) {
+  for (Isa isa : test::runnable_isas("int8 conv")) {
     Conv2dInt8 conv(w.data(), C, C, g, isa);
     Conv2dInt8 dw = Conv2dInt8::depthwise(w.data(), C, g, isa);
     std::vector<std::int32_t> a(std::size_t(N) * H * W * C), b(a.size()), da(a.size()),
@@ -248,7 +234,7 @@ TEST_CASE("int8 conv is exact when called from inside a parallel region", "[int8
   conv2d_ref(x.data(), N, H, W, C, 5, w.data(), C, 1, ConvGeometry::square(1), want1.data());
   conv2d_ref(x.data(), N, H, W, C, 5, w.data(), C, 1, ConvGeometry::square(3, 1, 1),
              want3.data());
-  for (Isa isa : runnable_isas()) {
+  for (Isa isa : test::runnable_isas("int8 conv")) {
     int bad = 0;
 #pragma omp parallel num_threads(2) reduction(+ : bad)
     {
@@ -267,7 +253,7 @@ TEST_CASE("int8 conv is exact when called from inside a parallel region", "[int8
 }
 
 TEST_CASE("QB_MAX_ISA caps the ISA int8 convolutions are built for", "[int8][conv]") {
-  EnvGuard guard;
+  test::MaxIsaGuard guard;
   Rng rng(8);
   const auto x = make_x(2 * 6 * 6 * 5, Fill::random, rng);
   const auto w = make_w(4 * 9 * 5, Fill::random, rng);
@@ -303,7 +289,7 @@ TEST_CASE("int8 conv then requantize matches the real-valued convolution", "[int
   std::vector<std::int32_t> qbias(C_out);
   for (auto& b : qbias) b = std::int32_t(rng.uniform_int(2001)) - 1000;
   const int Ho = g.out_h(H), Wo = g.out_w(W);
-  for (Isa isa : runnable_isas()) {
+  for (Isa isa : test::runnable_isas("int8 conv")) {
     Conv2dInt8 conv(w.data(), C_in, C_out, g, isa);
     std::vector<std::int32_t> acc(std::size_t(N) * Ho * Wo * C_out);
     conv.forward(x.data(), N, H, W, zx, acc.data());

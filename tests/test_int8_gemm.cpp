@@ -5,6 +5,7 @@
 #include "engine/int8/gemm.h"
 #include "engine/int8/reference.h"
 #include "engine/rng.h"
+#include "tests/int8_isas.h"
 
 #include <catch2/catch.hpp>
 #include <omp.h>
@@ -89,21 +90,6 @@ void check_against_ref(Isa isa, Shape s, Fill fill, std::uint64_t seed, bool nar
 }
 
 // Every ISA this CPU has; the others are reported, never skipped silently.
-std::vector<Isa> runnable_isas() {
-  std::vector<Isa> out;
-  for (Isa isa : kAllIsas) {
-    if (cpu_has(isa))
-      out.push_back(isa);
-    else
-      WARN("int8 GEMM: this CPU lacks " << isa_name(isa) << "; its kernels are not tested");
-  }
-  return out;
-}
-
-struct EnvGuard {
-  ~EnvGuard() { unsetenv("QB_MAX_ISA"); }
-};
-
 }  // namespace
 
 TEST_CASE("int8 reference GEMM equals a product computed by hand", "[int8]") {
@@ -124,7 +110,7 @@ TEST_CASE("int8 reference GEMM equals a product computed by hand", "[int8]") {
 
 TEST_CASE("every int8 GEMM path is bit-exact against the scalar reference", "[int8]") {
   std::uint64_t seed = 1;
-  for (Isa isa : runnable_isas())
+  for (Isa isa : test::runnable_isas("int8 GEMM"))
     for (Shape s : kShapes)
       for (Fill f : {Fill::random, Fill::extremes, Fill::max_pos, Fill::max_neg, Fill::min_min}) {
         check_against_ref<std::uint8_t>(isa, s, f, ++seed);
@@ -134,7 +120,7 @@ TEST_CASE("every int8 GEMM path is bit-exact against the scalar reference", "[in
 
 TEST_CASE("int8 GEMM paths are bit-exact on narrow weights", "[int8]") {
   std::uint64_t seed = 500;
-  for (Isa isa : runnable_isas())
+  for (Isa isa : test::runnable_isas("int8 GEMM"))
     for (Shape s : kShapes)
       for (Fill f : {Fill::random, Fill::extremes, Fill::max_pos, Fill::max_neg, Fill::min_min}) {
         check_against_ref<std::uint8_t>(isa, s, f, ++seed, true);
@@ -153,7 +139,7 @@ TEST_CASE("int8 GEMM paths are bit-exact on narrow weights", "[int8]") {
 
 TEST_CASE("int8 GEMM paths stay exact at the largest K", "[int8]") {
   // Σ 255·(−128) over K = kMaxK is −2,139,095,040: the int32 range nearly used up.
-  for (Isa isa : runnable_isas()) {
+  for (Isa isa : test::runnable_isas("int8 GEMM")) {
     check_against_ref<std::uint8_t>(isa, {2, 17, kMaxK}, Fill::max_neg, 11);
     check_against_ref<std::uint8_t>(isa, {2, 17, kMaxK}, Fill::max_pos, 12);
     check_against_ref<std::int8_t>(isa, {2, 17, kMaxK}, Fill::max_neg, 13);
@@ -164,7 +150,7 @@ TEST_CASE("int8 GEMM paths stay exact at the largest K", "[int8]") {
 
 TEST_CASE("int8 GEMM gives the same result on one and two threads", "[int8]") {
   const int saved = omp_get_max_threads();
-  for (Isa isa : runnable_isas()) {
+  for (Isa isa : test::runnable_isas("int8 GEMM")) {
     Rng rng(5);
     const int M = 203, N = 37, K = 99;
     auto A = make<std::uint8_t>(std::size_t(M) * K, Fill::random, rng, false);
@@ -182,7 +168,7 @@ TEST_CASE("int8 GEMM gives the same result on one and two threads", "[int8]") {
 }
 
 TEST_CASE("QB_MAX_ISA caps the int8 ISA and unknown names are refused", "[int8]") {
-  EnvGuard guard;
+  test::MaxIsaGuard guard;
   for (Isa isa : kAllIsas) CHECK(parse_isa(isa_name(isa)) == isa);
   setenv("QB_MAX_ISA", "scalar", 1);
   CHECK(best_isa() == Isa::scalar);

@@ -5,6 +5,7 @@
 #include "engine/check.h"
 #include "engine/int8/requantize.h"
 #include "engine/rng.h"
+#include "tests/int8_isas.h"
 
 #include <catch2/catch.hpp>
 #include <omp.h>
@@ -19,17 +20,6 @@ using namespace qb;
 using namespace qb::int8;
 
 namespace {
-
-std::vector<Isa> runnable_isas() {
-  std::vector<Isa> out;
-  for (Isa isa : kAllIsas) {
-    if (cpu_has(isa))
-      out.push_back(isa);
-    else
-      WARN("requantize: this CPU lacks " << isa_name(isa) << "; its kernels are not tested");
-  }
-  return out;
-}
 
 // rhe(v) for a long double holding an exact dyadic rational: the default rounding mode
 // (to nearest, ties to even) of nearbyintl.
@@ -214,7 +204,7 @@ TEST_CASE("requantize by shift on hand-computed vectors on every path", "[int8][
   // 11 columns: one AVX2 vector and a tail, one AVX-512 tail.
   const std::int32_t C[] = {6, 10, 14, -6, -10, 1, 2, 3, -2, 1000, -1000};
   const std::int8_t want_s8[] = {2, 2, 4, -2, -2, 0, 0, 1, 0, 127, -128};
-  for (Isa isa : runnable_isas()) {
+  for (Isa isa : test::runnable_isas("requantize")) {
     INFO(isa_name(isa));
     std::int8_t y8[11];
     requantize_shift(C, 11, 1, 11, 2, {}, y8, 11, isa);
@@ -250,7 +240,7 @@ TEST_CASE("requantize by multiplier rounds once where gemmlowp rounds twice", "[
   // x = −12: −4.5 → −4.
   const std::int32_t C[] = {5, 10, -5, -10, 6, -6};
   const std::int32_t C2[] = {4, 12, -4, -12, 1, -1};
-  for (Isa isa : runnable_isas()) {
+  for (Isa isa : test::runnable_isas("requantize")) {
     INFO(isa_name(isa));
     std::int8_t y[6];
     requantize(C, 6, 1, 6, Multiplier{1 << 30, -1}, {}, y, 6, isa);
@@ -296,7 +286,7 @@ TEST_CASE("quantize_multiplier represents scales within its bound", "[int8][requ
   const Multiplier tiny = quantize_multiplier(1e-300);
   const std::int32_t C[] = {INT32_MIN, INT32_MAX};
   std::uint8_t y[2];
-  for (Isa isa : runnable_isas()) {
+  for (Isa isa : test::runnable_isas("requantize")) {
     requantize(C, 2, 1, 2, tiny, {3}, y, 2, isa);
     CHECK(int(y[0]) == 3);
     CHECK(int(y[1]) == 3);
@@ -311,7 +301,7 @@ TEST_CASE("quantize_multiplier represents scales within its bound", "[int8][requ
 
 TEST_CASE("every requantize-by-shift path is bit-exact against the reference", "[int8][requant]") {
   Rng rng(11);
-  for (Isa isa : runnable_isas())
+  for (Isa isa : test::runnable_isas("requantize"))
     for (int shift : {0, 1, 2, 3, 7, 8, 15, 16, 24, 30, 31, 32, 33, 40, 63, 64, 100})
       for (int N : kNs) {
         const int M = 1 + int(rng.uniform_int(5));
@@ -329,7 +319,7 @@ TEST_CASE("every requantize-by-multiplier path is bit-exact against the referenc
   // e = 31 (no shift), 30, 1 (shift 30), 0 (31), −1, −31 (62), −32 (63), −33 (64, capped),
   // −1000.
   const int es[] = {31, 30, 1, 0, -1, -31, -32, -33, -1000};
-  for (Isa isa : runnable_isas()) {
+  for (Isa isa : test::runnable_isas("requantize")) {
     for (std::int32_t m0 : m0s)
       for (int e : es) {
         const Multiplier mu{m0, e};
@@ -360,7 +350,7 @@ TEST_CASE("requantize equals the exact rational on random scales and data", "[in
   // Realistic scales (input·weight / output ≈ 2^−6 .. 2^−16) and GEMM-sized accumulators,
   // where exact ties are rare: every element against long double through each path.
   Rng rng(13);
-  for (Isa isa : runnable_isas())
+  for (Isa isa : test::runnable_isas("requantize"))
     for (int rep = 0; rep < 20; ++rep) {
       const int M = 17, N = 37;
       std::vector<Multiplier> per(N);
@@ -377,7 +367,7 @@ TEST_CASE("requantize gives the same result on one and two threads", "[int8][req
   const auto C = adversarial(std::size_t(M) * N, rng, 20);
   std::vector<Multiplier> per(N);
   for (auto& mu : per) mu = quantize_multiplier(std::exp2(-20.0 + 10.0 * rng.uniform()));
-  for (Isa isa : runnable_isas()) {
+  for (Isa isa : test::runnable_isas("requantize")) {
     std::vector<std::uint8_t> one(C.size()), two(C.size()), s1(C.size()), s2(C.size());
     omp_set_num_threads(1);
     requantize(C.data(), N, M, N, per, {128}, one.data(), N, isa);

@@ -3,6 +3,7 @@
 #include "engine/check.h"
 #include "engine/int8/conv_kernels.h"
 #include "engine/int8/reference.h"
+#include "engine/parallel.h"
 
 #include <omp.h>
 
@@ -46,39 +47,6 @@ void valid_taps(int start, int k, int in, int& k0, int& k1) {
 int threads_for(std::int64_t work, std::int64_t unit_cost) {
   const std::int64_t by_size = std::max<std::int64_t>(1, work * unit_cost / 32768);
   return int(std::min<std::int64_t>({omp_get_max_threads(), by_size, work}));
-}
-
-// Runs body(t, a, b) on T threads, thread t taking [a, b) of a fixed contiguous partition
-// of [0, n).
-template <class Body>
-void split(std::int64_t n, int T, const Body& body) {
-  if (T <= 1) {
-    body(0, std::int64_t(0), n);
-    return;
-  }
-#pragma omp parallel num_threads(T)
-  {
-    // The team may be smaller than T (a call from inside another parallel region).
-    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    const std::int64_t a = n * t / nt, b = n * (t + 1) / nt;
-    if (b > a) body(t, a, b);
-  }
-}
-
-// qb::int8::gemm splits its rows into omp_get_max_threads() parts and assumes its parallel
-// region gets that many threads; nested inside an active region it gets one thread and
-// computes only the first part. So inside a parallel region (ours or the caller's) it is
-// called with the thread count set to 1 (this task's copy of the setting), restored after.
-template <class AT>
-void gemm_on_this_thread_if_nested(const AT* A, int lda, int M, const PackedWeights& W,
-                                   std::int32_t* C, int ldc) {
-  if (!omp_in_parallel()) return gemm(A, lda, M, W, C, ldc);
-  struct Restore {
-    int saved = omp_get_max_threads();
-    ~Restore() { omp_set_num_threads(saved); }
-  } restore;
-  omp_set_num_threads(1);
-  gemm(A, lda, M, W, C, ldc);
 }
 
 // Output pixels (rows of the M×K patch matrix) [r0, r1) -> out, row r at (r − r0)·K.
@@ -215,8 +183,7 @@ void Conv2dInt8::forward_gemm(const std::uint8_t* x, int N, int H, int W, std::u
     // The input already is the M×K matrix; the GEMM splits its rows across threads.
     for (std::int64_t b0 = 0; b0 < M; b0 += INT_MAX / 2) {
       const std::int64_t rows = std::min<std::int64_t>(INT_MAX / 2, M - b0);
-      gemm_on_this_thread_if_nested(x + b0 * C_in_, C_in_, int(rows), packed_, y + b0 * C_out_,
-                                    C_out_);
+      gemm(x + b0 * C_in_, C_in_, int(rows), packed_, y + b0 * C_out_, C_out_);
     }
     return;
   }
@@ -228,13 +195,13 @@ void Conv2dInt8::forward_gemm(const std::uint8_t* x, int N, int H, int W, std::u
   const std::int64_t block = std::max<std::int64_t>(64, (512 << 10) / K);
   const int T = threads_for(M, K);
   if (int(columns_.size()) < T) columns_.resize(T);
-  split(M, T, [&](int t, std::int64_t a, std::int64_t b) {
+  parallel_split(M, T, [&](int t, std::int64_t a, std::int64_t b) {
     std::vector<std::uint8_t>& cols = columns_[t];
     cols.resize(std::size_t(std::min(block, b - a)) * K);
     for (std::int64_t r0 = a; r0 < b; r0 += block) {
       const std::int64_t rows = std::min(block, b - r0);
       im2col(x, H, W, C_in_, z, g_, Ho, Wo, r0, r0 + rows, cols.data());
-      gemm_on_this_thread_if_nested(cols.data(), K, int(rows), packed_, y + r0 * C_out_, C_out_);
+      gemm(cols.data(), K, int(rows), packed_, y + r0 * C_out_, C_out_);
     }
   });
 }
@@ -250,7 +217,7 @@ void Conv2dInt8::forward_depthwise(const std::uint8_t* x, int N, int H, int W, s
   const std::int64_t rows = std::int64_t(N) * Ho;
   // A row's cost: Wo pixels × taps × C multiply-adds.
   const std::int64_t cost = std::int64_t(Wo) * g_.kh * g_.kw * C;
-  split(rows, threads_for(rows, cost), [&](int, std::int64_t a, std::int64_t b) {
+  parallel_split(rows, threads_for(rows, cost), [&](int, std::int64_t a, std::int64_t b) {
     kernel(args, int(a), int(b));
   });
 }

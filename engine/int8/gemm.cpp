@@ -3,6 +3,7 @@
 #include "engine/check.h"
 #include "engine/int8/kernels.h"
 #include "engine/int8/reference.h"
+#include "engine/parallel.h"
 
 #include <omp.h>
 
@@ -95,20 +96,10 @@ detail::RowsKernel rows_kernel(Isa isa, bool narrow) {
 
 // Splits the rows of C over OpenMP's threads and runs `rows` on each share.
 void run_parallel(detail::RowsKernel rows, const detail::GemmArgs& args, int M) {
-  // A fixed partition of the rows, at least 32 rows a thread so small M stays on one.
+  // At least 32 rows a thread, so small M stays on one.
   const int T = std::min(omp_get_max_threads(), std::max(1, M / 32));
-  if (T <= 1) {
-    rows(args, 0, M);
-    return;
-  }
-#pragma omp parallel num_threads(T)
-  {
-    // The team may be smaller than asked (inside another parallel region it is one thread):
-    // partition by the team actually running, or rows would be left out.
-    const int team = omp_get_num_threads(), t = omp_get_thread_num();
-    const int m0 = int(std::int64_t(M) * t / team), m1 = int(std::int64_t(M) * (t + 1) / team);
-    if (m1 > m0) rows(args, m0, m1);
-  }
+  parallel_split(M, T,
+                 [&](int, std::int64_t m0, std::int64_t m1) { rows(args, int(m0), int(m1)); });
 }
 
 void check_args(int lda, int M, const PackedWeights& W, int ldc, Accumulator acc) {

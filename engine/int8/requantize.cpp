@@ -2,6 +2,7 @@
 
 #include "engine/check.h"
 #include "engine/int8/requantize_kernels.h"
+#include "engine/parallel.h"
 
 #include <omp.h>
 
@@ -128,17 +129,9 @@ void run_rows(detail::RequantKernel kernel, const detail::RequantArgs& args, int
   const std::int64_t elems = std::int64_t(M) * args.N;
   const int T = int(std::min<std::int64_t>(
       {omp_get_max_threads(), std::max<std::int64_t>(1, elems / 65536), M}));
-  if (T <= 1) {
-    kernel(args, 0, M);
-    return;
-  }
-#pragma omp parallel num_threads(T)
-  {
-    // The team may be smaller than T (nested inside another parallel region).
-    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    const int r0 = int(std::int64_t(M) * t / nt), r1 = int(std::int64_t(M) * (t + 1) / nt);
-    if (r1 > r0) kernel(args, r0, r1);
-  }
+  parallel_split(M, T, [&](int, std::int64_t r0, std::int64_t r1) {
+    kernel(args, int(r0), int(r1));
+  });
 }
 
 template <class Out>
