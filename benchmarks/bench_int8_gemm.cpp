@@ -1,8 +1,10 @@
 // int8 GEMM microbenchmarks, rows named <impl>/<isa>/<shape>/threads:<t>:
 //   impl   qbench (engine/int8, u8 activations × packed s8 weights -> int32),
 //          qbench_narrow (the same with weights in [-64, 63], PackedWeights::narrow(): the
-//          vpmaddubsw kernels of avx2 and avx512bw, exact; the counterpart of oneDNN's 7-bit
-//          activations there),
+//          vpmaddubsw kernels of avx2 and avx512bw, exact),
+//          qbench_a7 (activations in [0, 127] packed with Activations::u7, weights over the
+//          whole range: the same vpmaddubsw kernels, exact, on the very data oneDNN's avx2 and
+//          avx512bw rows get),
 //          qbench_acc16 (engine/int8 gemm_acc16: the same product accumulated in 16 bits,
 //          vpmaddubsw + vpaddw; AVX2 only),
 //          openblas_sgemm (fp32 on the same values, the engine's policy: rows split across
@@ -31,6 +33,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -46,12 +49,18 @@ constexpr GemmShape kShapes[] = {
     {"r20s2", 128 * 16 * 16, 32, 32 * 9}, {"r20s3", 128 * 8 * 8, 64, 64 * 9},
 };
 
-void BM_qbench(benchmark::State& state, int8::Isa isa, GemmShape s, bool narrow) {
+// Which operands a qbench row multiplies (see the header).
+enum class Operands { full, narrow_weights, a7 };
+
+void BM_qbench(benchmark::State& state, int8::Isa isa, GemmShape s, Operands ops) {
   set_threads(int(state.range(0)));
-  const auto A = random_values<std::uint8_t>(std::size_t(s.M) * s.K, 0, 255, 1);
-  const auto W = narrow ? random_values<std::int8_t>(std::size_t(s.N) * s.K, -64, 63, 2)
-                        : random_values<std::int8_t>(std::size_t(s.N) * s.K, -128, 127, 2);
-  const int8::PackedWeights packed(W.data(), s.N, s.K, s.K, isa);
+  const int a_max = ops == Operands::a7 ? 127 : 255;
+  const int w_max = ops == Operands::narrow_weights ? 63 : 127;
+  const auto A = random_values<std::uint8_t>(std::size_t(s.M) * s.K, 0, a_max, 1);
+  const auto W = random_values<std::int8_t>(std::size_t(s.N) * s.K, -w_max - 1, w_max, 2);
+  const int8::PackedWeights packed(
+      W.data(), s.N, s.K, s.K, isa, int8::Accumulator::int32,
+      ops == Operands::a7 ? int8::Activations::u7 : int8::Activations::any);
   std::vector<std::int32_t> C(std::size_t(s.M) * s.N);
   for (auto _ : state) {
     int8::gemm(A.data(), s.K, s.M, packed, C.data(), s.N);
@@ -100,16 +109,18 @@ void register_all() {
       }
       auto* b = benchmark::RegisterBenchmark(
           (std::string("qbench/") + int8::isa_name(isa) + "/" + s.name).c_str(), BM_qbench, isa,
-          s, false);
+          s, Operands::full);
       b->Arg(1);
       // The scalar reference is single-threaded.
       if (isa != int8::Isa::scalar) b->Arg(2);
       b->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
       if (isa == int8::Isa::avx2 || isa == int8::Isa::avx512bw)
-        benchmark::RegisterBenchmark(
-            (std::string("qbench_narrow/") + int8::isa_name(isa) + "/" + s.name).c_str(),
-            BM_qbench, isa, s, true)
-            ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+        for (auto [impl, ops] : {std::pair{"qbench_narrow/", Operands::narrow_weights},
+                                 std::pair{"qbench_a7/", Operands::a7}})
+          benchmark::RegisterBenchmark(
+              (std::string(impl) + int8::isa_name(isa) + "/" + s.name).c_str(), BM_qbench, isa,
+              s, ops)
+              ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
     }
     if (int8::cpu_has(int8::Isa::avx2))
       benchmark::RegisterBenchmark((std::string("qbench_acc16/avx2/") + s.name).c_str(),

@@ -8,8 +8,10 @@ multiply-add. Ratios are qbench GOPS / peer GOPS: above 1, qbench is faster. Row
 different processes are compared as they are; repeated rows (repetitions, or one row in two
 files) count by their median. Rows that skipped with an error print as ERR.
 
-Table 1, same ISA: qbench/<isa> against onednn/<isa> (oneDNN capped to that ISA), and
-qbench_narrow/<isa> (weights in [-64, 63]: the vpmaddubsw kernels) where it exists.
+Table 1, same ISA: qbench/<isa> against onednn/<isa> (oneDNN capped to that ISA), and where
+they exist qbench_narrow/<isa> (weights in [-64, 63]) and qbench_a7/<isa> (activations in
+[0, 127] promised u7: the very data oneDNN's avx2/avx512bw rows get), both the vpmaddubsw
+kernels.
 Table 2, the other peers: qbench's best ISA against gemmlowp/default, openblas_sgemm/default
 (fp32 on the same values) and onednn/default (oneDNN's own choice, AMX where it has it).
 Table 3, 16-bit accumulation: qbench_acc16/avx2 against qbench/avx2 (exact int32 sums).
@@ -32,6 +34,7 @@ SEQUENCE = {
     ("qbench", "avx2"): "vpmaddwd", ("qbench", "avx512bw"): "vpmaddwd",
     ("qbench", "avxvnni"): "vpdpbusd", ("qbench", "avx512vnni"): "vpdpbusd",
     ("qbench_narrow", "avx2"): "vpmaddubsw", ("qbench_narrow", "avx512bw"): "vpmaddubsw",
+    ("qbench_a7", "avx2"): "vpmaddubsw", ("qbench_a7", "avx512bw"): "vpmaddubsw",
     ("qbench_acc16", "avx2"): "vpmaddubsw_acc16",
     ("onednn", "avx2"): "vpmaddubsw", ("onednn", "avx512bw"): "vpmaddubsw",
     ("onednn", "avxvnni"): "vpdpbusd", ("onednn", "avx512vnni"): "vpdpbusd",
@@ -96,19 +99,20 @@ def main(paths):
 
     print("### qbench vs oneDNN at the same ISA cap (GOPS; ratio = qbench / oneDNN)\n")
     print("| shape | threads | isa | qbench | oneDNN | qbench/oneDNN | qbench_narrow | "
-          "narrow/oneDNN | oneDNN implementation |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|---|")
+          "narrow/oneDNN | qbench_a7 | a7/oneDNN | oneDNN implementation |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for s in shapes:
         for t in threads:
             for isa in ISAS:
                 q, o = ("qbench", isa, s, t), ("onednn", isa, s, t)
-                qn = ("qbench_narrow", isa, s, t)
+                qn, qa = ("qbench_narrow", isa, s, t), ("qbench_a7", isa, s, t)
                 if q not in rows and o not in rows:
                     continue
                 impl = rows[o][1] if o in rows else ""
                 print(f"| {s} | {t} | {isa} | {cell(rows, q)} | {cell(rows, o)} | "
                       f"{ratio(get(*q), get(*o))} | {cell(rows, qn)} | "
-                      f"{ratio(get(*qn), get(*o))} | {impl} |")
+                      f"{ratio(get(*qn), get(*o))} | {cell(rows, qa)} | "
+                      f"{ratio(get(*qa), get(*o))} | {impl} |")
 
     print("\n### qbench's best ISA vs the other peers (GOPS; ratios = qbench best / peer)\n")
     print("| shape | threads | qbench best | gemmlowp | best/gemmlowp | openblas_sgemm | "
@@ -151,8 +155,8 @@ def main(paths):
             print(f"| {isa} | {seq} | {peak:.1f} | {impl} | " + " | ".join(shares) + " |")
     print("gemmlowp packs its weights inside every call (no prepacked API); qbench and oneDNN "
           "pack once, outside the timed loop.")
-    print("oneDNN's avx2 and avx512bw rows use activations in [0, 127] (vpmaddubsw saturates "
-          "pairs to int16); all other rows use [0, 255].")
+    print("oneDNN's avx2 and avx512bw rows and qbench_a7 use activations in [0, 127] "
+          "(vpmaddubsw saturates pairs to int16 beyond); all other rows use [0, 255].")
 
 
 if __name__ == "__main__":

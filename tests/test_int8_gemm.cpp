@@ -64,26 +64,34 @@ constexpr Shape kShapes[] = {{1, 1, 1},    {1, 17, 3},   {7, 5, 13},  {13, 33, 6
                              {25, 16, 144}, {3, 40, 1},  {12, 48, 64}, {37, 23, 301},
                              {1, 64, 1001}, {19, 70, 5}};
 
+// The operand ranges a test draws from: the whole of u8/s8, weights clamped to [-64, 63]
+// (PackedWeights::narrow() by the weights), or u8 activations clamped to [0, 127] and packed
+// with Activations::u7 (narrow() by the promise). The last two run the vpmaddubsw kernels of
+// AVX2 and AVX-512BW.
+enum class Range { full, narrow_weights, u7_activations };
+
 // Runs one shape through `isa` with padded strides and checks C against gemm_ref, and that
 // the padding of C was left alone.
-// With `narrow`, the weights are clamped to [-64, 63] (PackedWeights::narrow(): the
-// vpmaddubsw kernels of AVX2 and AVX-512BW).
 template <class AT>
-void check_against_ref(Isa isa, Shape s, Fill fill, std::uint64_t seed, bool narrow = false) {
+void check_against_ref(Isa isa, Shape s, Fill fill, std::uint64_t seed, Range range = Range::full) {
   Rng rng(seed);
   const int lda = s.K + 3, ldw = s.K + 1, ldc = s.N + 5;
   auto A = make<AT>(std::size_t(s.M) * lda, fill, rng, false);
   auto W = make<std::int8_t>(std::size_t(s.N) * ldw, fill, rng, true);
-  if (narrow)
+  if (range == Range::narrow_weights)
     for (auto& w : W) w = std::int8_t(std::clamp<int>(w, -64, 63));
+  if (range == Range::u7_activations)
+    for (auto& a : A) a = AT(std::min<int>(a, 127));
   std::vector<std::int32_t> want(std::size_t(s.M) * ldc, -7), got(std::size_t(s.M) * ldc, -7);
   gemm_ref(s.M, s.N, s.K, A.data(), lda, W.data(), ldw, want.data(), ldc);
-  const PackedWeights packed(W.data(), s.N, s.K, ldw, isa);
+  const PackedWeights packed(
+      W.data(), s.N, s.K, ldw, isa, Accumulator::int32,
+      range == Range::u7_activations ? Activations::u7 : Activations::any);
   gemm(A.data(), lda, s.M, packed, got.data(), ldc);
   INFO(isa_name(isa) << " A " << (std::is_signed_v<AT> ? "s8" : "u8") << " M " << s.M << " N "
                      << s.N << " K " << s.K << " fill " << fill_name(fill) << " narrow "
                      << packed.narrow());
-  if (narrow) CHECK(packed.narrow());
+  if (range != Range::full) CHECK(packed.narrow());
   std::size_t bad = 0;
   for (std::size_t i = 0; i < want.size(); ++i) bad += want[i] != got[i];
   CHECK(bad == 0);
@@ -123,8 +131,8 @@ TEST_CASE("int8 GEMM paths are bit-exact on narrow weights", "[int8]") {
   for (Isa isa : test::runnable_isas("int8 GEMM"))
     for (Shape s : kShapes)
       for (Fill f : {Fill::random, Fill::extremes, Fill::max_pos, Fill::max_neg, Fill::min_min}) {
-        check_against_ref<std::uint8_t>(isa, s, f, ++seed, true);
-        check_against_ref<std::int8_t>(isa, s, f, ++seed, true);
+        check_against_ref<std::uint8_t>(isa, s, f, ++seed, Range::narrow_weights);
+        check_against_ref<std::int8_t>(isa, s, f, ++seed, Range::narrow_weights);
       }
   // One weight outside [-64, 63] takes the general path.
   std::vector<std::int8_t> W(6 * 5, 63);
@@ -137,14 +145,53 @@ TEST_CASE("int8 GEMM paths are bit-exact on narrow weights", "[int8]") {
   CHECK(!PackedWeights(W.data(), 6, 5, 5).narrow());
 }
 
+TEST_CASE("int8 GEMM paths are bit-exact on activations promised u7", "[int8]") {
+  std::uint64_t seed = 900;
+  for (Isa isa : test::runnable_isas("int8 GEMM"))
+    for (Shape s : kShapes)
+      for (Fill f : {Fill::random, Fill::extremes, Fill::max_pos, Fill::max_neg, Fill::min_min})
+        check_against_ref<std::uint8_t>(isa, s, f, ++seed, Range::u7_activations);
+  // The promise makes any weights narrow(); s8 activations are not covered by it.
+  const std::vector<std::int8_t> W(4 * 6, -128);
+  const PackedWeights u7(W.data(), 4, 6, 6, best_isa(), Accumulator::int32, Activations::u7);
+  CHECK(u7.narrow());
+  CHECK(!PackedWeights(W.data(), 4, 6, 6).narrow());
+  const std::vector<std::int8_t> As(6, 1);
+  std::vector<std::int32_t> C(4);
+  CHECK_THROWS_AS(gemm(As.data(), 6, 1, u7, C.data(), 4), Error);
+}
+
+TEST_CASE("a broken u7 promise saturates pairs on the vpmaddubsw kernels, as documented",
+          "[int8]") {
+  // 255·(−128) + 255·(−128) = −65280 saturates to −32768 per pair on AVX2 and AVX-512BW (the
+  // pair_saturate model); scalar and VNNI kernels still give the exact sum.
+  Rng rng(31);
+  const int M = 7, N = 19, K = 36;
+  auto A = make<std::uint8_t>(std::size_t(M) * K, Fill::extremes, rng, false);
+  auto W = make<std::int8_t>(std::size_t(N) * K, Fill::extremes, rng, true);
+  std::vector<std::int32_t> exact(std::size_t(M) * N), saturated(exact.size());
+  gemm_ref(M, N, K, A.data(), K, W.data(), K, exact.data(), N);
+  CHECK(gemm_acc16_ref(Acc16::pair_saturate, M, N, K, A.data(), K, W.data(), K,
+                       saturated.data(), N, true) > 0);
+  for (Isa isa : test::runnable_isas("int8 GEMM")) {
+    INFO(isa_name(isa));
+    const PackedWeights packed(W.data(), N, K, K, isa, Accumulator::int32, Activations::u7);
+    std::vector<std::int32_t> got(exact.size());
+    gemm(A.data(), K, M, packed, got.data(), N);
+    const bool pairs = isa == Isa::avx2 || isa == Isa::avx512bw;
+    CHECK(got == (pairs ? saturated : exact));
+  }
+}
+
 TEST_CASE("int8 GEMM paths stay exact at the largest K", "[int8]") {
   // Σ 255·(−128) over K = kMaxK is −2,139,095,040: the int32 range nearly used up.
   for (Isa isa : test::runnable_isas("int8 GEMM")) {
     check_against_ref<std::uint8_t>(isa, {2, 17, kMaxK}, Fill::max_neg, 11);
     check_against_ref<std::uint8_t>(isa, {2, 17, kMaxK}, Fill::max_pos, 12);
     check_against_ref<std::int8_t>(isa, {2, 17, kMaxK}, Fill::max_neg, 13);
-    check_against_ref<std::uint8_t>(isa, {2, 17, kMaxK}, Fill::max_neg, 14, true);
-    check_against_ref<std::int8_t>(isa, {2, 17, kMaxK}, Fill::max_pos, 15, true);
+    check_against_ref<std::uint8_t>(isa, {2, 17, kMaxK}, Fill::max_neg, 14, Range::narrow_weights);
+    check_against_ref<std::int8_t>(isa, {2, 17, kMaxK}, Fill::max_pos, 15, Range::narrow_weights);
+    check_against_ref<std::uint8_t>(isa, {2, 17, kMaxK}, Fill::max_neg, 16, Range::u7_activations);
   }
 }
 

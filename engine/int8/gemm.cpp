@@ -33,18 +33,20 @@ PanelLayout panel_layout(Isa isa, Accumulator acc, bool narrow) {
 }  // namespace
 
 PackedWeights::PackedWeights(const std::int8_t* W, int N, int K, int ldw, Isa isa,
-                             Accumulator acc)
+                             Accumulator acc, Activations act)
     : isa_(acc == Accumulator::int16 && isa > Isa::avx2 ? Isa::avx2 : isa),
       acc_(acc),
+      act_(act),
       N_(N),
       K_(K) {
-  if (!cpu_has(isa_)) throw error("int8 GEMM: this CPU cannot run the ", isa_name(isa_), " kernels");
+  if (!cpu_has(isa_))
+    throw error("int8 GEMM: this CPU cannot run the ", isa_name(isa_), " kernels");
   QB_CHECK_GT(N, 0);
   QB_CHECK_GT(K, 0);
   QB_CHECK_LE(K, kMaxK);
   QB_CHECK_GE(ldw, K);
   narrow_ = true;
-  for (int n = 0; n < N && narrow_; ++n)
+  for (int n = 0; n < N && narrow_ && act != Activations::u7; ++n)
     for (int k = 0; k < K; ++k)
       if (W[std::int64_t(n) * ldw + k] < -64 || W[std::int64_t(n) * ldw + k] > 63) {
         narrow_ = false;
@@ -116,6 +118,9 @@ void check_args(int lda, int M, const PackedWeights& W, int ldc, Accumulator acc
 template <class AT>
 void gemm_impl(const AT* A, int lda, int M, const PackedWeights& W, std::int32_t* C, int ldc) {
   check_args(lda, M, W, ldc, Accumulator::int32);
+  // The kernels run s8 activations as a + 128, which the u7 promise does not cover.
+  if (std::is_signed_v<AT> && W.activations() == Activations::u7)
+    throw error("int8 GEMM: weights packed for u7 activations take u8 activations, not s8");
   if (M == 0) return;
   if (W.isa() == Isa::scalar) {
     gemm_ref(M, W.N(), W.K(), A, lda, static_cast<const std::int8_t*>(W.data()), W.K_padded(),

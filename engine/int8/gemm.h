@@ -34,20 +34,32 @@ struct PanelLayout {
 // Which product the weights are packed for: gemm (exact int32 sums) or gemm_acc16.
 enum class Accumulator { int32, int16 };
 
+// What the caller promises about the activations gemm will multiply the weights by:
+//   any  u8 or s8, the whole range;
+//   u7   u8 values ≤ 127 only (activations of 7 bits or fewer: A4, A2, ...). Then
+//        vpmaddubsw's pair sums cannot saturate (2·127·128 = 32512 < 2^15) whatever the
+//        weights, so AVX2 and AVX-512BW run it as for narrow weights: the sums stay exact at
+//        twice the multiply-adds per instruction. s8 activations are refused. An activation
+//        above 127 breaks the promise: the result is then unspecified (pair-saturated on
+//        AVX2/AVX-512BW, the exact sum elsewhere).
+// (oneDNN's AVX2 and AVX-512 u8×s8 paths make the same demand without saying so.)
+enum class Activations { any, u7 };
+
 class PackedWeights {
  public:
   PackedWeights() = default;
   // Throws qb::Error when the CPU lacks `isa`. With Accumulator::int16, an ISA above AVX2
   // packs for the AVX2 kernel, the only 16-bit one (isa() then says avx2).
   PackedWeights(const std::int8_t* W, int N, int K, int ldw, Isa isa = best_isa(),
-                Accumulator acc = Accumulator::int32);
+                Accumulator acc = Accumulator::int32, Activations act = Activations::any);
 
   Isa isa() const { return isa_; }
   Accumulator accumulator() const { return acc_; }
-  // Every weight in [-64, 63]: then vpmaddubsw's pair sums cannot saturate (|2·255·64| <
-  // 2^15), so gemm's AVX2 and AVX-512BW kernels use it on u8 operands instead of widening
-  // both operands to int16 for vpmaddwd — twice the multiply-adds per instruction, still exact.
-  // Weights of 7 bits or fewer (W4, W2, ternary ...) always qualify.
+  Activations activations() const { return act_; }
+  // vpmaddubsw's pair sums cannot saturate, so gemm's AVX2 and AVX-512BW kernels use it on u8
+  // operands instead of widening both operands to int16 for vpmaddwd — twice the multiply-adds
+  // per instruction, still exact: every weight is in [-64, 63] (|2·255·64| < 2^15; weights of
+  // 7 bits or fewer — W4, W2, ternary ... — always are), or the activations are promised u7.
   bool narrow() const { return narrow_; }
   int N() const { return N_; }
   int K() const { return K_; }
@@ -66,6 +78,7 @@ class PackedWeights {
   };
   Isa isa_ = Isa::scalar;
   Accumulator acc_ = Accumulator::int32;
+  Activations act_ = Activations::any;
   bool narrow_ = false;
   int N_ = 0, K_ = 0, Kp_ = 0, Np_ = 0;
   PanelLayout layout_{1, 1, 1};
