@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <vector>
@@ -72,22 +73,26 @@ const Case kCases[] = {
 };
 
 // Runs one case through the general (groups = 1) path of `isa` against conv2d_ref.
-void check_conv(Isa isa, const Case& c, Fill f, std::uint8_t z, std::uint64_t seed) {
+// With Activations::u7, the inputs are clamped to [0, 127] (z must be ≤ 127 then).
+void check_conv(Isa isa, const Case& c, Fill f, std::uint8_t z, std::uint64_t seed,
+                Activations act = Activations::any) {
   Rng rng(seed);
-  const auto x = make_x(std::size_t(c.N) * c.H * c.W * c.C_in, f, rng);
+  auto x = make_x(std::size_t(c.N) * c.H * c.W * c.C_in, f, rng);
+  if (act == Activations::u7)
+    for (auto& v : x) v = std::min<std::uint8_t>(v, 127);
   const auto w = make_w(std::size_t(c.C_out) * c.g.kh * c.g.kw * c.C_in, f, rng);
   const int Ho = c.g.out_h(c.H), Wo = c.g.out_w(c.W);
   const std::size_t ny = std::size_t(c.N) * Ho * Wo * c.C_out;
   std::vector<std::int32_t> want(ny), got(ny + 3, -7);
   conv2d_ref(x.data(), c.N, c.H, c.W, c.C_in, z, w.data(), c.C_out, 1, c.g, want.data());
-  Conv2dInt8 conv(w.data(), c.C_in, c.C_out, c.g, isa);
+  Conv2dInt8 conv(w.data(), c.C_in, c.C_out, c.g, isa, act);
   conv.forward(x.data(), c.N, c.H, c.W, z, got.data());
   std::size_t bad = 0;
   for (std::size_t i = 0; i < ny; ++i) bad += want[i] != got[i];
   INFO(isa_name(isa) << " N " << c.N << " H " << c.H << " W " << c.W << " C_in " << c.C_in
                      << " C_out " << c.C_out << " k " << c.g.kh << "x" << c.g.kw << " s "
                      << c.g.stride_h << "x" << c.g.stride_w << " z " << int(z) << " fill "
-                     << int(f));
+                     << int(f) << " u7 " << (act == Activations::u7));
   CHECK(bad == 0);
   CHECK(got[ny] == -7);  // nothing written past y
 }
@@ -163,7 +168,17 @@ TEST_CASE("every int8 conv path is bit-exact against the reference", "[int8][con
       check_conv(isa, c, Fill::max_pos, 255, ++seed);
       check_conv(isa, c, Fill::max_neg, 0, ++seed);
       check_conv(isa, c, Fill::narrow, 200, ++seed);
+      check_conv(isa, c, Fill::random, 127, ++seed, Activations::u7);
+      check_conv(isa, c, Fill::extremes, 0, ++seed, Activations::u7);
+      check_conv(isa, c, Fill::max_neg, 5, ++seed, Activations::u7);
     }
+  const std::int8_t w[] = {1, 2, 3, 4};
+  Conv2dInt8 u7(w, 4, 1, ConvGeometry::square(1), best_isa(), Activations::u7);
+  const std::uint8_t x[] = {1, 2, 3, 4};
+  std::int32_t y = 0;
+  u7.forward(x, 1, 1, 1, 127, &y);
+  CHECK(y == 1 + 4 + 9 + 16);
+  CHECK_THROWS_AS(u7.forward(x, 1, 1, 1, 128, &y), Error);
 }
 
 TEST_CASE("int8 conv stays exact across im2col blocks and at large K", "[int8][conv]") {

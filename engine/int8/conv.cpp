@@ -120,7 +120,7 @@ void conv2d_ref(const std::uint8_t* x, int N, int H, int W, int C_in, std::uint8
 }
 
 Conv2dInt8::Conv2dInt8(const std::int8_t* w, int C_in, int C_out, const ConvGeometry& g,
-                       Isa isa)
+                       Isa isa, Activations act)
     : g_(g), C_in_(C_in), C_out_(C_out), isa_(isa) {
   check_geometry(g);
   QB_CHECK_GT(C_in, 0);
@@ -129,7 +129,8 @@ Conv2dInt8::Conv2dInt8(const std::int8_t* w, int C_in, int C_out, const ConvGeom
   if (K > kMaxK)
     throw error("int8 conv: K = kh·kw·C_in = ", K, " exceeds ", kMaxK,
                 " (int32 sums would no longer be exact)");
-  packed_ = PackedWeights(w, C_out, int(K), int(K), isa);  // throws when the CPU lacks isa
+  // Throws when the CPU lacks isa.
+  packed_ = PackedWeights(w, C_out, int(K), int(K), isa, Accumulator::int32, act);
   wsum_.assign(C_out, 0);
   for (int co = 0; co < C_out; ++co)
     for (std::int64_t k = 0; k < K; ++k) wsum_[co] += w[co * K + k];
@@ -164,6 +165,10 @@ void Conv2dInt8::forward(const std::uint8_t* x, int N, int H, int W, std::uint8_
                          std::int32_t* y) {
   QB_CHECK(C_out_ > 0);  // a default-constructed object
   QB_CHECK_GE(N, 0);
+  // The padding holds the zero point, so it is an activation like the others.
+  if (!depthwise_ && packed_.activations() == Activations::u7 && x_zero_point > 127)
+    throw error("int8 conv: zero point ", int(x_zero_point),
+                " breaks the u7 promise (activations <= 127) the weights were packed for");
   if (depthwise_)
     forward_depthwise(x, N, H, W, x_zero_point, y);
   else

@@ -62,15 +62,17 @@ class Conv2dInt8 {
  public:
   Conv2dInt8() = default;
   // groups = 1, w [C_out][kh][kw][C_in]; K = kh·kw·C_in ≤ kMaxK. Throws qb::Error when the
-  // CPU lacks `isa`.
+  // CPU lacks `isa`. Activations::u7 promises inputs and zero point ≤ 127 (activations of 7
+  // bits or fewer), which lets the GEMM run its vpmaddubsw kernels exactly (gemm.h).
   Conv2dInt8(const std::int8_t* w, int C_in, int C_out, const ConvGeometry& g,
-             Isa isa = best_isa());
+             Isa isa = best_isa(), Activations act = Activations::any);
   // Depthwise (one filter per channel, multiplier 1), w [kh][kw][C].
   static Conv2dInt8 depthwise(const std::int8_t* w, int C, const ConvGeometry& g,
                               Isa isa = best_isa());
 
   // x [N][H][W][C_in] -> y [N][out_h(H)][out_w(W)][C_out], overwritten. Reuses an internal
-  // im2col buffer: one call at a time per object.
+  // im2col buffer: one call at a time per object. Throws qb::Error for a zero point above
+  // 127 when built for u7 activations (x itself is the caller's promise, not checked).
   void forward(const std::uint8_t* x, int N, int H, int W, std::uint8_t x_zero_point,
                std::int32_t* y);
 
