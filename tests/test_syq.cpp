@@ -90,6 +90,20 @@ TEST_CASE("syq: activations round ties up and pass gradients where 0 < x <= 1", 
   for (std::size_t i = 0; i < 5; ++i) CHECK(dx(i) == want_dx[i]);
 }
 
+// The research note's example 2.8(e) (also the public probe case syq-activation-b2-7-note28e):
+// 2 bits, levels {0, 1/3, 2/3, 1}; 0.5·3 + 0.5 = 2 exactly, a tie that floor(·+0.5) rounds up.
+TEST_CASE("syq: the 2-bit activation example of note 2.8(e)", "[syq]") {
+  auto q = syq(QuantRole::activation, 2, {2, 2});
+  const Tensor x = tensor({7}, {-0.2f, 0.1f, 0.25f, 0.5f, 0.84f, 1.0f, 1.3f});
+  const Tensor y = q->forward(x, true);
+  const double want[] = {0.0, 0.0, 1.0 / 3, 2.0 / 3, 1.0, 1.0, 1.0};
+  for (std::size_t i = 0; i < 7; ++i) CHECK(y(i) == Approx(want[i]).margin(1e-7));
+  const Tensor dx = q->backward(tensor({7}, {1, 1, 1, 1, 1, 1, 1}));
+  const float want_dx[] = {0, 1, 1, 1, 1, 1, 0};
+  for (std::size_t i = 0; i < 7; ++i) CHECK(dx(i) == want_dx[i]);
+  CHECK(q->grid().scale.at(0) == Approx(1.0 / 3));
+}
+
 TEST_CASE("syq refuses other weight widths, unsigned weights and unknown groups", "[syq]") {
   CHECK_THROWS_WITH(syq(QuantRole::weight, 3, {4, 3, 3, 3}), Catch::StartsWith("bits"));
   CHECK_THROWS_WITH(syq(QuantRole::weight, 2, {4, 3, 3, 3}, {{"granularity", "block"}}),
