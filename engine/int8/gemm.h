@@ -42,7 +42,7 @@ enum class Accumulator { int32, int16 };
 //        twice the multiply-adds per instruction. s8 activations are refused. An activation
 //        above 127 breaks the promise: the result is then unspecified (pair-saturated on
 //        AVX2/AVX-512BW, the exact sum elsewhere).
-// (oneDNN's AVX2 and AVX-512 u8×s8 paths make the same demand without saying so.)
+// (oneDNN's non-VNNI u8×s8 paths rely on the same bound: 7-bit activations.)
 enum class Activations { any, u7 };
 
 class PackedWeights {
