@@ -189,14 +189,39 @@ class SyqMethod final : public Method {
         {QuantRole::weight, QuantRole::activation},
         1, 16,
         {{"granularity", "pixel", "weight groups: layer, row, pixel (conv default), channel"},
-         {"eta", 0.05, "ternary threshold as a fraction of max|W|"}}};
+         {"eta", 0.05, "ternary threshold as a fraction of max|W|"},
+         {"alpha_lr", 1e-4,
+          "Adam learning rate of the scaling factors, in their own group (0: they join the "
+          "weights' optimizer)"}}};
     return mi;
+  }
+
+  void configure(const QuantSettings& s) override {
+    alpha_lr_ = s.options.value("alpha_lr", 1e-4f);
+    if (!(alpha_lr_ >= 0.0f)) throw error("options.alpha_lr: must be >= 0");
+  }
+
+  // The official code trains every variable, α included, with Adam (lr 1e-4, ε 1e-5). Adam's
+  // per-parameter step matters for α: its gradient sums a whole group (C_out·C_in elements of
+  // a kernel position for `pixel`), so under the weights' SGD a pixel α of ~0.08 took steps
+  // of ~1 and changed sign within one epoch of ResNet-20 (runs/syq-resnet20-sgd-alpha).
+  std::optional<OptimizerSpec> quantizer_optimizer() const override {
+    if (alpha_lr_ == 0.0f) return std::nullopt;
+    OptimizerSpec o;
+    o.type = "adam";
+    o.lr = alpha_lr_;
+    o.eps = 1e-5f;
+    o.weight_decay = 0.0f;
+    return o;
   }
 
   std::unique_ptr<Quantizer> make_quantizer(const QuantizerSpec& spec) const override {
     if (spec.role == QuantRole::weight) return std::make_unique<SyqWeightQuantizer>(spec);
     return std::make_unique<SyqActivationQuantizer>(spec);
   }
+
+ private:
+  float alpha_lr_ = 1e-4f;
 };
 
 }  // namespace

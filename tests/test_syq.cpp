@@ -1,6 +1,7 @@
 // SYQ: hand-derived ternary/binary vectors with their gradients, the group layouts, the
 // official code's activation rounding, and the refusals.
 #include "engine/check.h"
+#include "methods/qat.h"
 #include "methods/registry.h"
 #include "methods/syq.h"
 
@@ -102,6 +103,25 @@ TEST_CASE("syq: the 2-bit activation example of note 2.8(e)", "[syq]") {
   const float want_dx[] = {0, 1, 1, 1, 1, 1, 0};
   for (std::size_t i = 0; i < 7; ++i) CHECK(dx(i) == want_dx[i]);
   CHECK(q->grid().scale.at(0) == Approx(1.0 / 3));
+}
+
+TEST_CASE("syq trains alpha with its own Adam, as the official code does, unless told not to",
+          "[syq][qat]") {
+  QatConfig c{"syq", {}};
+  c.settings.wbits = 2;
+  c.settings.abits = 8;
+  TrainExtensions ext = make_qat(c);
+  REQUIRE(ext.quantizer_optimizer);
+  CHECK(ext.quantizer_optimizer->type == "adam");
+  CHECK(ext.quantizer_optimizer->lr == Approx(1e-4f));
+  CHECK(ext.quantizer_optimizer->eps == Approx(1e-5f));
+  CHECK(ext.quantizer_optimizer->weight_decay == 0.0f);
+  c.settings.options = {{"alpha_lr", 0.003}};
+  CHECK(make_qat(c).quantizer_optimizer->lr == Approx(0.003f));
+  c.settings.options = {{"alpha_lr", 0}};
+  CHECK_FALSE(make_qat(c).quantizer_optimizer);  // alpha joins the weights' optimizer
+  c.settings.options = {{"alpha_lr", -1}};
+  CHECK_THROWS_WITH(make_qat(c), Catch::Contains("alpha_lr"));
 }
 
 TEST_CASE("syq refuses other weight widths, unsigned weights and unknown groups", "[syq]") {
