@@ -203,8 +203,9 @@ class SyqMethod final : public Method {
 
   // The official code trains every variable, α included, with Adam (lr 1e-4, ε 1e-5). Adam's
   // per-parameter step matters for α: its gradient sums a whole group (C_out·C_in elements of
-  // a kernel position for `pixel`), so under the weights' SGD a pixel α of ~0.08 took steps
-  // of ~1 and changed sign within one epoch of ResNet-20 (runs/syq-resnet20-sgd-alpha).
+  // a kernel position for `pixel`), so under the weights' SGD pixel αs starting near 0.08
+  // reached −1.3 … 3.0 within one epoch of ResNet-20 and the network collapsed
+  // (results/syq-resnet20.md, the alpha_lr=0 rows).
   std::optional<OptimizerSpec> quantizer_optimizer() const override {
     if (alpha_lr_ == 0.0f) return std::nullopt;
     OptimizerSpec o;
