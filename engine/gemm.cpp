@@ -3,6 +3,7 @@
 #include "engine/parallel.h"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cstdint>

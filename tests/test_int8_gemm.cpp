@@ -97,7 +97,6 @@ void check_against_ref(Isa isa, Shape s, Fill fill, std::uint64_t seed, Range ra
   CHECK(bad == 0);
 }
 
-// Every ISA this CPU has; the others are reported, never skipped silently.
 }  // namespace
 
 TEST_CASE("int8 reference GEMM equals a product computed by hand", "[int8]") {
