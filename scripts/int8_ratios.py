@@ -6,7 +6,8 @@
 Rows are named <impl>/<isa>/<shape>/threads:<t>; the GOPS counter counts 2 operations per
 multiply-add. Ratios are qbench GOPS / peer GOPS: above 1, qbench is faster. Rows measured in
 different processes are compared as they are; repeated rows (repetitions, or one row in two
-files) count by their median, peak rows by their maximum. Rows that skipped with an error print as ERR.
+files) count by their median, peak rows by their maximum. Rows that skipped with an error print
+as ERR.
 
 Table 1, same ISA: qbench/<isa> against onednn/<isa> (oneDNN capped to that ISA), and where
 they exist qbench_narrow/<isa> (weights in [-64, 63]) and qbench_a7/<isa> (activations in
@@ -43,7 +44,7 @@ SEQUENCE = {
 
 def load(paths):
     """{(impl, isa, shape, threads): (median GOPS or None for errors, label)}, with the peak
-    rows as ("peak", isa, sequence, 1)."""
+    rows as ("peak", isa, sequence, 1) holding their maximum."""
     gops = defaultdict(list)
     errors = set()
     labels = {}
