@@ -9,11 +9,11 @@
 // in the accumulators' starting value (base).
 #include "engine/int8/conv_kernels.h"
 
-#include <immintrin.h>
+#include "engine/int8/intrinsics.h"
 
 #include <cstdint>
 
-#define QB_AVX2 __attribute__((target("avx2")))
+#define QB_AVX2 QB_INT8_ISA("avx2")
 
 namespace qb::int8::detail {
 

@@ -1,7 +1,8 @@
 // The per-ISA kernels behind qb::int8::gemm (internal to engine/int8).
 //
-// Each kernels_<isa>.cpp compiles its functions with __attribute__((target(...))) rather
-// than per-file -m flags: with -mavx512f on a whole file, inline functions and templates it
+// Each kernels_<isa>.cpp compiles its functions with __attribute__((target(...))) (spelled
+// QB_INT8_ISA, engine/int8/intrinsics.h, so the emulation build can drop it) rather than
+// per-file -m flags: with -mavx512f on a whole file, inline functions and templates it
 // instantiates (std::vector, ...) could be emitted with AVX-512 code and picked by the linker
 // for every caller, breaking portable (-DQB_NATIVE=OFF) builds on older CPUs.
 #pragma once

@@ -5,14 +5,14 @@
 
 #include "engine/check.h"
 
-#include <immintrin.h>
+#include "engine/int8/intrinsics.h"
 
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
 #include <vector>
 
-#define QB_INT8_TARGET __attribute__((target("avx512f,avx512bw")))
+#define QB_INT8_TARGET QB_INT8_ISA("avx512f,avx512bw")
 
 namespace qb::int8::detail {
 namespace {

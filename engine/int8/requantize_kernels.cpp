@@ -31,7 +31,7 @@
 // AVX-512 uses masked loads and a masked narrowing store.
 #include "engine/int8/requantize_kernels.h"
 
-#include <immintrin.h>
+#include "engine/int8/intrinsics.h"
 
 // GCC 12's avx512fintrin.h makes its "undefined" vectors as `__m512i __Y = __Y;`, which
 // -Wuninitialized then reports wherever an intrinsic using one is inlined (GCC bug 105593,
@@ -43,8 +43,8 @@
 #include <cstring>
 #include <type_traits>
 
-#define QB_AVX2 __attribute__((target("avx2")))
-#define QB_AVX512 __attribute__((target("avx512f,avx512bw")))
+#define QB_AVX2 QB_INT8_ISA("avx2")
+#define QB_AVX512 QB_INT8_ISA("avx512f,avx512bw")
 
 namespace qb::int8::detail {
 namespace {
