@@ -90,8 +90,10 @@ const Tensor& AltQuantizer::backward(const Tensor& dy) {
   const float* x = x_->data();
   const float* g = dy.data();
   float* dx = dx_.data();
-  float sum = 0.0f;  // Σ g·∂q/∂s
-#pragma omp simd reduction(+ : sum)
+  // Σ g·∂q/∂s in element order, on purpose: every stored ALT result was trained with this
+  // order. GCC vectorises the per-element work and adds the lanes in order (an in-order
+  // reduction, CMakeLists' flags); `omp simd reduction` would reorder the sum, and the bits.
+  float sum = 0.0f;
   for (std::size_t i = 0; i < dy.size(); ++i) {
     const float v = x[i] / s, r = std::rint(v);
     const bool inside = r >= n && r <= p;

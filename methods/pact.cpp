@@ -50,10 +50,12 @@ const Tensor& PactQuantizer::backward(const Tensor& dy) {
   const float* x = x_->data();
   const float* g = dy.data();
   float* dx = dx_.data();
-  // Branch-free and vectorised (omp simd reduction): this loop runs over every activation.
+  // dα is summed in element order, on purpose: every stored PACT and SAT result was trained
+  // with this order. GCC vectorises the per-element work and adds the lanes in order (an
+  // in-order reduction, CMakeLists' flags); `omp simd reduction` would reorder the sum, and
+  // the bits.
   const float cg = calibrated_ ? 1.0f : 0.0f;
   float dalpha = 0.0f;
-#pragma omp simd reduction(+ : dalpha)
   for (std::size_t i = 0; i < dy.size(); ++i) {
     const bool inside = x[i] > 0.0f && x[i] < a;
     const float r = x[i] / a;
