@@ -4,10 +4,12 @@
     scripts/int8_ratios.py runs/bench-int8/*.json
 
 Rows are named <impl>/<isa>/<shape>/threads:<t>; the GOPS counter counts 2 operations per
-multiply-add. Ratios are qbench GOPS / peer GOPS: above 1, qbench is faster. Rows measured in
-different processes are compared as they are; repeated rows (repetitions, or one row in two
-files) count by their median, peak rows by their maximum. Rows that skipped with an error print
-as ERR.
+multiply-add. Ratios are qbench GOPS / peer GOPS: above 1, qbench is faster. Repeated rows
+count by their median GOPS, peak rows by their maximum. A ratio of two rows from the same
+process with interleaved repetitions (scripts/bench-int8) pairs their repetitions pass by pass
+— repetition i of every row ran in the same shuffled pass — and prints the median of the
+per-pass ratios with their range, "0.96 (0.88-1.04)"; other ratios divide the medians. Rows that
+skipped with an error print as ERR.
 
 Table 1, same ISA: qbench/<isa> against onednn/<isa> (oneDNN capped to that ISA), and where
 they exist qbench_narrow/<isa> (weights in [-64, 63]) and qbench_a7/<isa> (activations in
@@ -43,15 +45,16 @@ SEQUENCE = {
 
 
 def load(paths):
-    """{(impl, isa, shape, threads): (median GOPS or None for errors, label)}, with the peak
-    rows as ("peak", isa, sequence, 1) holding their maximum."""
-    gops = defaultdict(list)
+    """{(impl, isa, shape, threads): (median GOPS or None for errors, label, passes)}, with the
+    peak rows as ("peak", isa, sequence, 1) holding their maximum; passes maps (file, repetition
+    index) to that repetition's GOPS."""
+    gops = defaultdict(dict)
     errors = set()
     labels = {}
     for path in paths:
         with open(path) as f:
             doc = json.load(f)
-        for b in doc.get("benchmarks", []):
+        for i, b in enumerate(doc.get("benchmarks", [])):
             if b.get("run_type", "iteration") != "iteration":
                 continue
             name = b.get("run_name", b["name"])
@@ -66,15 +69,15 @@ def load(paths):
                 errors.add(key)
                 labels[key] = b.get("error_message", "")
                 continue
-            gops[key].append(b["GOPS"])
+            gops[key][(path, b.get("repetition_index", ("run", i)))] = b["GOPS"]
             if b.get("label"):
                 labels[key] = b["label"]
     # A peak is the best the core did: interference (a shared host, frequency drift) only ever
     # slows a run down, so the fastest repetition is its estimate, not the median.
-    rows = {k: ((max if k[0] == "peak" else statistics.median)(v), labels.get(k, ""))
+    rows = {k: ((max if k[0] == "peak" else statistics.median)(v.values()), labels.get(k, ""), v)
             for k, v in gops.items()}
     for k in errors - rows.keys():
-        rows[k] = (None, labels.get(k, ""))
+        rows[k] = (None, labels.get(k, ""), {})
     return rows
 
 
@@ -82,10 +85,16 @@ def fmt(x):
     return "ERR" if x is None else f"{x:.1f}"
 
 
-def ratio(a, b):
-    if a is None or b is None or b == 0:
+def ratio(rows, a, b):
+    """rows[a] / rows[b]: paired by pass when both have the same two or more passes."""
+    ra, rb = rows.get(a), rows.get(b)
+    if not ra or not rb or ra[0] is None or rb[0] is None or rb[0] == 0:
         return "–"
-    return f"{a / b:.2f}"
+    common = ra[2].keys() & rb[2].keys()
+    if len(common) < 2 or any(isinstance(k[1], tuple) for k in common):
+        return f"{ra[0] / rb[0]:.2f}"
+    per_pass = [ra[2][k] / rb[2][k] for k in common]
+    return f"{statistics.median(per_pass):.2f} ({min(per_pass):.2f}-{max(per_pass):.2f})"
 
 
 def cell(rows, key):
@@ -99,7 +108,7 @@ def main(paths):
     shapes = sorted({k[2] for k in rows if k[0] != "peak"},
                     key=lambda s: (SHAPE_ORDER.index(s) if s in SHAPE_ORDER else 99, s))
     threads = sorted({k[3] for k in rows if k[0] != "peak"})
-    get = lambda *k: rows.get(k, (None, ""))[0]
+    get = lambda *k: rows.get(k, (None, "", {}))[0]
 
     print("### qbench vs oneDNN at the same ISA cap (GOPS; ratio = qbench / oneDNN)\n")
     print("| shape | threads | isa | qbench | oneDNN | qbench/oneDNN | qbench_narrow | "
@@ -114,9 +123,9 @@ def main(paths):
                     continue
                 impl = rows[o][1] if o in rows else ""
                 print(f"| {s} | {t} | {isa} | {cell(rows, q)} | {cell(rows, o)} | "
-                      f"{ratio(get(*q), get(*o))} | {cell(rows, qn)} | "
-                      f"{ratio(get(*qn), get(*o))} | {cell(rows, qa)} | "
-                      f"{ratio(get(*qa), get(*o))} | {impl} |")
+                      f"{ratio(rows, q, o)} | {cell(rows, qn)} | "
+                      f"{ratio(rows, qn, o)} | {cell(rows, qa)} | "
+                      f"{ratio(rows, qa, o)} | {impl} |")
 
     print("\n### qbench's best ISA vs the other peers (GOPS; ratios = qbench best / peer)\n")
     print("| shape | threads | qbench best | gemmlowp | best/gemmlowp | openblas_sgemm | "
@@ -126,14 +135,13 @@ def main(paths):
         for t in threads:
             ours = [(get("qbench", i, s, t), i) for i in ISAS if get("qbench", i, s, t)]
             best, best_isa = max(ours) if ours else (None, "")
-            g = get("gemmlowp", "default", s, t)
-            b = get("openblas_sgemm", "default", s, t)
+            q = ("qbench", best_isa, s, t)
+            g, b = ("gemmlowp", "default", s, t), ("openblas_sgemm", "default", s, t)
             od = ("onednn", "default", s, t)
             od_cell = cell(rows, od) + (f" ({rows[od][1]})" if od in rows and rows[od][1] else "")
             best_cell = f"{fmt(best)} ({best_isa})" if ours else "–"
-            print(f"| {s} | {t} | {best_cell} | {cell(rows, ('gemmlowp', 'default', s, t))} | "
-                  f"{ratio(best, g)} | {cell(rows, ('openblas_sgemm', 'default', s, t))} | "
-                  f"{ratio(best, b)} | {od_cell} | {ratio(best, get(*od))} |")
+            print(f"| {s} | {t} | {best_cell} | {cell(rows, g)} | {ratio(rows, q, g)} | "
+                  f"{cell(rows, b)} | {ratio(rows, q, b)} | {od_cell} | {ratio(rows, q, od)} |")
     print("\n### 16-bit against 32-bit accumulation, AVX2 (GOPS; ratio = acc16 / int32)\n")
     print("| shape | threads | qbench_acc16 | qbench | acc16/int32 |")
     print("|---|---:|---:|---:|---:|")
@@ -142,7 +150,7 @@ def main(paths):
             a16, a32 = ("qbench_acc16", "avx2", s, t), ("qbench", "avx2", s, t)
             if a16 in rows:
                 print(f"| {s} | {t} | {cell(rows, a16)} | {cell(rows, a32)} | "
-                      f"{ratio(get(*a16), get(*a32))} |")
+                      f"{ratio(rows, a16, a32)} |")
     peaks = {(k[1], k[2]): v[0] for k, v in rows.items() if k[0] == "peak" and v[0]}
     if peaks:
         print("\n### Share of the measured peak (GOPS / (threads × one core's peak of the "
