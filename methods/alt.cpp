@@ -63,20 +63,12 @@ const Tensor& AltQuantizer::forward(const Tensor& x, bool training) {
   ensure_shape(y_, shape_of(x));
   const float* xp = x.data();
   float* y = y_.data();
-  // The clipped count is summed in 32-bit lanes over chunks (a 64-bit count beside 32-bit
-  // floats kept GCC from vectorising the loop at all), then into 64 bits.
-  constexpr std::size_t kChunk = std::size_t(1) << 30;
   std::uint64_t clipped = 0;
-  for (std::size_t begin = 0; begin < x.size(); begin += kChunk) {
-    const std::size_t end = std::min(x.size(), begin + kChunk);
-    std::uint32_t chunk_clipped = 0;
-#pragma omp simd reduction(+ : chunk_clipped)
-    for (std::size_t i = begin; i < end; ++i) {
-      const float r = std::rint(xp[i] / s);
-      chunk_clipped += std::uint32_t((r < n) | (r > p));
-      y[i] = std::min(std::max(r, n), p) * s;
-    }
-    clipped += chunk_clipped;
+#pragma omp simd reduction(+ : clipped)
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const float r = std::rint(xp[i] / s);
+    clipped += (r < n) | (r > p);
+    y[i] = std::min(std::max(r, n), p) * s;
   }
   clipped_ = clipped;
   seen_ = x.size();
