@@ -91,7 +91,9 @@ def ratio(rows, a, b):
     if not ra or not rb or ra[0] is None or rb[0] is None or rb[0] == 0:
         return "–"
     common = ra[2].keys() & rb[2].keys()
-    if len(common) < 2 or any(isinstance(k[1], tuple) for k in common):
+    # Rows run without repetitions are keyed by their own position in the file, so two of
+    # them never share a pass and fall through to the medians.
+    if len(common) < 2:
         return f"{ra[0] / rb[0]:.2f}"
     per_pass = [ra[2][k] / rb[2][k] for k in common]
     return f"{statistics.median(per_pass):.2f} ({min(per_pass):.2f}-{max(per_pass):.2f})"
