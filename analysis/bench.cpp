@@ -1,6 +1,7 @@
 #include "analysis/bench.h"
 
 #include "engine/check.h"
+#include "engine/names.h"
 
 #include <nlohmann/json.hpp>
 
@@ -39,12 +40,12 @@ std::string arguments(const std::string& name) {
   return out;
 }
 
+// Google Benchmark's time units, as nanoseconds.
+constexpr Named<double> kTimeUnitRows[] = {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}};
+constexpr NameTable<Named<double>> kTimeUnits{"time unit", kTimeUnitRows};
+
 double to_ns(double t, const std::string& unit) {
-  if (unit == "ns") return t;
-  if (unit == "us") return t * 1e3;
-  if (unit == "ms") return t * 1e6;
-  if (unit == "s") return t * 1e9;
-  throw error("time_unit: unknown unit '", unit, "'");
+  return t * kTimeUnits.parse(unit, "time_unit").value;
 }
 
 }  // namespace
@@ -99,7 +100,7 @@ Grid bench_ratios(const std::string& path, const std::string& peer) {
         if (arguments(c->name) == arguments(r.name)) p = c;
     }
     if (!p) {
-      g.rows.push_back({r.name, time_text(r), "", "", ""});
+      g.rows.push_back({r.name, time_text(r), "", ""});
       continue;
     }
     const double ratio = to_ns(p->time, p->unit) / to_ns(r.time, r.unit);

@@ -8,12 +8,7 @@
 
 namespace qb::analysis {
 
-Format format_named(const std::string& name) {
-  if (name == "md") return Format::md;
-  if (name == "csv") return Format::csv;
-  if (name == "tex") return Format::tex;
-  throw error("--format: unknown format '", name, "' (md, csv or tex)");
-}
+Format format_named(const std::string& name) { return kFormats.parse(name, "--format").value; }
 
 std::string fixed(double v, int decimals) {
   char buf[64];

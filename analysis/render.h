@@ -9,6 +9,7 @@
 #pragma once
 
 #include "analysis/table.h"
+#include "engine/names.h"
 
 #include <string>
 #include <vector>
@@ -16,6 +17,9 @@
 namespace qb::analysis {
 
 enum class Format { md, csv, tex };
+inline constexpr Named<Format> kFormatRows[] = {
+    {"md", Format::md}, {"csv", Format::csv}, {"tex", Format::tex}};
+inline constexpr NameTable<Named<Format>> kFormats{"format", kFormatRows};
 Format format_named(const std::string& name);  // throws qb::Error: "--format: ..."
 
 std::string render(const Table& t, Format f);

@@ -3,6 +3,7 @@
 #include "engine/check.h"
 #include "engine/io/hdf5.h"
 #include "experiments/merge.h"
+#include "experiments/results_columns.h"
 
 #include <nlohmann/json.hpp>
 
@@ -12,21 +13,23 @@ namespace qb::analysis {
 
 namespace {
 
-const char* const kTextColumns[] = {"key", "net", "method", "dataset", "granularity",
-                                    "first_last", "options"};
-const char* const kIntColumns[] = {"wbits", "abits", "gbits", "seed"};
-const char* const kRealColumns[] = {"test_acc", "val_acc", "test_loss", "val_loss",
-                                    "epochs", "seconds", "train_seconds"};
-
-std::string& text_field(ResultRow& row, const std::string& name) {
-  if (name == "key") return row.key;
-  if (name == "net") return row.net;
-  if (name == "method") return row.method;
-  if (name == "dataset") return row.dataset;
-  if (name == "granularity") return row.granularity;
-  if (name == "first_last") return row.first_last;
-  QB_CHECK_EQ(name, std::string("options"));
-  return row.options;
+// The ResultRow member each text and integer column of kResultsColumns lands in (nullptr: a
+// column the analysis does not use); real columns land in ResultRow::values.
+std::string* text_field(ResultRow& row, std::string_view name) {
+  if (name == "key") return &row.key;
+  if (name == "net") return &row.net;
+  if (name == "method") return &row.method;
+  if (name == "dataset") return &row.dataset;
+  if (name == "granularity") return &row.granularity;
+  if (name == "first_last") return &row.first_last;
+  if (name == "options") return &row.options;
+  return nullptr;
+}
+void set_integer(ResultRow& row, std::string_view name, double v) {
+  if (name == "wbits") row.wbits = int(v);
+  if (name == "abits") row.abits = int(v);
+  if (name == "gbits") row.gbits = int(v);
+  if (name == "seed") row.seed = std::int64_t(v);
 }
 
 }  // namespace
@@ -52,32 +55,28 @@ Results read_results(const std::string& path) {
   const h5::Group s = root.open_group("summary");
   const std::size_t n = std::size_t(r.cells_merged);
   r.rows.resize(n);
-  auto sized = [&](const char* name, std::size_t size) {
+  auto sized = [&](const std::string& name, std::size_t size) {
     if (size != n)
       throw error(path, ": /summary/", name, " has ", size, " rows, @cells_merged says ", n);
   };
-  for (const char* c : kTextColumns) {
-    const auto v = s.read_strings(c);
-    sized(c, v.size());
-    for (std::size_t i = 0; i < n; ++i) text_field(r.rows[i], c) = v[i];
-  }
-  // int64 columns are read through HDF5's conversion to double: exact for bit-widths and seeds.
-  for (const char* c : kIntColumns) {
+  for (const exp::ResultsColumn& col : exp::kResultsColumns.rows()) {
+    const std::string c(col.name);
+    if (col.type == exp::ColumnType::text) {
+      const auto v = s.read_strings(c);
+      sized(c, v.size());
+      for (std::size_t i = 0; i < n; ++i)
+        if (std::string* field = text_field(r.rows[i], c)) *field = v[i];
+      continue;
+    }
+    // int64 columns are read through HDF5's conversion to double: exact for bit-widths and seeds.
     const auto v = s.read_doubles(c);
     sized(c, v.size());
     for (std::size_t i = 0; i < n; ++i) {
-      ResultRow& row = r.rows[i];
-      const std::string name = c;
-      if (name == "wbits") row.wbits = int(v[i]);
-      if (name == "abits") row.abits = int(v[i]);
-      if (name == "gbits") row.gbits = int(v[i]);
-      if (name == "seed") row.seed = std::int64_t(v[i]);
+      if (col.type == exp::ColumnType::integer)
+        set_integer(r.rows[i], c, v[i]);
+      else
+        r.rows[i].values[c] = v[i];
     }
-  }
-  for (const char* c : kRealColumns) {
-    const auto v = s.read_doubles(c);
-    sized(c, v.size());
-    for (std::size_t i = 0; i < n; ++i) r.rows[i].values[c] = v[i];
   }
   return r;
 }

@@ -1,7 +1,8 @@
 #include "analysis/spec.h"
 
 #include "engine/check.h"
-#include "experiments/config.h"
+#include "experiments/json_reader.h"
+#include "experiments/results_columns.h"
 
 #include <algorithm>
 #include <fstream>
@@ -28,61 +29,64 @@ bool Filter::matches(const ResultRow& r) const {
   return true;
 }
 
-Metric metric_named(const std::string& column) {
-  if (column == "test_acc") return {column, "test accuracy (%)", 100};
-  if (column == "val_acc") return {column, "validation accuracy (%)", 100};
-  if (column == "test_loss") return {column, "test loss", 1};
-  if (column == "val_loss") return {column, "validation loss", 1};
-  if (column == "seconds") return {column, "wall time per cell (s)", 1};
-  if (column == "train_seconds") return {column, "training time (s)", 1};
-  throw error("metric: unknown metric '", column,
-              "' (test_acc, val_acc, test_loss, val_loss, seconds, train_seconds)");
+namespace {
+
+// The metrics: the columns of kResultsColumns that have a label.
+std::vector<std::string> metric_names() {
+  std::vector<std::string> v;
+  for (const auto& col : exp::kResultsColumns.rows())
+    if (!col.metric_label.empty()) v.emplace_back(col.name);
+  return v;
+}
+
+}  // namespace
+
+Metric metric_named(const std::string& column, const std::string& key_path) {
+  const exp::ResultsColumn* col = exp::kResultsColumns.find(column);
+  if (!col || col->metric_label.empty())
+    throw unknown_name("metric", column, metric_names(), key_path);
+  return {column, std::string(col->metric_label), col->metric_scale};
 }
 
 namespace {
 
-// Refuses keys outside `known`, suggesting the nearest one.
-void check_keys(const json& j, const std::string& where, const std::set<std::string>& known) {
-  if (!j.is_object()) throw error(where, ": expected an object, got ", j.type_name());
-  for (const auto& [k, v] : j.items()) {
-    if (known.count(k)) continue;
-    std::string best;
-    std::size_t best_d = 3;  // suggest only near misses
-    for (const auto& cand : known)
-      if (const auto d = exp::edit_distance(k, cand); d < best_d) best_d = d, best = cand;
-    throw error(where, where.empty() ? "" : ".", k, ": unknown key",
-                best.empty() ? "" : ", did you mean " + best + "?");
-  }
-}
+using exp::JsonReader;
 
+const std::vector<std::string> kFilterKeys = {"label", "method", "options", "first_last",
+                                              "granularity", "wbits", "abits", "gbits"};
+const std::vector<std::string> kSpecKeys = {"schema", "name", "title", "network", "dataset",
+                                            "metric", "baseline", "rows", "columns",
+                                            "precision"};
+
+// An optional value: set when the key is present and well typed.
 template <class T>
-T get(const json& j, const std::string& key, const std::string& where) {
-  try {
-    return j.at(key).get<T>();
-  } catch (const json::exception&) {
-    throw error(where, where.empty() ? "" : ".", key, ": expected ",
-                std::is_same_v<T, std::string> ? "a string" : "a number", ", got ",
-                j.at(key).type_name());
-  }
+void read_optional(JsonReader& in, const json& j, const std::string& key, const std::string& at,
+                   std::optional<T>& out) {
+  if (!j.contains(key)) return;
+  T v{};
+  const std::size_t before = in.problems().size();
+  in.read(j, key, at, v);
+  if (in.problems().size() == before) out = v;
 }
 
-Filter parse_filter(const json& j, const std::string& where) {
-  check_keys(j, where, {"label", "method", "options", "first_last", "granularity", "wbits",
-                        "abits", "gbits"});
+Filter parse_filter(const json& j, const std::string& at, JsonReader& in) {
   Filter f;
-  if (j.contains("method")) f.method = get<std::string>(j, "method", where);
-  if (j.contains("first_last")) f.first_last = get<std::string>(j, "first_last", where);
-  if (j.contains("granularity")) f.granularity = get<std::string>(j, "granularity", where);
-  if (j.contains("wbits")) f.wbits = get<int>(j, "wbits", where);
-  if (j.contains("abits")) f.abits = get<int>(j, "abits", where);
-  if (j.contains("gbits")) f.gbits = get<int>(j, "gbits", where);
+  if (!in.object(j, at, kFilterKeys)) return f;
+  read_optional(in, j, "method", at, f.method);
+  read_optional(in, j, "first_last", at, f.first_last);
+  read_optional(in, j, "granularity", at, f.granularity);
+  read_optional(in, j, "wbits", at, f.wbits);
+  read_optional(in, j, "abits", at, f.abits);
+  read_optional(in, j, "gbits", at, f.gbits);
   if (j.contains("options")) {
-    if (!j.at("options").is_object())
-      throw error(where, ".options: expected an object, got ", j.at("options").type_name());
-    f.options = j.at("options");
+    if (j.at("options").is_object())
+      f.options = j.at("options");
+    else
+      in.problem(join_key_path(at, "options"),
+                 std::string("expected object, got ") + j.at("options").type_name());
   }
   if (j.contains("label")) {
-    f.label = get<std::string>(j, "label", where);
+    in.read(j, "label", at, f.label);
   } else {  // a readable default: the filter's own values
     std::ostringstream os;
     if (f.method) os << *f.method;
@@ -97,41 +101,53 @@ Filter parse_filter(const json& j, const std::string& where) {
   return f;
 }
 
-std::vector<Filter> parse_filters(const json& j, const std::string& where) {
-  if (!j.is_array() || j.empty()) throw error(where, ": expected a non-empty array");
+std::vector<Filter> parse_filters(const json& j, const std::string& key, JsonReader& in) {
   std::vector<Filter> out;
-  for (std::size_t i = 0; i < j.size(); ++i)
-    out.push_back(parse_filter(j[i], where + "[" + std::to_string(i) + "]"));
+  if (!j.contains(key)) {
+    in.problem(key, "missing (a non-empty array of filters)");
+    return out;
+  }
+  const json& list = j.at(key);
+  if (!list.is_array() || list.empty()) {
+    in.problem(key, "expected a non-empty array of filters");
+    return out;
+  }
+  for (std::size_t i = 0; i < list.size(); ++i)
+    out.push_back(parse_filter(list[i], exp::index_path(key, i), in));
   return out;
 }
 
 }  // namespace
 
 TableSpec parse_spec(const json& j, const std::string& origin) {
-  const std::string at = origin.empty() ? "" : origin + ": ";
-  try {
-    check_keys(j, "", {"schema", "name", "title", "network", "dataset", "metric", "baseline",
-                       "rows", "columns", "precision"});
+  JsonReader in;
+  TableSpec s;
+  s.name = "table";
+  if (in.object(j, "", kSpecKeys)) {
     if (!j.contains("schema") || j.at("schema") != 1)
-      throw error("schema: expected 1 (the spec format's version)");
-    for (const char* k : {"rows", "columns"})
-      if (!j.contains(k)) throw error(k, ": missing (a non-empty array of filters)");
-    TableSpec s;
-    s.name = j.value("name", std::string("table"));
-    if (j.contains("name")) s.name = get<std::string>(j, "name", "");
-    if (j.contains("title")) s.title = get<std::string>(j, "title", "");
-    if (j.contains("network")) s.network = get<std::string>(j, "network", "");
-    if (j.contains("dataset")) s.dataset = get<std::string>(j, "dataset", "");
-    if (j.contains("metric")) s.metric = metric_named(get<std::string>(j, "metric", ""));
-    if (j.contains("precision")) s.precision = get<int>(j, "precision", "");
-    if (s.precision < 0 || s.precision > 8) throw error("precision: expected 0..8");
-    if (j.contains("baseline")) s.baseline = parse_filter(j.at("baseline"), "baseline");
-    s.rows = parse_filters(j.at("rows"), "rows");
-    s.columns = parse_filters(j.at("columns"), "columns");
-    return s;
-  } catch (const Error& e) {
-    throw error(at, e.what());
+      in.problem("schema", "expected 1 (the spec format's version)");
+    in.read(j, "name", "", s.name);
+    in.read(j, "title", "", s.title);
+    in.read(j, "network", "", s.network);
+    in.read(j, "dataset", "", s.dataset);
+    std::string metric = s.metric.column;
+    in.read(j, "metric", "", metric);
+    try {
+      s.metric = metric_named(metric, "metric");
+    } catch (const Error& e) {
+      in.problem_within("", e);
+    }
+    in.read(j, "precision", "", s.precision);
+    if (s.precision < 0 || s.precision > 8) in.problem("precision", "expected 0..8");
+    if (j.contains("baseline")) s.baseline = parse_filter(j.at("baseline"), "baseline", in);
+    s.rows = parse_filters(j, "rows", in);
+    s.columns = parse_filters(j, "columns", in);
   }
+  if (in.ok()) return s;
+  std::vector<Error> problems;
+  for (const Error& p : in.problems())
+    problems.emplace_back(origin.empty() ? p.what() : origin + ": " + p.what());
+  throw Errors(std::move(problems));
 }
 
 TableSpec load_spec(const std::string& path) {

@@ -10,8 +10,8 @@
 // Rows, columns and the baseline are all filters over the summary's columns: a table cell
 // takes the results that match its row AND its column (AND the network and dataset), one per
 // seed. `options` matches when every key given equals the cell's option (a subset match).
-// Every key is checked; a wrong one is refused naming its path ("rows[2].metod: unknown key,
-// did you mean method?"). Without a spec, default_specs() builds one table per network and
+// Every key is checked and every problem reported, each naming its path
+// ("rows[2].metod: unknown key (did you mean 'method'?)"). Without a spec, default_specs() builds one table per network and
 // dataset: every method/options as a row, every (wbits, abits) as a column.
 #pragma once
 
@@ -40,7 +40,8 @@ struct Metric {
   std::string name;    // for people: "test accuracy (%)"
   double scale = 1;
 };
-Metric metric_named(const std::string& column);  // throws qb::Error for unknown ones
+// The metric of a kResultsColumns column with a label; throws qb::Error (at key_path) else.
+Metric metric_named(const std::string& column, const std::string& key_path = "");
 
 struct TableSpec {
   std::string name, title, network, dataset;
@@ -50,7 +51,7 @@ struct TableSpec {
   int precision = 2;  // decimals shown (CSV: two more)
 };
 
-// `origin` prefixes every problem (the spec file's name).
+// `origin` prefixes every problem (the spec file's name); throws qb::Errors.
 TableSpec parse_spec(const nlohmann::json& j, const std::string& origin);
 TableSpec load_spec(const std::string& path);
 

@@ -83,7 +83,8 @@ Run add_report(CLI::App& app) {
   cmd->add_option("results", a->results, "Merged results file (qbench merge)");
   cmd->add_option("--spec", a->spec,
                   "Table spec (analysis/tables/*.json); default: every method x every W/A");
-  cmd->add_option("--format", a->format, "md, csv or tex")->capture_default_str();
+  cmd->add_option("--format", a->format, one_of("Table format", analysis::kFormats.names()))
+      ->capture_default_str();
   cmd->add_option("--plots", a->plots, "Write SVG and PNG plots (gnuplot) into this folder");
   cmd->add_flag("--claims", a->claims, "Print the papers' published claims after each table");
   cmd->add_option("--claims-dir", a->claims_dir, "Folder of <method>.json claims")

@@ -1,8 +1,11 @@
 // `qbench train`: train one network on one dataset; JSON summary on stdout.
 #include "apps/commands.h"
 #include "engine/check.h"
+#include "engine/data/dataset.h"
+#include "engine/nets.h"
 #include "engine/train.h"
 #include "methods/qat.h"
+#include "methods/registry.h"
 
 #include <iostream>
 
@@ -13,10 +16,9 @@ Run add_train(CLI::App& app) {
   auto qat = std::make_shared<QatConfig>();
   auto opts = std::make_shared<std::vector<std::string>>();
   auto* cmd = app.add_subcommand("train", "Train a network; progress on stderr, JSON summary on stdout");
-  cmd->add_option("--net", cfg->net, "lenet5 | vgg_small | resnet20 | mobilenet_tiny")
-      ->capture_default_str();
+  cmd->add_option("--net", cfg->net, one_of("Network", network_names()))->capture_default_str();
   cmd->add_option("--width", cfg->width, "Channel width multiplier")->capture_default_str();
-  cmd->add_option("--data", cfg->dataset, "fashion-mnist | cifar10 | synthetic")
+  cmd->add_option("--data", cfg->dataset, one_of("Dataset", kDatasets.names()))
       ->capture_default_str();
   cmd->add_option("--data-dir", cfg->data.dir,
                   "Dataset folder (default for fashion-mnist: /usr/share/datasets/fashion-mnist)");
@@ -30,15 +32,14 @@ Run add_train(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--epochs", cfg->epochs, "Epochs (0 with --init: calibrate and evaluate only)")->capture_default_str();
   cmd->add_option("--batch", cfg->batch, "Batch size")->capture_default_str();
-  cmd->add_option("--optimizer", cfg->opt.type, "sgd | adam")->capture_default_str();
+  add_named_option(cmd, "--optimizer", kOptimizers, cfg->opt.type, "Optimizer");
   cmd->add_option("--lr", cfg->opt.lr, "Base learning rate")->capture_default_str();
   cmd->add_option("--momentum", cfg->opt.momentum, "SGD momentum")->capture_default_str();
   cmd->add_flag("--nesterov", cfg->opt.nesterov, "Nesterov momentum");
   cmd->add_option("--wd", cfg->opt.weight_decay, "Weight decay (L2)")->capture_default_str();
   cmd->add_flag("!--decay-bn-bias", cfg->exclude_bn_bias,
                 "Also decay biases and BatchNorm parameters (excluded by default)");
-  cmd->add_option("--schedule", cfg->schedule.type, "constant | step | cosine")
-      ->capture_default_str();
+  add_named_option(cmd, "--schedule", kSchedules, cfg->schedule.type, "Learning-rate schedule");
   cmd->add_option("--warmup", cfg->schedule.warmup_epochs, "Linear warm-up epochs")
       ->capture_default_str();
   cmd->add_option("--milestones", cfg->schedule.milestones, "Step schedule: epochs to decay at");
@@ -52,18 +53,20 @@ Run add_train(CLI::App& app) {
   cmd->add_option("--resume", cfg->resume, "Continue from this checkpoint");
   cmd->add_option("--init", cfg->init,
                   "Start from this checkpoint's weights (e.g. an FP32 run) instead of random ones");
-  cmd->add_option("--method", qat->method, "Quantization method (qbench methods lists them)");
+  cmd->add_option("--method", qat->method,
+                  one_of("Quantization method (qbench methods describes them)", method_names()));
   cmd->add_option("--wbits", qat->settings.wbits, "Weight bits (32: not quantized)")
       ->capture_default_str();
   cmd->add_option("--abits", qat->settings.abits, "Activation (layer input) bits")
       ->capture_default_str();
   cmd->add_option("--gbits", qat->settings.gbits, "Output-gradient bits (methods that quantize gradients)")
       ->capture_default_str();
-  cmd->add_option("--granularity", qat->settings.granularity, "tensor | channel | row | pixel | layer")
+  cmd->add_option("--granularity", qat->settings.granularity,
+                  one_of("Scale grouping (which ones a method supports: qbench methods)",
+                         kGranularities.names()))
       ->capture_default_str();
-  cmd->add_option("--first-last", qat->settings.first_last,
-                  "Weights of the first and last layer: same | 8 | fp32")
-      ->capture_default_str();
+  add_named_option(cmd, "--first-last", kFirstLast, qat->settings.first_last,
+                   "Weights of the first and last layer");
   cmd->add_option("--opt", *opts, "Method option KEY=VALUE (VALUE parsed as JSON when it is)");
   return [cfg, qat, opts] {
     TrainExtensions ext;

@@ -18,11 +18,12 @@ int main(int argc, char** argv) {
   const qb::app::Run report = qb::app::add_report(app);
 
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  try {
+    // Inside the outer try: named options parse their value while CLI11 parses (qb::Error).
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+      return app.exit(e);
+    }
     if (app.got_subcommand("train")) return train();
     if (app.got_subcommand("probe")) return probe();
     if (app.got_subcommand("methods")) return methods();

@@ -82,8 +82,8 @@ void BM_train_step(benchmark::State& state, std::string net_name, Shape input) {
   const std::size_t N = 128;
   auto net = make_network(net_name, input, 10);
   net->init_weights(1);
-  Optimizer opt = make_optimizer(net->params(), OptimizerSpec{"sgd", 0.01f, 0.9f, false, 5e-4f},
-                                 ScheduleSpec{"constant"}, true);
+  Optimizer opt = make_optimizer(net->params(), OptimizerSpec{OptimizerKind::sgd, 0.01f, 0.9f, false, 5e-4f},
+                                 ScheduleSpec{ScheduleKind::constant}, true);
   Shape xs = {N};
   xs.insert(xs.end(), input.begin(), input.end());
   Tensor x = Tensor::from_shape(xs);

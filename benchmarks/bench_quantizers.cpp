@@ -92,8 +92,8 @@ void BM_lenet_step(benchmark::State& state, std::string method, int wbits) {
     c.settings.abits = method == "fp32" ? 32 : 4;
     make_qat(c).attach(*net);
   }
-  Optimizer opt = make_optimizer(net->params(), OptimizerSpec{"sgd", 0.01f, 0.9f, false, 5e-4f},
-                                 ScheduleSpec{"constant"}, true);
+  Optimizer opt = make_optimizer(net->params(), OptimizerSpec{OptimizerKind::sgd, 0.01f, 0.9f, false, 5e-4f},
+                                 ScheduleSpec{ScheduleKind::constant}, true);
   Tensor x = random_tensor(128 * 784, 3);
   x.reshape({128, 1, 28, 28});
   std::vector<std::int32_t> labels(128);

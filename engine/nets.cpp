@@ -1,6 +1,7 @@
 #include "engine/nets.h"
 
 #include "engine/check.h"
+#include "engine/names.h"
 #include "engine/layers/activation.h"
 #include "engine/layers/batchnorm.h"
 #include "engine/layers/conv2d.h"
@@ -139,14 +140,12 @@ std::unique_ptr<Network> make_network(const std::string& name, const Shape& inpu
                                       std::size_t num_classes, float width) {
   if (input_shape.size() != 3)
     throw error("network input must be [C, H, W], got ", to_string(input_shape));
-  if (!(width > 0.0f)) throw error("--width must be positive, got ", width);
+  if (!(width > 0.0f)) throw key_error("width", "must be positive, got ", width);
   for (const auto& e : kNetworks)
     if (name == e.name)
       return std::make_unique<Network>(name, input_shape, num_classes,
                                        e.build(input_shape, num_classes, width));
-  std::string valid;
-  for (const auto& n : network_names()) valid += (valid.empty() ? "" : ", ") + n;
-  throw error("unknown network '", name, "' (valid: ", valid, ")");
+  throw unknown_name("network", name, network_names(), "net");
 }
 
 }  // namespace qb

@@ -8,57 +8,32 @@
 
 namespace qb {
 
-const std::vector<std::string>& optimizer_names() {
-  static const std::vector<std::string> v = {"sgd", "adam"};
-  return v;
-}
-
-const std::vector<std::string>& schedule_names() {
-  static const std::vector<std::string> v = {"constant", "step", "cosine"};
-  return v;
-}
-
-namespace {
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
-bool contains(const std::vector<std::string>& v, const std::string& s) {
-  return std::find(v.begin(), v.end(), s) != v.end();
-}
-}  // namespace
-
 void validate(const OptimizerSpec& o) {
-  if (!contains(optimizer_names(), o.type))
-    throw error("unknown optimizer '", o.type, "' (valid: ", join(optimizer_names()), ")");
-  if (!(o.lr >= 0.0f) || !std::isfinite(o.lr)) throw error("lr must be finite and >= 0, got ", o.lr);
+  if (!(o.lr >= 0.0f) || !std::isfinite(o.lr)) throw key_error("lr", "must be finite and >= 0, got ", o.lr);
   if (!(o.momentum >= 0.0f && o.momentum < 1.0f))
-    throw error("momentum must be in [0, 1), got ", o.momentum);
-  if (!(o.weight_decay >= 0.0f)) throw error("weight decay must be >= 0, got ", o.weight_decay);
-  if (o.nesterov && o.momentum == 0.0f) throw error("nesterov needs momentum > 0");
+    throw key_error("momentum", "must be in [0, 1), got ", o.momentum);
+  if (!(o.weight_decay >= 0.0f)) throw key_error("wd", "must be >= 0, got ", o.weight_decay);
+  if (o.nesterov && o.momentum == 0.0f) throw key_error("nesterov", "needs momentum > 0");
   if (!(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1 && o.eps > 0))
     throw error("adam needs 0 <= beta1, beta2 < 1 and eps > 0");
 }
 
 void validate(const ScheduleSpec& s) {
-  if (!contains(schedule_names(), s.type))
-    throw error("unknown schedule '", s.type, "' (valid: ", join(schedule_names()), ")");
-  if (!(s.warmup_epochs >= 0.0f)) throw error("warm-up epochs must be >= 0, got ", s.warmup_epochs);
+  if (!(s.warmup_epochs >= 0.0f)) throw key_error("warmup", "must be >= 0, got ", s.warmup_epochs);
   if (!std::is_sorted(s.milestones.begin(), s.milestones.end()))
-    throw error("step milestones must be increasing");
+    throw key_error("milestones", "must be increasing");
 }
 
 float scheduled_lr(const ScheduleSpec& s, float base_lr, double e, double total_epochs) {
   if (s.warmup_epochs > 0.0f && e < s.warmup_epochs)
     return float(base_lr * e / s.warmup_epochs);
-  if (s.type == "step") {
+  if (s.type == ScheduleKind::step) {
     double lr = base_lr;
     for (float m : s.milestones)
       if (e >= m) lr *= s.gamma;
     return float(lr);
   }
-  if (s.type == "cosine") {
+  if (s.type == ScheduleKind::cosine) {
     // The cosine runs over the epochs after the warm-up.
     const double span = std::max(1e-12, total_epochs - s.warmup_epochs);
     const double t = std::clamp((e - s.warmup_epochs) / span, 0.0, 1.0);
@@ -75,7 +50,7 @@ ParamGroup::ParamGroup(std::string name, std::vector<Param*> params, OptimizerSp
   validate(sched_);
   for (Param* p : params_) {
     m_.push_back(xt::zeros_like(p->value));
-    if (opt_.type == "adam") v_.push_back(xt::zeros_like(p->value));
+    if (opt_.type == OptimizerKind::adam) v_.push_back(xt::zeros_like(p->value));
   }
 }
 
@@ -83,7 +58,7 @@ void ParamGroup::step(double e, double total_epochs) {
   lr_ = scheduled_lr(sched_, opt_.lr, e, total_epochs);
   ++steps_;
   const float lr = lr_, wd = opt_.weight_decay, mu = opt_.momentum;
-  const bool adam = opt_.type == "adam";
+  const bool adam = opt_.type == OptimizerKind::adam;
   const float b1 = opt_.beta1, b2 = opt_.beta2, eps = opt_.eps;
   const float c1 = adam ? float(1.0 - std::pow(double(b1), double(steps_))) : 1.0f;
   const float c2 = adam ? float(1.0 - std::pow(double(b2), double(steps_))) : 1.0f;
@@ -118,7 +93,7 @@ void ParamGroup::step(double e, double total_epochs) {
 }
 
 void ParamGroup::save_state(std::map<std::string, Tensor>& out) const {
-  const bool adam = opt_.type == "adam";
+  const bool adam = opt_.type == OptimizerKind::adam;
   for (std::size_t k = 0; k < params_.size(); ++k) {
     out[name_ + (adam ? "/m/" : "/momentum/") + params_[k]->name] = m_[k];
     if (adam) out[name_ + "/v/" + params_[k]->name] = v_[k];
@@ -129,7 +104,7 @@ void ParamGroup::save_state(std::map<std::string, Tensor>& out) const {
 }
 
 void ParamGroup::load_state(const std::map<std::string, Tensor>& in) {
-  const bool adam = opt_.type == "adam";
+  const bool adam = opt_.type == OptimizerKind::adam;
   auto fetch = [&](const std::string& key, Tensor& dst) {
     auto it = in.find(key);
     if (it == in.end()) throw error("checkpoint has no optimizer state '", key, "'");

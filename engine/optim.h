@@ -17,6 +17,7 @@
 //   any of them preceded by a linear warm-up from 0 over `warmup_epochs`.
 #pragma once
 
+#include "engine/names.h"
 #include "engine/param.h"
 
 #include <map>
@@ -25,8 +26,19 @@
 
 namespace qb {
 
+enum class OptimizerKind { sgd, adam };
+inline constexpr Named<OptimizerKind> kOptimizerRows[] = {{"sgd", OptimizerKind::sgd},
+                                                          {"adam", OptimizerKind::adam}};
+inline constexpr NameTable<Named<OptimizerKind>> kOptimizers{"optimizer", kOptimizerRows};
+
+enum class ScheduleKind { constant, step, cosine };
+inline constexpr Named<ScheduleKind> kScheduleRows[] = {{"constant", ScheduleKind::constant},
+                                                        {"step", ScheduleKind::step},
+                                                        {"cosine", ScheduleKind::cosine}};
+inline constexpr NameTable<Named<ScheduleKind>> kSchedules{"schedule", kScheduleRows};
+
 struct OptimizerSpec {
-  std::string type = "sgd";  // sgd | adam
+  OptimizerKind type = OptimizerKind::sgd;
   float lr = 0.1f;
   float momentum = 0.9f;
   bool nesterov = false;
@@ -35,14 +47,12 @@ struct OptimizerSpec {
 };
 
 struct ScheduleSpec {
-  std::string type = "cosine";  // constant | step | cosine
+  ScheduleKind type = ScheduleKind::cosine;
   float warmup_epochs = 0.0f;
   std::vector<float> milestones;  // step: epochs at which the rate is multiplied by gamma
   float gamma = 0.1f;
 };
 
-const std::vector<std::string>& optimizer_names();
-const std::vector<std::string>& schedule_names();
 void validate(const OptimizerSpec& o);  // throws qb::Error naming the bad field
 void validate(const ScheduleSpec& s);
 

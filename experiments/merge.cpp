@@ -2,6 +2,7 @@
 
 #include "engine/check.h"
 #include "engine/io/hdf5.h"
+#include "experiments/results_columns.h"
 #include "experiments/store.h"
 
 #include <nlohmann/json.hpp>
@@ -12,6 +13,28 @@
 namespace qb::exp {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+
+namespace {
+
+// A finished cell's value in one /summary column.
+json column_value(const CellRecord& r, std::string_view column) {
+  const json& c = r.config;
+  if (column == "key") return r.key;
+  if (column == "dataset") return c.at("pretrain").at("dataset").at("name");
+  if (column == "options") return c.at("options").dump();
+  if (column == "qbench_commit") return r.environment.value("qbench_commit", "");
+  if (column == "threads") return r.environment.value("threads", 0);
+  if (column == "test_acc") return r.test_accuracy;
+  if (column == "val_acc") return r.val_accuracy;
+  if (column == "test_loss") return r.test_loss;
+  if (column == "val_loss") return r.val_loss;
+  if (column == "epochs") return r.epochs;
+  if (column == "seconds") return r.wall_seconds;
+  if (column == "train_seconds") return r.train_seconds;
+  return c.at(std::string(column));  // net, method, granularity, first_last, bits, seed
+}
+
+}  // namespace
 
 MergeReport merge_results(const std::vector<std::string>& dirs, const std::string& out) {
   QB_CHECK(!dirs.empty());
@@ -54,42 +77,26 @@ MergeReport merge_results(const std::vector<std::string>& dirs, const std::strin
     root.set_attr("cells_merged", std::int64_t(rep.merged));
     root.write("sweep", sweep.dump());
 
-    // Every column exists even with no rows, so readers need no special case.
-    std::map<std::string, std::vector<std::string>> text;
-    std::map<std::string, std::vector<std::int64_t>> ints;
-    std::map<std::string, std::vector<double>> reals;
-    for (const char* k : {"key", "net", "method", "dataset", "granularity", "first_last",
-                          "options", "qbench_commit"})
-      text[k];
-    for (const char* k : {"wbits", "abits", "gbits", "seed", "threads"}) ints[k];
-    for (const char* k : {"test_acc", "val_acc", "test_loss", "val_loss", "epochs", "seconds",
-                          "train_seconds"})
-      reals[k];
-    for (const auto& [path, r] : rows) {
-      const json& c = r.config;
-      text["key"].push_back(r.key);
-      text["net"].push_back(c.at("net"));
-      text["method"].push_back(c.at("method"));
-      text["dataset"].push_back(c.at("pretrain").at("dataset").at("name"));
-      text["granularity"].push_back(c.at("granularity"));
-      text["first_last"].push_back(c.at("first_last"));
-      text["options"].push_back(c.at("options").dump());
-      text["qbench_commit"].push_back(r.environment.value("qbench_commit", ""));
-      for (const char* k : {"wbits", "abits", "gbits", "seed"}) ints[k].push_back(c.at(k));
-      ints["threads"].push_back(r.environment.value("threads", 0));
-      reals["test_acc"].push_back(r.test_accuracy);
-      reals["val_acc"].push_back(r.val_accuracy);
-      reals["test_loss"].push_back(r.test_loss);
-      reals["val_loss"].push_back(r.val_loss);
-      reals["epochs"].push_back(r.epochs);
-      reals["seconds"].push_back(r.wall_seconds);
-      reals["train_seconds"].push_back(r.train_seconds);
-    }
+    // Every column of kResultsColumns, each written even with no rows, so readers need no
+    // special case.
     h5::Group summary = root.create_group("summary");
     summary.set_attr("rows", std::int64_t(rows.size()));
-    for (const auto& [k, v] : text) summary.write_strings(k, v);
-    for (const auto& [k, v] : ints) summary.write_ints(k, v);
-    for (const auto& [k, v] : reals) summary.write_doubles(k, v);
+    for (const ResultsColumn& col : kResultsColumns.rows()) {
+      std::vector<json> values;
+      for (const auto& row : rows) values.push_back(column_value(row.r, col.name));
+      const std::string name(col.name);
+      switch (col.type) {
+        case ColumnType::text:
+          summary.write_strings(name, std::vector<std::string>(values.begin(), values.end()));
+          break;
+        case ColumnType::integer:
+          summary.write_ints(name, std::vector<std::int64_t>(values.begin(), values.end()));
+          break;
+        case ColumnType::real:
+          summary.write_doubles(name, std::vector<double>(values.begin(), values.end()));
+          break;
+      }
+    }
 
     h5::Group cells = root.create_group("cells");
     for (const auto& [path, r] : rows) {

@@ -24,9 +24,9 @@ float AltQuantizer::hi() const {
 
 int AltQuantizer::exponent() const {
   const float l = log2_t_->value();
-  if (!std::isfinite(l)) throw error("params.log2_t: not finite (", l, ")");
+  if (!std::isfinite(l)) throw key_error("params.log2_t", "not finite (", l, ")");
   // Far outside any float's range the scale would under- or overflow: a diverged threshold.
-  if (std::abs(l) > 100.0f) throw error("params.log2_t: ", l, " is outside [-100, 100]");
+  if (std::abs(l) > 100.0f) throw key_error("params.log2_t", l, " is outside [-100, 100]");
   return int(std::ceil(l)) - spec_.bits + (signed_ ? 1 : 0);
 }
 
@@ -47,9 +47,9 @@ void AltQuantizer::calibrate(const Tensor& x) {
   } else if (rule == "max") {
     t = max_abs(x.data(), n);
   } else {
-    throw error("options.calibration: expected auto, max, 3sd or klj, got '", rule, "'");
+    throw key_error("options.calibration", "expected auto, max, 3sd or klj, got '", rule, "'");
   }
-  if (!std::isfinite(t)) throw error("x: calibration met a non-finite value");
+  if (!std::isfinite(t)) throw key_error("x", "calibration met a non-finite value");
   // An all-zero tensor has no range; t = 1 keeps the grid finite until data arrives.
   log2_t_->value() = t > 0.0f ? std::log2(t) : 0.0f;
   calibrated_ = true;
@@ -140,14 +140,14 @@ class AltMethod final : public Method {
     const nlohmann::json& o = s.options;
     mode_ = o.value("mode", std::string("retrain"));
     if (mode_ != "retrain" && mode_ != "static")
-      throw error("options.mode: expected retrain or static, got '", mode_, "'");
+      throw key_error("options.mode", "expected retrain or static, got '", mode_, "'");
     threshold_lr_ = o.value("threshold_lr", 0.01f);
-    if (!(threshold_lr_ > 0.0f)) throw error("options.threshold_lr: must be positive");
+    if (!(threshold_lr_ > 0.0f)) throw key_error("options.threshold_lr", "must be positive");
     fold_bn_ = o.value("fold_bn", true);
     bn_freeze_epoch_ = o.value("bn_freeze_epoch", 1);
     threshold_freeze_epoch_ = o.value("threshold_freeze_epoch", 0);
     if (bn_freeze_epoch_ < 0 || threshold_freeze_epoch_ < 0)
-      throw error("options: freeze epochs must be >= 0");
+      throw key_error("options", "freeze epochs must be >= 0");
   }
 
   std::unique_ptr<Quantizer> make_quantizer(const QuantizerSpec& spec) const override {
@@ -177,14 +177,14 @@ class AltMethod final : public Method {
       q.input = make_checked(a);
     }
     if (s.gbits < 32)
-      throw error("gbits: alt quantizes weights and activations in training, not gradients");
+      throw key_error("gbits", "alt quantizes weights and activations in training, not gradients");
     return q;
   }
 
   // Thresholds get their own Adam, without weight decay: they see only the task loss (§3.4).
   std::optional<OptimizerSpec> quantizer_optimizer() const override {
     OptimizerSpec o;
-    o.type = "adam";
+    o.type = OptimizerKind::adam;
     o.lr = threshold_lr_;
     o.weight_decay = 0.0f;
     return o;

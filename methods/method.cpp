@@ -9,33 +9,34 @@ namespace qb {
 void Method::validate(const QuantizerSpec& spec) const {
   const MethodInfo& mi = info();
   if (std::find(mi.roles.begin(), mi.roles.end(), spec.role) == mi.roles.end()) {
-    std::string valid;
-    for (auto r : mi.roles) valid += (valid.empty() ? "" : ", ") + std::string(to_string(r));
-    throw error("role: ", mi.name, " does not quantize ", to_string(spec.role), " (it supports ",
-                valid, ")");
+    std::vector<std::string> valid;
+    for (auto r : mi.roles) valid.push_back(to_string(r));
+    throw key_error("role", mi.name, " does not quantize ", to_string(spec.role),
+                    " (it supports ", join_names(valid), ")");
   }
   if (spec.bits < mi.min_bits || spec.bits > mi.max_bits)
-    throw error("bits: ", mi.name, " supports ", mi.min_bits, "..", mi.max_bits, " bits, got ",
-                spec.bits);
+    throw key_error("bits", mi.name, " supports ", mi.min_bits, "..", mi.max_bits, " bits, got ",
+                    spec.bits);
   validate_options(spec.options);
 }
 
 void Method::validate_options(const nlohmann::json& options) const {
   const MethodInfo& mi = info();
-  if (!options.is_object()) throw error("options: expected an object");
+  if (!options.is_object()) throw key_error("options", "expected an object");
   for (const auto& [key, value] : options.items()) {
     const auto it = std::find_if(mi.options.begin(), mi.options.end(),
                                  [&](const OptionInfo& o) { return o.name == key; });
     if (it == mi.options.end()) {
-      std::string valid;
-      for (const auto& o : mi.options) valid += (valid.empty() ? "" : ", ") + o.name;
-      throw error("options.", key, ": ", mi.name, " has no such option (valid: ",
-                  valid.empty() ? "none" : valid, ")");
+      std::vector<std::string> valid;
+      for (const auto& o : mi.options) valid.push_back(o.name);
+      if (valid.empty()) throw key_error("options." + key, mi.name, " takes no options");
+      throw unknown_name(mi.name + " option", key, valid, "options." + key);
     }
     if (value.type() != it->default_value.type() &&
         !(value.is_number() && it->default_value.is_number()))
-      throw error("options.", key, ": expected ", it->default_value.type_name(), ", got ",
-                  value.type_name());
+      throw key_error("options." + key, "expected ", it->default_value.type_name(), ", got ",
+                      value.type_name());
+    if (key == "granularity") kGranularities.parse(value.get<std::string>(), "options." + key);
   }
 }
 
@@ -45,12 +46,13 @@ std::unique_ptr<Quantizer> Method::make_checked(const QuantizerSpec& spec) const
 }
 
 int Method::weight_bits(const LayerInfo& layer, const QuantSettings& s) {
-  if (s.first_last != "same" && s.first_last != "8" && s.first_last != "fp32")
-    throw error("first_last: expected same, 8 or fp32, got '", s.first_last, "'");
   if (!(layer.first || layer.last)) return s.wbits;
-  if (s.first_last == "fp32") return 32;
-  if (s.first_last == "8") return std::max(s.wbits, 8);  // never fewer than 8 bits
-  return s.wbits;
+  switch (s.first_last) {
+    case FirstLast::same: return s.wbits;
+    case FirstLast::eight: return std::max(s.wbits, 8);  // never fewer than 8 bits
+    case FirstLast::fp32: return 32;
+  }
+  QB_CHECK(false);
 }
 
 QuantizerSpec Method::slot_spec(const LayerInfo& layer, const QuantSettings& s, QuantRole role,
@@ -61,7 +63,7 @@ QuantizerSpec Method::slot_spec(const LayerInfo& layer, const QuantSettings& s, 
   q.options = s.options;
   q.layer = layer;
   q.name = layer.name + "." + slot;
-  if (!s.granularity.empty() && s.granularity != "tensor") q.options["granularity"] = s.granularity;
+  if (s.granularity != "tensor") q.options["granularity"] = s.granularity;
   return q;
 }
 

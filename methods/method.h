@@ -28,11 +28,21 @@ struct MethodInfo {
   std::vector<OptionInfo> options;
 };
 
+// The weights of the first and the last layer: at the cell's bits, at 8 bits (never fewer),
+// or left in floating point.
+enum class FirstLast { same, eight, fp32 };
+inline constexpr Named<FirstLast> kFirstLastRows[] = {
+    {"same", FirstLast::same}, {"8", FirstLast::eight}, {"fp32", FirstLast::fp32}};
+inline constexpr NameTable<Named<FirstLast>> kFirstLast{"first_last", kFirstLastRows};
+
 // A sweep cell's quantization settings.
 struct QuantSettings {
   int wbits = 32, abits = 32, gbits = 32;  // 32: that slot stays in floating point
+  // The cell's granularity (a kGranularities name), the one place it is set: make_layer hands
+  // it to each quantizer as options.granularity, the form a probe request uses, and a cell's
+  // own options may not set it (make_qat refuses).
   std::string granularity = "tensor";
-  std::string first_last = "same";  // same | 8 | fp32: bits of the first/last layer's weights
+  FirstLast first_last = FirstLast::same;
   nlohmann::json options = nlohmann::json::object();
 };
 

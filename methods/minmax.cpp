@@ -13,11 +13,11 @@ MinMaxQuantizer::MinMaxQuantizer(QuantizerSpec spec) : Quantizer(std::move(spec)
   signed_ = spec_.is_signed.value_or(spec_.role != QuantRole::activation);
   const std::string g = spec_.option<std::string>("granularity", "tensor");
   if (g != "tensor" && g != "channel")
-    throw error("options.granularity: minmax supports tensor or channel, got '", g, "'");
+    throw key_error("options.granularity", "minmax supports tensor or channel, got '", g, "'");
   per_channel_ = g == "channel";
   if (per_channel_ && spec_.role != QuantRole::weight)
-    throw error("options.granularity: per-channel minmax applies to weights only");
-  if (signed_ && spec_.bits < 2) throw error("bits: signed minmax needs at least 2 bits");
+    throw key_error("options.granularity", "per-channel minmax applies to weights only");
+  if (signed_ && spec_.bits < 2) throw key_error("bits", "signed minmax needs at least 2 bits");
   momentum_ = spec_.option<float>("momentum", 0.9f);
 }
 

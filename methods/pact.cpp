@@ -11,10 +11,10 @@ namespace qb {
 namespace {
 
 float initial_alpha(const QuantizerSpec& spec) {
-  if (!spec.layer) throw error("layer: PACT needs layer.kind (conv or linear) to initialise alpha");
+  if (!spec.layer) throw key_error("layer", "PACT needs layer.kind (conv or linear) to initialise alpha");
   if (spec.layer->kind == LayerKind::conv) return 8.0f;
   if (spec.layer->kind == LayerKind::linear) return 10.0f;
-  throw error("layer.kind: PACT initialises alpha for conv or linear layers only");
+  throw key_error("layer.kind", "PACT initialises alpha for conv or linear layers only");
 }
 
 }  // namespace
@@ -28,7 +28,7 @@ PactQuantizer::PactQuantizer(QuantizerSpec spec, bool calibrated_gradient)
 // (the parameter itself is left to the optimizer, so its gradient keeps its meaning).
 float PactQuantizer::alpha() const {
   const float a = alpha_->value();
-  if (!std::isfinite(a)) throw error("params.alpha: not finite");
+  if (!std::isfinite(a)) throw key_error("params.alpha", "not finite");
   return std::max(a, 1e-3f);
 }
 

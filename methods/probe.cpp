@@ -58,20 +58,20 @@ std::size_t get_size(const json& layer, const char* key, std::size_t fallback) {
 }
 
 LayerInfo parse_layer(const json& l) {
-  if (!l.is_object()) throw error("layer: expected an object");
+  if (!l.is_object()) throw key_error("layer", "expected an object");
   LayerInfo info;
   info.name = "probe";
   const std::string kind = l.value("kind", "");
   if (kind == "conv") info.kind = LayerKind::conv;
   else if (kind == "linear") info.kind = LayerKind::linear;
-  else throw error("layer.kind: expected conv or linear, got '", kind, "'");
+  else throw key_error("layer.kind", "expected conv or linear, got '", kind, "'");
   info.in_channels = get_size(l, "in_channels", 0);
   info.out_channels = get_size(l, "out_channels", 0);
   info.kernel_h = info.kernel_w = 1;
   if (l.contains("kernel")) {
     const json& k = l.at("kernel");
     if (!k.is_array() || k.size() != 2 || !k[0].is_number_integer() || !k[1].is_number_integer())
-      throw error("layer.kernel: expected [kh, kw]");
+      throw key_error("layer.kernel", "expected [kh, kw]");
     info.kernel_h = k[0].get<std::size_t>();
     info.kernel_w = k[1].get<std::size_t>();
   }
@@ -91,32 +91,32 @@ LayerInfo parse_layer(const json& l) {
 }  // namespace
 
 json run_probe(const json& req) {
-  if (!req.is_object()) throw error("request: expected a JSON object");
+  if (!req.is_object()) throw key_error("request", "expected a JSON object");
   const json& m = require(req, "method");
-  if (!m.is_string()) throw error("method: expected a string");
+  if (!m.is_string()) throw key_error("method", "expected a string");
   const auto method = make_method(m.get<std::string>());
 
   const json& r = require(req, "role");
-  if (!r.is_string()) throw error("role: expected a string");
+  if (!r.is_string()) throw key_error("role", "expected a string");
   QuantizerSpec spec;
   spec.role = parse_role(r.get<std::string>());
 
   const json& b = require(req, "bits");
   if (!b.is_number() || std::floor(b.get<double>()) != b.get<double>())
-    throw error("bits: expected an integer");
+    throw key_error("bits", "expected an integer");
   const double bits = b.get<double>();
-  if (bits < 1 || bits > 32) throw error("bits: expected 1..32, got ", bits);
+  if (bits < 1 || bits > 32) throw key_error("bits", "expected 1..32, got ", bits);
   spec.bits = int(bits);
 
   if (req.contains("signed")) {
-    if (!req.at("signed").is_boolean()) throw error("signed: expected true or false");
+    if (!req.at("signed").is_boolean()) throw key_error("signed", "expected true or false");
     spec.is_signed = req.at("signed").get<bool>();
   }
   if (req.contains("options")) spec.options = req.at("options");
   if (req.contains("layer")) spec.layer = parse_layer(req.at("layer"));
   bool training = true;
   if (req.contains("training")) {
-    if (!req.at("training").is_boolean()) throw error("training: expected true or false");
+    if (!req.at("training").is_boolean()) throw key_error("training", "expected true or false");
     training = req.at("training").get<bool>();
   }
   spec.training = training;
@@ -125,7 +125,7 @@ json run_probe(const json& req) {
   if (req.contains("dy")) {
     dy = parse_tensor(req.at("dy"), "dy");
     if (dy->shape() != x.shape())
-      throw error("dy: shape ", to_string(shape_of(*dy)), " differs from x's ",
+      throw key_error("dy", "shape ", to_string(shape_of(*dy)), " differs from x's ",
                   to_string(shape_of(x)));
   }
 
@@ -136,7 +136,7 @@ json run_probe(const json& req) {
   q->calibrate(x);
   if (req.contains("params")) {
     const json& ps = req.at("params");
-    if (!ps.is_object()) throw error("params: expected an object");
+    if (!ps.is_object()) throw key_error("params", "expected an object");
     for (const auto& [name, value] : ps.items()) {
       Param* p = q->param(name);
       if (!p) {

@@ -9,14 +9,18 @@ nlohmann::json to_json(const QatConfig& c) {
   const QuantSettings& s = c.settings;
   return {{"method", c.method},         {"wbits", s.wbits},
           {"abits", s.abits},           {"gbits", s.gbits},
-          {"granularity", s.granularity}, {"first_last", s.first_last},
+          {"granularity", s.granularity}, {"first_last", kFirstLast.row_of(s.first_last).name},
           {"options", s.options}};
 }
 
 TrainExtensions make_qat(const QatConfig& c) {
   std::shared_ptr<Method> method = make_method(c.method);
   for (int bits : {c.settings.wbits, c.settings.abits, c.settings.gbits})
-    if (bits < 1 || bits > 32) throw error("bits: expected 1..32, got ", bits);
+    if (bits < 1 || bits > 32) throw key_error("bits", "expected 1..32, got ", bits);
+  kGranularities.parse(c.settings.granularity, "granularity");
+  if (c.settings.options.contains("granularity"))
+    throw key_error("options.granularity",
+                    "a cell's granularity is its own setting (the granularity key), not an option");
   method->validate_options(c.settings.options);
   method->configure(c.settings);
   TrainExtensions ext;

@@ -4,21 +4,9 @@
 
 namespace qb {
 
-const char* to_string(QuantRole r) {
-  switch (r) {
-    case QuantRole::weight: return "weight";
-    case QuantRole::activation: return "activation";
-    case QuantRole::gradient: return "gradient";
-  }
-  return "?";
-}
+const char* to_string(QuantRole r) { return kRoles.row_of(r).name.data(); }
 
-QuantRole parse_role(const std::string& s) {
-  if (s == "weight") return QuantRole::weight;
-  if (s == "activation") return QuantRole::activation;
-  if (s == "gradient") return QuantRole::gradient;
-  throw error("role: unknown role '", s, "' (valid: weight, activation, gradient)");
-}
+QuantRole parse_role(const std::string& s) { return kRoles.parse(s, "role").value; }
 
 nlohmann::json Grid::to_json() const {
   nlohmann::json j = {{"bits", bits}, {"signed", is_signed}, {"granularity", granularity}};

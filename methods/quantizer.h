@@ -19,6 +19,7 @@
 
 #include "engine/hook.h"
 #include "engine/layer.h"
+#include "engine/names.h"
 
 #include <nlohmann/json.hpp>
 
@@ -30,9 +31,28 @@
 namespace qb {
 
 enum class QuantRole { weight, activation, gradient };
+inline constexpr Named<QuantRole> kRoleRows[] = {{"weight", QuantRole::weight},
+                                                 {"activation", QuantRole::activation},
+                                                 {"gradient", QuantRole::gradient}};
+inline constexpr NameTable<Named<QuantRole>> kRoles{"role", kRoleRows};
 
 const char* to_string(QuantRole r);
-QuantRole parse_role(const std::string& s);  // throws qb::Error listing the valid roles
+QuantRole parse_role(const std::string& s);  // throws qb::Error (key "role")
+
+// How a quantizer groups its scales. Each method supports some of them (minmax: tensor,
+// channel; syq: layer, row, pixel, channel — "layer" is SYQ's word for one α per tensor, and
+// takes "tensor" as its alias); the names are parsed here, the support checked by the method.
+struct GranularityInfo {
+  std::string_view name;
+  std::string_view about;
+};
+inline constexpr GranularityInfo kGranularityRows[] = {
+    {"tensor", "one scale per tensor"},
+    {"layer", "one scale per tensor (SYQ's name)"},
+    {"channel", "one scale per output channel"},
+    {"row", "one scale per kernel row (SYQ)"},
+    {"pixel", "one scale per kernel position (SYQ)"}};
+inline constexpr NameTable<GranularityInfo> kGranularities{"granularity", kGranularityRows};
 
 struct Grid {
   int bits = 32;

@@ -1,6 +1,7 @@
 #include "methods/registry.h"
 
 #include "engine/check.h"
+#include "engine/names.h"
 
 #include <mutex>
 #include <utility>
@@ -42,16 +43,16 @@ std::unique_ptr<Method> make_method(const std::string& name) {
   std::lock_guard lock(r.mu);
   for (const auto& e : r.entries)
     if (e.first == name) return e.second();
-  std::string valid;
-  for (const auto& e : r.entries) valid += (valid.empty() ? "" : ", ") + e.first;
-  throw error("method: unknown method '", name, "' (registered: ", valid, ")");
+  std::vector<std::string> valid;
+  for (const auto& e : r.entries) valid.push_back(e.first);
+  throw unknown_name("method", name, valid, "method");
 }
 
 void register_method(const std::string& name, MethodFactory factory) {
   auto& r = registry();
   std::lock_guard lock(r.mu);
   for (const auto& e : r.entries)
-    if (e.first == name) throw error("method: '", name, "' is already registered");
+    if (e.first == name) throw key_error("method", "'", name, "' is already registered");
   r.entries.emplace_back(name, std::move(factory));
 }
 

@@ -17,7 +17,7 @@ std::size_t group_count(const std::string& g, const Shape& s) {
   if (g == "channel") return s.empty() ? 1 : s[0];
   if (g == "row") return conv ? s[2] : 1;
   if (g == "pixel") return conv ? s[2] * s[3] : 1;
-  throw error("options.granularity: syq supports layer, row, pixel or channel, got '", g, "'");
+  throw key_error("options.granularity", "syq supports layer, row, pixel or channel, got '", g, "'");
 }
 
 // The weight's shape as the quantizer will see it: the layer's, or (bare probe) unknown yet.
@@ -29,8 +29,8 @@ Shape weight_shape(const QuantizerSpec& spec) {
 
 SyqWeightQuantizer::SyqWeightQuantizer(QuantizerSpec spec) : Quantizer(std::move(spec)) {
   if (spec_.bits != 1 && spec_.bits != 2)
-    throw error("bits: syq weights are binary (1) or ternary (2), got ", spec_.bits);
-  if (spec_.is_signed && !*spec_.is_signed) throw error("signed: syq weights are signed");
+    throw key_error("bits", "syq weights are binary (1) or ternary (2), got ", spec_.bits);
+  if (spec_.is_signed && !*spec_.is_signed) throw key_error("signed", "syq weights are signed");
   const Shape ws = weight_shape(spec_);
   const bool conv = ws.size() == 4 || (spec_.layer && spec_.layer->kind == LayerKind::conv);
   granularity_ = spec_.option<std::string>("granularity", conv ? "pixel" : "layer");
@@ -40,7 +40,7 @@ SyqWeightQuantizer::SyqWeightQuantizer(QuantizerSpec spec) : Quantizer(std::move
               : granularity_ == "pixel" ? Grouping::pixel
                                         : Grouping::layer;
   eta_ = spec_.bits == 1 ? 0.0f : spec_.option<float>("eta", 0.05f);
-  if (!(eta_ >= 0.0f && eta_ < 1.0f)) throw error("options.eta: expected 0 <= eta < 1");
+  if (!(eta_ >= 0.0f && eta_ < 1.0f)) throw key_error("options.eta", "expected 0 <= eta < 1");
   // α's shape follows the weight; for a bare probe request it is fixed by the first tensor
   // (the probe calibrates on x before setting parameters, so the shape is known by then).
   Shape as;
@@ -54,14 +54,14 @@ SyqWeightQuantizer::SyqWeightQuantizer(QuantizerSpec spec) : Quantizer(std::move
 }
 
 void SyqWeightQuantizer::set_geometry(const Shape& s) {
-  if (s.empty()) throw error("x: syq weights need a tensor with at least one dimension");
+  if (s.empty()) throw key_error("x", "syq weights need a tensor with at least one dimension");
   shape_ = s;
   kh_ = s.size() == 4 ? s[2] : 1;
   kw_ = s.size() == 4 ? s[3] : 1;
   per_out_ = numel(s) / s[0];
   const std::size_t n = group_count(granularity_, s);
   if (alpha_->value.size() != n) {
-    if (calibrated_) throw error("x: weight shape ", to_string(s), " does not fit this quantizer");
+    if (calibrated_) throw key_error("x", "weight shape ", to_string(s), " does not fit this quantizer");
     alpha_->value = Tensor::from_shape(granularity_ == "layer" ? Shape{} : Shape{n});
     alpha_->value.fill(1.0f);
     alpha_->init_grad();
@@ -199,7 +199,7 @@ class SyqMethod final : public Method {
 
   void configure(const QuantSettings& s) override {
     alpha_lr_ = s.options.value("alpha_lr", 1e-4f);
-    if (!(alpha_lr_ >= 0.0f)) throw error("options.alpha_lr: must be >= 0");
+    if (!(alpha_lr_ >= 0.0f)) throw key_error("options.alpha_lr", "must be >= 0");
   }
 
   // The official code trains every variable, α included, with Adam (lr 1e-4, ε 1e-5). Adam's
@@ -210,7 +210,7 @@ class SyqMethod final : public Method {
   std::optional<OptimizerSpec> quantizer_optimizer() const override {
     if (alpha_lr_ == 0.0f) return std::nullopt;
     OptimizerSpec o;
-    o.type = "adam";
+    o.type = OptimizerKind::adam;
     o.lr = alpha_lr_;
     o.eps = 1e-5f;
     o.weight_decay = 0.0f;

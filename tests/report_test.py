@@ -185,7 +185,7 @@ with tempfile.TemporaryDirectory() as tmp:
     with open(spec, "w") as f:
         json.dump({"schema": 1, "rows": [{"method": "sat", "wbit": 4}], "columns": [{}]}, f)
     refused("bad spec key", run(results, "--spec", spec), "spec.json", "rows[0].wbit",
-            "did you mean wbits")
+            "did you mean 'wbits'")
     refused("bad format", run(results, "--format", "html"), "--format")
     refused("bad peer", run("--bench", bench, "--peer", "^nothing"), "--peer")
     refused("bench needs peer", run("--bench", bench), "--peer")

@@ -239,11 +239,11 @@ TEST_CASE("alt installs power-of-2 quantizers, folds BN and freezes on schedule"
   QatConfig c{"alt", {}};
   c.settings.wbits = 4;
   c.settings.abits = 8;
-  c.settings.first_last = "8";
+  c.settings.first_last = FirstLast::eight;
   c.settings.options = {{"threshold_freeze_epoch", 2}};
   TrainExtensions ext = make_qat(c);
   REQUIRE(ext.quantizer_optimizer);
-  CHECK(ext.quantizer_optimizer->type == "adam");
+  CHECK(ext.quantizer_optimizer->type == OptimizerKind::adam);
   CHECK(ext.quantizer_optimizer->lr == Approx(0.01f));
   CHECK(ext.calibrate);
   ext.attach(*net);
@@ -300,7 +300,7 @@ TEST_CASE("alt fine-tunes a folded BN network and resumes bit for bit", "[alt][q
   QatConfig q{"alt", {}};
   q.settings.wbits = 4;
   q.settings.abits = 8;
-  q.settings.first_last = "8";
+  q.settings.first_last = FirstLast::eight;
   TrainConfig qc = fp;
   qc.out.clear();
   qc.init = fp.out;

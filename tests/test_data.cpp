@@ -149,7 +149,7 @@ TEST_CASE("Fashion-MNIST folder: counts must agree, labels in range, files prese
                         Catch::Contains("dataset-fashion-mnist"));
   o.val_size = 30;
   write_fashion(t.path, 30, 10);
-  CHECK_THROWS_WITH(load_dataset("fashion-mnist", o), Catch::Contains("--val-size"));
+  CHECK_THROWS_WITH(load_dataset("fashion-mnist", o), Catch::Contains("val_size"));
 }
 
 TEST_CASE("CIFAR-10 batches: good, truncated, bad label, missing", "[data][cifar]") {
@@ -186,7 +186,7 @@ TEST_CASE("CIFAR-10 batches: good, truncated, bad label, missing", "[data][cifar
                     Catch::Contains("label 10") && Catch::Contains("byte offset 6146"));
   fs::remove(p);
   CHECK_THROWS_WITH(load_dataset("cifar10", o), Catch::Contains("data_batch_3.bin"));
-  CHECK_THROWS_WITH(load_dataset("cifar10", DataOptions{}), Catch::Contains("--data-dir"));
+  CHECK_THROWS_WITH(load_dataset("cifar10", DataOptions{}), Catch::Contains("data_dir"));
   CHECK_THROWS_WITH(load_dataset("mnist", DataOptions{}), Catch::Contains("fashion-mnist"));
 }
 

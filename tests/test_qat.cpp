@@ -47,7 +47,7 @@ TEST_CASE("a method's quantizers land in the right slots", "[qat]") {
   QatConfig c{"pact", {}};
   c.settings.wbits = 4;
   c.settings.abits = 3;
-  c.settings.first_last = "8";
+  c.settings.first_last = FirstLast::eight;
   make_qat(c).attach(*net);
   const auto layers = net->hookable_layers();  // conv1 conv2 fc1 fc2 fc3
   CHECK(bits_of(layers[0], HookSlot::weight) == 8);   // first layer: 8-bit weights
@@ -66,7 +66,7 @@ TEST_CASE("a method's quantizers land in the right slots", "[qat]") {
   CHECK(alphas == 4);
 
   auto net2 = make_network("lenet5", {1, 28, 28});
-  c.settings.first_last = "fp32";
+  c.settings.first_last = FirstLast::fp32;
   make_qat(c).attach(*net2);
   CHECK(bits_of(net2->hookable_layers()[0], HookSlot::weight) == 0);
   CHECK(bits_of(net2->hookable_layers()[4], HookSlot::weight) == 0);

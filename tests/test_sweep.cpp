@@ -110,7 +110,8 @@ TEST_CASE("config problems are reported one per line with their key path", "[swe
   const std::string p = problems(j);
   CHECK_THAT(p, Catch::Contains("methods[2].options.eta: expected number, got string"));
   CHECK_THAT(p, Catch::Contains("methods[3].wbits[0]: alt supports 1..16 bits"));
-  CHECK_THAT(p, Catch::Contains("methods[4].name: unknown method 'minmx'"));
+  CHECK_THAT(p, Catch::Contains("methods[4].name: unknown method 'minmx' (valid: "));
+  CHECK_THAT(p, Catch::Contains("did you mean 'minmax'?)"));
   CHECK_THAT(p, Catch::Contains("dataset.trian_limit: unknown key (did you mean 'train_limit'?)"));
   CHECK_THAT(p, Catch::Contains("seeds: empty list"));
 
@@ -121,8 +122,14 @@ TEST_CASE("config problems are reported one per line with their key path", "[swe
   CHECK_THAT(problems(j), Catch::Contains("exclude[0]: matches no cell"));
   j = base();
   j["methods"][1]["granularity"] = "row";  // only the quantizer's constructor knows
-  CHECK_THAT(problems(j), Catch::Contains("methods[1]: options.granularity: minmax supports"));
-  CHECK(exp::edit_distance("kitten", "sitting") == 3);
+  CHECK_THAT(problems(j), Catch::Contains("methods[1].options.granularity: minmax supports"));
+  j = base();
+  j["methods"][1]["first_last"] = {"same", "fp23"};
+  CHECK_THAT(problems(j), Catch::Contains("methods[1].first_last[1]: unknown first_last 'fp23' "
+                                          "(valid: same, 8, fp32; did you mean 'fp32'?)"));
+  j = base();
+  j["fp32"] = {{"optimizer", "adm"}};
+  CHECK_THAT(problems(j), Catch::Contains("fp32.optimizer: unknown optimizer 'adm'"));
 }
 
 TEST_CASE("shards are disjoint and cover the sweep", "[sweep]") {

@@ -112,7 +112,7 @@ TEST_CASE("syq trains alpha with its own Adam, as the official code does, unless
   c.settings.abits = 8;
   TrainExtensions ext = make_qat(c);
   REQUIRE(ext.quantizer_optimizer);
-  CHECK(ext.quantizer_optimizer->type == "adam");
+  CHECK(ext.quantizer_optimizer->type == OptimizerKind::adam);
   CHECK(ext.quantizer_optimizer->lr == Approx(1e-4f));
   CHECK(ext.quantizer_optimizer->eps == Approx(1e-5f));
   CHECK(ext.quantizer_optimizer->weight_decay == 0.0f);

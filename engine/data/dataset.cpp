@@ -128,7 +128,8 @@ DataSplits split(const std::string& name, const std::string& dir, const RawSplit
                  std::size_t val_size) {
   const std::size_t total = train.labels.size();
   if (val_size >= total)
-    throw error("--val-size ", val_size, " leaves no training images (", name, " has ", total, ")");
+    throw key_error("val_size", val_size, " leaves no training images (", name, " has ", total,
+                    ")");
   DataSplits s;
   std::size_t train_end = total - val_size;
   s.val = make_split(name, train, sample, train_end, total);
@@ -150,44 +151,54 @@ Shape Dataset::sample_shape() const {
   return {images.shape()[1], images.shape()[2], images.shape()[3]};
 }
 
-const std::vector<std::string>& dataset_names() {
-  static const std::vector<std::string> v = {"fashion-mnist", "cifar10", "synthetic"};
-  return v;
+namespace {
+
+DataSplits load_fashion_mnist(const DataOptions& o) {
+  const fs::path dir = o.dir.empty() ? kFashionDir : o.dir;
+  const char* hint =
+      "install the Debian package dataset-fashion-mnist (bash scripts/setup) or give the folder "
+      "that holds its files (data_dir)";
+  const RawSplit train = load_idx_pair(require_file(dir, "train-images-idx3-ubyte.gz", hint),
+                                       require_file(dir, "train-labels-idx1-ubyte.gz", hint));
+  const RawSplit test = load_idx_pair(require_file(dir, "t10k-images-idx3-ubyte.gz", hint),
+                                      require_file(dir, "t10k-labels-idx1-ubyte.gz", hint));
+  return split("fashion-mnist", dir.string(), train, test, {1, 28, 28}, o, o.val_size);
 }
 
+DataSplits load_cifar10(const DataOptions& o) {
+  if (o.dir.empty())
+    throw key_error("data_dir", "cifar10 needs the folder of the CIFAR-10 binary version "
+                    "(data_batch_1.bin .. data_batch_5.bin, test_batch.bin)");
+  const fs::path dir = o.dir;
+  const char* hint = "data_dir must hold the CIFAR-10 binary version (cifar-10-batches-bin)";
+  CifarBatch train, test;
+  for (int i = 1; i <= 5; ++i)
+    read_cifar_batch(require_file(dir, "data_batch_" + std::to_string(i) + ".bin", hint), train);
+  read_cifar_batch(require_file(dir, "test_batch.bin", hint), test);
+  DataSplits s = split("cifar10", dir.string(), from_cifar(train), from_cifar(test), {3, 32, 32},
+                       o, o.val_size);
+  s.augment = true;
+  return s;
+}
+
+DataSplits load_synthetic(const DataOptions& o) {
+  const RawSplit train = synthetic(2500, 0x5E7), test = synthetic(500, 0x7E57);
+  return split("synthetic", "", train, test, {1, 28, 28}, o,
+               std::min<std::size_t>(o.val_size, 500));
+}
+
+constexpr DatasetInfo kDatasetRows[] = {
+    {"fashion-mnist", {1, 28, 28}, 10, load_fashion_mnist},
+    {"cifar10", {3, 32, 32}, 10, load_cifar10},
+    {"synthetic", {1, 28, 28}, 10, load_synthetic},
+};
+
+}  // namespace
+
+constinit const NameTable<DatasetInfo> kDatasets{"dataset", kDatasetRows};
+
 DataSplits load_dataset(const std::string& name, const DataOptions& o) {
-  if (name == "fashion-mnist") {
-    const fs::path dir = o.dir.empty() ? kFashionDir : o.dir;
-    const char* hint =
-        "install the Debian package dataset-fashion-mnist (bash scripts/setup) or pass --data-dir";
-    const RawSplit train = load_idx_pair(require_file(dir, "train-images-idx3-ubyte.gz", hint),
-                                         require_file(dir, "train-labels-idx1-ubyte.gz", hint));
-    const RawSplit test = load_idx_pair(require_file(dir, "t10k-images-idx3-ubyte.gz", hint),
-                                        require_file(dir, "t10k-labels-idx1-ubyte.gz", hint));
-    return split(name, dir.string(), train, test, {1, 28, 28}, o, o.val_size);
-  }
-  if (name == "cifar10") {
-    if (o.dir.empty())
-      throw error("cifar10 needs --data-dir: a folder with the CIFAR-10 binary version "
-                  "(data_batch_1.bin .. data_batch_5.bin, test_batch.bin)");
-    const fs::path dir = o.dir;
-    const char* hint = "--data-dir must hold the CIFAR-10 binary version (cifar-10-batches-bin)";
-    CifarBatch train, test;
-    for (int i = 1; i <= 5; ++i)
-      read_cifar_batch(require_file(dir, "data_batch_" + std::to_string(i) + ".bin", hint), train);
-    read_cifar_batch(require_file(dir, "test_batch.bin", hint), test);
-    DataSplits s = split(name, dir.string(), from_cifar(train), from_cifar(test), {3, 32, 32}, o,
-                         o.val_size);
-    s.augment = true;
-    return s;
-  }
-  if (name == "synthetic") {
-    const RawSplit train = synthetic(2500, 0x5E7), test = synthetic(500, 0x7E57);
-    return split(name, "", train, test, {1, 28, 28}, o, std::min<std::size_t>(o.val_size, 500));
-  }
-  std::string valid;
-  for (const auto& n : dataset_names()) valid += (valid.empty() ? "" : ", ") + n;
-  throw error("unknown dataset '", name, "' (valid: ", valid, ")");
+  return kDatasets.parse(name).load(o);
 }
 
 }  // namespace qb

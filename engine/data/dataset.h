@@ -13,8 +13,10 @@
 // the training split (after the hold-out), applied alike to all three splits.
 #pragma once
 
+#include "engine/names.h"
 #include "engine/tensor.h"
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -44,7 +46,14 @@ struct DataSplits {
   bool augment = false;  // random crop + flip while training (CIFAR-10)
 };
 
-const std::vector<std::string>& dataset_names();
+// One row per dataset: its name, what one sample is, and its loader.
+struct DatasetInfo {
+  std::string_view name;
+  std::array<std::size_t, 3> sample_shape;  // [C, H, W]
+  std::size_t num_classes;
+  DataSplits (*load)(const DataOptions& opts);
+};
+extern const NameTable<DatasetInfo> kDatasets;
 
 // Throws qb::Error naming the valid datasets, the missing file (and the Debian package that
 // provides it), or the file and byte offset of malformed data.

@@ -15,26 +15,65 @@ namespace qb::int8 {
 
 namespace {
 
-// The layout of the kernel gemm/gemm_acc16 will run for these weights (kernels.h).
-PanelLayout panel_layout(Isa isa, Accumulator acc, bool narrow) {
-  if (isa == Isa::scalar) return {1, 1, 1};  // plain row-major W, K_padded = K
-  // vpmaddubsw / vpdpbusd on a broadcast u8 quad: 4 k of each column per int32 lane.
-  if (acc == Accumulator::int16) return {8, 4, 1};
-  switch (isa) {
-    case Isa::avx2: return narrow ? PanelLayout{8, 4, 1} : PanelLayout{8, 2, 2};
-    case Isa::avxvnni: return {8, 4, 1};
-    case Isa::avx512bw: return narrow ? PanelLayout{16, 4, 1} : PanelLayout{16, 2, 2};
-    case Isa::avx512vnni: return {16, 4, 1};
-    case Isa::scalar: break;
-  }
-  QB_CHECK(false);
+// The scalar reference as a kernel (plain row-major W, K_padded = K), so that every ISA runs
+// the same way: rows of C split over the threads, each share computed by its row's kernel.
+void rows_scalar(const detail::GemmArgs& a, int m0, int m1) {
+  const PackedWeights& W = *a.W;
+  const auto* w = static_cast<const std::int8_t*>(W.data());
+  std::int32_t* C = a.C + std::int64_t(m0) * a.ldc;
+  if (a.a_signed)
+    gemm_ref(m1 - m0, W.N(), W.K(), static_cast<const std::int8_t*>(a.A) + std::int64_t(m0) * a.lda,
+             a.lda, w, W.K_padded(), C, a.ldc);
+  else
+    gemm_ref(m1 - m0, W.N(), W.K(),
+             static_cast<const std::uint8_t*>(a.A) + std::int64_t(m0) * a.lda, a.lda, w,
+             W.K_padded(), C, a.ldc);
+}
+void rows_scalar_acc16(const detail::GemmArgs& a, int m0, int m1) {
+  const PackedWeights& W = *a.W;
+  gemm_acc16_ref(Acc16::pair_wrap, m1 - m0, W.N(), W.K(),
+                 static_cast<const std::uint8_t*>(a.A) + std::int64_t(m0) * a.lda, a.lda,
+                 static_cast<const std::int8_t*>(W.data()), W.K_padded(),
+                 a.C + std::int64_t(m0) * a.ldc, a.ldc, false);
+}
+constexpr detail::GemmKernel kScalar = {rows_scalar, {1, 1, 1}};
+constexpr detail::GemmKernel kScalarAcc16 = {rows_scalar_acc16, {1, 1, 1}};
+
+// One row per ISA, in kIsas' order (XNNPACK's gemm-config.c): the kernel gemm runs for any
+// weights, the one for narrow weights (PackedWeights::narrow(): vpmaddubsw stays exact), and
+// the 16-bit-accumulating one of gemm_acc16 — only AVX2 and the reference have one; weights
+// packed for gemm_acc16 on a higher ISA are packed for AVX2's. Each kernel carries its layout.
+struct GemmConfig {
+  Isa isa;
+  const detail::GemmKernel* wide;
+  const detail::GemmKernel* narrow;
+  const detail::GemmKernel* acc16;
+};
+constexpr GemmConfig kGemmConfigs[] = {
+    {Isa::scalar, &kScalar, &kScalar, &kScalarAcc16},
+    {Isa::avx2, &detail::avx2_gemm, &detail::avx2_narrow_gemm, &detail::avx2_acc16_gemm},
+    {Isa::avxvnni, &detail::avxvnni_gemm, &detail::avxvnni_gemm, nullptr},
+    {Isa::avx512bw, &detail::avx512bw_gemm, &detail::avx512bw_narrow_gemm, nullptr},
+    {Isa::avx512vnni, &detail::avx512vnni_gemm, &detail::avx512vnni_gemm, nullptr},
+};
+static_assert(std::size(kGemmConfigs) == std::size(kAllIsas));
+
+const GemmConfig& config_of(Isa isa) {
+  const GemmConfig& c = kGemmConfigs[std::size_t(isa)];
+  QB_CHECK(c.isa == isa);
+  return c;
+}
+
+// The ISA whose kernel runs `acc` for weights packed on `isa`.
+Isa packing_isa(Isa isa, Accumulator acc) {
+  return acc == Accumulator::int16 && !config_of(isa).acc16 ? Isa::avx2 : isa;
 }
 
 }  // namespace
 
 PackedWeights::PackedWeights(const std::int8_t* W, int N, int K, int ldw, Isa isa,
                              Accumulator acc, Activations act)
-    : isa_(acc == Accumulator::int16 && isa > Isa::avx2 ? Isa::avx2 : isa),
+    : isa_(packing_isa(isa, acc)),
       acc_(acc),
       act_(act),
       N_(N),
@@ -52,7 +91,9 @@ PackedWeights::PackedWeights(const std::int8_t* W, int N, int K, int ldw, Isa is
         narrow_ = false;
         break;
       }
-  layout_ = panel_layout(isa_, acc_, narrow_);
+  const GemmConfig& config = config_of(isa_);
+  kernel_ = acc_ == Accumulator::int16 ? config.acc16 : narrow_ ? config.narrow : config.wide;
+  layout_ = kernel_->layout;
   const int nr = layout_.nr, G = layout_.group;
   Kp_ = (K + G - 1) / G * G;
   Np_ = (N + nr - 1) / nr * nr;
@@ -85,17 +126,6 @@ PackedWeights::PackedWeights(const std::int8_t* W, int N, int K, int ldw, Isa is
 
 namespace {
 
-detail::RowsKernel rows_kernel(Isa isa, bool narrow) {
-  switch (isa) {
-    case Isa::scalar: return nullptr;
-    case Isa::avx2: return narrow ? detail::rows_avx2_narrow : detail::rows_avx2;
-    case Isa::avxvnni: return detail::rows_avxvnni;
-    case Isa::avx512bw: return narrow ? detail::rows_avx512bw_narrow : detail::rows_avx512bw;
-    case Isa::avx512vnni: return detail::rows_avx512vnni;
-  }
-  QB_CHECK(false);
-}
-
 // Splits the rows of C over OpenMP's threads and runs `rows` on each share.
 void run_parallel(detail::RowsKernel rows, const detail::GemmArgs& args, int M) {
   // At least 32 rows a thread, so small M stays on one.
@@ -122,12 +152,7 @@ void gemm_impl(const AT* A, int lda, int M, const PackedWeights& W, std::int32_t
   if (std::is_signed_v<AT> && W.activations() == Activations::u7)
     throw error("int8 GEMM: weights packed for u7 activations take u8 activations, not s8");
   if (M == 0) return;
-  if (W.isa() == Isa::scalar) {
-    gemm_ref(M, W.N(), W.K(), A, lda, static_cast<const std::int8_t*>(W.data()), W.K_padded(),
-             C, ldc);
-    return;
-  }
-  run_parallel(rows_kernel(W.isa(), W.narrow()), {A, std::is_signed_v<AT>, lda, &W, C, ldc}, M);
+  run_parallel(W.kernel()->rows, {A, std::is_signed_v<AT>, lda, &W, C, ldc}, M);
 }
 
 }  // namespace
@@ -145,12 +170,7 @@ void gemm_acc16(const std::uint8_t* A, int lda, int M, const PackedWeights& W, s
                 int ldc) {
   check_args(lda, M, W, ldc, Accumulator::int16);
   if (M == 0) return;
-  if (W.isa() == Isa::scalar) {
-    gemm_acc16_ref(Acc16::pair_wrap, M, W.N(), W.K(), A, lda,
-                   static_cast<const std::int8_t*>(W.data()), W.K_padded(), C, ldc, false);
-    return;
-  }
-  run_parallel(detail::rows_avx2_acc16, {A, false, lda, &W, C, ldc}, M);
+  run_parallel(W.kernel()->rows, {A, false, lda, &W, C, ldc}, M);
 }
 
 }  // namespace qb::int8

@@ -21,6 +21,10 @@
 
 namespace qb::int8 {
 
+namespace detail {
+struct GemmKernel;
+}
+
 // How a kernel wants W laid out: panels of `nr` columns (one int32 vector of C); in
 // each panel, K runs in groups of `group` consecutive k, and a group holds `group` values of
 // column 0, then of column 1, ... (what one vpmaddwd (group 2) or vpdpbusd (group 4) eats).
@@ -64,6 +68,8 @@ class PackedWeights {
   int N() const { return N_; }
   int K() const { return K_; }
   PanelLayout layout() const { return layout_; }
+  // The kernel gemm or gemm_acc16 runs on these weights (its layout is layout()).
+  const detail::GemmKernel* kernel() const { return kernel_; }
   // K rounded up to the group, N rounded up to the panel width.
   int K_padded() const { return Kp_; }
   int N_padded() const { return Np_; }
@@ -82,6 +88,7 @@ class PackedWeights {
   bool narrow_ = false;
   int N_ = 0, K_ = 0, Kp_ = 0, Np_ = 0;
   PanelLayout layout_{1, 1, 1};
+  const detail::GemmKernel* kernel_ = nullptr;
   std::unique_ptr<std::byte[], Free> data_;
   std::vector<std::int32_t> s8_bias_;
 };

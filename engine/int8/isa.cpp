@@ -7,23 +7,9 @@
 
 namespace qb::int8 {
 
-const char* isa_name(Isa isa) {
-  switch (isa) {
-    case Isa::scalar: return "scalar";
-    case Isa::avx2: return "avx2";
-    case Isa::avxvnni: return "avxvnni";
-    case Isa::avx512bw: return "avx512bw";
-    case Isa::avx512vnni: return "avx512vnni";
-  }
-  QB_CHECK(false);
-}
+const char* isa_name(Isa isa) { return kIsas.row_of(isa).name.data(); }
 
-Isa parse_isa(std::string_view name) {
-  for (Isa isa : kAllIsas)
-    if (name == isa_name(isa)) return isa;
-  throw error("unknown ISA '", std::string(name),
-              "' (expected scalar, avx2, avxvnni, avx512bw or avx512vnni)");
-}
+Isa parse_isa(std::string_view name) { return kIsas.parse(name).value; }
 
 bool cpu_has(Isa isa) {
 #ifdef QB_INT8_EMULATE
@@ -46,11 +32,7 @@ bool cpu_has(Isa isa) {
 Isa best_isa() {
   Isa cap = Isa::avx512vnni;
   if (const char* env = std::getenv("QB_MAX_ISA"); env && *env) {
-    try {
-      cap = parse_isa(env);
-    } catch (const Error& e) {
-      throw error("QB_MAX_ISA: ", e.what());
-    }
+    cap = kIsas.parse(env, "QB_MAX_ISA").value;
   }
   Isa best = Isa::scalar;
   for (Isa isa : kAllIsas)

@@ -7,14 +7,29 @@
 // QB_MAX_ISA=<name>, so every path can be tested and benchmarked on one machine.
 #pragma once
 
+#include "engine/names.h"
+
+#include <array>
 #include <string_view>
 
 namespace qb::int8 {
 
 enum class Isa { scalar, avx2, avxvnni, avx512bw, avx512vnni };
 
-inline constexpr Isa kAllIsas[] = {Isa::scalar, Isa::avx2, Isa::avxvnni, Isa::avx512bw,
-                                   Isa::avx512vnni};
+// The ISAs' names, in the order above. What each runs (kernel, panel layout, pack) is one row
+// of engine/int8/gemm.cpp's kGemmConfigs.
+inline constexpr Named<Isa> kIsaRows[] = {{"scalar", Isa::scalar},
+                                          {"avx2", Isa::avx2},
+                                          {"avxvnni", Isa::avxvnni},
+                                          {"avx512bw", Isa::avx512bw},
+                                          {"avx512vnni", Isa::avx512vnni}};
+inline constexpr NameTable<Named<Isa>> kIsas{"ISA", kIsaRows};
+// Every ISA, lowest first (derived from the table).
+inline constexpr auto kAllIsas = [] {
+  std::array<Isa, std::size(kIsaRows)> isas{};
+  for (std::size_t i = 0; i < isas.size(); ++i) isas[i] = kIsaRows[i].value;
+  return isas;
+}();
 
 const char* isa_name(Isa isa);
 // Throws qb::Error naming the accepted values.

@@ -25,12 +25,20 @@ struct GemmArgs {
 // Computes rows [m0, m1) of C.
 using RowsKernel = void (*)(const GemmArgs& args, int m0, int m1);
 
-void rows_avx2(const GemmArgs& args, int m0, int m1);
-void rows_avx2_narrow(const GemmArgs& args, int m0, int m1);  // PackedWeights::narrow()
-void rows_avx2_acc16(const GemmArgs& args, int m0, int m1);   // u8 activations only
-void rows_avxvnni(const GemmArgs& args, int m0, int m1);
-void rows_avx512bw(const GemmArgs& args, int m0, int m1);
-void rows_avx512bw_narrow(const GemmArgs& args, int m0, int m1);
-void rows_avx512vnni(const GemmArgs& args, int m0, int m1);
+// A kernel and the panel layout it reads the weights in. Both come from one Ops struct
+// (microkernel.inc's gemm_kernel<Ops>()), so PackedWeights packs exactly what the kernel
+// reads; gemm.cpp's kGemmConfigs says which kernel each ISA runs.
+struct GemmKernel {
+  RowsKernel rows;
+  PanelLayout layout;
+};
+
+extern const GemmKernel avx2_gemm;
+extern const GemmKernel avx2_narrow_gemm;  // PackedWeights::narrow()
+extern const GemmKernel avx2_acc16_gemm;   // gemm_acc16; u8 activations only
+extern const GemmKernel avxvnni_gemm;
+extern const GemmKernel avx512bw_gemm;
+extern const GemmKernel avx512bw_narrow_gemm;
+extern const GemmKernel avx512vnni_gemm;
 
 }  // namespace qb::int8::detail

@@ -62,9 +62,7 @@ struct OpsNarrow : Vec {
 
 }  // namespace
 
-void rows_avx2(const GemmArgs& args, int m0, int m1) { rows_entry<Ops>(args, m0, m1); }
-void rows_avx2_narrow(const GemmArgs& args, int m0, int m1) {
-  rows_entry<OpsNarrow>(args, m0, m1);
-}
+constinit const GemmKernel avx2_gemm = gemm_kernel<Ops>();
+constinit const GemmKernel avx2_narrow_gemm = gemm_kernel<OpsNarrow>();
 
 }  // namespace qb::int8::detail

@@ -43,17 +43,19 @@ struct Ops : Vec {
     return _mm256_srai_epi32(_mm256_slli_epi32(sum, 16), 16);
   }
   static AElem from_u8(std::uint8_t x) { return x; }
-  // Never called: gemm_acc16 takes u8 activations only (rows_avx2_acc16 checks).
+  // Never called: gemm_acc16 takes u8 activations only (rows_acc16 checks).
   static AElem from_s8(std::int8_t x) { return AElem(x); }
 };
 
 #include "engine/int8/microkernel.inc"
 
-}  // namespace
-
-void rows_avx2_acc16(const GemmArgs& args, int m0, int m1) {
+void rows_acc16(const GemmArgs& args, int m0, int m1) {
   QB_CHECK(!args.a_signed);
   rows_entry<Ops>(args, m0, m1);
 }
+
+}  // namespace
+
+constinit const GemmKernel avx2_acc16_gemm = {rows_acc16, layout_of<Ops>()};
 
 }  // namespace qb::int8::detail

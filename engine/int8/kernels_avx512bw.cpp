@@ -48,9 +48,7 @@ struct OpsNarrow : Vec {
 
 }  // namespace
 
-void rows_avx512bw(const GemmArgs& args, int m0, int m1) { rows_entry<Ops>(args, m0, m1); }
-void rows_avx512bw_narrow(const GemmArgs& args, int m0, int m1) {
-  rows_entry<OpsNarrow>(args, m0, m1);
-}
+constinit const GemmKernel avx512bw_gemm = gemm_kernel<Ops>();
+constinit const GemmKernel avx512bw_narrow_gemm = gemm_kernel<OpsNarrow>();
 
 }  // namespace qb::int8::detail

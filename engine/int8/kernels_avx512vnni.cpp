@@ -37,6 +37,6 @@ struct Ops : Vec {
 
 }  // namespace
 
-void rows_avx512vnni(const GemmArgs& args, int m0, int m1) { rows_entry<Ops>(args, m0, m1); }
+constinit const GemmKernel avx512vnni_gemm = gemm_kernel<Ops>();
 
 }  // namespace qb::int8::detail

@@ -95,22 +95,9 @@ void gemm_ref(int M, int N, int K, const std::int8_t* A, int lda, const std::int
   gemm_ref_impl(M, N, K, A, lda, W, ldw, C, ldc);
 }
 
-const char* acc16_name(Acc16 model) {
-  switch (model) {
-    case Acc16::wrap: return "wrap";
-    case Acc16::saturate: return "saturate";
-    case Acc16::pair_saturate: return "pair-saturate";
-    case Acc16::pair_wrap: return "pair-wrap";
-  }
-  QB_CHECK(false);
-}
+const char* acc16_name(Acc16 model) { return kAcc16Models.row_of(model).name.data(); }
 
-Acc16 parse_acc16(std::string_view name) {
-  for (Acc16 m : {Acc16::wrap, Acc16::saturate, Acc16::pair_saturate, Acc16::pair_wrap})
-    if (name == acc16_name(m)) return m;
-  throw error("unknown 16-bit accumulation model '", std::string(name),
-              "' (expected wrap, saturate, pair-saturate or pair-wrap)");
-}
+Acc16 parse_acc16(std::string_view name) { return kAcc16Models.parse(name).value; }
 
 std::int64_t gemm_acc16_ref(Acc16 model, int M, int N, int K, const std::uint8_t* A, int lda,
                             const std::int8_t* W, int ldw, std::int32_t* C, int ldc, bool count) {

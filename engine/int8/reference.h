@@ -22,6 +22,8 @@
 // exact sum (the exact sum is computed alongside); without it they return 0.
 #pragma once
 
+#include "engine/names.h"
+
 #include <cstdint>
 #include <string_view>
 
@@ -35,6 +37,12 @@ void gemm_ref(int M, int N, int K, const std::int8_t* A, int lda, const std::int
               std::int32_t* C, int ldc);
 
 enum class Acc16 { wrap, saturate, pair_saturate, pair_wrap };
+
+inline constexpr Named<Acc16> kAcc16Rows[] = {{"wrap", Acc16::wrap},
+                                              {"saturate", Acc16::saturate},
+                                              {"pair-saturate", Acc16::pair_saturate},
+                                              {"pair-wrap", Acc16::pair_wrap}};
+inline constexpr NameTable<Named<Acc16>> kAcc16Models{"16-bit accumulation model", kAcc16Rows};
 
 const char* acc16_name(Acc16 model);
 Acc16 parse_acc16(std::string_view name);  // throws qb::Error

@@ -1,0 +1,95 @@
+#include "experiments/cell.h"
+
+#include "experiments/hash.h"
+
+namespace qb::exp {
+
+using json = nlohmann::json;
+
+json to_json(const Recipe& r) {
+  return {{"epochs", r.epochs},
+          {"batch", r.batch},
+          {"optimizer", kOptimizers.row_of(r.optimizer).name},
+          {"lr", r.lr},
+          {"momentum", r.momentum},
+          {"wd", r.wd},
+          {"schedule", kSchedules.row_of(r.schedule).name},
+          {"warmup", r.warmup}};
+}
+
+json dataset_identity(const DatasetSpec& d) {
+  return {{"name", d.name}, {"train_limit", d.train_limit}, {"test_limit", d.test_limit},
+          {"val_size", d.val_size}};
+}
+
+json fp32_json(const Cell& c) {
+  return normalise_numbers(json{{"kind", "fp32-pretrain"},
+                                {"dataset", dataset_identity(c.data)},
+                                {"net", c.net},
+                                {"seed", c.seed},
+                                {"recipe", to_json(c.fp32)}});
+}
+
+json cell_json(const Cell& c) {
+  return normalise_numbers(json{{"kind", "cell"},
+                                {"pretrain", fp32_json(c)},
+                                {"net", c.net},
+                                {"seed", c.seed},
+                                {"method", c.method},
+                                {"wbits", c.quant.wbits},
+                                {"abits", c.quant.abits},
+                                {"gbits", c.quant.gbits},
+                                {"first_last", kFirstLast.row_of(c.quant.first_last).name},
+                                {"granularity", c.quant.granularity},
+                                {"options", c.quant.options},
+                                {"recipe", to_json(c.recipe)}});
+}
+
+namespace {
+
+std::string bits_name(const QuantSettings& q) {
+  // Appended piece by piece: g++ 12 warns (-Wrestrict, a false positive) on "w" + to_string.
+  std::string s = "w";
+  s += std::to_string(q.wbits);
+  s += 'a';
+  s += std::to_string(q.abits);
+  if (q.gbits != 32) {
+    s += 'g';
+    s += std::to_string(q.gbits);
+  }
+  return s;
+}
+
+TrainConfig base_config(const Cell& c, const Recipe& r) {
+  TrainConfig t;
+  t.net = c.net;
+  t.dataset = c.data.name;
+  t.data.dir = c.data.data_dir;
+  t.data.train_limit = c.data.train_limit;
+  t.data.test_limit = c.data.test_limit;
+  t.data.val_size = c.data.val_size;
+  t.epochs = r.epochs;
+  t.batch = r.batch;
+  t.opt.type = r.optimizer;
+  t.opt.lr = float(r.lr);
+  t.opt.momentum = float(r.momentum);
+  t.opt.weight_decay = float(r.wd);
+  t.schedule.type = r.schedule;
+  t.schedule.warmup_epochs = float(r.warmup);
+  t.seed = c.seed;
+  return t;
+}
+
+}  // namespace
+
+void set_identity(Cell& c) {
+  c.key = content_key(cell_json(c));
+  c.fp32_key = content_key(fp32_json(c));
+  c.name = c.method + "/" + bits_name(c.quant) + "/" + c.net + "/" + c.data.name + "/s" +
+           std::to_string(c.seed);
+}
+
+TrainConfig fp32_train_config(const Cell& c) { return base_config(c, c.fp32); }
+TrainConfig cell_train_config(const Cell& c) { return base_config(c, c.recipe); }
+
+}  // namespace qb::exp

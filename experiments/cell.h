@@ -1,0 +1,61 @@
+// A sweep cell and its identity.
+//
+// A cell's key is content_key() of its canonical JSON (cell_json): everything that changes
+// its result — dataset identity (name, limits, validation size; not the folder, so the same
+// sweep keeps its keys on another machine), network, seed, FP32 recipe, method, settings,
+// options, fine-tuning recipe. Thread count is not part of it (it is recorded per cell).
+// Stored results are found by these keys: a change to what cell_json writes orphans them.
+#pragma once
+
+#include "engine/optim.h"
+#include "engine/train.h"
+#include "methods/method.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace qb::exp {
+
+// How a network is trained: FP32 pretraining, or a method's fine-tuning from it.
+struct Recipe {
+  std::size_t epochs = 3, batch = 128;
+  OptimizerKind optimizer = OptimizerKind::sgd;
+  ScheduleKind schedule = ScheduleKind::cosine;
+  double lr = 0.005, momentum = 0.9, wd = 5e-4, warmup = 0;
+};
+
+struct DatasetSpec {
+  std::string name = "fashion-mnist";
+  std::string data_dir;  // empty: the dataset's default folder; not part of cell keys
+  std::size_t train_limit = 0, test_limit = 0, val_size = 5000;
+};
+
+struct Cell {
+  std::size_t index = 0;  // position in the sweep's expansion order
+  DatasetSpec data;
+  std::string net;
+  std::uint64_t seed = 1;
+  Recipe fp32;  // the pretraining this cell fine-tunes from
+  std::string method;
+  QuantSettings quant;
+  Recipe recipe;
+  std::string key;       // content_key(cell_json(*this))
+  std::string fp32_key;  // content_key(fp32_json(*this)): the cached pretraining checkpoint
+  std::string name;      // <method>/w<w>a<a>[g<g>]/<net>/<dataset>/s<seed>, for people
+};
+
+nlohmann::json to_json(const Recipe& r);
+nlohmann::json dataset_identity(const DatasetSpec& d);
+nlohmann::json cell_json(const Cell& c);  // canonical content of a cell (what its key hashes)
+nlohmann::json fp32_json(const Cell& c);  // canonical content of its pretraining
+
+// Fills key, fp32_key and name from the rest.
+void set_identity(Cell& c);
+
+// The training runs behind a cell (threads and file paths left to the caller).
+TrainConfig fp32_train_config(const Cell& c);
+TrainConfig cell_train_config(const Cell& c);
+
+}  // namespace qb::exp

@@ -1,0 +1,103 @@
+#include "experiments/expand.h"
+
+#include "experiments/hash.h"
+
+#include <algorithm>
+#include <set>
+
+namespace qb::exp {
+
+const std::vector<std::string> kRuleKeys = {"method", "net", "seed", "wbits", "abits", "gbits",
+                                            "first_last", "granularity"};
+
+namespace {
+
+std::map<std::string, std::string> cell_fields(const Cell& c) {
+  return {{"method", c.method},
+          {"net", c.net},
+          {"seed", std::to_string(c.seed)},
+          {"wbits", std::to_string(c.quant.wbits)},
+          {"abits", std::to_string(c.quant.abits)},
+          {"gbits", std::to_string(c.quant.gbits)},
+          {"first_last", std::string(kFirstLast.row_of(c.quant.first_last).name)},
+          {"granularity", c.quant.granularity}};
+}
+
+bool matches(const Rule& r, const Cell& c) {
+  const auto fields = cell_fields(c);
+  for (const auto& [k, values] : r.match) {
+    const auto it = fields.find(k);
+    if (it == fields.end()) return false;
+    if (std::find(values.begin(), values.end(), it->second) == values.end()) return false;
+  }
+  return true;
+}
+
+void expand(const MethodEntry& m, const DatasetSpec& data, const Recipe& fp32,
+            std::vector<Cell>& out) {
+  for (const auto& net : m.nets)
+    for (auto seed : m.seeds)
+      for (int w : m.wbits)
+        for (int a : m.abits)
+          for (int g : m.gbits)
+            for (const auto fl : m.first_last)
+              for (const auto& gr : m.granularity) {
+                Cell c;
+                c.data = data;
+                c.net = net;
+                c.seed = seed;
+                c.fp32 = fp32;
+                c.method = m.name;
+                c.quant = QuantSettings{w, a, g, gr, fl, normalise_numbers(m.options)};
+                c.recipe = m.recipe;
+                set_identity(c);
+                out.push_back(std::move(c));
+              }
+}
+
+// Order: network, seed (as the config lists them; others after), then the methods as listed.
+void sort_cells(std::vector<Cell>& cells, const std::vector<std::string>& nets,
+                const std::vector<std::uint64_t>& seeds) {
+  auto rank = [](const auto& v, const auto& x) {
+    return std::size_t(std::find(v.begin(), v.end(), x) - v.begin());
+  };
+  std::stable_sort(cells.begin(), cells.end(), [&](const Cell& a, const Cell& b) {
+    return std::pair(rank(nets, a.net), rank(seeds, a.seed)) <
+           std::pair(rank(nets, b.net), rank(seeds, b.seed));
+  });
+}
+
+}  // namespace
+
+std::vector<Cell> expand_cells(const std::vector<MethodEntry>& entries,
+                               const std::vector<MethodEntry>& includes,
+                               const std::vector<Rule>& excludes, const DatasetSpec& data,
+                               const Recipe& fp32, const std::vector<std::string>& nets,
+                               const std::vector<std::uint64_t>& seeds, JsonReader& reader) {
+  std::vector<Cell> product, extra;
+  for (const auto& e : entries) expand(e, data, fp32, product);
+  for (const auto& e : includes) expand(e, data, fp32, extra);
+  std::vector<std::size_t> hits(excludes.size(), 0);
+  std::vector<Cell> cells;
+  for (auto& c : product) {
+    bool drop = false;
+    for (std::size_t i = 0; i < excludes.size(); ++i)
+      if (matches(excludes[i], c)) ++hits[i], drop = true;
+    if (!drop) cells.push_back(std::move(c));
+  }
+  for (std::size_t i = 0; i < excludes.size(); ++i)
+    if (hits[i] == 0) reader.problem(excludes[i].path, "matches no cell (a misspelt value?)");
+  // Includes are added after the excludes, which never remove them; a cell that two entries
+  // produce runs once.
+  for (auto& c : extra) cells.push_back(std::move(c));
+  if (cells.empty()) reader.problem("exclude", "every cell is excluded: the sweep is empty");
+  std::vector<Cell> unique;
+  std::set<std::string> taken;
+  for (auto& c : cells)
+    if (taken.insert(c.key).second) unique.push_back(std::move(c));
+  sort_cells(unique, nets, seeds);
+  for (std::size_t i = 0; i < unique.size(); ++i) unique[i].index = i;
+  return unique;
+}
+
+}  // namespace qb::exp
