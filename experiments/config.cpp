@@ -227,8 +227,11 @@ bool check_method(const MethodEntry& m, Problems& p) {
   return ok;
 }
 
-// Installs the entry's quantizers into each network once per setting, so that errors only a
-// quantizer's constructor sees (a granularity it does not support) surface now.
+// Builds each of the entry's networks and installs its quantizers once per setting (bits ×
+// first_last × granularity), so that errors only make_qat() and the quantizers' constructors
+// see (a granularity a method does not support on some layer) surface before any cell runs.
+// parse_sweep() calls it only once every entry has passed check_method(); an error that several
+// settings share is reported once, with the first setting that raised it.
 void trial_install(const MethodEntry& m, const DatasetSpec& data, Problems& p) {
   const Shape shape = data.name == "cifar10" ? Shape{3, 32, 32} : Shape{1, 28, 28};
   std::set<std::string> seen;
