@@ -10,6 +10,9 @@
 //
 //   qbench report --bench quant.json --peer '^copy/'              # fake-quant vs memcpy
 //   qbench report --bench quant.json --peer '^lenet5_step/none/'  # QAT step vs FP32 step
+//
+// The int8 GEMM study (scripts/bench-int8) has its own tables, scripts/int8_ratios.py: one
+// file per ISA process, ratios paired pass by pass, several peers per row; its header says why.
 #pragma once
 
 #include "analysis/render.h"

@@ -2,6 +2,7 @@
 // and a whole training step (forward, loss, backward, SGD update) of every network at batch
 // 128. Each is registered for 1 and 2 threads; `items_per_second` is images per second, the
 // figure benchmarks/peer_torch.py compares with PyTorch's on the same step.
+#include "benchmarks/main.h"
 #include "engine/layers/conv2d.h"
 #include "engine/layers/linear.h"
 #include "engine/loss.h"
@@ -107,7 +108,9 @@ void BM_train_step(benchmark::State& state, std::string net_name, Shape input) {
   state.SetItemsProcessed(std::int64_t(state.iterations() * N));
 }
 
-void register_all() {
+}  // namespace
+
+void qb::bench::register_benchmarks() {
   for (const auto& s : kResNet20Convs) {
     benchmark::RegisterBenchmark((std::string("conv_fwd/") + s.name).c_str(), BM_conv, s, false)
         ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
@@ -127,15 +130,4 @@ void register_all() {
     benchmark::RegisterBenchmark(("train_step/" + std::string(name)).c_str(), BM_train_step,
                                  std::string(name), shape)
         ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
 }

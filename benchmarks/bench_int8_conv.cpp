@@ -14,6 +14,7 @@
 // GOPS counts 2 operations per multiply-add; requant rows count Gelem/s and GB/s (4 bytes
 // read and 1 written per element).
 #include "benchmarks/int8_peers.h"
+#include "benchmarks/main.h"
 #include "engine/int8/conv.h"
 #include "engine/int8/requantize.h"
 #include "engine/layers/conv2d.h"
@@ -113,7 +114,9 @@ void BM_requant(benchmark::State& state, int8::Isa isa, int n, bool by_shift) {
       benchmark::Counter(n * 5e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void register_all() {
+}  // namespace
+
+void qb::bench::register_benchmarks() {
   std::vector<int8::Isa> isas;
   for (int8::Isa isa : int8::kAllIsas) {
     if (int8::cpu_has(isa))
@@ -148,15 +151,4 @@ void register_all() {
                                      BM_requant, isa, n, by_shift)
             ->UseRealTime()->Unit(benchmark::kMicrosecond);
     }
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
 }

@@ -24,6 +24,7 @@
 // timed loop (once per model in real use). scripts/bench-int8 runs one process per ISA and
 // tabulates the ratios (scripts/int8_ratios.py).
 #include "benchmarks/int8_peers.h"
+#include "benchmarks/main.h"
 #include "engine/gemm.h"
 #include "engine/int8/gemm.h"
 #include "engine/parallel.h"
@@ -99,7 +100,9 @@ void BM_openblas_sgemm(benchmark::State& state, GemmShape s) {
   set_gops(state, s);
 }
 
-void register_all() {
+}  // namespace
+
+void qb::bench::register_benchmarks() {
   for (const auto& s : kShapes) {
     for (int8::Isa isa : int8::kAllIsas) {
       if (!int8::cpu_has(isa)) {
@@ -137,15 +140,4 @@ void register_all() {
 #endif
   }
   bench::register_peak_rows();
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
 }

@@ -2,6 +2,7 @@
 // tensor that fits in L2 and one that does not, beside a plain copy of the same bytes (the
 // memory-bandwidth ceiling a fused fake-quant pass should approach); and the whole LeNet-5
 // training step in FP32 beside the same step with each method at W4A4 (the cost of QAT).
+#include "benchmarks/main.h"
 #include "engine/loss.h"
 #include "engine/check.h"
 #include "engine/nets.h"
@@ -110,7 +111,9 @@ void BM_lenet_step(benchmark::State& state, std::string method, int wbits) {
   state.SetItemsProcessed(std::int64_t(state.iterations() * 128));
 }
 
-void register_all() {
+}  // namespace
+
+void qb::bench::register_benchmarks() {
   const std::int64_t sizes[] = {1 << 16, 1 << 24};  // 256 KiB (L2) and 64 MiB (DRAM)
   for (auto n : sizes) {
     benchmark::RegisterBenchmark("copy", BM_copy)->Arg(n);
@@ -138,15 +141,4 @@ void register_all() {
     benchmark::RegisterBenchmark(label.c_str(), BM_lenet_step, name, wbits)
         ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
   }
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
 }

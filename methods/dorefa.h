@@ -6,6 +6,13 @@
 //   (M depends on W at its arg-max):  dL/dt_i = g_i/M − [i = i*]·sign(t_i*)·Σ_j g_j t_j / M²,
 //   dL/dW_i = dL/dt_i · (1 − t_i²).
 // Activations, k bits: y = rint((2^k − 1)·clip(x, 0, 1))/(2^k − 1);  dx = dy on 0 ≤ x ≤ 1.
+//   SYQ's activations (syq.h) are this function but for two details, on purpose: PROBE.md
+//   gives SYQ its official code's rounding (ties up, floor(v + ½), not half to even) and its
+//   mask (no gradient at x = 0; both pass it at x = 1). One kernel with two switches would
+//   hide in flags what the two papers' code disagrees on. In the networks here the masks
+//   train alike: a zero input comes from ReLU outputs of 0 (directly or through pooling),
+//   whose backward drops the gradient anyway; `qbench probe` sees the difference.
+//   tests/test_syq.cpp pins both differences.
 #pragma once
 
 #include "methods/quantizer.h"

@@ -10,7 +10,9 @@
 // `channel` (one per output channel, an extra). A linear weight [O, I] is a 1×1 kernel: row and
 // pixel are one group, like layer. α starts at mean|W| over its group.
 // Activations, k bits: floor(clip(x, 0, 1)·(2^k − 1) + 0.5)/(2^k − 1) (the official code's
-// rounding, not half-to-even), dx = dy on 0 < x ≤ 1.
+// rounding, not half-to-even), dx = dy on 0 < x ≤ 1. DoReFa's activations (dorefa.h) differ
+// in exactly these two details, ties and the gradient at x = 0, each as PROBE.md prescribes;
+// dorefa.h says why they stay two functions, tests/test_syq.cpp pins the differences.
 #pragma once
 
 #include "methods/quantizer.h"

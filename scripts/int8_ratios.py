@@ -21,6 +21,13 @@ Table 3, 16-bit accumulation: qbench_acc16/avx2 against qbench/avx2 (exact int32
 Table 4, share of the measured peak: each kernel's GOPS over threads × the peak/<isa>/<sequence>
 row of the instruction sequence its inner loop is made of (one core's throughput, measured in
 the same process; threads are one per core here).
+
+Why this is not `qbench report --bench` (analysis/bench.h), which also turns Google Benchmark
+JSON into ratios: that one is the general tool, one file and one peer per row, mean times. This
+script is bench-int8's study and needs what the general tool has no place for: several files
+(one process per ISA cap) read as one, ratios paired pass by pass across interleaved
+repetitions, medians and fastest repetitions, several peers per row and the peak shares. Both
+stay, each for its job; results/int8-gemm-avx2-zen3.md comes from this one.
 """
 import json
 import re

@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """Fine-tunes a network from an FP32 checkpoint with several methods/bit-widths/seeds through
-`qbench train`, and prints a Markdown table of test accuracy (mean ± spread over seeds).
+`qbench train`, and prints a Markdown table of test accuracy (mean ± half the max-min range
+over seeds). Each run writes RUNS/<label>-s<seed>.json and is skipped when that file exists, so
+an interrupted table resumes.
 
-A stop-gap until the sweep runner lands: each run writes RUNS/<label>-s<seed>.json and is
-skipped when that file exists, so an interrupted table resumes.
+The table step of scripts/finetune-tables, a second pipeline beside `qbench sweep` + `qbench
+report` (which cache, store and tabulate cells themselves). It stays because every seed here
+fine-tunes the same FP32 checkpoint, which a sweep cannot express (it pretrains per seed);
+scripts/finetune-tables says more, and when to retire both.
 
   scripts/qat_table.py --net lenet5 --init runs/lenet5-fp32.h5 --runs-dir runs/sat \
       --seeds 1 2 --epochs 3 --lr 0.005 \

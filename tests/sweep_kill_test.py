@@ -6,7 +6,6 @@ and thread count => bitwise the same results). Run by CTest:
     tests/sweep_kill_test.py build/qbench [seed]
 The random seed is printed; pass it back to replay a failure.
 """
-import hashlib
 import os
 import random
 import signal
@@ -14,46 +13,23 @@ import subprocess
 import sys
 import tempfile
 import time
-import json
 
 import h5py
 
-from checks import check, finish
+from checks import cell_digests, check, finish, summary, synthetic_sweep, write
 
 QBENCH = os.path.abspath(sys.argv[1])
 SEED = int(sys.argv[2]) if len(sys.argv) > 2 else random.randrange(1 << 30)
 rng = random.Random(SEED)
 
-CONFIG = {
-    "name": "kill-test",
-    "dataset": "synthetic",
-    "networks": ["lenet5"],
-    "seeds": [1, 2],
-    "fp32": {"epochs": 3, "lr": 0.05},
-    "finetune": {"epochs": 2, "lr": 0.01},
-    "wbits": [8, 4], "abits": [8, 4],
-    "methods": [{"name": "fp32", "wbits": 32, "abits": 32}, {"name": "minmax"}, {"name": "alt"}],
-    "exclude": [{"wbits": 8, "abits": 4}, {"wbits": 4, "abits": 8}],
-}
+CONFIG = synthetic_sweep("kill-test", fp32={"epochs": 3, "lr": 0.05},
+                         finetune={"epochs": 2, "lr": 0.01})
 CELLS = 10
 KILLS = 5
 
 
 def sweep(cfg, out):
     return [QBENCH, "sweep", cfg, "--out", out, "--threads", "1", "--quiet"]
-
-
-def finished(out):
-    """{cell file: sha256} of every finished cell (only complete files carry the .h5 name)."""
-    d = os.path.join(out, "cells")
-    if not os.path.isdir(d):
-        return {}
-    res = {}
-    for n in sorted(os.listdir(d)):
-        if n.endswith(".h5"):
-            with open(os.path.join(d, n), "rb") as f:
-                res[n] = hashlib.sha256(f.read()).hexdigest()
-    return res
 
 
 def readable(path):
@@ -67,17 +43,12 @@ def readable(path):
 
 
 def accuracies(merged):
-    with h5py.File(merged, "r") as f:
-        s = f["summary"]
-        return {k.decode(): (a, v, l) for k, a, v, l in
-                zip(s["key"][()], s["test_acc"][()], s["val_acc"][()], s["test_loss"][()])}
+    return {k: (r["test_acc"], r["val_acc"], r["test_loss"]) for k, r in summary(merged).items()}
 
 
 print("sweep_kill_test: seed %d" % SEED)
 with tempfile.TemporaryDirectory() as tmp:
-    cfg = os.path.join(tmp, "sweep.json")
-    with open(cfg, "w") as f:
-        json.dump(CONFIG, f)
+    cfg = write(os.path.join(tmp, "sweep.json"), CONFIG)
 
     # The uninterrupted reference, timed to place the kills.
     ref = os.path.join(tmp, "ref")
@@ -85,7 +56,7 @@ with tempfile.TemporaryDirectory() as tmp:
     r = subprocess.run(sweep(cfg, ref), capture_output=True, text=True, timeout=600)
     full_time = time.monotonic() - t0
     check("reference run succeeds", r.returncode == 0, r.stderr)
-    check("reference has every cell", len(finished(ref)) == CELLS)
+    check("reference has every cell", len(cell_digests(ref)) == CELLS)
 
     out = os.path.join(tmp, "killed")
     seen = {}
@@ -96,7 +67,7 @@ with tempfile.TemporaryDirectory() as tmp:
         time.sleep(rng.uniform(0.02, 1.0) * full_time * max(left, 0.1))
         p.send_signal(signal.SIGKILL)
         p.wait()
-        now = finished(out)
+        now = cell_digests(out)
         for name, h in seen.items():
             check("kill %d kept %s" % (k, name), now.get(name) == h, "lost or changed")
         for name in now:
@@ -106,7 +77,7 @@ with tempfile.TemporaryDirectory() as tmp:
 
     r = subprocess.run(sweep(cfg, out), capture_output=True, text=True, timeout=600)
     check("final rerun succeeds", r.returncode == 0, r.stderr)
-    now = finished(out)
+    now = cell_digests(out)
     check("every cell finished", len(now) == CELLS, sorted(now))
     for name, h in seen.items():
         check("final rerun kept " + name, now.get(name) == h, "rerun a finished cell")

@@ -3,35 +3,20 @@
 Run by CTest (only when CMake found MPI):
     tests/sweep_mpi_test.py build/qbench mpirun
 """
-import json
 import os
 import subprocess
 import sys
 import tempfile
 
-import h5py
+from checks import check, finish, summary, synthetic_sweep, write
 
 QBENCH, MPIRUN = os.path.abspath(sys.argv[1]), sys.argv[2]
-CONFIG = {
-    "name": "mpi-test", "dataset": "synthetic", "networks": ["lenet5"], "seeds": [1],
-    "fp32": {"epochs": 1, "lr": 0.05}, "finetune": {"epochs": 1, "lr": 0.01},
-    "wbits": [8, 4], "abits": [8, 4],
-    "methods": [{"name": "fp32", "wbits": 32, "abits": 32}, {"name": "minmax"}],
-    "exclude": [{"wbits": 8, "abits": 4}, {"wbits": 4, "abits": 8}],
-}
+CONFIG = synthetic_sweep("mpi-test", seeds=[1], fp32={"epochs": 1, "lr": 0.05},
+                         methods=[{"name": "fp32", "wbits": 32, "abits": 32},
+                                  {"name": "minmax"}])
 
-
-def table(path):
-    with h5py.File(path, "r") as f:
-        s = f["summary"]
-        return {k.decode(): a for k, a in zip(s["key"][()], s["test_acc"][()])}
-
-
-failures = []
 with tempfile.TemporaryDirectory() as tmp:
-    cfg = os.path.join(tmp, "sweep.json")
-    with open(cfg, "w") as f:
-        json.dump(CONFIG, f)
+    cfg = write(os.path.join(tmp, "sweep.json"), CONFIG)
     local, mpi = os.path.join(tmp, "local"), os.path.join(tmp, "mpi")
     runs = [
         [QBENCH, "sweep", cfg, "--out", local, "--threads", "1", "--quiet"],
@@ -40,18 +25,15 @@ with tempfile.TemporaryDirectory() as tmp:
     ]
     for cmd in runs:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=280)
-        if r.returncode != 0:
-            failures.append("%s: exit %d: %s" % (cmd[0], r.returncode, r.stderr[-2000:]))
+        check(cmd[0] + " sweep", r.returncode == 0,
+              "exit %d: %s" % (r.returncode, r.stderr[-2000:]))
     for d in (local, mpi):
         r = subprocess.run([QBENCH, "merge", d, "-o", d + ".h5"], capture_output=True, text=True)
-        if r.returncode != 0:
-            failures.append("merge %s: %s" % (d, r.stderr))
-    if not failures:
-        a, b = table(local + ".h5"), table(mpi + ".h5")
-        if len(a) != 3 or a != b:
-            failures.append("MPI cells differ from the local run's: %s vs %s" % (a, b))
+        check("merge " + d, r.returncode == 0, r.stderr)
+    if os.path.exists(local + ".h5") and os.path.exists(mpi + ".h5"):
+        a = {k: r["test_acc"] for k, r in summary(local + ".h5").items()}
+        b = {k: r["test_acc"] for k, r in summary(mpi + ".h5").items()}
+        check("the local run has 3 cells", len(a) == 3, sorted(a))
+        check("MPI cells equal the local run's", a == b, "%s vs %s" % (a, b))
 
-print("sweep_mpi_test: %s" % ("ok" if not failures else "FAILED"))
-for f in failures:
-    print("FAIL", f)
-sys.exit(1 if failures else 0)
+finish("sweep_mpi_test")

@@ -13,21 +13,12 @@ import tempfile
 
 import h5py
 
-from checks import check, refused, digest, finish
+from checks import cell_digests, check, finish, refused, summary, \
+    synthetic_sweep, write
 
 QBENCH = os.path.abspath(sys.argv[1])
 
-CONFIG = {
-    "name": "sweep-test",
-    "dataset": "synthetic",
-    "networks": ["lenet5"],
-    "seeds": [1, 2],
-    "fp32": {"epochs": 2, "lr": 0.05},
-    "finetune": {"epochs": 1, "lr": 0.01},
-    "wbits": [8, 4], "abits": [8, 4],
-    "methods": [{"name": "fp32", "wbits": 32, "abits": 32}, {"name": "minmax"}, {"name": "alt"}],
-    "exclude": [{"wbits": 8, "abits": 4}, {"wbits": 4, "abits": 8}],
-}
+CONFIG = synthetic_sweep("sweep-test")
 CELLS = 2 * (1 + 2 + 2)
 
 
@@ -37,28 +28,6 @@ def run(*args, env=None):
         del e[k]
     e.update(env or {})
     return subprocess.run([QBENCH, *args], capture_output=True, text=True, timeout=600, env=e)
-
-
-def digests(folder):
-    d = os.path.join(folder, "cells")
-    return {n: digest(os.path.join(d, n)) for n in sorted(os.listdir(d)) if n.endswith(".h5")}
-
-
-def write(path, obj):
-    with open(path, "w") as f:
-        f.write(obj if isinstance(obj, str) else json.dumps(obj))
-    return path
-
-
-def summary(path):
-    """The merged summary as {key: row}, read as docs/results-format.md says."""
-    with h5py.File(path, "r") as f:
-        assert f.attrs["format"] in (b"qbench-results", "qbench-results")
-        assert f.attrs["schema_version"] == 1
-        s = f["summary"]
-        rows = {name: s[name][()] for name in s}
-        rows = {k: [x.decode() for x in v] if v.dtype.kind == "S" else list(v) for k, v in rows.items()}
-        return {rows["key"][i]: {k: rows[k][i] for k in rows} for i in range(len(rows["key"]))}
 
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -92,20 +61,20 @@ with tempfile.TemporaryDirectory() as tmp:
     # A full run, then a rerun that skips everything.
     r = run("sweep", cfg, "--out", out, *common)
     check("sweep succeeds", r.returncode == 0, r.stderr)
-    check("every cell written", len(digests(out)) == CELLS, os.listdir(os.path.join(out, "cells")))
+    check("every cell written", len(cell_digests(out)) == CELLS, os.listdir(os.path.join(out, "cells")))
     check("no partial files", not any(n.endswith(".partial") for n in os.listdir(os.path.join(out, "cells"))))
-    before = digests(out)
+    before = cell_digests(out)
     r = run("sweep", cfg, "--out", out, *common)
     check("rerun succeeds", r.returncode == 0, r.stderr)
     check("rerun skips finished cells", r.stdout == "" and "%d already done" % CELLS in r.stderr, r.stderr)
-    check("rerun leaves cells alone", digests(out) == before)
+    check("rerun leaves cells alone", cell_digests(out) == before)
     r = run("sweep", cfg, "--out", out, "--dry-run")
     check("dry run sees finished cells", r.stdout.count(" done\n") == CELLS, r.stdout)
 
     # A different sweep into the same folder is refused and touches nothing.
     other = write(os.path.join(tmp, "other.json"), dict(CONFIG, seeds=[3]))
     refused("different sweep", run("sweep", other, "--out", out, *common), "different sweep", out)
-    check("refusal leaves cells alone", digests(out) == before)
+    check("refusal leaves cells alone", cell_digests(out) == before)
 
     # A damaged cell is named, redone, and the others are not touched.
     victim = os.path.join(out, "cells", keys[3] + ".h5")
@@ -115,8 +84,8 @@ with tempfile.TemporaryDirectory() as tmp:
     check("damaged cell rerun succeeds", r.returncode == 0, r.stderr)
     check("damaged cell named", victim in r.stderr and "running the cell again" in r.stderr, r.stderr)
     check("only the damaged cell ran", r.stdout.count("\n") == 1 and keys[3] in r.stdout, r.stdout)
-    check("damaged cell redone identically", digests(out).keys() == before.keys())
-    after = digests(out)
+    check("damaged cell redone identically", cell_digests(out).keys() == before.keys())
+    after = cell_digests(out)
     check("other cells untouched",
           all(after[k] == before[k] for k in before if not k.startswith(keys[3])))
 
@@ -160,7 +129,7 @@ with tempfile.TemporaryDirectory() as tmp:
                     env={"SLURM_ARRAY_TASK_ID": str(i + 1), "SLURM_ARRAY_TASK_MIN": "1",
                          "SLURM_ARRAY_TASK_COUNT": "2"})
         check("shard %d succeeds" % i, r.returncode == 0, r.stderr)
-        shard_keys.append(set(n[:-3] for n in digests(d)))
+        shard_keys.append(set(n[:-3] for n in cell_digests(d)))
     check("shards are disjoint", not (shard_keys[0] & shard_keys[1]), shard_keys)
     check("shards cover the sweep", shard_keys[0] | shard_keys[1] == set(keys), shard_keys)
     r = run("merge", os.path.join(tmp, "shard0"), os.path.join(tmp, "shard1"), "-o", merged)

@@ -13,12 +13,11 @@
 #include "methods/qat.h"
 #include "methods/registry.h"
 #include "tests/gradcheck.h"
+#include "tests/support.h"
 
 #include <catch2/catch.hpp>
-#include <unistd.h>
 
 #include <cmath>
-#include <filesystem>
 
 using namespace qb;
 using namespace qb::test;
@@ -281,9 +280,7 @@ TEST_CASE("alt installs power-of-2 quantizers, folds BN and freezes on schedule"
 // BN folds and freezes after epoch 1, thresholds train, and a run killed after epoch 2 and
 // resumed equals the uninterrupted one bit for bit (freezing depends on the epoch alone).
 TEST_CASE("alt fine-tunes a folded BN network and resumes bit for bit", "[alt][qat][checkpoint]") {
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("qbench-test-alt-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  const test::TempDir dir;
   Progress quiet = Progress::silent();
   TrainConfig fp;
   fp.net = "mobilenet_tiny";
@@ -294,7 +291,7 @@ TEST_CASE("alt fine-tunes a folded BN network and resumes bit for bit", "[alt][q
   fp.batch = 50;
   fp.opt.lr = 0.05f;
   fp.threads = 2;
-  fp.out = (dir / "fp32.h5").string();
+  fp.out = (dir.path / "fp32.h5").string();
   train(fp, quiet);
 
   QatConfig q{"alt", {}};
@@ -315,17 +312,8 @@ TEST_CASE("alt fine-tunes a folded BN network and resumes bit for bit", "[alt][q
     CHECK(w.at("stats").contains("clipped"));
   }
 
-  TrainConfig first = qc;
-  first.out = (dir / "alt.h5").string();
-  TrainExtensions ext = make_qat(q);
-  ext.on_epoch_end = [](const EpochRecord& r) {
-    if (r.epoch == 2) throw std::runtime_error("simulated kill");
-  };
-  CHECK_THROWS_WITH(train(first, quiet, ext), "simulated kill");
-  TrainConfig resumed = qc;
-  resumed.resume = first.out;
-  const nlohmann::json again = train(resumed, quiet, make_qat(q));
+  const nlohmann::json again =
+      test::train_killed_and_resumed(qc, q, 2, (dir.path / "alt.h5").string());
   CHECK(again.at("test_accuracy") == full.at("test_accuracy"));
   CHECK(again.at("layers") == full.at("layers"));
-  std::filesystem::remove_all(dir);
 }

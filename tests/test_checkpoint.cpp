@@ -2,30 +2,19 @@
 #include "engine/check.h"
 #include "engine/checkpoint.h"
 #include "engine/io/hdf5.h"
+#include "tests/support.h"
 
 #include <catch2/catch.hpp>
-#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
 using namespace qb;
+using qb::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("qbench-test-ckpt-" + std::to_string(::getpid()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    fs::permissions(path, fs::perms::owner_all);
-    fs::remove_all(path);
-  }
-};
 
 Checkpoint sample() {
   Checkpoint ck;

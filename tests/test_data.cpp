@@ -4,9 +4,9 @@
 #include "engine/data/dataset.h"
 #include "engine/data/idx.h"
 #include "engine/data/loader.h"
+#include "tests/support.h"
 
 #include <catch2/catch.hpp>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <filesystem>
@@ -14,18 +14,10 @@
 #include <set>
 
 using namespace qb;
+using qb::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("qbench-test-data-" + std::to_string(::getpid()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 void write_gz(const fs::path& p, const std::vector<std::uint8_t>& bytes) {
   gzFile f = gzopen(p.c_str(), "wb");

@@ -5,15 +5,13 @@
 #include "engine/parallel.h"
 #include "methods/qat.h"
 #include "methods/quantizer.h"
+#include "tests/support.h"
 
 #include <catch2/catch.hpp>
-#include <unistd.h>
 
 #include <cstring>
-#include <filesystem>
 
 using namespace qb;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -32,12 +30,6 @@ TrainConfig synthetic_lenet() {
   c.threads = 2;
   c.seed = 5;
   return c;
-}
-
-fs::path temp_dir() {
-  const fs::path d = fs::temp_directory_path() / ("qbench-test-qat-" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d;
 }
 
 }  // namespace
@@ -78,11 +70,11 @@ TEST_CASE("a method's quantizers land in the right slots", "[qat]") {
 }
 
 TEST_CASE("quantized fine-tuning starts from FP32 weights and resumes bit for bit", "[qat][checkpoint]") {
-  const fs::path dir = temp_dir();
+  const test::TempDir dir;
   Progress quiet = Progress::silent();
   TrainConfig fp = synthetic_lenet();
   fp.epochs = 1;
-  fp.out = (dir / "fp32.h5").string();
+  fp.out = (dir.path / "fp32.h5").string();
   train(fp, quiet);
 
   QatConfig q{"minmax", {}};  // running activation ranges: hook state that must survive
@@ -98,16 +90,8 @@ TEST_CASE("quantized fine-tuning starts from FP32 weights and resumes bit for bi
   CHECK(full.at("layers")[1].at("input").at("grid").at("bits") == 4);
 
   // Interrupted after epoch 1, then resumed: same test accuracy, same per-layer report.
-  TrainConfig first = qc;
-  first.out = (dir / "q.h5").string();
-  TrainExtensions ext = make_qat(q);
-  ext.on_epoch_end = [](const EpochRecord& r) {
-    if (r.epoch == 1) throw std::runtime_error("simulated kill");
-  };
-  CHECK_THROWS_WITH(train(first, quiet, ext), "simulated kill");
-  TrainConfig resumed = qc;
-  resumed.resume = first.out;
-  const nlohmann::json again = train(resumed, quiet, make_qat(q));
+  const std::string checkpoint = (dir.path / "q.h5").string();
+  const nlohmann::json again = test::train_killed_and_resumed(qc, q, 1, checkpoint);
   CHECK(again.at("test_accuracy") == full.at("test_accuracy"));
   CHECK(again.at("layers") == full.at("layers"));
 
@@ -116,8 +100,7 @@ TEST_CASE("quantized fine-tuning starts from FP32 weights and resumes bit for bi
   other.settings.wbits = 4;
   other.settings.abits = 4;
   TrainConfig wrong = qc;
-  wrong.resume = first.out;
+  wrong.resume = checkpoint;
   wrong.quantization = to_json(other);
   CHECK_THROWS_WITH(train(wrong, quiet, make_qat(other)), Catch::Contains("different run"));
-  fs::remove_all(dir);
 }

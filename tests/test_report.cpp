@@ -8,16 +8,17 @@
 #include "analysis/table.h"
 #include "engine/check.h"
 #include "engine/io/hdf5.h"
+#include "tests/support.h"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
 using namespace qb;
 using namespace qb::analysis;
+using qb::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -96,12 +97,6 @@ std::string write_synthetic(const std::string& path) {
   f.close();
   return path;
 }
-
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("qb_report_" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 Table default_table(const std::string& file) {
   const Results r = read_results(file);

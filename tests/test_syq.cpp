@@ -1,11 +1,15 @@
 // SYQ: hand-derived ternary/binary vectors with their gradients, the group layouts, the
-// official code's activation rounding, and the refusals.
+// official code's activation rounding (and where it parts from DoReFa's), and the refusals.
 #include "engine/check.h"
+#include "engine/rng.h"
 #include "methods/qat.h"
 #include "methods/registry.h"
 #include "methods/syq.h"
 
 #include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
 
 using namespace qb;
 
@@ -103,6 +107,52 @@ TEST_CASE("syq: the 2-bit activation example of note 2.8(e)", "[syq]") {
   const float want_dx[] = {0, 1, 1, 1, 1, 1, 0};
   for (std::size_t i = 0; i < 7; ++i) CHECK(dx(i) == want_dx[i]);
   CHECK(q->grid().scale.at(0) == Approx(1.0 / 3));
+}
+
+// DoReFa's and SYQ's activation quantizers are one function but for two details that each
+// paper's code fixes (methods/dorefa.h says why they stay two): ties round half to even in
+// DoReFa and up in SYQ, and at x = 0 only DoReFa passes the gradient. Anywhere else they agree.
+TEST_CASE("syq and dorefa activations differ only at ties and at x = 0", "[syq][dorefa]") {
+  auto activation = [](const char* method, int bits) {
+    QuantizerSpec spec;
+    spec.role = QuantRole::activation;
+    spec.bits = bits;
+    return make_method(method)->make_checked(spec);
+  };
+  // 1 bit: 0.5 is a tie, which half to even takes down to 0 and floor(v + ½) up to 1.
+  auto d1 = activation("dorefa", 1), s1 = activation("syq", 1);
+  const Tensor x = tensor({3}, {0.0f, 0.5f, 1.0f});
+  CHECK(d1->forward(x, true)(1) == 0.0f);
+  CHECK(s1->forward(x, true)(1) == 1.0f);
+  const Tensor ones = tensor({3}, {1, 1, 1});
+  const Tensor dd = d1->backward(ones), ds = s1->backward(ones);
+  CHECK(dd(0) == 1.0f);  // x = 0
+  CHECK(ds(0) == 0.0f);
+  CHECK(dd(2) == 1.0f);  // x = 1: both pass
+  CHECK(ds(2) == 1.0f);
+
+  for (int bits : {1, 2, 3, 4, 8}) {
+    const std::size_t n = 4096;
+    Tensor xs = Tensor::from_shape({n});
+    Rng rng{std::uint64_t(bits)};
+    for (auto& v : xs) v = -0.5f + 2.0f * rng.uniform();
+    xs(0) = 0.0f;
+    xs(1) = 0.5f;
+    xs(2) = 1.0f;
+    auto d = activation("dorefa", bits), s = activation("syq", bits);
+    const Tensor yd = d->forward(xs, true), ys = s->forward(xs, true);
+    Tensor dy = Tensor::from_shape({n});
+    dy.fill(1.0f);
+    const Tensor gd = d->backward(dy), gs = s->backward(dy);
+    const float levels = float((1 << bits) - 1);
+    for (std::size_t i = 0; i < n; ++i) {
+      const float v = std::clamp(xs(i), 0.0f, 1.0f) * levels;
+      const bool tie_rounded_down = v - std::floor(v) == 0.5f && std::rint(v) == std::floor(v);
+      INFO("bits " << bits << ", x = " << xs(i));
+      CHECK((yd(i) == ys(i)) == !tie_rounded_down);
+      CHECK((gd(i) == gs(i)) == (xs(i) != 0.0f));
+    }
+  }
 }
 
 TEST_CASE("syq trains alpha with its own Adam, as the official code does, unless told not to",

@@ -4,10 +4,9 @@
 #include "engine/nets.h"
 #include "engine/parallel.h"
 #include "engine/train.h"
+#include "tests/support.h"
 
 #include <catch2/catch.hpp>
-
-#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -16,12 +15,6 @@ using namespace qb;
 namespace fs = std::filesystem;
 
 namespace {
-
-fs::path temp_path(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("qbench-test-train-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir / name;
-}
 
 TrainConfig synthetic_config() {
   TrainConfig c;
@@ -116,9 +109,10 @@ TEST_CASE("resuming from a checkpoint reproduces an uninterrupted run", "[train]
   nlohmann::json full_summary;
   const auto uninterrupted = final_state(full, &full_summary);
 
+  const test::TempDir dir;
   TrainConfig first = full;
   first.epochs = 3;
-  first.out = temp_path("resume.h5").string();
+  first.out = (dir.path / "resume.h5").string();
   // Run only the first epoch by resuming nothing and stopping early: train 3 epochs' schedule
   // but interrupt after epoch 1 (an exception from the epoch callback stands in for a kill).
   {
@@ -129,10 +123,8 @@ TEST_CASE("resuming from a checkpoint reproduces an uninterrupted run", "[train]
     net->init_weights(first.seed);
     Trainer t(*net, data, first,
               make_optimizer(net->params(), first.opt, first.schedule, first.exclude_bn_bias));
-    t.on_epoch_end = [](const EpochRecord& r) {
-      if (r.epoch == 1) throw std::runtime_error("simulated kill");
-    };
-    CHECK_THROWS_WITH(t.run(quiet), "simulated kill");
+    t.on_epoch_end = test::kill_after_epoch(1);
+    CHECK_THROWS_WITH(t.run(quiet), test::kSimulatedKill);
   }
   REQUIRE(fs::exists(first.out));
   TrainConfig resumed = full;
@@ -148,5 +140,4 @@ TEST_CASE("resuming from a checkpoint reproduces an uninterrupted run", "[train]
   other.seed = 99;
   other.resume = first.out;
   CHECK_THROWS_WITH(final_state(other), Catch::Contains("different run"));
-  fs::remove_all(fs::path(first.out).parent_path());
 }

@@ -1,0 +1,42 @@
+// What several test files need alike: a temporary folder, and a training run killed after an
+// epoch and resumed from its checkpoint.
+#pragma once
+
+#include "engine/train.h"
+#include "methods/qat.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+namespace qb::test {
+
+// A fresh folder under the system's temporary directory, removed with its contents at the end
+// of the scope. Named qbench-test-<pid>-<n>: the pid keeps apart the test cases CTest runs at
+// once (one process each), n the folders of one process. Permissions are restored before the
+// removal, so a test may make the folder read-only.
+struct TempDir {
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path path;
+};
+
+// The message of the exception that stands in for a kill: a throw from the epoch callback
+// leaves on disk what SIGKILL would, the checkpoint of the last finished epoch.
+inline constexpr const char* kSimulatedKill = "simulated kill";
+
+// An epoch callback that throws std::runtime_error(kSimulatedKill) once `epoch` (1-based) ends.
+std::function<void(const EpochRecord&)> kill_after_epoch(std::size_t epoch);
+
+// Trains `cfg` quantized by `q` into `checkpoint`, killed after epoch `kill_after` (checked to
+// throw), then resumes it from that checkpoint to the end; returns the resumed run's summary.
+nlohmann::json train_killed_and_resumed(const TrainConfig& cfg, const QatConfig& q,
+                                        std::size_t kill_after, const std::string& checkpoint);
+
+}  // namespace qb::test
