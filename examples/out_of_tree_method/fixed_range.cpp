@@ -10,11 +10,13 @@
 // Adding a method outside the tree takes three things, all shown below:
 //   1. a Quantizer subclass (forward, backward, grid) and a Method subclass (info, make_quantizer);
 //   2. qb::register_method(name, factory) at start-up, before anything looks methods up;
-//   3. a CMake project with find_package(qbench) linking qbench::qbench (CMakeLists.txt here).
+//   3. a CMake project with find_package(qbench) linking qbench::methods (CMakeLists.txt here).
 // From then on the method is found by name like a built-in one (qb::make_method,
-// qb::method_names). main() checks that, and the quantizer's values, and exits non-zero on
-// any mismatch: CTest runs it as the out_of_tree_method test.
+// qb::method_names). main() checks that and the quantizer's values, runs the conformance
+// suite that every built-in method passes (qb::check_conformance), and exits non-zero on any
+// failure: CTest runs it as the out_of_tree_method test.
 #include <engine/check.h>
+#include <methods/conformance.h>
 #include <methods/fake_quant.h>
 #include <methods/method.h>
 #include <methods/registry.h>
@@ -146,8 +148,15 @@ int main() try {
   }
   expect(refused, "make_checked refuses the unknown option 'clp'");
 
+  // The built-in methods' conformance suite, on every role and bit-width fixed_range declares.
+  const qb::ConformanceReport report = qb::check_conformance("fixed_range");
+  for (const qb::ConformanceFailure& f : report.failures)
+    std::fprintf(stderr, "FAIL: conformance: %s\n", qb::to_string(f).c_str());
+  failures += int(report.failures.size());
+
   if (failures) return 1;
-  std::printf("fixed_range: registered out of tree; forward, backward, grid and validation OK\n");
+  std::printf("fixed_range: registered out of tree; forward, backward, grid and validation OK; "
+              "conformance suite passed on %zu role/bit-width cases\n", report.cases_checked);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "FAIL: %s\n", e.what());
