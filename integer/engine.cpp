@@ -72,7 +72,8 @@ void Engine::conv(std::size_t i, const std::uint8_t* x, int N, std::vector<std::
 
   OverflowStats& st = stats_[stat_of_[i]];
   st.dot_products += std::int64_t(M) * l.C_out;
-  for (std::int32_t v : exact_) st.max_abs_sum = std::max<std::int64_t>(st.max_abs_sum, std::abs(v));
+  for (std::int32_t v : exact_)
+    st.max_abs_sum = std::max<std::int64_t>(st.max_abs_sum, std::abs(std::int64_t(v)));
   const std::int32_t* acc = exact_.data();
   if (const auto acc16 = as_acc16(model_)) {
     im2col(l, x, N, columns_);
@@ -104,6 +105,7 @@ void Engine::forward(const float* images, int N, std::vector<double>& logits, Tr
   std::vector<std::uint8_t> x, y;
   std::vector<float> xf, yf;
   quantize_image(net_.input, images, N, net_.C, net_.H, net_.W, x, xf);
+  bool xf_is_input = net_.input.kind == ImageInput::Kind::floating;
   logits.assign(std::size_t(N) * net_.classes, 0.0);
   if (trace) trace->codes.assign(net_.layers.size(), {});
   for (std::size_t i = 0; i < net_.layers.size(); ++i) {
@@ -117,7 +119,7 @@ void Engine::forward(const float* images, int N, std::vector<double>& logits, Tr
         maxpool_codes(l, x.data(), N, y.data());
         break;
       case Layer::Kind::floating: {
-        if (i > 0) {  // dequantise the codes; the first layer takes the float image
+        if (!xf_is_input) {  // dequantise the codes (not the float image)
           xf.resize(x.size());
           for (std::size_t k = 0; k < x.size(); ++k)
             xf[k] = float(l.input_scale * (double(x[k]) - l.input_zero_point));
@@ -136,6 +138,7 @@ void Engine::forward(const float* images, int N, std::vector<double>& logits, Tr
     if (l.logits) break;
     if (trace) trace->codes[i] = y;
     std::swap(x, y);
+    xf_is_input = false;
   }
 }
 

@@ -404,8 +404,9 @@ void Exporter::export_mat(std::size_t& i, const std::vector<qb::Layer*>& items) 
     }
     if (bn) l.note = "BatchNorm folded into the requantisation (per-channel multiplier, bias)";
   }
-  if (relu || relu6) l.note += std::string(l.note.empty() ? "" : "; ") + (relu6 ? "ReLU6" : "ReLU") +
-                               " as the requantisation clamp";
+  if (relu || relu6)
+    l.note += std::string(l.note.empty() ? "" : "; ") + (relu6 ? "ReLU6" : "ReLU") +
+              " as the requantisation clamp";
   out_.layers.push_back(std::move(l));
   for (Layer& p : pools) out_.layers.push_back(std::move(p));
   H_ = H, W_ = W, C_ = C;

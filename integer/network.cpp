@@ -41,10 +41,12 @@ void float_conv(const Layer& l, const float* x, int N, float* y) {
           float s = 0.0f;
           for (int ky = 0; ky < g.kh; ++ky)
             for (int kx = 0; kx < g.kw; ++kx) {
-              const int iy = oy * g.stride_h + ky - g.pad_top, ix = ox * g.stride_w + kx - g.pad_left;
+              const int iy = oy * g.stride_h + ky - g.pad_top;
+              const int ix = ox * g.stride_w + kx - g.pad_left;
               if (iy < 0 || iy >= l.H || ix < 0 || ix >= l.W) continue;  // zero padding
               const float* xp = x + ((std::size_t(n) * l.H + iy) * l.W + ix) * l.C_in;
-              const float* wp = l.float_weight.data() + ((std::size_t(co) * g.kh + ky) * g.kw + kx) * l.C_in;
+              const float* wp =
+                  l.float_weight.data() + ((std::size_t(co) * g.kh + ky) * g.kw + kx) * l.C_in;
               for (int ci = 0; ci < l.C_in; ++ci) s += xp[ci] * wp[ci];
             }
           y[((std::size_t(n) * l.Ho + oy) * l.Wo + ox) * l.C_out + co] = s + l.float_bias[co];

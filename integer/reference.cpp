@@ -8,7 +8,7 @@
 namespace qb::integer {
 namespace {
 
-std::int64_t wrap16(std::int64_t v) { return std::int64_t(std::int16_t(std::uint16_t(v & 0xFFFF))); }
+std::int64_t wrap16(std::int64_t v) { return std::int64_t(std::int16_t(std::uint16_t(v))); }
 std::int64_t sat16(std::int64_t v) { return std::clamp<std::int64_t>(v, -32768, 32767); }
 std::int64_t sat32(std::int64_t v) { return std::clamp<std::int64_t>(v, INT32_MIN, INT32_MAX); }
 
@@ -66,7 +66,8 @@ void conv(const Layer& l, AccModel model, const std::uint8_t* x, int N, std::uin
                 const bool inside = iy >= 0 && iy < l.H && ix >= 0 && ix < l.W;
                 const std::int64_t q =
                     inside ? x[((std::size_t(n) * l.H + iy) * l.W + ix) * l.C_in + ci] : l.pad_code;
-                const std::int64_t w = l.weight[((std::size_t(co) * g.kh + ky) * g.kw + kx) * l.C_in + ci];
+                const std::int64_t w =
+                    l.weight[((std::size_t(co) * g.kh + ky) * g.kw + kx) * l.C_in + ci];
                 products.push_back(q * w);
               }
           const std::int64_t exact = accumulate(AccModel::int32, products);
@@ -103,6 +104,7 @@ void reference_forward(const Network& net, AccModel model, const float* images, 
   std::vector<std::uint8_t> x, y;
   std::vector<float> xf, yf;
   quantize_image(net.input, images, N, net.C, net.H, net.W, x, xf);
+  bool xf_is_input = net.input.kind == ImageInput::Kind::floating;
   logits.assign(std::size_t(N) * net.classes, 0.0);
   if (trace) trace->codes.assign(net.layers.size(), {});
   std::size_t conv_index = 0;
@@ -120,7 +122,7 @@ void reference_forward(const Network& net, AccModel model, const float* images, 
     } else if (l.kind == Layer::Kind::maxpool) {
       maxpool_codes(l, x.data(), N, y.data());
     } else {
-      if (i > 0) {
+      if (!xf_is_input) {
         xf.resize(x.size());
         for (std::size_t k = 0; k < x.size(); ++k)
           xf[k] = float(l.input_scale * (double(x[k]) - l.input_zero_point));
@@ -137,6 +139,7 @@ void reference_forward(const Network& net, AccModel model, const float* images, 
     if (l.logits) break;
     if (trace) trace->codes[i] = y;
     std::swap(x, y);
+    xf_is_input = false;
   }
 }
 

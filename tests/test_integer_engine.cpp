@@ -75,7 +75,7 @@ TEST_CASE("integer engine equals the exact simulation, every layer, model and IS
       {"lenet5", "alt", 8, 8},              {"lenet5", "alt", 4, 4},
       {"lenet5", "pact", 4, 4},             {"lenet5", "dorefa", 4, 4},
       {"lenet5", "sat", 4, 4},              {"lenet5", "syq", 2, 4, "layer"},
-      {"lenet5", "minmax", 4, 4, "tensor", "fp32"},
+      {"lenet5", "minmax", 4, 4, "tensor", "fp32"}, {"lenet5", "alt", 4, 4, "tensor", "fp32"},
       {"vgg_small", "minmax", 8, 8},        {"vgg_small", "alt", 8, 8},
       {"vgg_small", "pact", 4, 4, "tensor", "fp32"},
   };
