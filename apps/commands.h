@@ -37,5 +37,6 @@ Run add_methods(CLI::App& app);
 Run add_sweep(CLI::App& app);
 Run add_merge(CLI::App& app);
 Run add_report(CLI::App& app);
+Run add_infer(CLI::App& app);
 
 }  // namespace qb::app

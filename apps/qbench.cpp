@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   const qb::app::Run sweep = qb::app::add_sweep(app);
   const qb::app::Run merge = qb::app::add_merge(app);
   const qb::app::Run report = qb::app::add_report(app);
+  const qb::app::Run infer = qb::app::add_infer(app);
 
   try {
     // Inside the outer try: named options parse their value while CLI11 parses (qb::Error).
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("sweep")) return sweep();
     if (app.got_subcommand("merge")) return merge();
     if (app.got_subcommand("report")) return report();
+    if (app.got_subcommand("infer")) return infer();
   } catch (const qb::Error& e) {
     std::fprintf(stderr, "qbench: error: %s\n", e.what());
     return 1;

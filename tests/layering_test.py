@@ -28,11 +28,12 @@ RULES = {
     "engine": {"core"},
     "engine/int8": {"core"},
     "methods": {"core", "engine"},
-    "experiments": {"core", "engine", "methods"},
+    "integer": {"core", "engine", "engine/int8", "methods"},
+    "experiments": {"core", "engine", "methods", "integer"},
     "analysis": {"core", "engine", "methods", "experiments"},
-    "apps": {"core", "engine", "methods", "experiments", "analysis"},
+    "apps": {"core", "engine", "methods", "integer", "experiments", "analysis"},
 }
-CORE_STEMS = {"engine/check", "engine/parallel", "engine/gemm"}
+CORE_STEMS = {"engine/check", "engine/names", "engine/parallel", "engine/gemm"}
 TOP_FOLDERS = {"engine", "methods", "experiments", "analysis", "apps", "tests", "benchmarks",
                "examples", "integer"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^">]+)[">]', re.M)

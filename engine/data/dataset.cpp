@@ -114,6 +114,8 @@ void normalise(DataSplits& s) {
     const double count = double(N * plane);
     const double mean = sum / count;
     const double stddev = std::sqrt(std::max(sq / count - mean * mean, 1e-12));
+    s.mean.push_back(mean);
+    s.stddev.push_back(stddev);
     for (Dataset* d : {&s.train, &s.val, &s.test}) {
       for (std::size_t n = 0; n < d->size(); ++n) {
         float* p = d->images.data() + (n * C + c) * plane;

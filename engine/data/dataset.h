@@ -44,6 +44,9 @@ struct DataSplits {
   Dataset train, val, test;
   std::string identity;  // stable description: name, folder, split sizes (keys cached results)
   bool augment = false;  // random crop + flip while training (CIFAR-10)
+  // Per channel, the normalisation applied to all three splits: x = (pixel/255 − mean)/stddev
+  // (integer inference recovers the 8-bit pixels from it).
+  std::vector<double> mean, stddev;
 };
 
 // One row per dataset: its name, what one sample is, and its loader.

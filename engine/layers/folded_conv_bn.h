@@ -50,6 +50,8 @@ class FoldedConvBn final : public Layer {
   bool frozen() const { return frozen_; }
 
   Conv2d& conv() { return *conv_; }
+  // W·γ/σ as the last forward folded it (the weight hook's input); empty before a forward.
+  const Tensor& folded_weight() const { return w_fold_; }
   BatchNorm2d& bn() { return *bn_; }
 
  private:

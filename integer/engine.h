@@ -1,0 +1,54 @@
+// The integer engine: an integer network (integer/network.h) run on the int8 kernels of
+// engine/int8 — Conv2dInt8 (packed weights, im2col, the ISA's GEMM) for exact int32 sums,
+// the requantisation kernels (per-channel Q31 multipliers or a power-of-2 shift), and, under
+// a 16-bit accumulator model, the counting GEMM of engine/int8/reference.h on the same im2col
+// rows. Layer outputs are u8 codes NHWC; logits are dequantised doubles [N][classes].
+#pragma once
+
+#include "engine/int8/isa.h"
+#include "integer/accumulator.h"
+#include "integer/network.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace qb::integer {
+
+// Every layer's output of one forward: codes NHWC (a float layer's too, once requantised); the
+// logits layer's entry is empty.
+struct Trace {
+  std::vector<std::vector<std::uint8_t>> codes;
+};
+
+class Engine {
+ public:
+  // Packs the weights for `isa` (qb::Error when the CPU lacks it). `net` must outlive it.
+  Engine(const Network& net, AccModel model, int8::Isa isa);
+
+  // images: float [N][C][H][W] as the dataset gives them; logits: [N][classes], overwritten.
+  // Overflow statistics accumulate over calls.
+  void forward(const float* images, int N, std::vector<double>& logits, Trace* trace = nullptr);
+
+  // One entry per conv layer, in order.
+  const std::vector<OverflowStats>& stats() const { return stats_; }
+  AccModel model() const { return model_; }
+  int8::Isa isa() const { return isa_; }
+
+ private:
+  void conv(std::size_t i, const std::uint8_t* x, int N, std::vector<std::uint8_t>& y,
+            std::vector<double>& logits);
+
+  const Network& net_;
+  AccModel model_;
+  int8::Isa isa_;
+  std::vector<int8::Conv2dInt8> convs_;  // per layer (empty for the others)
+  std::vector<std::size_t> stat_of_;     // layer index → entry of stats_
+  std::vector<OverflowStats> stats_;
+  std::vector<std::int32_t> acc_, exact_;
+  std::vector<std::uint8_t> columns_;
+};
+
+// Max pooling of u8 codes NHWC (no padding): the window's largest code.
+void maxpool_codes(const Layer& l, const std::uint8_t* x, int N, std::uint8_t* y);
+
+}  // namespace qb::integer

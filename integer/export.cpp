@@ -1,0 +1,428 @@
+#include "integer/export.h"
+
+#include "engine/check.h"
+#include "engine/layers/batchnorm.h"
+#include "engine/layers/conv2d.h"
+#include "engine/layers/folded_conv_bn.h"
+#include "engine/layers/linear.h"
+#include "methods/quantizer.h"
+
+#include <cmath>
+#include <limits>
+
+namespace qb::integer {
+namespace {
+
+// A grid of 8-bit codes stored as u8: real = scale · (code − zero_point).
+struct CodeGrid {
+  double scale = 1.0;
+  double zero_point = 0.0;  // real: integral except for the image's `pixels` grid
+  int pad_code = 0;
+  int lo = 0, hi = 255;
+};
+
+bool is_pow2(double x) {
+  int e;
+  return x > 0 && std::frexp(x, &e) == 0.5;
+}
+
+// The input grid an activation quantizer defines. Signed grids are stored shifted by 128.
+CodeGrid activation_grid(const std::string& layer, const Quantizer& q) {
+  const Grid g = q.grid();
+  if (g.scale.size() != 1)
+    throw error("layer ", layer, ": its input grid has ", g.scale.size(),
+                " scales; integer inference needs one per tensor");
+  if (!g.zero_point.empty() && g.zero_point.at(0) != 0)
+    throw error("layer ", layer, ": input grids with a zero point are not exported yet");
+  if (g.bits > 8 || (g.is_signed && g.bits < 2))
+    throw error("layer ", layer, ": a ", g.bits, "-bit ", g.is_signed ? "signed" : "unsigned",
+                " input does not fit 8-bit codes");
+  if (!(g.scale[0] > 0) || !std::isfinite(g.scale[0]))
+    throw error("layer ", layer, ": input scale ", g.scale[0], " is not positive and finite");
+  CodeGrid c;
+  c.scale = g.scale[0];
+  if (g.is_signed) {
+    c.zero_point = c.pad_code = 128;
+    c.lo = 128 - (1 << (g.bits - 1));
+    c.hi = 127 + (1 << (g.bits - 1));
+  } else {
+    c.hi = (1 << g.bits) - 1;
+  }
+  return c;
+}
+
+struct WeightCodes {
+  std::vector<std::int8_t> codes;  // the float layout [O][rest]
+  std::vector<double> step;        // per output channel
+  int bits = 8;
+};
+
+// The weight quantizer's evaluation output divided by its grid step, checked integral and s8.
+WeightCodes weight_codes(const std::string& layer, Quantizer& q, const Tensor& w) {
+  const Tensor fq = q.forward(w, /*training=*/false);  // a copy: the quantizer reuses its buffer
+  const Grid g = q.grid();
+  const std::size_t O = w.shape()[0], per = w.size() / O;
+  WeightCodes out;
+  out.bits = g.bits;
+  if (g.scale.size() == 1)
+    out.step.assign(O, g.scale[0]);
+  else if (g.scale.size() == O && g.granularity == "channel")
+    out.step.assign(g.scale.begin(), g.scale.end());
+  else
+    throw error("layer ", layer, ": weight grid of granularity '", g.granularity, "' (",
+                g.scale.size(), " scales) varies along the dot product; an integer GEMM needs "
+                "one scale per tensor or per output channel");
+  // A grid whose levels sit midway between integer multiples of the step (DoReFa:
+  // −1 + 2q/(2^k − 1)) is on integers at half the step.
+  for (int halve : {1, 2}) {
+    bool integral = true;
+    out.codes.assign(w.size(), 0);
+    for (std::size_t o = 0; o < O && integral; ++o) {
+      const double step = out.step[o] / halve;
+      for (std::size_t i = 0; i < per; ++i) {
+        const double c = fq.data()[o * per + i] / step;
+        const double r = std::nearbyint(c);
+        if (!(std::abs(c - r) <= 1e-3 * std::max(1.0, std::abs(r)))) {
+          integral = false;
+          break;
+        }
+        if (r < -128 || r > 127)
+          throw error("layer ", layer, ": weight code ", r, " does not fit s8 (", g.bits,
+                      "-bit grid", halve == 2 ? " at half its step" : "", ")");
+        out.codes[o * per + i] = std::int8_t(r);
+      }
+    }
+    if (integral) {
+      for (double& s : out.step) s /= halve;
+      out.bits += halve - 1;
+      return out;
+    }
+  }
+  throw error("layer ", layer, ": its quantized weights are not on integer multiples of the "
+              "grid's step ", out.step[0], " (nor of half of it)");
+}
+
+// Where a conv/linear layer's pieces live (FoldedConvBn wraps a Conv2d).
+struct MatLayer {
+  qb::Layer* layer = nullptr;
+  Quantizer* weight_q = nullptr;
+  Quantizer* input_q = nullptr;
+  const Tensor* weight = nullptr;  // the tensor the weight hook sees
+  std::vector<double> bias;        // real, per output channel
+  bool folded = false;
+};
+
+MatLayer mat_layer(qb::Layer& l) {
+  MatLayer m;
+  m.layer = &l;
+  m.weight_q = dynamic_cast<Quantizer*>(l.hook(HookSlot::weight));
+  m.input_q = dynamic_cast<Quantizer*>(l.hook(HookSlot::input));
+  if (l.hook(HookSlot::weight) && !m.weight_q)
+    throw error("layer ", l.name(), ": its weight hook is not a quantizer");
+  const std::size_t O = l.info().out_channels;
+  m.bias.assign(O, 0.0);
+  if (auto* c = dynamic_cast<Conv2d*>(&l)) {
+    m.weight = &c->weight().value;
+    if (Param* b = c->bias())
+      for (std::size_t o = 0; o < O; ++o) m.bias[o] = b->value.data()[o];
+  } else if (auto* li = dynamic_cast<Linear*>(&l)) {
+    m.weight = &li->weight().value;
+    if (Param* b = li->bias())
+      for (std::size_t o = 0; o < O; ++o) m.bias[o] = b->value.data()[o];
+  } else if (auto* f = dynamic_cast<FoldedConvBn*>(&l)) {
+    // As FoldedConvBn's frozen forward: z = u + (β − γ·μ/σ), σ = √(running_var + ε), in float.
+    m.weight = &f->folded_weight();
+    m.folded = true;
+    BatchNorm2d& bn = f->bn();
+    for (std::size_t o = 0; o < O; ++o) {
+      const float sigma = std::sqrt(bn.running_var().value.data()[o] + bn.eps());
+      m.bias[o] = bn.beta().value.data()[o] -
+                  bn.gamma().value.data()[o] * bn.running_mean().value.data()[o] / sigma;
+    }
+  }
+  return m;
+}
+
+bool is_mat(const qb::Layer& l) {
+  return l.info().kind == LayerKind::conv || l.info().kind == LayerKind::linear;
+}
+
+// [O][C][kh][kw] (or a linear's [O][C·h·w] flattened from (c, y, x)) → [O][kh][kw][C] (or
+// [O][(y·w + x)·C + c]).
+template <class T>
+std::vector<T> to_nhwc(const std::vector<T>& w, std::size_t O, std::size_t C, std::size_t h,
+                       std::size_t wd) {
+  std::vector<T> out(w.size());
+  const std::size_t per = C * h * wd;
+  for (std::size_t o = 0; o < O; ++o)
+    for (std::size_t c = 0; c < C; ++c)
+      for (std::size_t y = 0; y < h; ++y)
+        for (std::size_t x = 0; x < wd; ++x)
+          out[o * per + (y * wd + x) * C + c] = w[o * per + (c * h + y) * wd + x];
+  return out;
+}
+
+class Exporter {
+ public:
+  Exporter(qb::Network& net, const ExportOptions& opts) : net_(net), opts_(opts) {}
+
+  Network run();
+
+ private:
+  void image_input(const MatLayer& first);
+  void export_mat(std::size_t& i, const std::vector<qb::Layer*>& items);
+
+  qb::Network& net_;
+  const ExportOptions& opts_;
+  Network out_;
+  int H_ = 0, W_ = 0, C_ = 0;  // the current activation, NHWC
+  bool flattened_ = false;     // the current activation went through Flatten
+  CodeGrid in_;                // the current activation's grid
+};
+
+void Exporter::image_input(const MatLayer& first) {
+  ImageInput& in = out_.input;
+  if (first.input_q) {
+    const CodeGrid g = activation_grid(first.layer->name(), *first.input_q);
+    in.kind = ImageInput::Kind::grid;
+    in.scale = g.scale;
+    in.offset = int(g.zero_point);
+    in.lo = g.lo - in.offset;
+    in.hi = g.hi - in.offset;
+    in_ = g;
+  } else if (first.weight_q) {
+    const auto& mu = opts_.image_mean;
+    const auto& sd = opts_.image_stddev;
+    if (mu.size() != 1 || sd.size() != 1)
+      throw error("layer ", first.layer->name(), ": the image stays in float for this method and ",
+                  mu.size(), " channels normalised apart have no one 8-bit pixel grid (use "
+                  "--first-last fp32)");
+    in.kind = ImageInput::Kind::pixels;
+    in.scale = 1.0 / (255.0 * sd[0]);
+    in.zero_point = 255.0 * mu[0];
+    in_.scale = in.scale;
+    in_.zero_point = in.zero_point;
+    in_.pad_code = int(std::nearbyint(in.zero_point));
+  } else {
+    in.kind = ImageInput::Kind::floating;
+  }
+}
+
+Network Exporter::run() {
+  const Shape& s = net_.input_shape();
+  out_.name = net_.name();
+  out_.method = opts_.method;
+  out_.C = C_ = int(s[0]);
+  out_.H = H_ = int(s[1]);
+  out_.W = W_ = int(s[2]);
+  out_.classes = int(net_.num_classes());
+  // One evaluation forward sets every grid (minmax computes its scales there).
+  Tensor zeros = Tensor::from_shape({1, s[0], s[1], s[2]});
+  zeros.fill(0.0f);
+  net_.forward(zeros, /*training=*/false);
+
+  Sequential& body = net_.body();
+  std::vector<qb::Layer*> items;
+  for (std::size_t i = 0; i < body.size(); ++i) items.push_back(&body.at(i));
+  if (items.empty()) throw error("network ", net_.name(), " has no layers");
+  if (!is_mat(*items[0]))
+    throw error("layer ", items[0]->name(), ": a ", to_string(items[0]->info().kind),
+                " before the first conv/linear layer is not exported");
+  std::size_t i = 0;
+  image_input(mat_layer(*items[0]));
+  while (i < items.size()) export_mat(i, items);
+  QB_CHECK(!out_.layers.empty() && out_.layers.back().logits);
+  return std::move(out_);
+}
+
+// items[i] is a conv/linear layer: export it and everything up to the next one.
+void Exporter::export_mat(std::size_t& i, const std::vector<qb::Layer*>& items) {
+  MatLayer m = mat_layer(*items[i]);
+  const LayerInfo& info = m.layer->info();
+  const std::string& name = info.name;
+  Layer l;
+  l.name = name;
+  const std::size_t O = info.out_channels;
+  if (info.groups != 1)
+    throw error("layer ", name, ": grouped and depthwise convolutions are not exported yet");
+  if (info.kind == LayerKind::linear) {
+    l.H = l.W = 1;
+    l.C_in = H_ * W_ * C_;
+    l.geometry = int8::ConvGeometry::square(1);
+  } else {
+    if (flattened_) throw error("layer ", name, ": a convolution after Flatten");
+    l.H = H_, l.W = W_, l.C_in = C_;
+    l.geometry = int8::ConvGeometry::square(int(info.kernel_h), int(info.stride),
+                                            int(info.padding));
+  }
+  l.Ho = l.geometry.out_h(l.H);
+  l.Wo = l.geometry.out_w(l.W);
+  l.C_out = int(O);
+
+  // Weights, in NHWC order.
+  const bool spatial_flatten = info.kind == LayerKind::linear && flattened_;
+  auto nhwc = [&](const auto& w) {
+    if (info.kind == LayerKind::conv) return to_nhwc(w, O, C_, info.kernel_h, info.kernel_w);
+    return spatial_flatten ? to_nhwc(w, O, C_, H_, W_) : w;
+  };
+  std::vector<double> acc_scale(O);  // s_x · s_w per output channel
+  std::vector<double> wsum(O, 0.0);  // Σ w per output channel (codes)
+  if (m.weight_q) {
+    WeightCodes wc = weight_codes(name, *m.weight_q, *m.weight);
+    l.weight = nhwc(wc.codes);
+    l.weight_bits = wc.bits;
+    const std::size_t per = l.weight.size() / O;
+    for (std::size_t o = 0; o < O; ++o) {
+      acc_scale[o] = in_.scale * wc.step[o];
+      for (std::size_t k = 0; k < per; ++k) wsum[o] += l.weight[o * per + k];
+    }
+    l.pad_code = in_.pad_code;
+  } else if (info.first || info.last) {
+    l.kind = Layer::Kind::floating;
+    l.float_weight = nhwc(std::vector<float>(m.weight->begin(), m.weight->end()));
+    l.input_scale = in_.scale;
+    l.input_zero_point = in_.zero_point;
+    l.note = "fp32 layer: input dequantised, float conv, output quantised";
+  } else {
+    throw error("layer ", name, ": its weights are not quantized (wbits 32)");
+  }
+  if (m.folded) l.note = "BatchNorm folded into the weights as trained (FoldedConvBn)";
+
+  // What follows, up to the next conv/linear.
+  std::vector<double> bn_a(O, 1.0), bn_b(O, 0.0);
+  bool relu = false, relu6 = false, bn = false;
+  std::vector<Layer> pools;
+  int H = l.Ho, W = l.Wo, C = l.C_out;
+  ++i;
+  for (; i < items.size() && !is_mat(*items[i]); ++i) {
+    qb::Layer& f = *items[i];
+    switch (f.info().kind) {
+      case LayerKind::batchnorm: {
+        if (bn || relu || !pools.empty() || flattened_ || m.folded)
+          throw error("layer ", f.name(), ": BatchNorm only directly after a convolution");
+        auto& b = dynamic_cast<BatchNorm2d&>(f);
+        bn = true;
+        for (std::size_t o = 0; o < O; ++o) {
+          const double sigma = std::sqrt(double(b.running_var().value.data()[o]) + b.eps());
+          bn_a[o] = b.gamma().value.data()[o] / sigma;
+          bn_b[o] = b.beta().value.data()[o] - bn_a[o] * b.running_mean().value.data()[o];
+          if (bn_a[o] == 0.0)
+            throw error("layer ", f.name(), ": channel ", o, " has γ = 0 (a constant output)");
+        }
+        break;
+      }
+      case LayerKind::relu: relu = true; break;
+      case LayerKind::relu6: relu6 = true; break;
+      case LayerKind::maxpool: {
+        Layer p;
+        p.kind = Layer::Kind::maxpool;
+        p.name = f.name();
+        p.H = H, p.W = W, p.C_in = p.C_out = C;
+        p.geometry = int8::ConvGeometry::square(int(f.info().kernel_h), int(f.info().stride));
+        p.Ho = H = p.geometry.out_h(H);
+        p.Wo = W = p.geometry.out_w(W);
+        pools.push_back(p);
+        break;
+      }
+      case LayerKind::flatten: flattened_ = true; break;
+      default:
+        throw error("layer ", f.name(), ": ", to_string(f.info().kind),
+                    " is not exported yet (sequential conv/linear, BatchNorm, ReLU, ReLU6, max "
+                    "pooling and Flatten are)");
+    }
+  }
+  const bool last = i == items.size();
+  if (last && !pools.empty()) throw error("layer ", pools[0].name, ": pooling after the logits");
+  if (last && (relu || relu6)) throw error("layer ", name, ": an activation after the logits");
+  if (last && (l.Ho != 1 || l.Wo != 1))
+    throw error("layer ", name, ": the logits must be one value per class (a 1×1 output)");
+
+  // The output grid: the next layer's input quantizer.
+  CodeGrid next;
+  if (!last) {
+    MatLayer n = mat_layer(*items[i]);
+    if (!n.input_q)
+      throw error("layer ", n.layer->name(), ": its input is not quantized (abits 32)");
+    next = activation_grid(n.layer->name(), *n.input_q);
+  }
+  Requant& r = l.requant;
+  r.scale = next.scale;
+  r.zero_point = int(next.zero_point);
+  r.lo = next.lo;
+  r.hi = next.hi;
+  if (relu || relu6) r.lo = std::max(r.lo, r.zero_point);
+  if (relu6) r.hi = std::min<double>(r.hi, r.zero_point + std::nearbyint(6.0 / next.scale));
+
+  if (l.kind == Layer::Kind::floating) {
+    const std::size_t per = l.float_weight.size() / O;
+    l.float_bias.resize(O);
+    for (std::size_t o = 0; o < O; ++o) {
+      for (std::size_t k = 0; k < per; ++k) l.float_weight[o * per + k] *= float(bn_a[o]);
+      l.float_bias[o] = float(bn_a[o] * m.bias[o] + bn_b[o]);
+    }
+    l.logits = last;
+  } else {
+    // BN folded into the requantisation: real = a·s_acc·(Σ q·w + bias/s_acc) + b.
+    const std::size_t per = l.weight.size() / O;
+    r.bias.resize(O);
+    for (std::size_t o = 0; o < O; ++o) {
+      if (bn_a[o] < 0) {  // a negative γ/σ: negate the channel, keep the multiplier positive
+        for (std::size_t k = 0; k < per; ++k) {
+          if (l.weight[o * per + k] == -128)
+            throw error("layer ", name, ": channel ", o, " has γ < 0 and a weight code −128, "
+                        "which cannot be negated in s8");
+          l.weight[o * per + k] = std::int8_t(-l.weight[o * per + k]);
+        }
+        wsum[o] = -wsum[o];
+        acc_scale[o] = -acc_scale[o];
+      }
+      acc_scale[o] *= bn_a[o];
+      const double real_bias = bn_a[o] * m.bias[o] + bn_b[o];
+      const double b = std::nearbyint(real_bias / acc_scale[o] - in_.zero_point * wsum[o]);
+      if (!(std::abs(b) <= double(std::numeric_limits<std::int32_t>::max())))
+        throw error("layer ", name, ": channel ", o, "'s bias ", real_bias, " is ", b,
+                    " at the accumulator's scale ", acc_scale[o], ", beyond int32");
+      r.bias[o] = std::int32_t(b);
+    }
+    if (last) {
+      l.logits = true;
+      l.logit_scale = acc_scale;
+    } else {
+      bool pow2 = is_pow2(next.scale);
+      for (double s : acc_scale) pow2 = pow2 && is_pow2(s) && s == acc_scale[0];
+      const double ratio = next.scale / acc_scale[0];
+      if (pow2 && ratio >= 1.0) {
+        r.shift = std::ilogb(ratio);
+      } else {
+        for (std::size_t o = 0; o < O; ++o) {
+          const double s = acc_scale[o] / next.scale;
+          if (!(s < 2147483648.0))
+            throw error("layer ", name, ": requantisation scale ", s, " is 2^31 or more");
+          r.multiplier.push_back(int8::quantize_multiplier(s));
+        }
+      }
+    }
+    if (bn) l.note = "BatchNorm folded into the requantisation (per-channel multiplier, bias)";
+  }
+  if (relu || relu6)
+    l.note += std::string(l.note.empty() ? "" : "; ") + (relu6 ? "ReLU6" : "ReLU") +
+              " as the requantisation clamp";
+  out_.layers.push_back(std::move(l));
+  for (Layer& p : pools) out_.layers.push_back(std::move(p));
+  H_ = H, W_ = W, C_ = C;
+  in_ = next;
+}
+
+}  // namespace
+
+Network export_network(qb::Network& net, const ExportOptions& opts) {
+  // SAT's export runs and matches the exact simulation, but its logits strayed from the
+  // fake-quant network's (77% top-1 agreement, W4A4 on synthetic data) for a reason not yet
+  // found: refused until it is, rather than reported as if right.
+  if (opts.method == "sat")
+    throw error("layer ", net.hookable_layers().at(0)->name(), ": sat is not exported yet (its "
+                "integer logits disagree with fake-quant for a reason under investigation)");
+  return Exporter(net, opts).run();
+}
+
+}  // namespace qb::integer

@@ -1,0 +1,191 @@
+#include "integer/infer.h"
+
+#include "engine/check.h"
+#include "engine/checkpoint.h"
+#include "engine/data/dataset.h"
+#include "engine/nets.h"
+#include "engine/parallel.h"
+#include "engine/train.h"
+#include "integer/engine.h"
+#include "integer/export.h"
+#include "integer/reference.h"
+#include "methods/qat.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+namespace qb::integer {
+namespace {
+
+const std::string& entry(const Checkpoint& ck, const std::string& path, const std::string& key) {
+  const auto it = ck.strings.find(key);
+  if (it == ck.strings.end()) throw error(path, ": checkpoint has no '", key, "' entry");
+  return it->second;
+}
+
+QatConfig qat_config(const nlohmann::json& q) {
+  QatConfig c;
+  c.method = q.at("method").get<std::string>();
+  c.settings.wbits = q.at("wbits").get<int>();
+  c.settings.abits = q.at("abits").get<int>();
+  c.settings.gbits = q.at("gbits").get<int>();
+  c.settings.granularity = q.at("granularity").get<std::string>();
+  c.settings.first_last = q.at("first_last").get<std::string>();
+  c.settings.options = q.at("options");
+  return c;
+}
+
+std::size_t argmax(const double* v, int n) { return std::size_t(std::max_element(v, v + n) - v); }
+std::size_t argmax(const float* v, int n) { return std::size_t(std::max_element(v, v + n) - v); }
+
+nlohmann::json input_json(const ImageInput& in) {
+  switch (in.kind) {
+    case ImageInput::Kind::grid:
+      return {{"kind", "grid"}, {"scale", in.scale}, {"zero_point", in.offset},
+              {"note", "the first layer's input quantizer, as trained"}};
+    case ImageInput::Kind::pixels:
+      return {{"kind", "pixels"}, {"scale", in.scale}, {"zero_point", in.zero_point},
+              {"padding_code", std::nearbyint(in.zero_point)},
+              {"note", "the image stayed float in training; its 8-bit pixels are the codes"}};
+    case ImageInput::Kind::floating:
+      return {{"kind", "float"}, {"note", "the first layer runs in fp32"}};
+  }
+  return {};
+}
+
+}  // namespace
+
+nlohmann::json infer(const InferConfig& cfg, Progress& progress) {
+  if (cfg.batch == 0) throw error("--batch must be at least 1");
+  if (cfg.threads < 0) throw error("--threads must be >= 0, got ", cfg.threads);
+  if (!int8::cpu_has(cfg.isa))
+    throw error("--isa ", int8::isa_name(cfg.isa), ": this CPU lacks it");
+  set_threads(cfg.threads);
+  const std::string& path = cfg.checkpoint;
+  const Checkpoint ck = load_checkpoint(path);
+  nlohmann::json config;
+  try {
+    config = nlohmann::json::parse(entry(ck, path, "config"));
+  } catch (const nlohmann::json::exception&) {
+    throw error(path, ": the checkpoint's config entry is not JSON");
+  }
+  const nlohmann::json q = config.value("quantization", nlohmann::json());
+  if (!q.is_object() || q.value("method", "").empty())
+    throw error(path, ": an FP32 checkpoint (trained without --method); integer inference "
+                "needs a quantization-aware one");
+  if (!ck.strings.count("hooks"))
+    throw error(path, ": checkpoint has no quantizer state (no 'hooks' entry)");
+  const QatConfig qat = qat_config(q);
+
+  DataOptions data;
+  data.dir = cfg.data_dir.empty() ? config.value("data_dir", "") : cfg.data_dir;
+  data.val_size = config.at("val_size").get<std::size_t>();
+  data.train_limit = config.at("train_limit").get<std::size_t>();  // it sets the normalisation
+  data.test_limit = cfg.test_limit;
+  const std::string dataset =
+      cfg.dataset.empty() ? config.at("dataset").get<std::string>() : cfg.dataset;
+  const DataSplits splits = load_dataset(dataset, data);
+  const Dataset& test = splits.test;
+
+  auto net = make_network(config.at("net").get<std::string>(), test.sample_shape(),
+                          test.num_classes, config.at("width").get<float>());
+  make_qat(qat).attach(*net);
+  try {
+    load_weights(*net, ck, /*skip_quantizer_params=*/false);
+    net->load_hook_states(nlohmann::json::parse(ck.strings.at("hooks")));
+  } catch (const Error& e) {
+    throw error(path, ": ", e.what());
+  }
+  const Network inet = export_network(*net, {qat.method, splits.mean, splits.stddev});
+  Engine engine(inet, cfg.acc, cfg.isa);
+
+  const Shape s = test.sample_shape();
+  const std::size_t per = numel(s), classes = std::size_t(inet.classes);
+  std::size_t correct = 0, fq_correct = 0, agree = 0, mismatches = 0;
+  std::vector<OverflowStats> ref_stats;
+  double engine_seconds = 0;
+  std::vector<double> logits, ref_logits;
+  Trace trace, ref_trace;
+  Tensor batch;
+  for (std::size_t begin = 0; begin < test.size(); begin += cfg.batch) {
+    const std::size_t n = std::min(cfg.batch, test.size() - begin);
+    batch = Tensor::from_shape({n, s[0], s[1], s[2]});
+    std::memcpy(batch.data(), test.images.data() + begin * per, n * per * sizeof(float));
+    const Tensor& fq = net->forward(batch, /*training=*/false);
+    const auto t0 = std::chrono::steady_clock::now();
+    engine.forward(batch.data(), int(n), logits, &trace);
+    engine_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    reference_forward(inet, cfg.acc, batch.data(), int(n), ref_logits, &ref_trace, &ref_stats);
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::size_t label = test.labels[begin + k];
+      const std::size_t top = argmax(logits.data() + k * classes, int(classes));
+      const std::size_t fq_top = argmax(fq.data() + k * classes, int(classes));
+      correct += top == label;
+      fq_correct += fq_top == label;
+      agree += top == fq_top;
+      bool same = std::equal(logits.begin() + long(k * classes),
+                             logits.begin() + long((k + 1) * classes),
+                             ref_logits.begin() + long(k * classes));
+      for (std::size_t i = 0; i < trace.codes.size() && same; ++i) {
+        const std::size_t len = trace.codes[i].size() / n;
+        same = std::equal(trace.codes[i].begin() + long(k * len),
+                          trace.codes[i].begin() + long((k + 1) * len),
+                          ref_trace.codes[i].begin() + long(k * len));
+      }
+      mismatches += !same;
+    }
+    progress.line("infer: " + std::to_string(begin + n) + "/" + std::to_string(test.size()) +
+                  " images, " + std::to_string(mismatches) + " mismatches");
+  }
+
+  nlohmann::json layers = nlohmann::json::array();
+  std::size_t conv = 0;
+  bool stats_equal = true;
+  for (const Layer& l : inet.layers) {
+    nlohmann::json j = {{"layer", l.name}};
+    if (l.kind == Layer::Kind::maxpool) {
+      j["kind"] = "maxpool";
+    } else if (l.kind == Layer::Kind::floating) {
+      j["kind"] = "fp32";
+    } else {
+      const OverflowStats& st = engine.stats().at(conv);
+      stats_equal = stats_equal && conv < ref_stats.size() &&
+                    st.dot_products == ref_stats[conv].dot_products &&
+                    st.wrong == ref_stats[conv].wrong &&
+                    st.max_abs_sum == ref_stats[conv].max_abs_sum;
+      ++conv;
+      j["kind"] = "int8";
+      j["weight_bits"] = l.weight_bits;
+      j["requantisation"] = l.logits           ? "dequantised (logits)"
+                            : l.requant.shift >= 0 ? "shift " + std::to_string(l.requant.shift)
+                                                   : "Q31 multiplier per channel";
+      j["dot_products"] = st.dot_products;
+      j["wrong"] = st.wrong;
+      j["wrong_fraction"] = st.dot_products ? double(st.wrong) / double(st.dot_products) : 0.0;
+      j["max_abs_sum"] = st.max_abs_sum;
+    }
+    if (!l.note.empty()) j["note"] = l.note;
+    layers.push_back(j);
+  }
+  const double N = double(test.size());
+  return {{"checkpoint", path},
+          {"net", inet.name},
+          {"quantization", q},
+          {"acc", acc_model_name(cfg.acc)},
+          {"isa", int8::isa_name(cfg.isa)},
+          {"threads", num_threads()},
+          {"data", splits.identity},
+          {"images", test.size()},
+          {"accuracy", correct / N},
+          {"fake_quant_accuracy", fq_correct / N},
+          {"agreement", {{"top1_agree", agree}, {"disagreements", test.size() - agree},
+                         {"fraction", agree / N}}},
+          {"reference", {{"mismatches", mismatches}, {"overflow_counts_equal", stats_equal}}},
+          {"input", input_json(inet.input)},
+          {"layers", layers},
+          {"images_per_second", engine_seconds > 0 ? N / engine_seconds : 0.0}};
+}
+
+}  // namespace qb::integer

@@ -1,0 +1,33 @@
+// `qbench infer`: a QAT checkpoint's network three ways over a test set — the fake-quant float
+// network (the checkpoint as trained), the integer engine, and the exact simulation — with
+// accuracy, top-1 agreement engine vs fake-quant, mismatches engine vs simulation (an image
+// counts when any layer's codes, the logits or the overflow counts differ), per-layer overflow
+// statistics under the chosen accumulator model, and the engine's images per second.
+#pragma once
+
+#include "engine/int8/isa.h"
+#include "engine/progress.h"
+#include "integer/accumulator.h"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace qb::integer {
+
+struct InferConfig {
+  std::string checkpoint;
+  std::string dataset;   // empty: the checkpoint's
+  std::string data_dir;  // empty: the checkpoint's
+  AccModel acc = AccModel::int32;
+  int8::Isa isa = int8::Isa::scalar;
+  std::size_t batch = 256;
+  int threads = 0;
+  std::size_t test_limit = 0;  // 0: the whole test split
+};
+
+// Throws qb::Error naming the problem: a file that is not a checkpoint, an FP32 checkpoint, one
+// without quantizer state, a layer export refuses.
+nlohmann::json infer(const InferConfig& cfg, Progress& progress);
+
+}  // namespace qb::integer

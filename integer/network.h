@@ -1,0 +1,103 @@
+// An integer network: what export (integer/export.h) makes of a trained quantized network,
+// and what both the integer engine (integer/engine.h) and the exact simulation
+// (integer/reference.h) run. A plain description — no kernels, no packed weights.
+//
+// Tensors between layers are 8-bit codes, NHWC ([N][H][W][C], channels innermost), stored as
+// u8 with a zero point: a code q means the real value  scale · (q − zero_point).  Unsigned
+// grids have zero point 0; a signed b-bit grid (ALT's image) is stored shifted by 128, so its
+// codes −2^(b−1) .. 2^(b−1) − 1 become 128 − 2^(b−1) .. 127 + 2^(b−1) with zero point 128.
+//
+// A layer is one of
+//   conv      y = requant(Σ_{ky,kx,ci} q[oy·s + ky − pad][ox·s + kx − pad][ci] · w[co][ky][kx][ci]
+//                         + bias[co])
+//             with padding holding `pad_code` (the input's zero point, so that it means real 0).
+//             A linear layer is a 1×1 conv over a 1×1 image. The sum Σ q·w is what the
+//             accumulator holds (products of stored u8 codes and s8 weights, in the order
+//             (ky, kx, ci), as im2col lays them out); bias is added afterwards in int32, outside
+//             the accumulator (as MNN's and gemmlowp's kernels do), saturating to int32.
+//   maxpool   y = max of each k×k window (stride s) of codes — exact, since quantization is
+//             monotone: q(max x) = max q(x).
+//   float     an fp32 layer (`--first-last fp32`): its input dequantised (or the float image),
+//             a float conv, then quantized onto the next grid (or left as logits).
+//
+// Requantisation of a conv's int32 result x (one output channel co):
+//   shift ≥ 0:  y = clamp(rhe(x / 2^shift) + zero_point, lo, hi)           every scale 2^e (ALT)
+//   else:       y = clamp(rhe(x · m0[co] / 2^(31 − e[co])) + zero_point, lo, hi)   Q31 multiplier
+// rhe: one rounding, half to even (engine/int8/requantize.h). ReLU is lo = zero_point, ReLU6
+// hi = min(hi, zero_point + rint(6 / scale)). The last conv's result is dequantised instead:
+//   logit[co] = logit_scale[co] · (x + bias[co])   in double.
+#pragma once
+
+#include "engine/int8/conv.h"
+#include "engine/int8/requantize.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace qb::integer {
+
+// How the float image becomes the first layer's codes.
+//   grid   the first layer's input quantizer: q = clamp(rint(x / scale), lo, hi) + offset
+//   pixels the method leaves the image in float: its 8-bit pixels are recovered from the
+//          normalisation x = (p/255 − μ)/σ as p = rint(x · 255σ + 255μ), the grid has scale
+//          1/(255σ) and the real zero point 255μ (bias takes −255μ·Σw exactly; padding holds
+//          rint(255μ), an error of at most half a pixel on padded taps only)
+//   float  the first layer runs in float (`--first-last fp32`)
+struct ImageInput {
+  enum class Kind { grid, pixels, floating } kind = Kind::floating;
+  double scale = 1.0;       // real value of one code step
+  double zero_point = 0.0;  // real zero point (integral except for `pixels`)
+  int offset = 0;           // added to the signed code to store it as u8 (128 or 0)
+  int lo = 0, hi = 255;     // clamp of rint(x / scale) before the offset (grid)
+};
+
+struct Requant {
+  std::vector<std::int32_t> bias;             // per output channel, at the accumulator's scale
+  int shift = -1;                             // ≥ 0: power-of-two requantisation
+  std::vector<int8::Multiplier> multiplier;   // per output channel, when shift < 0
+  int zero_point = 0, lo = 0, hi = 255;       // output grid and clamp, stored u8 codes
+  double scale = 1.0;                         // real value of one output code step
+};
+
+struct Layer {
+  enum class Kind { conv, maxpool, floating };
+  Kind kind = Kind::conv;
+  std::string name;
+  int H = 0, W = 0, C_in = 0;   // input (a linear layer: 1, 1, features)
+  int Ho = 0, Wo = 0, C_out = 0;
+  int8::ConvGeometry geometry;  // conv, float and maxpool windows
+  // conv: s8 codes [C_out][kh][kw][C_in]; float: float weights in the same layout
+  std::vector<std::int8_t> weight;
+  std::vector<float> float_weight, float_bias;
+  int weight_bits = 8;
+  int pad_code = 0;             // the input's zero point as a code (what padding holds)
+  double input_scale = 1.0;     // float layers: dequantisation of their input codes
+  double input_zero_point = 0;
+  Requant requant;              // onto the next layer's input grid, unless `logits`
+  bool logits = false;          // the last layer: results dequantised, not requantised
+  std::vector<double> logit_scale;  // per output channel
+  std::string note;             // how the layer was exported (BN folded, ReLU as clamp, ...)
+};
+
+struct Network {
+  std::string name;    // the float network's name
+  std::string method;  // the quantization method it was trained with
+  int H = 0, W = 0, C = 0, classes = 0;
+  ImageInput input;
+  std::vector<Layer> layers;
+};
+
+// The float image [N][C][H][W] as the first layer's input: u8 codes NHWC ([N][H][W][C]) for
+// `grid` and `pixels`; float NHWC for `floating` (in `as_float`).
+void quantize_image(const ImageInput& in, const float* image, int N, int C, int H, int W,
+                    std::vector<std::uint8_t>& codes, std::vector<float>& as_float);
+
+// A float layer's forward: x [N][H][W][C_in] real values, y [N][Ho][Wo][C_out] real values
+// (before any requantisation), sums in float in (ky, kx, ci) order plus the bias.
+void float_conv(const Layer& l, const float* x, int N, float* y);
+
+// Quantizes a float layer's real output onto its requant grid: clamp(rint(y / scale) + zp).
+std::uint8_t quantize_real(const Requant& r, float y);
+
+}  // namespace qb::integer

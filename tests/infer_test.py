@@ -1,0 +1,97 @@
+#!/usr/bin/python3
+"""`qbench infer` end to end on the synthetic dataset: a short minmax W8A8 LeNet-5 run, then
+integer inference under every accumulator model (no mismatch with the exact simulation, the
+JSON fields present), and the refusals: an FP32 checkpoint, a checkpoint without quantizer
+state, a truncated and a corrupted HDF5 file, an unknown --acc, a method export cannot
+represent. Each refusal: one line on stderr naming the problem, non-zero exit, nothing on
+stdout. Run by CTest:
+    tests/infer_test.py build/qbench
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from checks import check, refused, finish
+
+QBENCH = os.path.abspath(sys.argv[1])
+
+
+def run(*args):
+    return subprocess.run([QBENCH, *args], capture_output=True, text=True, timeout=600)
+
+
+def silent_refusal(name, result, *needles):
+    refused(name, result, *needles)
+    check(name + " writes nothing on stdout", result.stdout == "", repr(result.stdout))
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    quick = ["--data", "synthetic", "--epochs", "1", "--batch", "64", "--threads", "2",
+             "--train-limit", "512"]
+    ck = os.path.join(tmp, "minmax.h5")
+    r = run("train", *quick, "--method", "minmax", "--wbits", "8", "--abits", "8", "--out", ck)
+    check("minmax W8A8 training", r.returncode == 0, r.stderr)
+    for acc in ["int32", "wrap", "saturate", "pair-saturate", "pair-wrap"]:
+        r = run("infer", ck, "--acc", acc, "--threads", "2", "--test-limit", "200")
+        check("infer --acc " + acc + " succeeds", r.returncode == 0, r.stderr)
+        if r.returncode != 0:
+            continue
+        out = json.loads(r.stdout)
+        check(acc + ": no mismatch with the exact simulation",
+              out["reference"]["mismatches"] == 0 and out["reference"]["overflow_counts_equal"],
+              out["reference"])
+        check(acc + ": images", out["images"] == 200, out["images"])
+        check(acc + ": agreement counted",
+              out["agreement"]["top1_agree"] + out["agreement"]["disagreements"] == 200)
+        convs = [l for l in out["layers"] if l["kind"] == "int8"]
+        check(acc + ": per-layer statistics", len(convs) == 5 and
+              all(l["dot_products"] > 0 for l in convs), out["layers"])
+        if acc == "int32":
+            check("int32 is exact", all(l["wrong"] == 0 for l in convs), out["layers"])
+            # A one-epoch synthetic net has near-tied logits: a loose bound (a broken export
+            # agrees on about a tenth).
+            check("W8A8 agrees with fake-quant", out["agreement"]["fraction"] >= 0.9,
+                  out["agreement"])
+        if acc == "wrap":
+            big = max(l["max_abs_sum"] for l in convs)
+            check("wrap overflows when sums exceed int16",
+                  big <= 32767 or any(l["wrong"] > 0 for l in convs), out["layers"])
+
+    fp32 = os.path.join(tmp, "fp32.h5")
+    r = run("train", *quick, "--out", fp32)
+    check("fp32 training", r.returncode == 0, r.stderr)
+    silent_refusal("FP32 checkpoint", run("infer", fp32), "FP32 checkpoint", fp32)
+
+    # Quantizer state removed: the 'hooks' string deleted with h5py.
+    try:
+        import h5py
+        nostate = os.path.join(tmp, "nostate.h5")
+        shutil.copy(ck, nostate)
+        with h5py.File(nostate, "a") as f:
+            del f["strings/hooks"]
+        silent_refusal("no quantizer state", run("infer", nostate), "no quantizer state")
+    except ImportError:
+        check("python3-h5py is installed", False, "missing: run scripts/setup")
+
+    truncated = os.path.join(tmp, "truncated.h5")
+    with open(ck, "rb") as f:
+        data = f.read()
+    with open(truncated, "wb") as f:
+        f.write(data[: len(data) // 2])
+    silent_refusal("truncated checkpoint", run("infer", truncated), truncated)
+    corrupted = os.path.join(tmp, "corrupted.h5")
+    with open(corrupted, "wb") as f:
+        f.write(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    silent_refusal("corrupted checkpoint", run("infer", corrupted), corrupted)
+    silent_refusal("unknown --acc", run("infer", ck, "--acc", "int12"), "int12", "pair-saturate")
+
+    # DoReFa's 8-bit weight levels need 9 bits: refused at export, naming the layer.
+    dorefa = os.path.join(tmp, "dorefa.h5")
+    r = run("train", *quick, "--method", "dorefa", "--wbits", "8", "--abits", "8", "--out", dorefa)
+    check("dorefa W8A8 training", r.returncode == 0, r.stderr)
+    silent_refusal("DoReFa W8 export", run("infer", dorefa), "layer conv1", "s8")
+
+finish("infer")

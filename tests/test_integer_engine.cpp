@@ -1,0 +1,197 @@
+// Integer inference: for small networks with random weights and calibrated quantizers, every
+// representable method's export, run by the integer engine under every accumulator model on
+// every ISA this CPU has, equals the exact simulation (integer/reference.h) bit for bit in
+// every layer; the logits stay close to the fake-quant network's; what cannot be represented
+// is refused, naming the layer.
+#include "engine/check.h"
+#include "engine/nets.h"
+#include "engine/rng.h"
+#include "integer/engine.h"
+#include "integer/export.h"
+#include "integer/reference.h"
+#include "methods/qat.h"
+#include "tests/int8_isas.h"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+using namespace qb;
+
+namespace {
+
+// Fashion-MNIST's normalisation, roughly: images are 8-bit pixels, normalised.
+constexpr double kMean = 0.2860, kStd = 0.3530;
+
+Tensor random_images(int N, std::uint64_t seed) {
+  Rng rng(seed);
+  Tensor x = Tensor::from_shape({std::size_t(N), 1, 28, 28});
+  for (float& v : x) v = float((double(rng.uniform_int(256)) / 255.0 - kMean) / kStd);
+  return x;
+}
+
+struct Case {
+  const char* net;
+  const char* method;
+  int wbits, abits;
+  const char* granularity = "tensor";
+  const char* first_last = "same";
+};
+
+// A network with the method's quantizers, random weights, randomised BatchNorm statistics
+// (some γ negative), quantizers calibrated by one evaluation forward.
+std::unique_ptr<Network> quantized_net(const Case& c, std::uint64_t seed) {
+  auto net = make_network(c.net, {1, 28, 28}, 10, std::string(c.net) == "lenet5" ? 1.0f : 0.0625f);
+  QatConfig q{c.method, {}};
+  q.settings.wbits = c.wbits;
+  q.settings.abits = c.abits;
+  q.settings.granularity = c.granularity;
+  q.settings.first_last = c.first_last;
+  make_qat(q).attach(*net);
+  net->init_weights(seed);
+  Rng rng(seed + 1);
+  for (Param* p : net->params())
+    if (p->role == ParamRole::bias || p->role == ParamRole::bn)
+      for (float& v : p->value) v = float(rng.normal()) * 0.5f + (p->name.find("gamma") !=
+                                                                      std::string::npos);
+  for (Buffer* b : net->buffers())
+    for (float& v : b->value)
+      v = b->name.find("var") != std::string::npos ? 0.5f + rng.uniform() : float(rng.normal());
+  net->forward(random_images(16, seed + 2), /*training=*/false);
+  return net;
+}
+
+integer::Network export_of(Network& net, const char* method) {
+  return integer::export_network(net, {method, {kMean}, {kStd}});
+}
+
+}  // namespace
+
+TEST_CASE("integer engine equals the exact simulation, every layer, model and ISA",
+          "[integer]") {
+  const Case cases[] = {
+      {"lenet5", "minmax", 8, 8},           {"lenet5", "syq", 2, 4, "channel"},
+      {"lenet5", "alt", 8, 8},              {"lenet5", "alt", 4, 4},
+      {"lenet5", "pact", 4, 4},             {"lenet5", "dorefa", 4, 4},
+      {"lenet5", "minmax", 4, 4},           {"lenet5", "syq", 2, 4, "layer"},
+      {"lenet5", "minmax", 4, 4, "tensor", "fp32"}, {"lenet5", "alt", 4, 4, "tensor", "fp32"},
+      {"vgg_small", "minmax", 8, 8},        {"vgg_small", "alt", 8, 8},
+      {"vgg_small", "pact", 4, 4, "tensor", "fp32"},
+  };
+  const Tensor images = random_images(3, 77);
+  for (const Case& c : cases) {
+    auto net = quantized_net(c, 11);
+    const integer::Network inet = export_of(*net, c.method);
+    for (integer::AccModel model : integer::kAllAccModels) {
+      integer::Trace ref_trace;
+      std::vector<double> ref_logits;
+      integer::reference_forward(inet, model, images.data(), 3, ref_logits, &ref_trace);
+      for (int8::Isa isa : int8::test::runnable_isas("integer engine")) {
+        INFO(c.net << " " << c.method << " W" << c.wbits << "A" << c.abits << " "
+                   << c.granularity << " first-last " << c.first_last << ", acc "
+                   << integer::acc_model_name(model) << ", isa " << int8::isa_name(isa));
+        integer::Engine engine(inet, model, isa);
+        integer::Trace trace;
+        std::vector<double> logits;
+        engine.forward(images.data(), 3, logits, &trace);
+        for (std::size_t i = 0; i < inet.layers.size(); ++i) {
+          INFO("layer " << inet.layers[i].name);
+          CHECK(trace.codes[i] == ref_trace.codes[i]);
+        }
+        CHECK(logits == ref_logits);
+      }
+    }
+  }
+}
+
+TEST_CASE("integer logits follow the fake-quant network", "[integer]") {
+  const Case cases[] = {
+      {"lenet5", "minmax", 8, 8}, {"lenet5", "alt", 8, 8}, {"lenet5", "pact", 4, 4},
+      {"lenet5", "dorefa", 4, 4}, {"vgg_small", "minmax", 8, 8}, {"vgg_small", "alt", 8, 8},
+  };
+  const int N = 16;
+  const Tensor images = random_images(N, 5);
+  for (const Case& c : cases) {
+    INFO(c.net << " " << c.method << " W" << c.wbits << "A" << c.abits);
+    auto net = quantized_net(c, 3);
+    const integer::Network inet = export_of(*net, c.method);
+    const Tensor fq = net->forward(images, false);
+    std::vector<double> logits;
+    integer::Engine(inet, integer::AccModel::int32, int8::best_isa())
+        .forward(images.data(), N, logits);
+    // An exported layer that computed the wrong function (a permutation, a scale, a sign)
+    // is far off; one rounding step of difference per layer is not.
+    double err = 0, range = 0;
+    for (std::size_t k = 0; k < logits.size(); ++k) {
+      err = std::max(err, std::abs(logits[k] - fq.data()[k]));
+      range = std::max(range, double(std::abs(fq.data()[k])));
+    }
+    CHECK(err <= 0.1 * range);
+  }
+}
+
+TEST_CASE("what integer inference cannot represent is refused, naming the layer",
+          "[integer]") {
+  auto refused = [](const Case& c, const char* what) {
+    auto net = quantized_net(c, 1);
+    INFO(c.method << " W" << c.wbits << "A" << c.abits << " " << c.granularity);
+    CHECK_THROWS_WITH(export_of(*net, c.method), Catch::Contains(what));
+  };
+  // DoReFa's 8-bit levels are odd multiples of 1/255: 9 bits.
+  refused({"lenet5", "dorefa", 8, 8}, "layer conv1: weight code");
+  // SYQ's per-pixel scales vary along the dot product.
+  refused({"lenet5", "syq", 2, 4, "pixel"}, "layer conv1: weight grid of granularity 'pixel'");
+  refused({"lenet5", "minmax", 32, 8}, "layer conv2: its weights are not quantized");
+  refused({"lenet5", "minmax", 8, 32}, "layer conv2: its input is not quantized");
+  refused({"resnet20", "minmax", 8, 8}, "is not exported yet");
+  refused({"lenet5", "sat", 4, 4}, "layer conv1: sat is not exported yet");
+}
+
+// One 1×1 convolution by hand: sums 1, 3, 5, −1, −3 halved. Half to even gives 0, 2, 2, 0, −2
+// (plus the zero point 10); half up would give 1, 2, 3, 0, −1. Shift and multiplier alike.
+TEST_CASE("requantisation rounds once, half to even, in engine and simulation", "[integer]") {
+  integer::Network net;
+  net.name = "by-hand";
+  net.H = 1, net.W = 5, net.C = 1, net.classes = 1;
+  net.input = {integer::ImageInput::Kind::grid, 1.0, 0.0, 128, -128, 127};
+  integer::Layer conv;
+  conv.name = "halve";
+  conv.H = conv.Ho = 1, conv.W = conv.Wo = 5, conv.C_in = conv.C_out = 1;
+  conv.geometry = int8::ConvGeometry::square(1);
+  conv.weight = {1};
+  conv.pad_code = 128;
+  conv.requant = {{-128}, 1, {}, 10, 0, 255, 0.5};  // Σ (q + 128)·1 − 128 = the signed code
+  integer::Layer out;  // the logits: a 1×5 "image" summed with weights 0 but the first
+  out.name = "logits";
+  out.H = 1, out.W = 5, out.C_in = 1, out.Ho = out.Wo = 1, out.C_out = 1;
+  out.geometry = {1, 5};
+  out.weight = {1, 0, 0, 0, 0};
+  out.logits = true;
+  out.logit_scale = {1.0};
+  out.requant.bias = {0};
+  net.layers = {conv, out};
+  const float image[5] = {1, 3, 5, -1, -3};
+  const std::vector<std::uint8_t> expected = {10, 12, 12, 10, 8};
+  for (bool by_shift : {true, false}) {
+    if (!by_shift) {
+      net.layers[0].requant.shift = -1;
+      net.layers[0].requant.multiplier = {int8::quantize_multiplier(0.5)};
+    }
+    integer::Trace trace, ref;
+    std::vector<double> logits, ref_logits;
+    integer::Engine(net, integer::AccModel::int32, int8::Isa::scalar)
+        .forward(image, 1, logits, &trace);
+    integer::reference_forward(net, integer::AccModel::int32, image, 1, ref_logits, &ref);
+    INFO((by_shift ? "shift" : "multiplier"));
+    CHECK(trace.codes[0] == expected);
+    CHECK(ref.codes[0] == expected);
+    CHECK(logits == std::vector<double>{10.0});
+  }
+  CHECK(integer::rounded_shift(6, 2) == 2);
+  CHECK(integer::rounded_shift(10, 2) == 2);
+  CHECK(integer::rounded_shift(-6, 2) == -2);
+  CHECK(integer::rounded_shift(-10, 2) == -2);
+  CHECK(integer::rounded_shift(14, 2) == 4);
+  CHECK(integer::rounded_shift(-7, 1) == -4);
+}
