@@ -2,6 +2,7 @@
 
 #include "engine/check.h"
 #include "engine/data/loader.h"
+#include "engine/io/atomic_file.h"
 #include "engine/loss.h"
 #include "engine/nets.h"
 #include "engine/parallel.h"
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cmath>
+#include <filesystem>
 
 namespace qb {
 namespace {
@@ -29,11 +31,8 @@ std::string run_identity(const TrainConfig& c, const DataSplits& d) {
 
 // Fails before any training when the checkpoint could not be written later.
 void check_writable(const std::string& path) {
-  const std::string probe = path + ".partial";
-  std::FILE* f = std::fopen(probe.c_str(), "wb");
-  if (!f) throw error(path, ": cannot write here (folder missing or not writable)");
-  std::fclose(f);
-  std::remove(probe.c_str());
+  if (!folder_is_writable(std::filesystem::path(path).parent_path().string()))
+    throw error(path, ": cannot write here (folder missing or not writable)");
 }
 
 }  // namespace
