@@ -84,7 +84,12 @@ Run add_train(CLI::App& app) {
       throw error("--opt needs --method");
     }
     Progress progress(stderr);
-    const nlohmann::json summary = train(*cfg, progress, ext);
+    nlohmann::json summary;
+    try {
+      summary = train(*cfg, progress, ext);
+    } catch (const TrainingDiverged& e) {
+      throw error(e.what(), "; lower --lr?");
+    }
     std::cout << summary.dump(2) << std::endl;
     return 0;
   };

@@ -2,6 +2,7 @@
 
 #include "engine/check.h"
 #include "engine/data/loader.h"
+#include "engine/io/atomic_file.h"
 #include "engine/loss.h"
 #include "engine/nets.h"
 #include "engine/parallel.h"
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cmath>
+#include <filesystem>
 
 namespace qb {
 namespace {
@@ -29,23 +31,32 @@ std::string run_identity(const TrainConfig& c, const DataSplits& d) {
 
 // Fails before any training when the checkpoint could not be written later.
 void check_writable(const std::string& path) {
-  const std::string probe = path + ".partial";
-  std::FILE* f = std::fopen(probe.c_str(), "wb");
-  if (!f) throw error(path, ": cannot write here (folder missing or not writable)");
-  std::fclose(f);
-  std::remove(probe.c_str());
+  if (!folder_is_writable(std::filesystem::path(path).parent_path().string()))
+    throw error(path, ": cannot write here (folder missing or not writable)");
+}
+
+// One line per finished epoch on the progress stream.
+std::string epoch_summary(const EpochRecord& rec, std::size_t epochs) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "epoch %zu/%zu  loss %.4f  train %.2f%%  val %.2f%%  lr %.3g  %.1fs  %.0f img/s",
+                rec.epoch, epochs, rec.train_loss, 100 * rec.train_accuracy,
+                100 * rec.val_accuracy, rec.lr, rec.seconds, rec.images_per_second);
+  return buf;
 }
 
 }  // namespace
 
 void validate(const TrainConfig& c) {
-  // Zero epochs evaluates a given network without training it (static quantization of --init).
+  // Zero epochs evaluates a given network without training it (static quantization of
+  // initial weights).
   if (c.epochs == 0 && c.init.empty())
-    throw error("--epochs must be at least 1 (0 only with --init: evaluate without training)");
-  if (c.batch == 0) throw error("--batch must be at least 1");
+    throw error("epochs must be at least 1 (0 only when starting from given weights: evaluate ",
+                "without training)");
+  if (c.batch == 0) throw error("batch size must be at least 1");
   if (c.eval_batch == 0) throw error("evaluation batch must be at least 1");
-  if (!(c.width > 0.0f)) throw error("--width must be positive, got ", c.width);
-  if (c.threads < 0) throw error("--threads must be >= 0, got ", c.threads);
+  if (!(c.width > 0.0f)) throw error("width must be positive, got ", c.width);
+  if (c.threads < 0) throw error("threads must be >= 0, got ", c.threads);
   validate(c.opt);
   validate(c.schedule);
 }
@@ -124,68 +135,73 @@ void Trainer::calibrate() {
 }
 
 TrainResult Trainer::run(Progress& progress) {
-  TrainResult result;
   const auto run_start = Clock::now();
   BatchLoader loader(data_.train, cfg_.batch, /*shuffle=*/true, data_.augment, cfg_.seed);
-  SoftmaxCrossEntropy loss;
-  Tensor images;
-  std::vector<std::int32_t> labels;
-  const std::size_t steps = loader.num_batches();
-  const double total_epochs = double(cfg_.epochs);
-
   for (std::size_t epoch = next_epoch_; epoch < cfg_.epochs; ++epoch) {
     if (on_epoch_begin) on_epoch_begin(epoch);
-    const auto epoch_start = Clock::now();
-    loader.start_epoch(epoch);
-    double loss_sum = 0;
-    std::size_t correct = 0, seen = 0, step = 0;
-    while (loader.next(images, labels)) {
-      opt_.zero_grad();
-      const float l = loss.forward(net_.forward(images, true), labels);
-      if (!std::isfinite(l))
-        throw error("training diverged: loss is ", l, " at epoch ", epoch + 1, " step ", step + 1,
-                    " (lower --lr?)");
-      net_.backward(loss.backward());
-      opt_.step(double(epoch) + double(step) / double(steps), total_epochs);
-      ++step;
-      if (on_step) on_step(epoch * steps + step);
-      loss_sum += double(l) * double(labels.size());
-      correct += loss.correct();
-      seen += labels.size();
-      const double elapsed = seconds_since(epoch_start);
-      const double rate = double(seen) / std::max(elapsed, 1e-9);
-      const double remaining_images =
-          double(steps - step) * double(cfg_.batch) +
-          double(cfg_.epochs - epoch - 1) * double(data_.train.size());
-      progress.step({epoch + 1, cfg_.epochs, step, steps, loss_sum / double(seen),
-                     double(correct) / double(seen), rate, remaining_images / rate});
-    }
-    EpochRecord rec;
-    rec.epoch = epoch + 1;
-    rec.lr = opt_.groups().empty() ? 0.0 : opt_.groups().front().lr();
-    rec.train_loss = loss_sum / double(seen);
-    rec.train_accuracy = double(correct) / double(seen);
-    rec.seconds = seconds_since(epoch_start);
-    rec.images_per_second = double(seen) / rec.seconds;
-    const EvalResult val = evaluate(net_, data_.val, cfg_.eval_batch);
-    rec.val_loss = val.loss;
-    rec.val_accuracy = val.accuracy;
+    const EpochRecord rec = run_epoch(loader, epoch, progress);
     history_.push_back(rec);
     next_epoch_ = epoch + 1;
-    char buf[256];
-    std::snprintf(buf, sizeof buf,
-                  "epoch %zu/%zu  loss %.4f  train %.2f%%  val %.2f%%  lr %.3g  %.1fs  %.0f img/s",
-                  rec.epoch, cfg_.epochs, rec.train_loss, 100 * rec.train_accuracy,
-                  100 * rec.val_accuracy, rec.lr, rec.seconds, rec.images_per_second);
-    progress.line(buf);
+    progress.line(epoch_summary(rec, cfg_.epochs));
     if (!cfg_.out.empty()) save_checkpoint(cfg_.out, checkpoint());
     if (on_epoch_end) on_epoch_end(rec);
   }
+  TrainResult result;
   result.seconds = seconds_since(run_start);
   result.history = history_;
   result.val = evaluate(net_, data_.val, cfg_.eval_batch);
   result.test = evaluate(net_, data_.test, cfg_.eval_batch);
   return result;
+}
+
+EpochRecord Trainer::run_epoch(BatchLoader& loader, std::size_t epoch, Progress& progress) {
+  const auto epoch_start = Clock::now();
+  loader.start_epoch(epoch);
+  const std::size_t steps = loader.num_batches();
+  double loss_sum = 0;
+  std::size_t correct = 0, seen = 0, step = 0;
+  while (loader.next(images_, labels_)) {
+    const float batch_loss = train_step(images_, labels_, epoch, step, steps);
+    ++step;
+    if (on_step) on_step(epoch * steps + step);
+    loss_sum += double(batch_loss) * double(labels_.size());
+    correct += loss_.correct();
+    seen += labels_.size();
+    const double elapsed = seconds_since(epoch_start);
+    const double rate = double(seen) / std::max(elapsed, 1e-9);
+    const double remaining_images =
+        double(steps - step) * double(cfg_.batch) +
+        double(cfg_.epochs - epoch - 1) * double(data_.train.size());
+    progress.step({epoch + 1, cfg_.epochs, step, steps, loss_sum / double(seen),
+                   double(correct) / double(seen), rate, remaining_images / rate});
+  }
+  EpochRecord rec;
+  rec.epoch = epoch + 1;
+  rec.lr = opt_.groups().empty() ? 0.0 : opt_.groups().front().lr();
+  rec.train_loss = loss_sum / double(seen);
+  rec.train_accuracy = double(correct) / double(seen);
+  rec.seconds = seconds_since(epoch_start);
+  rec.images_per_second = double(seen) / rec.seconds;
+  const EvalResult val = evaluate(net_, data_.val, cfg_.eval_batch);
+  rec.val_loss = val.loss;
+  rec.val_accuracy = val.accuracy;
+  return rec;
+}
+
+float Trainer::train_step(const Tensor& images, const std::vector<std::int32_t>& labels,
+                          std::size_t epoch, std::size_t step, std::size_t steps) {
+  const double epochs_done = double(epoch) + double(step) / double(steps);
+  opt_.zero_grad();
+  const float loss = loss_.forward(net_.forward(images, true), labels);
+  if (!std::isfinite(loss))
+    throw TrainingDiverged(detail::concat(
+        "training diverged: loss is ", loss, " at epoch ", epoch + 1, ", step ", step + 1,
+        " (learning rate ", scheduled_lr(cfg_.schedule, cfg_.opt.lr, epochs_done,
+                                         double(cfg_.epochs)),
+        ")"));
+  net_.backward(loss_.backward());
+  opt_.step(epochs_done, double(cfg_.epochs));
+  return loss;
 }
 
 Checkpoint Trainer::checkpoint() const {
@@ -269,7 +285,7 @@ nlohmann::json train(const TrainConfig& cfg, Progress& progress, const TrainExte
     try {
       load_weights(*net, load_checkpoint(cfg.init), /*skip_quantizer_params=*/true);
     } catch (const Error& e) {
-      throw error("--init ", cfg.init, ": ", e.what());
+      throw error("initial weights ", cfg.init, ": ", e.what());
     }
   }
   const OptimizerSpec* qopt = ext.quantizer_optimizer ? &*ext.quantizer_optimizer : nullptr;

@@ -8,7 +8,9 @@
 #pragma once
 
 #include "engine/checkpoint.h"
+#include "engine/check.h"
 #include "engine/data/dataset.h"
+#include "engine/loss.h"
 #include "engine/network.h"
 #include "engine/optim.h"
 #include "engine/progress.h"
@@ -22,6 +24,8 @@
 #include <vector>
 
 namespace qb {
+
+class BatchLoader;
 
 struct TrainConfig {
   std::string net = "lenet5";
@@ -83,6 +87,13 @@ struct TrainExtensions {
 nlohmann::json to_json(const EpochRecord& r);
 nlohmann::json to_json(const TrainResult& r);
 
+// The training loss stopped being finite. The message says where and at which learning rate;
+// callers that know how the rate was set (a flag, a config key) add their own hint.
+class TrainingDiverged : public Error {
+ public:
+  using Error::Error;
+};
+
 // Evaluation mode forward over a whole split.
 EvalResult evaluate(Network& net, const Dataset& data, std::size_t batch);
 
@@ -106,12 +117,23 @@ class Trainer {
   std::function<void(const EpochRecord&)> on_epoch_end;
 
  private:
+  // One pass over the training split, then the validation split's evaluation.
+  EpochRecord run_epoch(BatchLoader& loader, std::size_t epoch, Progress& progress);
+  // Step `step` (0-based) of the `steps` in epoch `epoch`: forward, loss, backward, optimizer
+  // step at the schedule's point for that fraction of the run. Returns the batch's mean loss;
+  // throws TrainingDiverged when it is not finite.
+  float train_step(const Tensor& images, const std::vector<std::int32_t>& labels,
+                   std::size_t epoch, std::size_t step, std::size_t steps);
+
   Network& net_;
   const DataSplits& data_;
   TrainConfig cfg_;
   Optimizer opt_;
   std::size_t next_epoch_ = 0;  // 0-based index of the next epoch to run
   std::vector<EpochRecord> history_;
+  SoftmaxCrossEntropy loss_;
+  Tensor images_;                      // the batch being trained on, reused from step to step
+  std::vector<std::int32_t> labels_;
 };
 
 // Everything `qbench train` does: data, network, initialisation, optimizer, resume, training,

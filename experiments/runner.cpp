@@ -2,7 +2,7 @@
 
 #include "engine/check.h"
 #include "engine/checkpoint.h"
-#include "engine/io/hdf5.h"
+#include "engine/io/atomic_file.h"
 #include "engine/parallel.h"
 #include "engine/train.h"
 #include "experiments/environment.h"
@@ -44,13 +44,13 @@ std::string ensure_fp32(const Cell& c, const RunOptions& o, Progress& progress) 
       t.resume = run;
     } catch (const Error& e) {
       progress.line(std::string(e.what()) + ": starting the pretraining over");
-      h5::remove_quietly(run);
+      remove_quietly(run);
     }
   }
   progress.line("pretraining fp32 " + c.net + " seed " + std::to_string(c.seed) + " (" +
                 c.fp32_key + ")" + (t.resume.empty() ? "" : ", resumed"));
   train(t, progress);
-  h5::commit_partial(run, path);
+  commit_partial(run, path);
   return path;
 }
 

@@ -1,6 +1,7 @@
 #include "experiments/store.h"
 
 #include "engine/check.h"
+#include "engine/io/atomic_file.h"
 #include "engine/io/hdf5.h"
 #include "experiments/hash.h"
 
@@ -8,7 +9,6 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -52,13 +52,8 @@ void prepare_results_dir(const std::string& dir, const Sweep& sweep, const json&
     fs::create_directories(fs::path(dir) / sub, ec);
     if (ec) throw error(dir, ": cannot create the results folder (", ec.message(), ")");
   }
-  const std::string probe = (fs::path(dir) / "cells" / ".write-test").string();
-  if (std::FILE* f = std::fopen(probe.c_str(), "wb")) {
-    std::fclose(f);
-    std::remove(probe.c_str());
-  } else {
+  if (!folder_is_writable((fs::path(dir) / "cells").string()))
     throw error(dir, ": results folder is not writable");
-  }
   // Shards starting together must not both write sweep.json.
   FileLock lock(dir, "sweep", /*blocking=*/true);
   const std::string path = (fs::path(dir) / "sweep.json").string();
@@ -76,13 +71,7 @@ void prepare_results_dir(const std::string& dir, const Sweep& sweep, const json&
   const json record = {{"format", "qbench-sweep"}, {"schema_version", 1},
                        {"name", sweep.name},       {"hash", sweep.hash},
                        {"cells", cells},           {"config", normalise_numbers(config)}};
-  const std::string partial = path + ".partial";
-  {
-    std::ofstream out(partial);
-    out << record.dump(2) << "\n";
-    if (!out.flush()) throw error(partial, ": cannot write");
-  }
-  h5::commit_partial(partial, path);
+  write_text_atomically(path, record.dump(2) + "\n");
 }
 
 void write_cell(const std::string& dir, const Cell& cell, const CellOutcome& o) {

@@ -30,7 +30,15 @@ with tempfile.TemporaryDirectory() as tmp:
             "dataset-fashion-mnist")
     refused("unknown schedule", run("train", "--schedule", "linear", *quick), "cosine")
     refused("unknown optimizer", run("train", "--optimizer", "rmsprop", *quick), "adam")
-    refused("zero epochs", run("train", "--epochs", "0", "--data", "synthetic"), "--epochs")
+    refused("zero epochs", run("train", "--epochs", "0", "--data", "synthetic"),
+            "epochs must be at least 1")
+    # The engine says what happened, with values; the command line adds the flag to change.
+    r = run("train", *quick, "--lr", "1e30")
+    last = ([l for l in r.stderr.splitlines() if l.strip()] or [""])[-1]
+    check("divergence exits non-zero", r.returncode != 0, r.stderr)
+    check("divergence names the loss, step and rate",
+          "loss is" in last and "step" in last and "learning rate" in last, last)
+    check("divergence hints at --lr", "--lr" in last, last)
     r = run("train", "--bogus-flag")
     check("unknown flag exits non-zero", r.returncode != 0, r.stderr)
 
@@ -121,6 +129,7 @@ with tempfile.TemporaryDirectory() as tmp:
     refused("--opt without --method", run("train", *quick, "--opt", "a=1"), "--method")
     refused("unknown --opt", run("train", *quick, "--method", "minmax", "--wbits", "4", "--opt", "eta=1"),
             "options.eta")
-    refused("--init missing", run("train", *quick, "--init", os.path.join(tmp, "none.h5")), "--init")
+    refused("--init missing", run("train", *quick, "--init", os.path.join(tmp, "none.h5")),
+            "initial weights", "none.h5")
 
 finish("cli_test")

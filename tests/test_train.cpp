@@ -141,3 +141,19 @@ TEST_CASE("resuming from a checkpoint reproduces an uninterrupted run", "[train]
   other.resume = first.out;
   CHECK_THROWS_WITH(final_state(other), Catch::Contains("different run"));
 }
+
+TEST_CASE("a diverging run stops and reports its loss, step and learning rate", "[train]") {
+  TrainConfig c = synthetic_config();
+  c.epochs = 1;
+  c.opt.lr = 1e30f;
+  Progress quiet = Progress::silent();
+  try {
+    train(c, quiet);
+    FAIL("training with a learning rate of 1e30 did not diverge");
+  } catch (const TrainingDiverged& e) {
+    const std::string what = e.what();
+    CHECK_THAT(what, Catch::Contains("loss is") && Catch::Contains("epoch 1, step ") &&
+                         Catch::Contains("(learning rate "));
+    CHECK_THAT(what, !Catch::Contains("--"));  // the engine names no command-line flag
+  }
+}

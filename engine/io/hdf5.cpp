@@ -2,13 +2,10 @@
 
 #include "engine/check.h"
 
-#include <fcntl.h>
 #include <hdf5.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -32,17 +29,98 @@ void check_status(herr_t s, const std::string& where, const char* what) {
   if (s < 0) throw error(where, ": ", what);
 }
 
-Id scalar_or_simple_space(const Shape& shape) {
-  if (shape.empty()) return Id(H5Screate(H5S_SCALAR), Id::Kind::dataspace);
+// An owned identifier from a creating or opening call, or a qb::Error naming `where`.
+Id checked(std::int64_t id, Id::Kind kind, const std::string& where, const char* what) {
+  return Id(check(id, where, what), kind);
+}
+
+Id scalar_or_simple_space(const Shape& shape, const std::string& where) {
+  if (shape.empty())
+    return checked(H5Screate(H5S_SCALAR), Id::Kind::dataspace, where, "cannot create dataspace");
   std::vector<hsize_t> dims(shape.begin(), shape.end());
-  return Id(H5Screate_simple(int(dims.size()), dims.data(), nullptr), Id::Kind::dataspace);
+  return checked(H5Screate_simple(int(dims.size()), dims.data(), nullptr), Id::Kind::dataspace,
+                 where, "cannot create dataspace");
+}
+
+Id property_list(hid_t cls, const std::string& where) {
+  return checked(H5Pcreate(cls), Id::Kind::plist, where, "cannot create property list");
 }
 
 // Link creation that makes missing parent groups ("weights/momentum/x" creates both levels).
-Id intermediate_lcpl() {
-  Id p(H5Pcreate(H5P_LINK_CREATE), Id::Kind::plist);
-  H5Pset_create_intermediate_group(p.get(), 1);
+Id intermediate_lcpl(const std::string& where) {
+  Id p = property_list(H5P_LINK_CREATE, where);
+  check_status(H5Pset_create_intermediate_group(p.get(), 1), where,
+               "cannot set intermediate group creation");
   return p;
+}
+
+// A fixed-length string type of `width` bytes (at least 1: HDF5 refuses 0).
+Id fixed_string_type(std::size_t width, H5T_str_t pad, const std::string& where) {
+  Id type = checked(H5Tcopy(H5T_C_S1), Id::Kind::datatype, where, "cannot create string type");
+  check_status(H5Tset_size(type.get(), std::max<std::size_t>(width, 1)), where,
+               "cannot set string size");
+  check_status(H5Tset_strpad(type.get(), pad), where, "cannot set string padding");
+  return type;
+}
+
+bool link_exists(hid_t loc, const std::string& name) {
+  // H5Lexists fails on a missing intermediate component: test each prefix.
+  std::size_t pos = 0;
+  while (true) {
+    pos = name.find('/', pos + 1);
+    const std::string prefix = name.substr(0, pos);
+    if (H5Lexists(loc, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    if (pos == std::string::npos) return true;
+  }
+}
+
+// What every reader does first: find the dataset, open it, get its file type and extent.
+struct OpenDataset {
+  Id id, type;
+  std::vector<hsize_t> dims;  // empty for a scalar
+
+  std::size_t count() const {
+    std::size_t n = 1;
+    for (hsize_t d : dims) n *= std::size_t(d);
+    return n;
+  }
+};
+
+OpenDataset open_dataset(hid_t loc, const std::string& name, const std::string& where) {
+  if (!link_exists(loc, name)) throw error(where, ": dataset not found");
+  OpenDataset d;
+  d.id = checked(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), Id::Kind::dataset, where,
+                 "cannot open dataset");
+  d.type = checked(H5Dget_type(d.id.get()), Id::Kind::datatype, where, "cannot read type");
+  Id space = checked(H5Dget_space(d.id.get()), Id::Kind::dataspace, where, "cannot read shape");
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 0 || rank > 8) throw error(where, ": bad rank ", rank);
+  d.dims.assign(std::size_t(rank), 0);
+  if (rank > 0)
+    check_status(H5Sget_simple_extent_dims(space.get(), d.dims.data(), nullptr), where,
+                 "cannot read shape");
+  return d;
+}
+
+bool is_fixed_string(const OpenDataset& d) {
+  return H5Tget_class(d.type.get()) == H5T_STRING && H5Tis_variable_str(d.type.get()) <= 0;
+}
+
+// Reads the whole dataset into `buf` as `mem_type` (nothing to read when it is empty).
+void read_all(const OpenDataset& d, hid_t mem_type, void* buf, const std::string& where) {
+  if (d.count() > 0 && H5Dread(d.id.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+    throw error(where, ": cannot read (damaged data or checksum mismatch)");
+}
+
+// Fixed-length strings of `width` bytes, back to back, each cut at its first NUL.
+std::vector<std::string> split_strings(const std::string& buf, std::size_t width) {
+  std::vector<std::string> out;
+  for (std::size_t at = 0; at + width <= buf.size() && width > 0; at += width) {
+    std::string s = buf.substr(at, width);
+    s.resize(std::strlen(s.c_str()));
+    out.push_back(s);
+  }
+  return out;
 }
 
 }  // namespace
@@ -76,7 +154,7 @@ std::string Group::where(const std::string& name) const {
 }
 
 Group Group::create_group(const std::string& name) {
-  Id lcpl = intermediate_lcpl();
+  Id lcpl = intermediate_lcpl(where(name));
   const hid_t g = check(H5Gcreate2(id_.get(), name.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
                         where(name), "cannot create group");
   return Group(g, Id::Kind::group, file_, path_ == "/" ? "/" + name : path_ + "/" + name);
@@ -89,16 +167,7 @@ Group Group::open_group(const std::string& name) const {
   return Group(g, Id::Kind::group, file_, path_ == "/" ? "/" + name : path_ + "/" + name);
 }
 
-bool Group::has(const std::string& name) const {
-  // H5Lexists fails on a missing intermediate component: test each prefix.
-  std::size_t pos = 0;
-  while (true) {
-    pos = name.find('/', pos + 1);
-    const std::string prefix = name.substr(0, pos);
-    if (H5Lexists(id_.get(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
-    if (pos == std::string::npos) return true;
-  }
-}
+bool Group::has(const std::string& name) const { return link_exists(id_.get(), name); }
 
 bool Group::is_group(const std::string& name) const {
   H5O_info_t info;
@@ -119,113 +188,94 @@ std::vector<std::string> Group::children() const {
 }
 
 void Group::write(const std::string& name, const Tensor& t) {
+  const std::string at = where(name);
   const Shape shape = shape_of(t);
-  Id space = scalar_or_simple_space(shape);
-  Id dcpl(H5Pcreate(H5P_DATASET_CREATE), Id::Kind::plist);
+  Id space = scalar_or_simple_space(shape, at);
+  Id dcpl = property_list(H5P_DATASET_CREATE, at);
   if (!shape.empty() && t.size() > 0) {  // chunking (and so checksums) needs a non-empty shape
     std::vector<hsize_t> chunk(shape.begin(), shape.end());
-    check_status(H5Pset_chunk(dcpl.get(), int(chunk.size()), chunk.data()), where(name),
+    check_status(H5Pset_chunk(dcpl.get(), int(chunk.size()), chunk.data()), at,
                  "cannot set chunking");
-    check_status(H5Pset_fletcher32(dcpl.get()), where(name), "cannot enable checksums");
+    check_status(H5Pset_fletcher32(dcpl.get()), at, "cannot enable checksums");
   }
-  Id lcpl = intermediate_lcpl();
-  Id ds(check(H5Dcreate2(id_.get(), name.c_str(), H5T_IEEE_F32LE, space.get(), lcpl.get(),
-                         dcpl.get(), H5P_DEFAULT),
-              where(name), "cannot create dataset"),
-        Id::Kind::dataset);
+  Id lcpl = intermediate_lcpl(at);
+  Id ds = checked(H5Dcreate2(id_.get(), name.c_str(), H5T_IEEE_F32LE, space.get(), lcpl.get(),
+                             dcpl.get(), H5P_DEFAULT),
+                  Id::Kind::dataset, at, "cannot create dataset");
   if (t.size() > 0)
     check_status(H5Dwrite(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data()),
-                 where(name), "cannot write");
+                 at, "cannot write");
 }
 
 Tensor Group::read_tensor(const std::string& name) const {
-  if (!has(name)) throw error(where(name), ": dataset not found");
-  Id ds(check(H5Dopen2(id_.get(), name.c_str(), H5P_DEFAULT), where(name), "cannot open dataset"),
-        Id::Kind::dataset);
-  Id type(H5Dget_type(ds.get()), Id::Kind::datatype);
-  if (H5Tget_class(type.get()) != H5T_FLOAT) throw error(where(name), ": not a float dataset");
-  Id space(check(H5Dget_space(ds.get()), where(name), "cannot read shape"), Id::Kind::dataspace);
-  const int rank = H5Sget_simple_extent_ndims(space.get());
-  if (rank < 0 || rank > 8) throw error(where(name), ": bad rank ", rank);
-  std::vector<hsize_t> dims(std::size_t(rank), 0);
-  if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
-  Tensor t = Tensor::from_shape(Shape(dims.begin(), dims.end()));
-  if (t.size() > 0 &&
-      H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data()) < 0)
-    throw error(where(name), ": cannot read (damaged data or checksum mismatch)");
+  const std::string at = where(name);
+  const OpenDataset d = open_dataset(id_.get(), name, at);
+  if (H5Tget_class(d.type.get()) != H5T_FLOAT) throw error(at, ": not a float dataset");
+  Tensor t = Tensor::from_shape(Shape(d.dims.begin(), d.dims.end()));
+  read_all(d, H5T_NATIVE_FLOAT, t.data(), at);
   return t;
 }
 
 void Group::write(const std::string& name, const std::string& s) {
-  Id type(H5Tcopy(H5T_C_S1), Id::Kind::datatype);
-  H5Tset_size(type.get(), std::max<std::size_t>(s.size(), 1));
-  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
-  Id space(H5Screate(H5S_SCALAR), Id::Kind::dataspace);
-  Id lcpl = intermediate_lcpl();
-  Id ds(check(H5Dcreate2(id_.get(), name.c_str(), type.get(), space.get(), lcpl.get(),
-                         H5P_DEFAULT, H5P_DEFAULT),
-              where(name), "cannot create string"),
-        Id::Kind::dataset);
+  const std::string at = where(name);
+  Id type = fixed_string_type(s.size(), H5T_STR_NULLPAD, at);
+  Id space = scalar_or_simple_space({}, at);
+  Id lcpl = intermediate_lcpl(at);
+  Id ds = checked(H5Dcreate2(id_.get(), name.c_str(), type.get(), space.get(), lcpl.get(),
+                             H5P_DEFAULT, H5P_DEFAULT),
+                  Id::Kind::dataset, at, "cannot create string");
   std::string padded = s;
   padded.resize(std::max<std::size_t>(s.size(), 1), '\0');
-  check_status(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, padded.data()),
-               where(name), "cannot write string");
+  check_status(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, padded.data()), at,
+               "cannot write string");
 }
 
 std::string Group::read_string(const std::string& name) const {
-  if (!has(name)) throw error(where(name), ": string not found");
-  Id ds(check(H5Dopen2(id_.get(), name.c_str(), H5P_DEFAULT), where(name), "cannot open"),
-        Id::Kind::dataset);
-  Id type(H5Dget_type(ds.get()), Id::Kind::datatype);
-  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0)
-    throw error(where(name), ": not a fixed-length string");
-  std::string s(H5Tget_size(type.get()), '\0');
-  Id mem(H5Tcopy(type.get()), Id::Kind::datatype);
-  check_status(H5Dread(ds.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, s.data()), where(name),
-               "cannot read string");
+  const std::string at = where(name);
+  const OpenDataset d = open_dataset(id_.get(), name, at);
+  if (!is_fixed_string(d) || d.count() != 1) throw error(at, ": not a fixed-length string");
+  std::string s(H5Tget_size(d.type.get()), '\0');
+  read_all(d, d.type.get(), s.data(), at);
   s.resize(std::strlen(s.c_str()));
   return s;
 }
 
 void Group::write(const std::string& name, double v) {
-  Id space(H5Screate(H5S_SCALAR), Id::Kind::dataspace);
-  Id lcpl = intermediate_lcpl();
-  Id ds(check(H5Dcreate2(id_.get(), name.c_str(), H5T_IEEE_F64LE, space.get(), lcpl.get(),
-                         H5P_DEFAULT, H5P_DEFAULT),
-              where(name), "cannot create scalar"),
-        Id::Kind::dataset);
-  check_status(H5Dwrite(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v),
-               where(name), "cannot write scalar");
+  const std::string at = where(name);
+  Id space = scalar_or_simple_space({}, at);
+  Id lcpl = intermediate_lcpl(at);
+  Id ds = checked(H5Dcreate2(id_.get(), name.c_str(), H5T_IEEE_F64LE, space.get(), lcpl.get(),
+                             H5P_DEFAULT, H5P_DEFAULT),
+                  Id::Kind::dataset, at, "cannot create scalar");
+  check_status(H5Dwrite(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v), at,
+               "cannot write scalar");
 }
 
 double Group::read_double(const std::string& name) const {
-  if (!has(name)) throw error(where(name), ": scalar not found");
-  Id ds(check(H5Dopen2(id_.get(), name.c_str(), H5P_DEFAULT), where(name), "cannot open"),
-        Id::Kind::dataset);
-  Id space(H5Dget_space(ds.get()), Id::Kind::dataspace);
-  if (H5Sget_simple_extent_npoints(space.get()) != 1) throw error(where(name), ": not a scalar");
+  const std::string at = where(name);
+  const OpenDataset d = open_dataset(id_.get(), name, at);
+  if (d.count() != 1) throw error(at, ": not a scalar");
   double v = 0;
-  check_status(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v),
-               where(name), "cannot read scalar");
+  read_all(d, H5T_NATIVE_DOUBLE, &v, at);
   return v;
 }
 
 namespace {
 // A 1-D dataset of `n` elements of `file_type`, chunked with checksums when non-empty.
 Id create_column(hid_t loc, const std::string& name, hid_t file_type, std::size_t n,
-                 const std::string& where_name) {
+                 const std::string& at) {
   const hsize_t dims[1] = {hsize_t(n)};
-  Id space(H5Screate_simple(1, dims, nullptr), Id::Kind::dataspace);
-  Id dcpl(H5Pcreate(H5P_DATASET_CREATE), Id::Kind::plist);
+  Id space = checked(H5Screate_simple(1, dims, nullptr), Id::Kind::dataspace, at,
+                     "cannot create dataspace");
+  Id dcpl = property_list(H5P_DATASET_CREATE, at);
   if (n > 0) {
-    check_status(H5Pset_chunk(dcpl.get(), 1, dims), where_name, "cannot set chunking");
-    check_status(H5Pset_fletcher32(dcpl.get()), where_name, "cannot enable checksums");
+    check_status(H5Pset_chunk(dcpl.get(), 1, dims), at, "cannot set chunking");
+    check_status(H5Pset_fletcher32(dcpl.get()), at, "cannot enable checksums");
   }
-  Id lcpl = intermediate_lcpl();
-  return Id(check(H5Dcreate2(loc, name.c_str(), file_type, space.get(), lcpl.get(), dcpl.get(),
-                             H5P_DEFAULT),
-                  where_name, "cannot create dataset"),
-            Id::Kind::dataset);
+  Id lcpl = intermediate_lcpl(at);
+  return checked(H5Dcreate2(loc, name.c_str(), file_type, space.get(), lcpl.get(), dcpl.get(),
+                            H5P_DEFAULT),
+                 Id::Kind::dataset, at, "cannot create dataset");
 }
 }  // namespace
 
@@ -237,15 +287,11 @@ void Group::write_doubles(const std::string& name, const std::vector<double>& v)
 }
 
 std::vector<double> Group::read_doubles(const std::string& name) const {
-  if (!has(name)) throw error(where(name), ": dataset not found");
-  Id ds(check(H5Dopen2(id_.get(), name.c_str(), H5P_DEFAULT), where(name), "cannot open dataset"),
-        Id::Kind::dataset);
-  Id space(check(H5Dget_space(ds.get()), where(name), "cannot read shape"), Id::Kind::dataspace);
-  if (H5Sget_simple_extent_ndims(space.get()) != 1) throw error(where(name), ": not 1-D");
-  std::vector<double> v(std::size_t(H5Sget_simple_extent_npoints(space.get())));
-  if (!v.empty() &&
-      H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
-    throw error(where(name), ": cannot read (damaged data or checksum mismatch)");
+  const std::string at = where(name);
+  const OpenDataset d = open_dataset(id_.get(), name, at);
+  if (d.dims.size() != 1) throw error(at, ": not 1-D");
+  std::vector<double> v(d.count());
+  read_all(d, H5T_NATIVE_DOUBLE, v.data(), at);
   return v;
 }
 
@@ -259,64 +305,52 @@ void Group::write_ints(const std::string& name, const std::vector<std::int64_t>&
 void Group::write_strings(const std::string& name, const std::vector<std::string>& v) {
   std::size_t width = 1;
   for (const auto& s : v) width = std::max(width, s.size());
-  Id type(H5Tcopy(H5T_C_S1), Id::Kind::datatype);
-  H5Tset_size(type.get(), width);
-  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+  Id type = fixed_string_type(width, H5T_STR_NULLPAD, where(name));
   Id ds = create_column(id_.get(), name, type.get(), v.size(), where(name));
   std::string buf(width * v.size(), '\0');
-  for (std::size_t i = 0; i < v.size(); ++i) std::copy(v[i].begin(), v[i].end(), buf.begin() + i * width);
+  for (std::size_t i = 0; i < v.size(); ++i)
+    std::copy(v[i].begin(), v[i].end(), buf.begin() + std::ptrdiff_t(i * width));
   if (!v.empty())
     check_status(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()),
                  where(name), "cannot write");
 }
 
 std::vector<std::string> Group::read_strings(const std::string& name) const {
-  if (!has(name)) throw error(where(name), ": dataset not found");
-  Id ds(check(H5Dopen2(id_.get(), name.c_str(), H5P_DEFAULT), where(name), "cannot open dataset"),
-        Id::Kind::dataset);
-  Id type(H5Dget_type(ds.get()), Id::Kind::datatype);
-  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0)
-    throw error(where(name), ": not fixed-length strings");
-  Id space(check(H5Dget_space(ds.get()), where(name), "cannot read shape"), Id::Kind::dataspace);
-  const std::size_t n = std::size_t(H5Sget_simple_extent_npoints(space.get()));
-  const std::size_t width = H5Tget_size(type.get());
-  std::string buf(width * n, '\0');
-  if (n > 0 && H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
-    throw error(where(name), ": cannot read (damaged data or checksum mismatch)");
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < n; ++i) {
-    std::string s = buf.substr(i * width, width);
-    s.resize(std::strlen(s.c_str()));
-    out.push_back(s);
-  }
-  return out;
+  const std::string at = where(name);
+  const OpenDataset d = open_dataset(id_.get(), name, at);
+  if (!is_fixed_string(d)) throw error(at, ": not fixed-length strings");
+  const std::size_t width = H5Tget_size(d.type.get());
+  std::string buf(width * d.count(), '\0');
+  read_all(d, d.type.get(), buf.data(), at);
+  return split_strings(buf, width);
 }
 
 void Group::copy_from(const Group& src, const std::string& name) {
-  Id lcpl = intermediate_lcpl();
+  Id lcpl = intermediate_lcpl(where(name));
   check_status(H5Ocopy(src.id_.get(), ".", id_.get(), name.c_str(), H5P_DEFAULT, lcpl.get()),
                where(name), "cannot copy group");
 }
 
 void Group::set_attr(const std::string& name, std::int64_t v) {
-  Id space(H5Screate(H5S_SCALAR), Id::Kind::dataspace);
-  Id a(check(H5Acreate2(id_.get(), name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT,
-                        H5P_DEFAULT),
-             where("@" + name), "cannot create attribute"),
-       Id::Kind::attribute);
-  check_status(H5Awrite(a.get(), H5T_NATIVE_INT64, &v), where("@" + name), "cannot write");
+  const std::string at = where("@" + name);
+  Id space = scalar_or_simple_space({}, at);
+  Id a = checked(H5Acreate2(id_.get(), name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT,
+                            H5P_DEFAULT),
+                 Id::Kind::attribute, at, "cannot create attribute");
+  check_status(H5Awrite(a.get(), H5T_NATIVE_INT64, &v), at, "cannot write");
 }
 
 void Group::set_attr(const std::string& name, const std::string& v) {
-  Id type(H5Tcopy(H5T_C_S1), Id::Kind::datatype);
-  H5Tset_size(type.get(), std::max<std::size_t>(v.size(), 1));
-  Id space(H5Screate(H5S_SCALAR), Id::Kind::dataspace);
-  Id a(check(H5Acreate2(id_.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
-             where("@" + name), "cannot create attribute"),
-       Id::Kind::attribute);
+  const std::string at = where("@" + name);
+  // NUL-terminated (H5T_C_S1's own padding), unlike the NUL-padded string datasets.
+  Id type = fixed_string_type(v.size(), H5T_STR_NULLTERM, at);
+  Id space = scalar_or_simple_space({}, at);
+  Id a = checked(H5Acreate2(id_.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT,
+                            H5P_DEFAULT),
+                 Id::Kind::attribute, at, "cannot create attribute");
   std::string padded = v;
   padded.resize(std::max<std::size_t>(v.size(), 1), '\0');
-  check_status(H5Awrite(a.get(), type.get(), padded.data()), where("@" + name), "cannot write");
+  check_status(H5Awrite(a.get(), type.get(), padded.data()), at, "cannot write");
 }
 
 bool Group::has_attr(const std::string& name) const {
@@ -324,22 +358,24 @@ bool Group::has_attr(const std::string& name) const {
 }
 
 std::int64_t Group::attr_int(const std::string& name) const {
-  if (!has_attr(name)) throw error(where("@" + name), ": attribute not found");
-  Id a(check(H5Aopen(id_.get(), name.c_str(), H5P_DEFAULT), where("@" + name), "cannot open"),
-       Id::Kind::attribute);
+  const std::string at = where("@" + name);
+  if (!has_attr(name)) throw error(at, ": attribute not found");
+  Id a = checked(H5Aopen(id_.get(), name.c_str(), H5P_DEFAULT), Id::Kind::attribute, at,
+                 "cannot open");
   std::int64_t v = 0;
-  check_status(H5Aread(a.get(), H5T_NATIVE_INT64, &v), where("@" + name), "not an integer");
+  check_status(H5Aread(a.get(), H5T_NATIVE_INT64, &v), at, "not an integer");
   return v;
 }
 
 std::string Group::attr_string(const std::string& name) const {
-  if (!has_attr(name)) throw error(where("@" + name), ": attribute not found");
-  Id a(check(H5Aopen(id_.get(), name.c_str(), H5P_DEFAULT), where("@" + name), "cannot open"),
-       Id::Kind::attribute);
-  Id type(H5Aget_type(a.get()), Id::Kind::datatype);
-  if (H5Tget_class(type.get()) != H5T_STRING) throw error(where("@" + name), ": not a string");
+  const std::string at = where("@" + name);
+  if (!has_attr(name)) throw error(at, ": attribute not found");
+  Id a = checked(H5Aopen(id_.get(), name.c_str(), H5P_DEFAULT), Id::Kind::attribute, at,
+                 "cannot open");
+  Id type = checked(H5Aget_type(a.get()), Id::Kind::datatype, at, "cannot read type");
+  if (H5Tget_class(type.get()) != H5T_STRING) throw error(at, ": not a string");
   std::string s(H5Tget_size(type.get()), '\0');
-  check_status(H5Aread(a.get(), type.get(), s.data()), where("@" + name), "cannot read");
+  check_status(H5Aread(a.get(), type.get(), s.data()), at, "cannot read");
   s.resize(std::strlen(s.c_str()));
   return s;
 }
@@ -381,29 +417,6 @@ bool has_hdf5_signature(const std::string& path) {
   unsigned char head[8] = {};
   if (!in.read(reinterpret_cast<char*>(head), 8)) return false;
   return std::equal(head, head + 8, sig);
-}
-
-void remove_quietly(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::remove(path, ec);
-}
-
-void commit_partial(const std::string& partial, const std::string& path) {
-  const int fd = ::open(partial.c_str(), O_RDONLY);
-  if (fd < 0) throw error(partial, ": cannot reopen to sync");
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) throw error(partial, ": fsync failed");
-  std::error_code ec;
-  std::filesystem::rename(partial, path, ec);
-  if (ec) throw error(path, ": cannot rename ", partial, " into place (", ec.message(), ")");
-  // Make the rename itself durable.
-  const std::string dir = std::filesystem::absolute(path).parent_path().string();
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
 }
 
 }  // namespace qb::h5

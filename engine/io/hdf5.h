@@ -7,6 +7,7 @@
 // Fletcher-32 checksum filter, so flipped bytes are caught when read, not trained on.
 #pragma once
 
+#include "engine/io/atomic_file.h"
 #include "engine/tensor.h"
 
 #include <cstdint>
@@ -99,28 +100,17 @@ class File {
 // True when the file starts with the 8-byte HDF5 signature.
 bool has_hdf5_signature(const std::string& path);
 
-// Writes `write_fn(file)` to "<path>.partial", flushes, fsyncs and renames it over `path`:
-// readers see the old file or the complete new one, never a half-written one.
-template <class F>
-void write_atomically(const std::string& path, F&& write_fn);
-
-void commit_partial(const std::string& partial, const std::string& path);  // fsync + rename
-
-void remove_quietly(const std::string& path);
-
+// Writes `write_fn(file)` to a new HDF5 file that replaces `path` atomically
+// (engine/io/atomic_file.h): readers see the old file or the complete new one, never a
+// half-written one.
 template <class F>
 void write_atomically(const std::string& path, F&& write_fn) {
-  const std::string partial = path + ".partial";
-  try {
+  write_file_atomically(path, [&](const std::string& partial) {
     File f = File::create(partial);
     write_fn(f);
     f.flush();
     f.close();
-    commit_partial(partial, path);
-  } catch (...) {
-    remove_quietly(partial);  // the old file at `path`, if any, is untouched
-    throw;
-  }
+  });
 }
 
 }  // namespace qb::h5

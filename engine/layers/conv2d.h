@@ -3,16 +3,12 @@
 //   x [N, C, H, W]  *  W [O, C/g, kh, kw]  ->  y [N, O, Ho, Wo],
 //   Ho = (H + 2p - kh) / s + 1,  Wo likewise.
 //
-// General path: per image and group, im2col into a [C/g·kh·kw, Ho·Wo] matrix and one sgemm
-// (skipped for 1×1/stride-1/no-padding kernels, where the input already is that matrix).
-// Depthwise (g = C = O): a direct loop, since each output channel is a tiny 2-D stencil and a
-// GEMM per channel would be all overhead. Images are spread over threads (static schedule);
-// weight gradients are accumulated per thread and summed in thread order, so results are
-// bitwise reproducible for a given thread count. Columns are recomputed in backward rather than
-// stored: they fit in L2 per image, and storing them for a batch of 128 costs ~1 GB on ResNet-20.
+// The arithmetic (im2col + GEMM, the depthwise loop, threads) lives in conv2d_kernels.h; the
+// layer holds the parameters, the hook slots and the shapes.
 #pragma once
 
 #include "engine/layer.h"
+#include "engine/layers/conv2d_kernels.h"
 #include "engine/layers/hooks.h"
 
 namespace qb {
@@ -46,13 +42,6 @@ class Conv2d final : public Layer {
   bool depthwise() const;
 
  private:
-  void forward_gemm(const float* x, const float* w, float* y, const Shape& xs);
-  void backward_gemm(const float* dy, const float* x, const float* w, float* dx, float* dw,
-                     const Shape& xs);
-  void forward_depthwise(const float* x, const float* w, float* y, const Shape& xs);
-  void backward_depthwise(const float* dy, const float* x, const float* w, float* dx, float* dw,
-                          const Shape& xs);
-
   Conv2dSpec spec_;
   bool has_bias_;
   Param weight_, bias_;
@@ -61,8 +50,7 @@ class Conv2d final : public Layer {
   const Tensor* x_ = nullptr;   // the (possibly hooked) input of the last forward
   const Tensor* w_ = nullptr;   // the (possibly hooked) weight of the last forward
   Tensor y_, dx_, dw_hooked_;
-  std::vector<std::vector<float>> scratch_;   // per thread: columns, column gradient
-  std::vector<std::vector<float>> dw_part_;   // per thread: partial weight gradients
+  Conv2dScratch scratch_;
 };
 
 }  // namespace qb

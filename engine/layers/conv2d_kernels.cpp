@@ -1,0 +1,335 @@
+#include "engine/layers/conv2d_kernels.h"
+
+#include "engine/gemm.h"
+#include "engine/parallel.h"
+#include "engine/reduce.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+namespace qb {
+namespace {
+
+// Range of output positions o whose input position o*s - p + i lies inside [0, n).
+inline void valid_range(std::size_t n, std::size_t no, std::size_t s, std::size_t p,
+                        std::size_t i, std::size_t& lo, std::size_t& hi) {
+  // o*s + i >= p  and  o*s + i - p < n
+  lo = i >= p ? 0 : (p - i + s - 1) / s;
+  hi = n + p > i ? std::min(no, (n + p - i + s - 1) / s) : 0;
+  if (hi < lo) hi = lo;
+}
+
+// col[(c·k + i)·k + j, oh·Wo + ow] = x[c, oh·s − p + i, ow·s − p + j] (0 outside the image).
+// x is one image's group, (Cg,H,W); col is (K, ld). Rows are `ld` apart, so the columns of
+// several images can sit side by side in one matrix.
+void im2col(const float* __restrict x, const Conv2dGeometry& q, float* __restrict col,
+            std::size_t ld) {
+  for (std::size_t c = 0; c < q.Cg; ++c) {
+    const float* xc = x + c * q.H * q.W;
+    for (std::size_t i = 0; i < q.k; ++i) {
+      std::size_t oh_lo, oh_hi;
+      valid_range(q.H, q.Ho, q.s, q.p, i, oh_lo, oh_hi);
+      for (std::size_t j = 0; j < q.k; ++j) {
+        std::size_t ow_lo, ow_hi;
+        valid_range(q.W, q.Wo, q.s, q.p, j, ow_lo, ow_hi);
+        float* row = col + ((c * q.k + i) * q.k + j) * ld;
+        std::fill(row, row + oh_lo * q.Wo, 0.0f);
+        for (std::size_t oh = oh_lo; oh < oh_hi; ++oh) {
+          float* out = row + oh * q.Wo;
+          const float* in = xc + (oh * q.s + i - q.p) * q.W;
+          std::fill(out, out + ow_lo, 0.0f);
+          if (q.s == 1) {  // a plain loop: rows are short (10-32 floats), a memcpy call costs more
+            for (std::size_t ow = ow_lo; ow < ow_hi; ++ow) out[ow] = in[ow + j - q.p];
+          } else {
+            for (std::size_t ow = ow_lo; ow < ow_hi; ++ow) out[ow] = in[ow * q.s + j - q.p];
+          }
+          std::fill(out + ow_hi, out + q.Wo, 0.0f);
+        }
+        std::fill(row + oh_hi * q.Wo, row + q.HWo, 0.0f);
+      }
+    }
+  }
+}
+
+// The adjoint of im2col: dx[c, ih, iw] = Σ of the column entries that read it.
+void col2im(const float* __restrict col, const Conv2dGeometry& q, float* __restrict dx,
+            std::size_t ld) {
+  std::fill(dx, dx + q.Cg * q.H * q.W, 0.0f);
+  for (std::size_t c = 0; c < q.Cg; ++c) {
+    float* dxc = dx + c * q.H * q.W;
+    for (std::size_t i = 0; i < q.k; ++i) {
+      std::size_t oh_lo, oh_hi;
+      valid_range(q.H, q.Ho, q.s, q.p, i, oh_lo, oh_hi);
+      for (std::size_t j = 0; j < q.k; ++j) {
+        std::size_t ow_lo, ow_hi;
+        valid_range(q.W, q.Wo, q.s, q.p, j, ow_lo, ow_hi);
+        const float* row = col + ((c * q.k + i) * q.k + j) * ld;
+        for (std::size_t oh = oh_lo; oh < oh_hi; ++oh) {
+          const float* in = row + oh * q.Wo;
+          float* out = dxc + (oh * q.s + i - q.p) * q.W;
+          if (q.s == 1) {  // unit stride: a contiguous add the compiler vectorises
+            for (std::size_t ow = ow_lo; ow < ow_hi; ++ow) out[ow + j - q.p] += in[ow];
+          } else {
+            for (std::size_t ow = ow_lo; ow < ow_hi; ++ow) out[ow * q.s + j - q.p] += in[ow];
+          }
+        }
+      }
+    }
+  }
+}
+
+// Images per GEMM: enough that one call sees up to ~1024 columns (a 100-column GEMM spends
+// much of its time packing), few enough that the scratch of one chunk — `floats_per_column`
+// per column — stays within ~512 KB of L2.
+inline std::size_t images_per_gemm(const Conv2dGeometry& q, std::size_t floats_per_column) {
+  const std::size_t by_width = 1024 / q.HWo;
+  const std::size_t by_cache = (128u << 10) / (floats_per_column * q.HWo);
+  return std::max<std::size_t>(1, std::min(by_width, by_cache));
+}
+
+// With several threads, each sums its images' weight gradients into its own zeroed part
+// (every part is zeroed, including those of threads parallel_split leaves without images, so
+// the thread-order sum below adds exactly T parts); one thread adds straight into dw.
+float* weight_grad_target(Conv2dScratch& scratch, int T, int t, float* dw) {
+  return T > 1 ? scratch.dw_parts[std::size_t(t)].data() : dw;
+}
+
+void zero_weight_grad_parts(Conv2dScratch& scratch, int T, std::size_t wsize) {
+  if (T <= 1) return;
+  scratch.dw_parts.resize(std::size_t(T));
+  for (auto& part : scratch.dw_parts) part.assign(wsize, 0.0f);
+}
+
+// dw[i] += Σ_t parts[t][i], summed in thread order.
+void add_weight_grad_parts(const Conv2dScratch& scratch, int T, float* dw, std::size_t wsize) {
+  if (T <= 1) return;
+  const auto& parts = scratch.dw_parts;
+#pragma omp parallel for schedule(static)
+  for (std::size_t i = 0; i < wsize; ++i) {
+    float acc = 0.0f;
+    for (int t = 0; t < T; ++t) acc += parts[std::size_t(t)][i];
+    dw[i] += acc;
+  }
+}
+
+}  // namespace
+
+Conv2dGeometry conv2d_geometry(std::size_t N, std::size_t C, std::size_t H, std::size_t W,
+                               std::size_t O, std::size_t k, std::size_t s, std::size_t p,
+                               std::size_t g) {
+  Conv2dGeometry q{};
+  q.N = N; q.C = C; q.H = H; q.W = W;
+  q.O = O; q.k = k; q.s = s; q.p = p; q.g = g;
+  q.Ho = (H + 2 * p - k) / s + 1;
+  q.Wo = (W + 2 * p - k) / s + 1;
+  q.Cg = C / g; q.Og = O / g; q.K = q.Cg * k * k; q.HWo = q.Ho * q.Wo;
+  return q;
+}
+
+void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeometry& q,
+                    Conv2dScratch& scratch) {
+  if (q.depthwise())
+    conv2d_forward_depthwise(y, x, w, q);
+  else
+    conv2d_forward_gemm(y, x, w, q, scratch);
+}
+
+void conv2d_backward(float* dx, float* dw, const float* dy, const float* x, const float* w,
+                     const Conv2dGeometry& q, Conv2dScratch& scratch) {
+  if (q.depthwise())
+    conv2d_backward_depthwise(dx, dw, dy, x, w, q, scratch);
+  else
+    conv2d_backward_gemm(dx, dw, dy, x, w, q, scratch);
+}
+
+void conv2d_forward_gemm(float* y, const float* x, const float* w, const Conv2dGeometry& q,
+                         Conv2dScratch& scratch) {
+  const bool direct = q.k == 1 && q.s == 1 && q.p == 0;  // input already is the column matrix
+  const std::size_t nb_max = images_per_gemm(q, q.K + q.Og);  // columns, output
+  const int T = num_threads();
+  scratch.columns.resize(std::size_t(T));
+  parallel_split(std::int64_t(q.N), T, [&](int t, std::int64_t first, std::int64_t last) {
+    const std::size_t n0 = std::size_t(first), n1 = std::size_t(last);
+    auto& buf = scratch.columns[std::size_t(t)];
+    const std::size_t cols_max = nb_max * q.HWo;
+    if (buf.size() < (q.K + q.Og) * cols_max) buf.resize((q.K + q.Og) * cols_max);
+    float* col = buf.data();
+    float* out = buf.data() + q.K * cols_max;  // (Og, nb·HWo) before scattering to NCHW
+    for (std::size_t n = n0; n < n1; n += nb_max) {
+      const std::size_t nb = std::min(nb_max, n1 - n), cols = nb * q.HWo;
+      for (std::size_t g = 0; g < q.g; ++g) {
+        const float* wg = w + g * q.Og * q.K;
+        float* yg = y + (n * q.O + g * q.Og) * q.HWo;
+        if (nb == 1) {  // one image: read its columns in place (1×1) and write y directly
+          const float* xg = x + (n * q.C + g * q.Cg) * q.H * q.W;
+          if (!direct) im2col(xg, q, col, q.HWo);
+          sgemm(false, false, int(q.Og), int(q.HWo), int(q.K), 1.0f, wg, int(q.K),
+                direct ? xg : col, int(q.HWo), 0.0f, yg, int(q.HWo));
+          continue;
+        }
+        for (std::size_t j = 0; j < nb; ++j)
+          im2col(x + ((n + j) * q.C + g * q.Cg) * q.H * q.W, q, col + j * q.HWo, cols);
+        sgemm(false, false, int(q.Og), int(cols), int(q.K), 1.0f, wg, int(q.K), col, int(cols),
+              0.0f, out, int(cols));
+        for (std::size_t j = 0; j < nb; ++j)
+          for (std::size_t o = 0; o < q.Og; ++o)
+            std::memcpy(yg + (j * q.O + o) * q.HWo, out + o * cols + j * q.HWo,
+                        q.HWo * sizeof(float));
+      }
+    }
+  });
+}
+
+void conv2d_backward_gemm(float* dx, float* dw, const float* dy, const float* x, const float* w,
+                          const Conv2dGeometry& q, Conv2dScratch& scratch) {
+  const bool direct = q.k == 1 && q.s == 1 && q.p == 0;
+  // columns, their gradient (only when dx is wanted), the gathered output gradient
+  const std::size_t nb_max = images_per_gemm(q, (dx ? 2 * q.K : q.K) + q.Og);
+  const int T = num_threads();
+  const std::size_t wsize = q.O * q.K;
+  scratch.columns.resize(std::size_t(T));
+  zero_weight_grad_parts(scratch, T, wsize);
+  parallel_split(std::int64_t(q.N), T, [&](int t, std::int64_t first, std::int64_t last) {
+    const std::size_t n0 = std::size_t(first), n1 = std::size_t(last);
+    auto& buf = scratch.columns[std::size_t(t)];
+    const std::size_t cols_max = nb_max * q.HWo;
+    if (buf.size() < (2 * q.K + q.Og) * cols_max) buf.resize((2 * q.K + q.Og) * cols_max);
+    float* col = buf.data();
+    float* dcol = col + q.K * cols_max;
+    float* dyc = dcol + q.K * cols_max;  // (Og, nb·HWo): the chunk's dy gathered from NCHW
+    float* dwt = weight_grad_target(scratch, T, t, dw);
+    for (std::size_t n = n0; n < n1; n += nb_max) {
+      const std::size_t nb = std::min(nb_max, n1 - n), cols = nb * q.HWo;
+      for (std::size_t g = 0; g < q.g; ++g) {
+        const float* wg = w + g * q.Og * q.K;
+        const float* xg = x + (n * q.C + g * q.Cg) * q.H * q.W;
+        float* dxg = dx ? dx + (n * q.C + g * q.Cg) * q.H * q.W : nullptr;
+        const float* dyg = dy + (n * q.O + g * q.Og) * q.HWo;
+        const float* cm = direct && nb == 1 ? xg : col;
+        if (nb == 1) {
+          if (!direct) im2col(xg, q, col, q.HWo);
+        } else {
+          for (std::size_t j = 0; j < nb; ++j) {
+            im2col(xg + j * q.C * q.H * q.W, q, col + j * q.HWo, cols);
+            for (std::size_t o = 0; o < q.Og; ++o)
+              std::memcpy(dyc + o * cols + j * q.HWo, dyg + (j * q.O + o) * q.HWo,
+                          q.HWo * sizeof(float));
+          }
+          dyg = dyc;
+        }
+        // dW_g += dy_g · colᵀ
+        sgemm(false, true, int(q.Og), int(q.K), int(cols), 1.0f, dyg, int(cols), cm, int(cols),
+              1.0f, dwt + g * q.Og * q.K, int(q.K));
+        if (!dxg) continue;
+        // dcol = W_gᵀ · dy_g, then scattered back to image positions
+        if (direct && nb == 1) {
+          sgemm(true, false, int(q.K), int(q.HWo), int(q.Og), 1.0f, wg, int(q.K), dyg,
+                int(q.HWo), 0.0f, dxg, int(q.HWo));
+          continue;
+        }
+        sgemm(true, false, int(q.K), int(cols), int(q.Og), 1.0f, wg, int(q.K), dyg, int(cols),
+              0.0f, dcol, int(cols));
+        for (std::size_t j = 0; j < nb; ++j)
+          col2im(dcol + j * q.HWo, q, dxg + j * q.C * q.H * q.W, cols);
+      }
+    }
+  });
+  add_weight_grad_parts(scratch, T, dw, wsize);
+}
+
+void conv2d_forward_depthwise(float* y, const float* x, const float* w, const Conv2dGeometry& q) {
+  // Every output is computed by one thread alone, so the split never changes a value.
+#pragma omp parallel for schedule(static) collapse(2)
+  for (std::size_t n = 0; n < q.N; ++n) {
+    for (std::size_t c = 0; c < q.C; ++c) {
+      const float* xc = x + (n * q.C + c) * q.H * q.W;
+      const float* wc = w + c * q.k * q.k;
+      float* yc = y + (n * q.C + c) * q.HWo;
+      std::fill(yc, yc + q.HWo, 0.0f);
+      for (std::size_t i = 0; i < q.k; ++i) {
+        std::size_t oh_lo, oh_hi;
+        valid_range(q.H, q.Ho, q.s, q.p, i, oh_lo, oh_hi);
+        for (std::size_t j = 0; j < q.k; ++j) {
+          std::size_t ow_lo, ow_hi;
+          valid_range(q.W, q.Wo, q.s, q.p, j, ow_lo, ow_hi);
+          const float wij = wc[i * q.k + j];
+          for (std::size_t oh = oh_lo; oh < oh_hi; ++oh) {
+            const float* in = xc + (oh * q.s + i - q.p) * q.W;
+            float* out = yc + oh * q.Wo;
+            for (std::size_t ow = ow_lo; ow < ow_hi; ++ow) out[ow] += wij * in[ow * q.s + j - q.p];
+          }
+        }
+      }
+    }
+  }
+}
+
+void conv2d_backward_depthwise(float* dx, float* dw, const float* dy, const float* x,
+                               const float* w, const Conv2dGeometry& q, Conv2dScratch& scratch) {
+  if (!dx) {
+    scratch.depthwise_dx.resize(q.N * q.C * q.H * q.W);
+    dx = scratch.depthwise_dx.data();
+  }
+  const int T = num_threads();
+  const std::size_t wsize = q.C * q.k * q.k;
+  zero_weight_grad_parts(scratch, T, wsize);
+  parallel_split(std::int64_t(q.N), T, [&](int t, std::int64_t first, std::int64_t last) {
+    float* dwt = weight_grad_target(scratch, T, t, dw);
+    for (std::size_t n = std::size_t(first); n < std::size_t(last); ++n) {
+      for (std::size_t c = 0; c < q.C; ++c) {
+        const float* xc = x + (n * q.C + c) * q.H * q.W;
+        const float* dyc = dy + (n * q.C + c) * q.HWo;
+        const float* wc = w + c * q.k * q.k;
+        float* dxc = dx + (n * q.C + c) * q.H * q.W;
+        float* dwc = dwt + c * q.k * q.k;
+        std::fill(dxc, dxc + q.H * q.W, 0.0f);
+        for (std::size_t i = 0; i < q.k; ++i) {
+          std::size_t oh_lo, oh_hi;
+          valid_range(q.H, q.Ho, q.s, q.p, i, oh_lo, oh_hi);
+          for (std::size_t j = 0; j < q.k; ++j) {
+            std::size_t ow_lo, ow_hi;
+            valid_range(q.W, q.Wo, q.s, q.p, j, ow_lo, ow_hi);
+            const float wij = wc[i * q.k + j];
+            float acc = 0.0f;
+            for (std::size_t oh = oh_lo; oh < oh_hi; ++oh) {
+              const std::size_t row = (oh * q.s + i - q.p) * q.W;
+              const float* in = xc + row;
+              float* din = dxc + row;
+              const float* g = dyc + oh * q.Wo;
+              for (std::size_t ow = ow_lo; ow < ow_hi; ++ow) {
+                const std::size_t iw = ow * q.s + j - q.p;
+                acc += g[ow] * in[iw];
+                din[iw] += g[ow] * wij;
+              }
+            }
+            dwc[i * q.k + j] += acc;
+          }
+        }
+      }
+    }
+  });
+  add_weight_grad_parts(scratch, T, dw, wsize);
+}
+
+void add_channel_bias(float* y, const float* b, std::size_t N, std::size_t O, std::size_t HW) {
+#pragma omp parallel for schedule(static) collapse(2)
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t o = 0; o < O; ++o) {
+      float* yo = y + (n * O + o) * HW;
+      for (std::size_t i = 0; i < HW; ++i) yo[i] += b[o];
+    }
+}
+
+void accumulate_channel_bias_grad(float* db, const float* dy, std::size_t N, std::size_t O,
+                                  std::size_t HW) {
+  // One thread per channel sums its images in order: the split never changes a value.
+#pragma omp parallel for schedule(static)
+  for (std::size_t o = 0; o < O; ++o) {
+    float acc = 0.0f;
+    for (std::size_t n = 0; n < N; ++n) acc += sum(dy + (n * O + o) * HW, HW);
+    db[o] += acc;
+  }
+}
+
+}  // namespace qb

@@ -1,0 +1,77 @@
+// The fp32 convolution kernels behind Conv2d, as free functions over one convolution's
+// geometry: the layer keeps parameters, hooks and shapes; the arithmetic lives here, where it
+// can be tested alone against a direct loop and made faster without touching the layer.
+//
+//   x (N,C,H,W)  ⊛  w (O,C/g,k,k)  ->  y (N,O,Ho,Wo),   Ho = (H + 2p - k) / s + 1, Wo likewise
+//
+// General path: per image and group, im2col into a (C/g·k·k, Ho·Wo) matrix and one sgemm
+// (skipped for 1×1/stride-1/no-padding kernels, where the input already is that matrix); a few
+// images share one sgemm when their images are small. Depthwise (g = C = O): a direct loop,
+// since each output channel is a tiny 2-D stencil and a GEMM per channel would be all overhead.
+//
+// Threads: images are split over qbench's threads by parallel_split (a fixed partition for a
+// thread count). Weight gradients are summed per thread into private partial sums, then added
+// in thread order, so results are bitwise reproducible for a given thread count. Columns are
+// recomputed in backward rather than stored: they fit in L2 per image, and storing them for a
+// batch of 128 costs ~1 GB on ResNet-20.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace qb {
+
+struct Conv2dGeometry {
+  std::size_t N, C, H, W;  // input (N,C,H,W)
+  std::size_t O;           // output channels
+  std::size_t k, s, p, g;  // square kernel, stride, padding on every side, groups
+  std::size_t Ho, Wo;      // output height and width
+  std::size_t Cg, Og;      // channels per group: input, output
+  std::size_t K;           // one output's reduction length, Cg·k·k (im2col rows)
+  std::size_t HWo;         // Ho·Wo (im2col columns per image)
+
+  // g = C = O: one k×k filter per channel.
+  bool depthwise() const { return g > 1 && g == C && g == O; }
+};
+
+// The geometry of a convolution of x (N,C,H,W) into O channels. The caller has checked that
+// g divides C and O and that the padded input is at least k×k.
+Conv2dGeometry conv2d_geometry(std::size_t N, std::size_t C, std::size_t H, std::size_t W,
+                               std::size_t O, std::size_t k, std::size_t s, std::size_t p,
+                               std::size_t g);
+
+// Buffers the kernels reuse from call to call (allocate once, reuse every step).
+struct Conv2dScratch {
+  std::vector<std::vector<float>> columns;   // per thread: columns, their gradient, gathered dy
+  std::vector<std::vector<float>> dw_parts;  // per thread: partial weight gradients
+  std::vector<float> depthwise_dx;  // dx when the caller wants none: the depthwise loop
+                                    // computes dx and dw together
+};
+
+// y = x ⊛ w, overwritten; no bias. Chooses the depthwise or the GEMM path.
+// y is (N,O,Ho,Wo), x is (N,C,H,W), w is (O,C/g,k,k).
+void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeometry& q,
+                    Conv2dScratch& scratch);
+
+// The adjoint: dx = dL/dx overwritten (skipped when null), dw += dL/dw.
+// dx is (N,C,H,W), dw is (O,C/g,k,k), dy is (N,O,Ho,Wo), x and w as in forward.
+void conv2d_backward(float* dx, float* dw, const float* dy, const float* x, const float* w,
+                     const Conv2dGeometry& q, Conv2dScratch& scratch);
+
+// The two paths on their own (conv2d_forward/backward choose between them).
+void conv2d_forward_gemm(float* y, const float* x, const float* w, const Conv2dGeometry& q,
+                         Conv2dScratch& scratch);
+void conv2d_backward_gemm(float* dx, float* dw, const float* dy, const float* x, const float* w,
+                          const Conv2dGeometry& q, Conv2dScratch& scratch);
+void conv2d_forward_depthwise(float* y, const float* x, const float* w, const Conv2dGeometry& q);
+void conv2d_backward_depthwise(float* dx, float* dw, const float* dy, const float* x,
+                               const float* w, const Conv2dGeometry& q, Conv2dScratch& scratch);
+
+// y[n,o,:,:] += b[o]. y is (N,O,HW), b is (O).
+void add_channel_bias(float* y, const float* b, std::size_t N, std::size_t O, std::size_t HW);
+
+// db[o] += Σ_{n,i} dy[n,o,i]. dy is (N,O,HW), db is (O).
+void accumulate_channel_bias_grad(float* db, const float* dy, std::size_t N, std::size_t O,
+                                  std::size_t HW);
+
+}  // namespace qb

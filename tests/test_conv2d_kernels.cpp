@@ -1,0 +1,145 @@
+// The fp32 convolution kernels (engine/layers/conv2d_kernels.h) against a direct convolution
+// summed in double: forward, dL/dx and dL/dw, on one and two threads, for every path (GEMM
+// with and without im2col, several images per GEMM, groups, depthwise).
+#include "engine/layers/conv2d_kernels.h"
+#include "engine/parallel.h"
+#include "engine/rng.h"
+
+#include <catch2/catch.hpp>
+
+#include <vector>
+
+using namespace qb;
+
+namespace {
+
+std::vector<float> normal_floats(std::size_t n, std::uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> v(n);
+  for (float& f : v) f = float(rng.normal());
+  return v;
+}
+
+// Calls f(n, o, c, cg, oh, ow, ih, iw, i, j) for every product x[n,c,ih,iw] · w[o,cg,i,j]
+// that reaches y[n,o,oh,ow] (c is the input channel, cg its index within its group).
+template <class F>
+void for_each_tap(const Conv2dGeometry& q, F f) {
+  for (std::size_t n = 0; n < q.N; ++n)
+    for (std::size_t o = 0; o < q.O; ++o)
+      for (std::size_t oh = 0; oh < q.Ho; ++oh)
+        for (std::size_t ow = 0; ow < q.Wo; ++ow)
+          for (std::size_t cg = 0; cg < q.Cg; ++cg)
+            for (std::size_t i = 0; i < q.k; ++i)
+              for (std::size_t j = 0; j < q.k; ++j) {
+                const long ih = long(oh * q.s + i) - long(q.p);
+                const long iw = long(ow * q.s + j) - long(q.p);
+                if (ih < 0 || iw < 0 || ih >= long(q.H) || iw >= long(q.W)) continue;
+                const std::size_t c = (o / q.Og) * q.Cg + cg;
+                f(n, o, c, cg, oh, ow, std::size_t(ih), std::size_t(iw), i, j);
+              }
+}
+
+struct Reference {
+  std::vector<double> y, dx, dw;
+};
+
+// y = x ⊛ w, dx = dL/dx and dw = dL/dw for the output gradient dy, by definition.
+Reference direct_convolution(const Conv2dGeometry& q, const std::vector<float>& x,
+                             const std::vector<float>& w, const std::vector<float>& dy) {
+  Reference r{std::vector<double>(q.N * q.O * q.HWo), std::vector<double>(x.size()),
+              std::vector<double>(w.size())};
+  for_each_tap(q, [&](std::size_t n, std::size_t o, std::size_t c, std::size_t cg,
+                      std::size_t oh, std::size_t ow, std::size_t ih, std::size_t iw,
+                      std::size_t i, std::size_t j) {
+    const std::size_t yi = ((n * q.O + o) * q.Ho + oh) * q.Wo + ow;
+    const std::size_t xi = ((n * q.C + c) * q.H + ih) * q.W + iw;
+    const std::size_t wi = ((o * q.Cg + cg) * q.k + i) * q.k + j;
+    r.y[yi] += double(x[xi]) * w[wi];
+    r.dx[xi] += double(dy[yi]) * w[wi];
+    r.dw[wi] += double(dy[yi]) * x[xi];
+  });
+  return r;
+}
+
+void require_close(const std::vector<float>& got, const std::vector<double>& want,
+                   double offset, const char* what) {
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO(what << "[" << i << "]");
+    REQUIRE(got[i] == Approx(want[i] + offset).margin(1e-4).epsilon(1e-5));
+  }
+}
+
+struct Case {
+  std::size_t N, C, H, W, O, k, s, p, g;
+  const char* what;
+};
+
+const Case kCases[] = {
+    {5, 3, 7, 6, 4, 3, 1, 1, 1, "same padding, odd sizes, several images per GEMM"},
+    {1, 3, 7, 6, 4, 3, 1, 1, 1, "one image: a thread without work"},
+    {3, 2, 8, 8, 6, 5, 1, 2, 1, "LeNet-like 5x5"},
+    {4, 4, 9, 9, 4, 3, 2, 1, 1, "stride 2"},
+    {3, 4, 9, 8, 6, 3, 2, 0, 2, "grouped, no padding"},
+    {3, 8, 5, 5, 4, 1, 1, 0, 1, "pointwise (no im2col)"},
+    {1, 8, 5, 5, 4, 1, 1, 0, 1, "pointwise, one image"},
+    {3, 3, 6, 6, 2, 1, 2, 0, 1, "1x1 stride 2 (im2col)"},
+    {2, 2, 8, 7, 3, 3, 3, 2, 1, "stride 3, padding 2"},
+    {3, 6, 6, 6, 6, 3, 1, 1, 6, "depthwise"},
+    {3, 5, 7, 7, 5, 3, 2, 1, 5, "depthwise, stride 2"},
+    {1, 6, 6, 6, 6, 3, 1, 1, 6, "depthwise, one image"},
+};
+
+}  // namespace
+
+TEST_CASE("conv2d kernels match a direct convolution (forward and both gradients)",
+          "[layers][conv]") {
+  for (int threads : {1, 2}) {
+    set_threads(threads);
+    for (const Case& c : kCases) {
+      INFO(c.what << ", threads " << threads);
+      const Conv2dGeometry q = conv2d_geometry(c.N, c.C, c.H, c.W, c.O, c.k, c.s, c.p, c.g);
+      const auto x = normal_floats(q.N * q.C * q.H * q.W, 1);
+      const auto w = normal_floats(q.O * q.Cg * q.k * q.k, 2);
+      const auto dy = normal_floats(q.N * q.O * q.HWo, 3);
+      const Reference ref = direct_convolution(q, x, w, dy);
+      Conv2dScratch scratch;
+
+      std::vector<float> y(ref.y.size(), 7.0f);  // overwritten
+      conv2d_forward(y.data(), x.data(), w.data(), q, scratch);
+      require_close(y, ref.y, 0.0, "y");
+
+      // dx is overwritten, dw accumulated: start both from garbage.
+      std::vector<float> dx(x.size(), 7.0f), dw(w.size(), 0.5f);
+      conv2d_backward(dx.data(), dw.data(), dy.data(), x.data(), w.data(), q, scratch);
+      require_close(dx, ref.dx, 0.0, "dx");
+      require_close(dw, ref.dw, 0.5, "dw");
+
+      // Again, without dx and with the scratch of the first call: dw gains the same once more
+      // (no partial sum of the first call may leak into the second).
+      conv2d_backward(nullptr, dw.data(), dy.data(), x.data(), w.data(), q, scratch);
+      std::vector<double> twice(ref.dw.size());
+      for (std::size_t i = 0; i < twice.size(); ++i) twice[i] = 2 * ref.dw[i];
+      require_close(dw, twice, 0.5, "dw after a second call");
+    }
+  }
+  set_threads(1);
+}
+
+TEST_CASE("conv2d kernels add the bias and sum its gradient per channel", "[layers][conv]") {
+  const std::size_t N = 3, O = 4, HW = 5;
+  const auto b = normal_floats(O, 4);
+  const auto dy = normal_floats(N * O * HW, 5);
+  std::vector<float> y(N * O * HW, 1.0f), db(O, 0.25f);
+  add_channel_bias(y.data(), b.data(), N, O, HW);
+  accumulate_channel_bias_grad(db.data(), dy.data(), N, O, HW);
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t o = 0; o < O; ++o)
+      for (std::size_t i = 0; i < HW; ++i) REQUIRE(y[(n * O + o) * HW + i] == 1.0f + b[o]);
+  for (std::size_t o = 0; o < O; ++o) {
+    double want = 0.25;
+    for (std::size_t n = 0; n < N; ++n)
+      for (std::size_t i = 0; i < HW; ++i) want += dy[(n * O + o) * HW + i];
+    REQUIRE(db[o] == Approx(want).epsilon(1e-5));
+  }
+}
