@@ -24,18 +24,6 @@ const std::string& entry(const Checkpoint& ck, const std::string& path, const st
   return it->second;
 }
 
-QatConfig qat_config(const nlohmann::json& q) {
-  QatConfig c;
-  c.method = q.at("method").get<std::string>();
-  c.settings.wbits = q.at("wbits").get<int>();
-  c.settings.abits = q.at("abits").get<int>();
-  c.settings.gbits = q.at("gbits").get<int>();
-  c.settings.granularity = q.at("granularity").get<std::string>();
-  c.settings.first_last = q.at("first_last").get<std::string>();
-  c.settings.options = q.at("options");
-  return c;
-}
-
 std::size_t argmax(const double* v, int n) { return std::size_t(std::max_element(v, v + n) - v); }
 std::size_t argmax(const float* v, int n) { return std::size_t(std::max_element(v, v + n) - v); }
 
@@ -76,7 +64,7 @@ nlohmann::json infer(const InferConfig& cfg, Progress& progress) {
                 "needs a quantization-aware one");
   if (!ck.strings.count("hooks"))
     throw error(path, ": checkpoint has no quantizer state (no 'hooks' entry)");
-  const QatConfig qat = qat_config(q);
+  const QatConfig qat = qat_config_from_json(q);
 
   DataOptions data;
   data.dir = cfg.data_dir.empty() ? config.value("data_dir", "") : cfg.data_dir;

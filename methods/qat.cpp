@@ -13,6 +13,23 @@ nlohmann::json to_json(const QatConfig& c) {
           {"options", s.options}};
 }
 
+QatConfig qat_config_from_json(const nlohmann::json& j) {
+  QatConfig c;
+  try {
+    c.method = j.at("method").get<std::string>();
+    c.settings.wbits = j.at("wbits").get<int>();
+    c.settings.abits = j.at("abits").get<int>();
+    c.settings.gbits = j.at("gbits").get<int>();
+    c.settings.granularity = j.at("granularity").get<std::string>();
+    c.settings.first_last =
+        kFirstLast.parse(j.at("first_last").get<std::string>(), "first_last").value;
+    c.settings.options = j.at("options");
+  } catch (const nlohmann::json::exception& e) {
+    throw key_error("quantization", "malformed (", e.what(), ")");
+  }
+  return c;
+}
+
 TrainExtensions make_qat(const QatConfig& c) {
   std::shared_ptr<Method> method = make_method(c.method);
   for (int bits : {c.settings.wbits, c.settings.abits, c.settings.gbits})

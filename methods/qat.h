@@ -16,6 +16,8 @@ struct QatConfig {
 };
 
 nlohmann::json to_json(const QatConfig& c);
+// The inverse of to_json (a run's "quantization" entry); throws qb::Error naming a bad key.
+QatConfig qat_config_from_json(const nlohmann::json& j);
 
 // Throws qb::Error naming the key for an unknown method, bits out of range, unknown options.
 TrainExtensions make_qat(const QatConfig& c);

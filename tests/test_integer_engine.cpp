@@ -47,7 +47,7 @@ std::unique_ptr<Network> quantized_net(const Case& c, std::uint64_t seed) {
   q.settings.wbits = c.wbits;
   q.settings.abits = c.abits;
   q.settings.granularity = c.granularity;
-  q.settings.first_last = c.first_last;
+  q.settings.first_last = kFirstLast.parse(c.first_last).value;
   make_qat(q).attach(*net);
   net->init_weights(seed);
   Rng rng(seed + 1);
