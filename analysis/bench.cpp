@@ -56,8 +56,9 @@ Grid bench_ratios(const std::string& path, const std::string& peer) {
   const json j = json::parse(in, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("benchmarks") ||
       !j.at("benchmarks").is_array())
-    throw error(path, ": not a Google Benchmark JSON file (no \"benchmarks\" array; write one "
-                      "with --benchmark_out=FILE --benchmark_out_format=json)");
+    throw error(path,
+                ": not a Google Benchmark JSON file (no \"benchmarks\" array; write one "
+                "with --benchmark_out=FILE --benchmark_out_format=json)");
   std::regex re;
   try {
     re = std::regex(peer);
@@ -86,8 +87,9 @@ Grid bench_ratios(const std::string& path, const std::string& peer) {
   Grid g;
   g.name = "bench";
   g.title = "Benchmarks of " + path + " against peer rows matching '" + peer + "'";
-  g.note = "ratio = peer time / time: above 1 the row is faster than its peer (same run, same "
-           "arguments)";
+  g.note =
+      "ratio = peer time / time: above 1 the row is faster than its peer (same run, same "
+      "arguments)";
   g.header = {"benchmark", "time", "peer", "peer time", "ratio"};
   auto time_text = [](const BenchRow& r) { return fixed(r.time, 3) + " " + r.unit; };
   for (const auto& r : rows) {

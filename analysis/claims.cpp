@@ -32,10 +32,11 @@ Grid claims_table(const std::string& dir, const std::vector<std::string>& method
   Grid g;
   g.name = "claims";
   g.title = "Published claims (their networks and datasets, NOT ours: " + ours + ")";
-  g.note = "from analysis/claims/*.json; compare directions and gaps, not absolute numbers; "
-           "confidence 'abstract' = quoted from the paper's abstract";
-  g.header = {"method", "claim", "their network", "their dataset", "bits", "value", "source",
-              "confidence"};
+  g.note =
+      "from analysis/claims/*.json; compare directions and gaps, not absolute numbers; "
+      "confidence 'abstract' = quoted from the paper's abstract";
+  g.header = {"method", "claim", "their network", "their dataset",
+              "bits",   "value", "source",        "confidence"};
   std::string without;
   for (const auto& m : methods) {
     const std::string path = (std::filesystem::path(dir) / (m + ".json")).string();
@@ -53,8 +54,8 @@ Grid claims_table(const std::string& dir, const std::vector<std::string>& method
     for (std::size_t i = 0; i < j.at("claims").size(); ++i) {
       const json& c = j.at("claims")[i];
       const std::string where = path + ": claims[" + std::to_string(i) + "]";
-      check_keys(c, where, {"claim", "quote", "network", "dataset", "bits", "value", "source",
-                            "confidence"});
+      check_keys(c, where,
+                 {"claim", "quote", "network", "dataset", "bits", "value", "source", "confidence"});
       if (text(c, "source", where).empty() || text(c, "confidence", where).empty())
         throw error(where, ": every claim needs a source and a confidence");
       g.rows.push_back({m, text(c, "claim", where), text(c, "network", where),

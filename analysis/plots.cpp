@@ -39,13 +39,13 @@ std::string shell_quoted(const std::string& s) {
 
 // Feeds `script` to gnuplot once per terminal; returns the files it wrote.
 std::vector<std::string> run_gnuplot(const std::string& script, const std::string& stem,
-                                const std::string& size) {
-  static const bool cairo = run_capture("gnuplot -e 'set terminal' 2>&1").find("pngcairo") !=
-                            std::string::npos;
+                                     const std::string& size) {
+  static const bool cairo =
+      run_capture("gnuplot -e 'set terminal' 2>&1").find("pngcairo") != std::string::npos;
   std::vector<std::string> files;
   const std::pair<std::string, std::string> terms[] = {
-      {"svg", "set terminal svg noenhanced size " + size +
-                  " font 'Helvetica,12' background '#ffffff'"},
+      {"svg",
+       "set terminal svg noenhanced size " + size + " font 'Helvetica,12' background '#ffffff'"},
       {"png", std::string(cairo ? "set terminal pngcairo" : "set terminal png") +
                   " noenhanced size " + size + (cairo ? " font 'Helvetica,10'" : "")}};
   for (const auto& [ext, term] : terms) {
@@ -134,9 +134,10 @@ PlotOutcome write_plots(const Table& t, const Results& results, const std::strin
     const std::string title = t.spec.name + ": " + ylabel + " (mean ± std over seeds)";
     if (zoom) {
       s << "set multiplot layout 1,2 title " << quoted(title) << "\n"
-        << "set title 'all'\nunset key\n" << plot.str()
-        << "set title 'zoom: top 10 points'\nset key outside right top\nset yrange ["
-        << hi - 10 << ":" << hi + 1 << "]\n" << plot.str() << "unset multiplot\n";
+        << "set title 'all'\nunset key\n"
+        << plot.str() << "set title 'zoom: top 10 points'\nset key outside right top\nset yrange ["
+        << hi - 10 << ":" << hi + 1 << "]\n"
+        << plot.str() << "unset multiplot\n";
     } else {
       s << "set title " << quoted(title) << "\n" << plot.str();
     }
@@ -225,12 +226,12 @@ PlotOutcome write_plots(const Table& t, const Results& results, const std::strin
         s << "$c" << c << "_" << r << " << EOD\n";
         for (std::size_t e = 0; e < sum.size(); ++e) s << e + 1 << " " << sum[e] << "\n";
         s << "EOD\n";
-        plot << (lines++ ? ", " : "") << "$c" << c << "_" << r
-             << " with linespoints lt " << r + 1 << " lw 2 pt 7 title "
-             << quoted(rows[r].label);
+        plot << (lines++ ? ", " : "") << "$c" << c << "_" << r << " with linespoints lt " << r + 1
+             << " lw 2 pt 7 title " << quoted(rows[r].label);
       }
       s << "set title " << quoted(cols[c].label) << "\n";
-      if (lines) s << "plot " << plot.str() << "\n";
+      if (lines)
+        s << "plot " << plot.str() << "\n";
       else  // an empty panel keeps the grid's layout
         s << "set label 1 'no cells' at graph 0.4,0.5\nplot [0:1][0:1] NaN notitle\n"
           << "unset label 1\n";

@@ -28,18 +28,39 @@ std::string escape_latex(const std::string& s) {
   std::string o;
   for (char c : s) {
     switch (c) {
-      case '\\': o += "\\textbackslash{}"; break;
-      case '{': case '}': case '_': case '&': case '%': case '$': case '#':
+      case '\\':
+        o += "\\textbackslash{}";
+        break;
+      case '{':
+      case '}':
+      case '_':
+      case '&':
+      case '%':
+      case '$':
+      case '#':
         o += '\\';
         o += c;
         break;
-      case '^': o += "\\textasciicircum{}"; break;
-      case '~': o += "\\textasciitilde{}"; break;
-      case '<': o += "\\textless{}"; break;
-      case '>': o += "\\textgreater{}"; break;
-      case '|': o += "\\textbar{}"; break;
-      case '"': o += "\\textquotedbl{}"; break;
-      default: o += c;
+      case '^':
+        o += "\\textasciicircum{}";
+        break;
+      case '~':
+        o += "\\textasciitilde{}";
+        break;
+      case '<':
+        o += "\\textless{}";
+        break;
+      case '>':
+        o += "\\textgreater{}";
+        break;
+      case '|':
+        o += "\\textbar{}";
+        break;
+      case '"':
+        o += "\\textquotedbl{}";
+        break;
+      default:
+        o += c;
     }
   }
   return o;
@@ -48,9 +69,12 @@ std::string escape_latex(const std::string& s) {
 std::string escape_markdown(const std::string& s) {
   std::string o;
   for (char c : s) {
-    if (c == '|') o += "\\|";
-    else if (c == '\n') o += ' ';
-    else o += c;
+    if (c == '|')
+      o += "\\|";
+    else if (c == '\n')
+      o += ' ';
+    else
+      o += c;
   }
   return o;
 }
@@ -134,8 +158,8 @@ std::string render_md(const Table& t) {
 std::string render_csv(const Table& t) {
   std::ostringstream os;
   const int p = t.spec.precision + 2;
-  auto record = [&](const std::string& row, const std::string& col, const Aggregate& a,
-                    bool delta, double d) {
+  auto record = [&](const std::string& row, const std::string& col, const Aggregate& a, bool delta,
+                    double d) {
     os << csv_field(t.spec.name) << "," << csv_field(row) << "," << csv_field(col) << ","
        << t.spec.metric.column << "," << a.n << ",";
     if (a.missing()) {
@@ -184,9 +208,12 @@ std::string render_tex(const Table& t) {
 
 std::string render(const Table& t, Format f) {
   switch (f) {
-    case Format::md: return render_md(t);
-    case Format::csv: return render_csv(t);
-    case Format::tex: return render_tex(t);
+    case Format::md:
+      return render_md(t);
+    case Format::csv:
+      return render_csv(t);
+    case Format::tex:
+      return render_tex(t);
   }
   QB_CHECK(false);
   return {};

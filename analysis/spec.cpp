@@ -52,11 +52,10 @@ namespace {
 
 using exp::JsonReader;
 
-const std::vector<std::string> kFilterKeys = {"label", "method", "options", "first_last",
-                                              "granularity", "wbits", "abits", "gbits"};
-const std::vector<std::string> kSpecKeys = {"schema", "name", "title", "network", "dataset",
-                                            "metric", "baseline", "rows", "columns",
-                                            "precision"};
+const std::vector<std::string> kFilterKeys = {"label",       "method", "options", "first_last",
+                                              "granularity", "wbits",  "abits",   "gbits"};
+const std::vector<std::string> kSpecKeys = {"schema", "name",     "title", "network", "dataset",
+                                            "metric", "baseline", "rows",  "columns", "precision"};
 
 // An optional value: set when the key is present and well typed.
 template <class T>
@@ -187,13 +186,14 @@ std::vector<TableSpec> default_specs(const Results& results, const std::string& 
     }
     if (has_fp32) s.baseline = Filter{.label = "fp32", .method = "fp32"};
     for (const auto& [method, options, first_last, granularity] : rows) {
-      Filter f{.label = method, .method = method, .options = json::parse(options),
+      Filter f{.label = method,
+               .method = method,
+               .options = json::parse(options),
                .options_exact = true};
       if (options != "{}") f.label += " " + options;
       // first_last/granularity only where they tell two rows of one method apart
       int variants = 0;
-      for (const auto& o : rows)
-        variants += std::get<0>(o) == method && std::get<1>(o) == options;
+      for (const auto& o : rows) variants += std::get<0>(o) == method && std::get<1>(o) == options;
       if (variants > 1) {
         f.first_last = first_last;
         f.granularity = granularity;

@@ -11,8 +11,9 @@
 // takes the results that match its row AND its column (AND the network and dataset), one per
 // seed. `options` matches when every key given equals the cell's option (a subset match).
 // Every key is checked and every problem reported, each naming its path
-// ("rows[2].metod: unknown key (did you mean 'method'?)"). Without a spec, default_specs() builds one table per network and
-// dataset: every method/options as a row, every (wbits, abits) as a column.
+// ("rows[2].metod: unknown key (did you mean 'method'?)"). Without a spec, default_specs() builds
+// one table per network and dataset: every method/options as a row, every (wbits, abits) as a
+// column.
 #pragma once
 
 #include "analysis/results.h"

@@ -9,8 +9,8 @@ namespace qb::analysis {
 
 namespace {
 
-Aggregate aggregate(const Results& results, const TableSpec& spec, const Filter& a,
-                    const Filter* b, const std::string& where) {
+Aggregate aggregate(const Results& results, const TableSpec& spec, const Filter& a, const Filter* b,
+                    const std::string& where) {
   Aggregate g;
   std::set<std::int64_t> seeds;
   std::vector<double> v;
@@ -64,9 +64,9 @@ Table build_table(const Results& results, const TableSpec& spec) {
   t.cells.resize(spec.rows.size());
   for (std::size_t r = 0; r < spec.rows.size(); ++r)
     for (std::size_t c = 0; c < spec.columns.size(); ++c)
-      t.cells[r].push_back(aggregate(results, spec, spec.rows[r], &spec.columns[c],
-                                     "row '" + spec.rows[r].label + "' column '" +
-                                         spec.columns[c].label + "'"));
+      t.cells[r].push_back(
+          aggregate(results, spec, spec.rows[r], &spec.columns[c],
+                    "row '" + spec.rows[r].label + "' column '" + spec.columns[c].label + "'"));
   return t;
 }
 

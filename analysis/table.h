@@ -12,7 +12,7 @@
 namespace qb::analysis {
 
 struct Aggregate {
-  std::size_t n = 0;       // seeds; 0: missing
+  std::size_t n = 0;         // seeds; 0: missing
   double mean = 0, std = 0;  // metric units (accuracy in %); std is the sample std, 0 when n < 2
   std::vector<std::string> keys;  // the cells aggregated (for curves)
   bool missing() const { return n == 0; }
@@ -20,9 +20,9 @@ struct Aggregate {
 
 struct Table {
   TableSpec spec;
-  Aggregate baseline;                      // missing when the spec has none or it has no cells
+  Aggregate baseline;                         // missing when the spec has none or it has no cells
   std::vector<std::vector<Aggregate>> cells;  // [row][column]
-  std::string source;                       // the results file
+  std::string source;                         // the results file
   std::int64_t cells_expected = 0, cells_merged = 0;
   bool has_delta(std::size_t r, std::size_t c) const {
     return !cells[r][c].missing() && !baseline.missing();

@@ -11,8 +11,9 @@ Run add_infer(CLI::App& app) {
   auto cfg = std::make_shared<integer::InferConfig>();
   auto isa = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand(
-      "infer", "Integer-only inference of a QAT checkpoint against its exact simulation and "
-               "its fake-quant network; JSON on stdout");
+      "infer",
+      "Integer-only inference of a QAT checkpoint against its exact simulation and "
+      "its fake-quant network; JSON on stdout");
   cmd->add_option("checkpoint", cfg->checkpoint, "Checkpoint of `qbench train --method ...`")
       ->required();
   cmd->add_option("--data", cfg->dataset, "Dataset (default: the checkpoint's)");

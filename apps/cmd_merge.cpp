@@ -16,8 +16,8 @@ Run add_merge(CLI::App& app) {
   cmd->add_option("-o,--out", *out, "Merged HDF5 file (written atomically)")->required();
   return [dirs, out] {
     const exp::MergeReport r = exp::merge_results(*dirs, *out);
-    std::fprintf(stderr, "merged %zu of %zu cells into %s%s\n", r.merged, r.expected,
-                 out->c_str(), r.merged < r.expected ? " (the sweep is not finished)" : "");
+    std::fprintf(stderr, "merged %zu of %zu cells into %s%s\n", r.merged, r.expected, out->c_str(),
+                 r.merged < r.expected ? " (the sweep is not finished)" : "");
     return 0;
   };
 }

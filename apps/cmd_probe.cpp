@@ -46,9 +46,14 @@ Run add_methods(CLI::App& app) {
       const MethodInfo& mi = m->info();
       nlohmann::json roles = nlohmann::json::array(), options = nlohmann::json::object();
       for (auto r : mi.roles) roles.push_back(to_string(r));
-      for (const auto& o : mi.options) options[o.name] = {{"default", o.default_value}, {"help", o.help}};
-      all.push_back({{"name", mi.name}, {"roles", roles}, {"bits", {mi.min_bits, mi.max_bits}},
-                     {"options", options}, {"paper", mi.paper}, {"summary", mi.summary}});
+      for (const auto& o : mi.options)
+        options[o.name] = {{"default", o.default_value}, {"help", o.help}};
+      all.push_back({{"name", mi.name},
+                     {"roles", roles},
+                     {"bits", {mi.min_bits, mi.max_bits}},
+                     {"options", options},
+                     {"paper", mi.paper},
+                     {"summary", mi.summary}});
     }
     if (*as_json) {
       std::cout << all.dump(2) << std::endl;
@@ -57,11 +62,12 @@ Run add_methods(CLI::App& app) {
     for (const auto& m : all) {
       std::string roles;
       for (const auto& r : m["roles"]) roles += (roles.empty() ? "" : ",") + r.get<std::string>();
-      std::cout << m["name"].get<std::string>() << "  roles " << roles << "  bits "
-                << m["bits"][0] << ".." << m["bits"][1] << "\n    " << m["summary"].get<std::string>()
+      std::cout << m["name"].get<std::string>() << "  roles " << roles << "  bits " << m["bits"][0]
+                << ".." << m["bits"][1] << "\n    " << m["summary"].get<std::string>()
                 << "\n    paper: " << m["paper"].get<std::string>() << "\n";
       for (const auto& [k, v] : m["options"].items())
-        std::cout << "    option " << k << " = " << v["default"].dump() << "  " << v["help"].get<std::string>() << "\n";
+        std::cout << "    option " << k << " = " << v["default"].dump() << "  "
+                  << v["help"].get<std::string>() << "\n";
     }
     return 0;
   };

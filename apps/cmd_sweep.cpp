@@ -52,7 +52,9 @@ int dry_run(const exp::Sweep& sweep, const std::vector<std::size_t>& cells, cons
     const char* status = "todo";
     if (!a.run.out.empty()) {
       const auto s = exp::cell_status(a.run.out, c);
-      status = s == exp::CellStatus::done ? "done" : s == exp::CellStatus::damaged ? "damaged" : "todo";
+      status = s == exp::CellStatus::done      ? "done"
+               : s == exp::CellStatus::damaged ? "damaged"
+                                               : "todo";
     }
     std::printf("%s %s %s\n", c.key.c_str(), c.name.c_str(), status);
   }
@@ -65,15 +67,18 @@ int dry_run(const exp::Sweep& sweep, const std::vector<std::size_t>& cells, cons
 
 Run add_sweep(CLI::App& app) {
   auto a = std::make_shared<SweepArgs>();
-  auto* cmd = app.add_subcommand("sweep", "Run a sweep of cells from a JSON config into a results folder");
+  auto* cmd =
+      app.add_subcommand("sweep", "Run a sweep of cells from a JSON config into a results folder");
   cmd->add_option("config", a->config, "Sweep config (experiments/configs/README.md)")->required();
   cmd->add_option("--out", a->run.out, "Results folder (created; reruns skip finished cells)");
-  cmd->add_flag("--dry-run", a->dry_run, "Validate and list the cells (key, name, status); run nothing");
+  cmd->add_flag("--dry-run", a->dry_run,
+                "Validate and list the cells (key, name, status); run nothing");
   cmd->add_flag("--force", a->run.force, "Rerun finished cells (the FP32 cache is kept)");
   cmd->add_option("--shard", a->shard,
                   "Run shard i/n (0-based): cells whose index is i modulo n "
                   "(default: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT when set)");
-  cmd->add_flag("--mpi", a->mpi, "Under mpirun: rank r of n runs the cells whose index is r modulo n");
+  cmd->add_flag("--mpi", a->mpi,
+                "Under mpirun: rank r of n runs the cells whose index is r modulo n");
   cmd->add_option("--threads", a->run.threads, "Threads per process (0: all cores)")
       ->capture_default_str();
   cmd->add_flag("--quiet", a->run.quiet, "No training bars (per-cell lines only)");

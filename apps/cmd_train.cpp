@@ -15,7 +15,8 @@ Run add_train(CLI::App& app) {
   auto cfg = std::make_shared<TrainConfig>();
   auto qat = std::make_shared<QatConfig>();
   auto opts = std::make_shared<std::vector<std::string>>();
-  auto* cmd = app.add_subcommand("train", "Train a network; progress on stderr, JSON summary on stdout");
+  auto* cmd =
+      app.add_subcommand("train", "Train a network; progress on stderr, JSON summary on stdout");
   cmd->add_option("--net", cfg->net, one_of("Network", network_names()))->capture_default_str();
   cmd->add_option("--width", cfg->width, "Channel width multiplier")->capture_default_str();
   cmd->add_option("--data", cfg->dataset, one_of("Dataset", kDatasets.names()))
@@ -30,7 +31,8 @@ Run add_train(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--test-limit", cfg->data.test_limit, "Use only the first N test images (0: all)")
       ->capture_default_str();
-  cmd->add_option("--epochs", cfg->epochs, "Epochs (0 with --init: calibrate and evaluate only)")->capture_default_str();
+  cmd->add_option("--epochs", cfg->epochs, "Epochs (0 with --init: calibrate and evaluate only)")
+      ->capture_default_str();
   cmd->add_option("--batch", cfg->batch, "Batch size")->capture_default_str();
   add_named_option(cmd, "--optimizer", kOptimizers, cfg->opt.type, "Optimizer");
   cmd->add_option("--lr", cfg->opt.lr, "Base learning rate")->capture_default_str();
@@ -59,7 +61,8 @@ Run add_train(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--abits", qat->settings.abits, "Activation (layer input) bits")
       ->capture_default_str();
-  cmd->add_option("--gbits", qat->settings.gbits, "Output-gradient bits (methods that quantize gradients)")
+  cmd->add_option("--gbits", qat->settings.gbits,
+                  "Output-gradient bits (methods that quantize gradients)")
       ->capture_default_str();
   cmd->add_option("--granularity", qat->settings.granularity,
                   one_of("Scale grouping (which ones a method supports: qbench methods)",
@@ -73,7 +76,8 @@ Run add_train(CLI::App& app) {
     if (!qat->method.empty()) {
       for (const std::string& kv : *opts) {
         const auto eq = kv.find('=');
-        if (eq == std::string::npos || eq == 0) throw error("--opt: expected KEY=VALUE, got '", kv, "'");
+        if (eq == std::string::npos || eq == 0)
+          throw error("--opt: expected KEY=VALUE, got '", kv, "'");
         const std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
         const auto parsed = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
         qat->settings.options[key] = parsed.is_discarded() ? nlohmann::json(value) : parsed;

@@ -17,8 +17,8 @@ using Run = std::function<int()>;
 // names, the default shows the current value's name, and a wrong name is refused in the
 // table's one form ("--optimizer: unknown optimizer 'adm' (valid: sgd, adam; ...)").
 template <class Row, class T>
-CLI::Option* add_named_option(CLI::App* cmd, const std::string& flag,
-                              const NameTable<Row>& table, T& value, const std::string& help) {
+CLI::Option* add_named_option(CLI::App* cmd, const std::string& flag, const NameTable<Row>& table,
+                              T& value, const std::string& help) {
   auto parse = [&table, &value, flag](const std::string& name) {
     value = table.parse(name, flag).value;
   };

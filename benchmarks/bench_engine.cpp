@@ -31,7 +31,7 @@ struct ConvShape {
 
 // ResNet-20 on CIFAR-10 (3×32×32): the stem, one conv of each stage, the two stride-2 convs.
 constexpr ConvShape kResNet20Convs[] = {
-    {"stem_3x32x32", 3, 16, 32, 1},  {"s1_16x32x32", 16, 16, 32, 1},
+    {"stem_3x32x32", 3, 16, 32, 1},     {"s1_16x32x32", 16, 16, 32, 1},
     {"s2down_16x32x32", 16, 32, 32, 2}, {"s2_32x16x16", 32, 32, 16, 1},
     {"s3down_32x16x16", 32, 64, 16, 2}, {"s3_64x8x8", 64, 64, 8, 1},
 };
@@ -83,8 +83,9 @@ void BM_train_step(benchmark::State& state, std::string net_name, Shape input) {
   const std::size_t N = 128;
   auto net = make_network(net_name, input, 10);
   net->init_weights(1);
-  Optimizer opt = make_optimizer(net->params(), OptimizerSpec{OptimizerKind::sgd, 0.01f, 0.9f, false, 5e-4f},
-                                 ScheduleSpec{ScheduleKind::constant}, true);
+  Optimizer opt =
+      make_optimizer(net->params(), OptimizerSpec{OptimizerKind::sgd, 0.01f, 0.9f, false, 5e-4f},
+                     ScheduleSpec{ScheduleKind::constant}, true);
   Shape xs = {N};
   xs.insert(xs.end(), input.begin(), input.end());
   Tensor x = Tensor::from_shape(xs);
@@ -113,21 +114,39 @@ void BM_train_step(benchmark::State& state, std::string net_name, Shape input) {
 void qb::bench::register_benchmarks() {
   for (const auto& s : kResNet20Convs) {
     benchmark::RegisterBenchmark((std::string("conv_fwd/") + s.name).c_str(), BM_conv, s, false)
-        ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+        ->Arg(1)
+        ->Arg(2)
+        ->ArgName("threads")
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark((std::string("conv_bwd/") + s.name).c_str(), BM_conv, s, true)
-        ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+        ->Arg(1)
+        ->Arg(2)
+        ->ArgName("threads")
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
   }
   for (auto [in, out] : {std::pair<std::size_t, std::size_t>{400, 120}, {512, 512}, {64, 10}})
     benchmark::RegisterBenchmark(
-        ("linear_fwd_bwd/" + std::to_string(in) + "x" + std::to_string(out)).c_str(), BM_linear,
-        in, out)
-        ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMicrosecond);
+        ("linear_fwd_bwd/" + std::to_string(in) + "x" + std::to_string(out)).c_str(), BM_linear, in,
+        out)
+        ->Arg(1)
+        ->Arg(2)
+        ->ArgName("threads")
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
   const std::pair<const char*, Shape> nets[] = {
-      {"lenet5", {1, 28, 28}},         {"resnet20", {3, 32, 32}},
-      {"mobilenet_tiny", {3, 32, 32}}, {"vgg_small", {3, 32, 32}},
+      {"lenet5", {1, 28, 28}},
+      {"resnet20", {3, 32, 32}},
+      {"mobilenet_tiny", {3, 32, 32}},
+      {"vgg_small", {3, 32, 32}},
   };
   for (const auto& [name, shape] : nets)
     benchmark::RegisterBenchmark(("train_step/" + std::string(name)).c_str(), BM_train_step,
                                  std::string(name), shape)
-        ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+        ->Arg(1)
+        ->Arg(2)
+        ->ArgName("threads")
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
 }

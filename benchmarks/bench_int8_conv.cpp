@@ -57,8 +57,8 @@ void set_gops(benchmark::State& state, const ConvShape& s) {
 void BM_qbench(benchmark::State& state, int8::Isa isa, ConvShape s) {
   set_threads(int(state.range(0)));
   const auto x = random_values<std::uint8_t>(std::size_t(kBatch) * s.H * s.H * s.C, 0, 255, 1);
-  const auto w = random_values<std::int8_t>(std::size_t(s.C) * 9 * (s.depthwise ? 1 : s.C),
-                                            -128, 127, 2);
+  const auto w =
+      random_values<std::int8_t>(std::size_t(s.C) * 9 * (s.depthwise ? 1 : s.C), -128, 127, 2);
   const auto g = int8::ConvGeometry::square(3, 1, 1);
   int8::Conv2dInt8 conv = s.depthwise ? int8::Conv2dInt8::depthwise(w.data(), s.C, g, isa)
                                       : int8::Conv2dInt8(w.data(), s.C, s.C, g, isa);
@@ -129,15 +129,18 @@ void qb::bench::register_benchmarks() {
     for (int8::Isa isa : isas) {
       if (s.depthwise && isa > int8::Isa::avx2) continue;  // the AVX2 kernel again
       auto* b = benchmark::RegisterBenchmark(
-          (std::string("qbench/") + int8::isa_name(isa) + "/" + s.name).c_str(), BM_qbench, isa,
-          s);
+          (std::string("qbench/") + int8::isa_name(isa) + "/" + s.name).c_str(), BM_qbench, isa, s);
       b->Arg(1);
       if (isa != int8::Isa::scalar || s.depthwise) b->Arg(2);
       b->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
     }
-    benchmark::RegisterBenchmark((std::string("fp32_conv/default/") + s.name).c_str(),
-                                 BM_fp32_conv, s)
-        ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((std::string("fp32_conv/default/") + s.name).c_str(), BM_fp32_conv,
+                                 s)
+        ->Arg(1)
+        ->Arg(2)
+        ->ArgName("threads")
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
   }
   // 65536 (one 1K-pixel image at 64 channels) and 32·32·32·16 (ResNet-20's first stage).
   for (int n : {65536, 524288})
@@ -149,6 +152,7 @@ void qb::bench::register_benchmarks() {
                                       int8::isa_name(isa) + "/" + std::to_string(n))
                                          .c_str(),
                                      BM_requant, isa, n, by_shift)
-            ->UseRealTime()->Unit(benchmark::kMicrosecond);
+            ->UseRealTime()
+            ->Unit(benchmark::kMicrosecond);
     }
 }

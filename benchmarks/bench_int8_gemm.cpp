@@ -45,9 +45,12 @@ using bench::random_values;
 using bench::set_gops;
 
 constexpr GemmShape kShapes[] = {
-    {"sq256", 256, 256, 256},          {"sq512", 512, 512, 512},
-    {"sq1024", 1024, 1024, 1024},      {"r20s1", 128 * 32 * 32, 16, 16 * 9},
-    {"r20s2", 128 * 16 * 16, 32, 32 * 9}, {"r20s3", 128 * 8 * 8, 64, 64 * 9},
+    {"sq256", 256, 256, 256},
+    {"sq512", 512, 512, 512},
+    {"sq1024", 1024, 1024, 1024},
+    {"r20s1", 128 * 32 * 32, 16, 16 * 9},
+    {"r20s2", 128 * 16 * 16, 32, 32 * 9},
+    {"r20s3", 128 * 8 * 8, 64, 64 * 9},
 };
 
 // Which operands a qbench row multiplies (see the header).
@@ -111,8 +114,8 @@ void qb::bench::register_benchmarks() {
         continue;
       }
       auto* b = benchmark::RegisterBenchmark(
-          (std::string("qbench/") + int8::isa_name(isa) + "/" + s.name).c_str(), BM_qbench, isa,
-          s, Operands::full);
+          (std::string("qbench/") + int8::isa_name(isa) + "/" + s.name).c_str(), BM_qbench, isa, s,
+          Operands::full);
       b->Arg(1);
       // The scalar reference is single-threaded.
       if (isa != int8::Isa::scalar) b->Arg(2);
@@ -121,17 +124,29 @@ void qb::bench::register_benchmarks() {
         for (auto [impl, ops] : {std::pair{"qbench_narrow/", Operands::narrow_weights},
                                  std::pair{"qbench_a7/", Operands::a7}})
           benchmark::RegisterBenchmark(
-              (std::string(impl) + int8::isa_name(isa) + "/" + s.name).c_str(), BM_qbench, isa,
-              s, ops)
-              ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+              (std::string(impl) + int8::isa_name(isa) + "/" + s.name).c_str(), BM_qbench, isa, s,
+              ops)
+              ->Arg(1)
+              ->Arg(2)
+              ->ArgName("threads")
+              ->UseRealTime()
+              ->Unit(benchmark::kMillisecond);
     }
     if (int8::cpu_has(int8::Isa::avx2))
       benchmark::RegisterBenchmark((std::string("qbench_acc16/avx2/") + s.name).c_str(),
                                    BM_qbench_acc16, s)
-          ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+          ->Arg(1)
+          ->Arg(2)
+          ->ArgName("threads")
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark((std::string("openblas_sgemm/default/") + s.name).c_str(),
                                  BM_openblas_sgemm, s)
-        ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+        ->Arg(1)
+        ->Arg(2)
+        ->ArgName("threads")
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
 #ifdef QB_HAVE_ONEDNN
     bench::register_onednn_rows(s);
 #endif

@@ -3,8 +3,8 @@
 // memory-bandwidth ceiling a fused fake-quant pass should approach); and the whole LeNet-5
 // training step in FP32 beside the same step with each method at W4A4 (the cost of QAT).
 #include "benchmarks/main.h"
-#include "engine/loss.h"
 #include "engine/check.h"
+#include "engine/loss.h"
 #include "engine/nets.h"
 #include "engine/parallel.h"
 #include "engine/rng.h"
@@ -93,8 +93,9 @@ void BM_lenet_step(benchmark::State& state, std::string method, int wbits) {
     c.settings.abits = method == "fp32" ? 32 : 4;
     make_qat(c).attach(*net);
   }
-  Optimizer opt = make_optimizer(net->params(), OptimizerSpec{OptimizerKind::sgd, 0.01f, 0.9f, false, 5e-4f},
-                                 ScheduleSpec{ScheduleKind::constant}, true);
+  Optimizer opt =
+      make_optimizer(net->params(), OptimizerSpec{OptimizerKind::sgd, 0.01f, 0.9f, false, 5e-4f},
+                     ScheduleSpec{ScheduleKind::constant}, true);
   Tensor x = random_tensor(128 * 784, 3);
   x.reshape({128, 1, 28, 28});
   std::vector<std::int32_t> labels(128);
@@ -132,13 +133,21 @@ void qb::bench::register_benchmarks() {
       }
   }
   benchmark::RegisterBenchmark("lenet5_step/none", BM_lenet_step, std::string(), 32)
-      ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+      ->Arg(1)
+      ->Arg(2)
+      ->ArgName("threads")
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
   // 4-bit weights, or the method's nearest narrower width (SYQ: ternary).
   for (const auto& name : method_names()) {
     int wbits = 4;
     while (wbits > 1 && name != "fp32" && !accepts(name, QuantRole::weight, wbits)) --wbits;
     const std::string label = "lenet5_step/" + name + "_w" + std::to_string(wbits) + "a4";
     benchmark::RegisterBenchmark(label.c_str(), BM_lenet_step, name, wbits)
-        ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+        ->Arg(1)
+        ->Arg(2)
+        ->ArgName("threads")
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
   }
 }

@@ -30,32 +30,32 @@ constexpr int kRounds = 24;  // asm statements (rounds of kChains steps) per ite
 #define QB_ROUND(STEP) \
   STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7) STEP(8) STEP(9)
 #define QB_VPMADDWD(n) "vpmaddwd %[w], %[a], %[t]\n\tvpaddd %[t], %[c" #n "], %[c" #n "]\n\t"
-#define QB_VPMADDUBSW(n)                                                      \
-  "vpmaddubsw %[w], %[a], %[t]\n\tvpmaddwd %[ones], %[t], %[t]\n\t"           \
+#define QB_VPMADDUBSW(n)                                            \
+  "vpmaddubsw %[w], %[a], %[t]\n\tvpmaddwd %[ones], %[t], %[t]\n\t" \
   "vpaddd %[t], %[c" #n "], %[c" #n "]\n\t"
 #define QB_ACC16(n) "vpmaddubsw %[w], %[a], %[t]\n\tvpaddw %[t], %[c" #n "], %[c" #n "]\n\t"
 #define QB_VPDPBUSD_VEX(n) "%{vex%} vpdpbusd %[w], %[a], %[c" #n "]\n\t"
 #define QB_VPDPBUSD(n) "vpdpbusd %[w], %[a], %[c" #n "]\n\t"
 
-#define QB_PEAK_KERNEL(NAME, TARGET, V, SET1, STEP)                                        \
-  __attribute__((target(TARGET))) std::int64_t NAME(std::int64_t iterations) {            \
-    const V a = SET1(0x01020304), w = SET1(0x05060708), ones = SET1(0x00010001);           \
-    V c0 = SET1(0), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, \
-      c9 = c0, t;                                                                          \
-    for (std::int64_t i = 0; i < iterations * kRounds; ++i)                                \
-      asm volatile(QB_ROUND(STEP)                                                          \
-                   : [c0] "+v"(c0), [c1] "+v"(c1), [c2] "+v"(c2), [c3] "+v"(c3),           \
-                     [c4] "+v"(c4), [c5] "+v"(c5), [c6] "+v"(c6), [c7] "+v"(c7),           \
-                     [c8] "+v"(c8), [c9] "+v"(c9), [t] "=&v"(t)                             \
-                   : [a] "v"(a), [w] "v"(w), [ones] "v"(ones));                            \
-    const V all[] = {c0, c1, c2, c3, c4, c5, c6, c7, c8, c9};                              \
-    std::int32_t sum = 0;                                                                  \
-    for (const V& v : all) {                                                               \
-      std::int32_t first;                                                                  \
-      std::memcpy(&first, &v, sizeof first);                                               \
-      sum += first;                                                                        \
-    }                                                                                      \
-    return sum;                                                                            \
+#define QB_PEAK_KERNEL(NAME, TARGET, V, SET1, STEP)                                             \
+  __attribute__((target(TARGET))) std::int64_t NAME(std::int64_t iterations) {                  \
+    const V a = SET1(0x01020304), w = SET1(0x05060708), ones = SET1(0x00010001);                \
+    V c0 = SET1(0), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0,     \
+      c9 = c0, t;                                                                               \
+    for (std::int64_t i = 0; i < iterations * kRounds; ++i)                                     \
+      asm volatile(QB_ROUND(STEP)                                                               \
+                   : [c0] "+v"(c0), [c1] "+v"(c1), [c2] "+v"(c2), [c3] "+v"(c3), [c4] "+v"(c4), \
+                     [c5] "+v"(c5), [c6] "+v"(c6), [c7] "+v"(c7), [c8] "+v"(c8), [c9] "+v"(c9), \
+                     [t] "=&v"(t)                                                               \
+                   : [a] "v"(a), [w] "v"(w), [ones] "v"(ones));                                 \
+    const V all[] = {c0, c1, c2, c3, c4, c5, c6, c7, c8, c9};                                   \
+    std::int32_t sum = 0;                                                                       \
+    for (const V& v : all) {                                                                    \
+      std::int32_t first;                                                                       \
+      std::memcpy(&first, &v, sizeof first);                                                    \
+      sum += first;                                                                             \
+    }                                                                                           \
+    return sum;                                                                                 \
   }
 
 QB_PEAK_KERNEL(avx2_vpmaddwd, "avx2", __m256i, _mm256_set1_epi32, QB_VPMADDWD)
@@ -63,8 +63,7 @@ QB_PEAK_KERNEL(avx2_vpmaddubsw, "avx2", __m256i, _mm256_set1_epi32, QB_VPMADDUBS
 QB_PEAK_KERNEL(avx2_vpmaddubsw_acc16, "avx2", __m256i, _mm256_set1_epi32, QB_ACC16)
 QB_PEAK_KERNEL(avxvnni_vpdpbusd, "avx2,avxvnni", __m256i, _mm256_set1_epi32, QB_VPDPBUSD_VEX)
 QB_PEAK_KERNEL(avx512bw_vpmaddwd, "avx512f,avx512bw", __m512i, _mm512_set1_epi32, QB_VPMADDWD)
-QB_PEAK_KERNEL(avx512bw_vpmaddubsw, "avx512f,avx512bw", __m512i, _mm512_set1_epi32,
-               QB_VPMADDUBSW)
+QB_PEAK_KERNEL(avx512bw_vpmaddubsw, "avx512f,avx512bw", __m512i, _mm512_set1_epi32, QB_VPMADDUBSW)
 QB_PEAK_KERNEL(avx512vnni_vpdpbusd, "avx512f,avx512bw,avx512vnni", __m512i, _mm512_set1_epi32,
                QB_VPDPBUSD)
 

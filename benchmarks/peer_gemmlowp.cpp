@@ -32,12 +32,11 @@ void BM_gemmlowp(benchmark::State& state, GemmShape s) {
   gemmlowp::GemmContext context;
   context.set_max_num_threads(int(state.range(0)));
   const gemmlowp::MatrixMap<const std::uint8_t, gemmlowp::MapOrder::RowMajor> lhs(A.data(), s.M,
-                                                                                 s.K, s.K);
+                                                                                  s.K, s.K);
   // W (N×K row-major) read as K×N is column-major.
   const gemmlowp::MatrixMap<const std::uint8_t, gemmlowp::MapOrder::ColMajor> rhs(Wu.data(), s.K,
-                                                                                 s.N, s.K);
-  gemmlowp::MatrixMap<std::int32_t, gemmlowp::MapOrder::RowMajor> result(C.data(), s.M, s.N,
-                                                                         s.N);
+                                                                                  s.N, s.K);
+  gemmlowp::MatrixMap<std::int32_t, gemmlowp::MapOrder::RowMajor> result(C.data(), s.M, s.N, s.N);
   const auto run = [&] {
     gemmlowp::GemmWithOutputPipeline<std::uint8_t, std::int32_t,
                                      gemmlowp::DefaultL8R8BitDepthParams>(
@@ -60,9 +59,12 @@ void BM_gemmlowp(benchmark::State& state, GemmShape s) {
 }  // namespace
 
 void register_gemmlowp_rows(const GemmShape& s) {
-  benchmark::RegisterBenchmark((std::string("gemmlowp/default/") + s.name).c_str(), BM_gemmlowp,
-                               s)
-      ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark((std::string("gemmlowp/default/") + s.name).c_str(), BM_gemmlowp, s)
+      ->Arg(1)
+      ->Arg(2)
+      ->ArgName("threads")
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
 }
 
 }  // namespace qb::bench

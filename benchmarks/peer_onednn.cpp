@@ -46,16 +46,26 @@ constexpr IsaCap kCaps[] = {
 
 const char* dnnl_isa_name(dnnl::cpu_isa isa) {
   switch (isa) {
-    case dnnl::cpu_isa::all: return "all";
-    case dnnl::cpu_isa::sse41: return "sse41";
-    case dnnl::cpu_isa::avx: return "avx";
-    case dnnl::cpu_isa::avx2: return "avx2";
-    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
-    case dnnl::cpu_isa::avx512_core: return "avx512_core";
-    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
-    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
-    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
-    default: return "other";
+    case dnnl::cpu_isa::all:
+      return "all";
+    case dnnl::cpu_isa::sse41:
+      return "sse41";
+    case dnnl::cpu_isa::avx:
+      return "avx";
+    case dnnl::cpu_isa::avx2:
+      return "avx2";
+    case dnnl::cpu_isa::avx2_vnni:
+      return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_core:
+      return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni:
+      return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16:
+      return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx:
+      return "avx512_core_amx";
+    default:
+      return "other";
   }
 }
 
@@ -93,10 +103,9 @@ OnednnSetup onednn_setup() {
         setup.isa = k.ours;
       }
   }
-  const bool vnni = effective == dnnl::cpu_isa::avx2_vnni ||
-                    effective == dnnl::cpu_isa::avx512_core_vnni ||
-                    effective == dnnl::cpu_isa::avx512_core_bf16 ||
-                    effective == dnnl::cpu_isa::avx512_core_amx;
+  const bool vnni =
+      effective == dnnl::cpu_isa::avx2_vnni || effective == dnnl::cpu_isa::avx512_core_vnni ||
+      effective == dnnl::cpu_isa::avx512_core_bf16 || effective == dnnl::cpu_isa::avx512_core_amx;
   setup.a_max = vnni ? 255 : 127;
   return setup;
 }
@@ -130,8 +139,8 @@ void BM_onednn(benchmark::State& state, GemmShape s, int a_max) {
     prim.execute(strm, args);
     strm.wait();
     if (auto err = check_against_ref(s, A.data(), W.data(), C.data()); !err.empty()) {
-      state.SkipWithError(("oneDNN (" + std::string(pd.impl_info_str()) + ") differs: " + err)
-                              .c_str());
+      state.SkipWithError(
+          ("oneDNN (" + std::string(pd.impl_info_str()) + ") differs: " + err).c_str());
       return;
     }
     state.SetLabel(pd.impl_info_str());
@@ -155,7 +164,11 @@ void register_onednn_rows(const GemmShape& s) {
   if (setup.isa.empty()) return;
   benchmark::RegisterBenchmark(("onednn/" + setup.isa + "/" + s.name).c_str(), BM_onednn, s,
                                setup.a_max)
-      ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+      ->Arg(1)
+      ->Arg(2)
+      ->ArgName("threads")
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
 }
 
 }  // namespace qb::bench

@@ -80,19 +80,19 @@ std::string join_key_path(const std::string& parent, const std::string& child);
 
 }  // namespace qb
 
-#define QB_CHECK(cond)                                                      \
-  do {                                                                      \
-    if (!(cond)) ::qb::detail::check_failed(__FILE__, __LINE__, #cond);     \
+#define QB_CHECK(cond)                                                  \
+  do {                                                                  \
+    if (!(cond)) ::qb::detail::check_failed(__FILE__, __LINE__, #cond); \
   } while (0)
 
-#define QB_CHECK_OP(a, op, b)                                                         \
-  do {                                                                                \
-    const auto& qb_a_ = (a);                                                          \
-    const auto& qb_b_ = (b);                                                          \
-    if (!(qb_a_ op qb_b_))                                                            \
-      ::qb::detail::check_failed(                                                     \
-          __FILE__, __LINE__,                                                         \
-          ::qb::detail::concat(#a " " #op " " #b " (", qb_a_, " vs ", qb_b_, ")"));   \
+#define QB_CHECK_OP(a, op, b)                                                       \
+  do {                                                                              \
+    const auto& qb_a_ = (a);                                                        \
+    const auto& qb_b_ = (b);                                                        \
+    if (!(qb_a_ op qb_b_))                                                          \
+      ::qb::detail::check_failed(                                                   \
+          __FILE__, __LINE__,                                                       \
+          ::qb::detail::concat(#a " " #op " " #b " (", qb_a_, " vs ", qb_b_, ")")); \
   } while (0)
 
 #define QB_CHECK_EQ(a, b) QB_CHECK_OP(a, ==, b)

@@ -47,8 +47,8 @@ Checkpoint load_checkpoint(const std::string& path) {
   Checkpoint ck;
   const std::int64_t version = root.attr_int("schema_version");
   if (version != kCheckpointSchemaVersion)
-    throw error(path, ": checkpoint schema_version ", version, " is not supported (this qbench reads ",
-                kCheckpointSchemaVersion, ")");
+    throw error(path, ": checkpoint schema_version ", version,
+                " is not supported (this qbench reads ", kCheckpointSchemaVersion, ")");
   ck.schema_version = int(version);
   read_tensors(root.open_group("params"), "", ck.params);
   read_tensors(root.open_group("buffers"), "", ck.buffers);

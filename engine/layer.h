@@ -23,15 +23,25 @@
 namespace qb {
 
 enum class LayerKind {
-  conv, linear, batchnorm, relu, relu6, maxpool, avgpool, global_avgpool, flatten,
-  sequential, residual, shortcut,
+  conv,
+  linear,
+  batchnorm,
+  relu,
+  relu6,
+  maxpool,
+  avgpool,
+  global_avgpool,
+  flatten,
+  sequential,
+  residual,
+  shortcut,
 };
 
 const char* to_string(LayerKind k);
 
 // What a quantization method needs to know about a layer to choose its quantizers.
 struct LayerInfo {
-  std::string name;   // "stage1.block0.conv1"
+  std::string name;  // "stage1.block0.conv1"
   LayerKind kind = LayerKind::sequential;
   Shape weight_shape;  // [out, in/groups, kh, kw] for conv, [out, in] for linear; empty otherwise
   std::size_t in_channels = 0, out_channels = 0;  // features for linear
@@ -64,7 +74,10 @@ class Layer {
   // Hook slots exist only on conv and linear; others refuse.
   virtual bool has_hooks() const { return false; }
   virtual void set_hook(HookSlot slot, std::shared_ptr<TensorHook> hook);
-  virtual TensorHook* hook(HookSlot slot) const { (void)slot; return nullptr; }
+  virtual TensorHook* hook(HookSlot slot) const {
+    (void)slot;
+    return nullptr;
+  }
 
   const LayerInfo& info() const { return info_; }
   LayerInfo& mutable_info() { return info_; }

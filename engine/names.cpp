@@ -35,8 +35,9 @@ std::string join_names(const std::vector<std::string>& names) {
 Error unknown_name(std::string_view what, std::string_view name,
                    const std::vector<std::string>& valid, std::string key_path) {
   const std::string near = nearest_name(name, valid);
-  return key_error(std::move(key_path), "unknown ", what, " '", name, "' (valid: ",
-                   join_names(valid), near.empty() ? "" : "; did you mean '" + near + "'?", ")");
+  return key_error(std::move(key_path), "unknown ", what, " '", name,
+                   "' (valid: ", join_names(valid),
+                   near.empty() ? "" : "; did you mean '" + near + "'?", ")");
 }
 
 }  // namespace qb

@@ -1,7 +1,6 @@
 #include "engine/nets.h"
 
 #include "engine/check.h"
-#include "engine/names.h"
 #include "engine/layers/activation.h"
 #include "engine/layers/batchnorm.h"
 #include "engine/layers/conv2d.h"
@@ -9,6 +8,7 @@
 #include "engine/layers/linear.h"
 #include "engine/layers/pooling.h"
 #include "engine/layers/residual.h"
+#include "engine/names.h"
 
 #include <cmath>
 
@@ -20,8 +20,7 @@ std::size_t scaled(std::size_t channels, float width) {
 }
 
 // conv → BN → activation, the unit of VGG, ResNet and MobileNet.
-void conv_bn_act(Sequential& s, const std::string& name, const Conv2dSpec& spec,
-                 LayerKind act) {
+void conv_bn_act(Sequential& s, const std::string& name, const Conv2dSpec& spec, LayerKind act) {
   s.emplace<Conv2d>(name + ".conv", spec);
   s.emplace<BatchNorm2d>(name + ".bn", spec.out_channels);
   s.emplace<Activation>(name + ".act", act);

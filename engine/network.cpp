@@ -11,7 +11,9 @@ namespace qb {
 
 Network::Network(std::string name, Shape input_shape, std::size_t num_classes,
                  std::unique_ptr<Sequential> body)
-    : name_(std::move(name)), input_shape_(std::move(input_shape)), num_classes_(num_classes),
+    : name_(std::move(name)),
+      input_shape_(std::move(input_shape)),
+      num_classes_(num_classes),
       body_(std::move(body)) {
   Shape in = {1};
   in.insert(in.end(), input_shape_.begin(), input_shape_.end());
@@ -117,8 +119,7 @@ std::size_t Network::fold_batchnorm() {
   std::size_t folded = 0;
   for (Sequential* s : chains) {
     for (std::size_t i = 0; i + 1 < s->size(); ++i) {
-      if (!dynamic_cast<Conv2d*>(&s->at(i)) || !dynamic_cast<BatchNorm2d*>(&s->at(i + 1)))
-        continue;
+      if (!dynamic_cast<Conv2d*>(&s->at(i)) || !dynamic_cast<BatchNorm2d*>(&s->at(i + 1))) continue;
       std::unique_ptr<BatchNorm2d> bn(static_cast<BatchNorm2d*>(s->release(i + 1).release()));
       std::unique_ptr<Conv2d> conv(static_cast<Conv2d*>(s->release(i).release()));
       s->insert(i, std::make_unique<FoldedConvBn>(std::move(conv), std::move(bn)));

@@ -33,7 +33,7 @@ class Network {
   std::vector<Buffer*> buffers();  // non-trained state (BatchNorm running statistics)
   std::vector<Layer*> layers();    // every leaf and composite in forward order
   std::vector<Layer*> hookable_layers();  // conv and linear, in forward order
-  std::size_t num_weights();       // elements of conv/linear/bn parameters (not quantizers')
+  std::size_t num_weights();              // elements of conv/linear/bn parameters (not quantizers')
 
   void zero_grad();
 

@@ -9,7 +9,8 @@
 namespace qb {
 
 void validate(const OptimizerSpec& o) {
-  if (!(o.lr >= 0.0f) || !std::isfinite(o.lr)) throw key_error("lr", "must be finite and >= 0, got ", o.lr);
+  if (!(o.lr >= 0.0f) || !std::isfinite(o.lr))
+    throw key_error("lr", "must be finite and >= 0, got ", o.lr);
   if (!(o.momentum >= 0.0f && o.momentum < 1.0f))
     throw key_error("momentum", "must be in [0, 1), got ", o.momentum);
   if (!(o.weight_decay >= 0.0f)) throw key_error("wd", "must be >= 0, got ", o.weight_decay);
@@ -25,8 +26,7 @@ void validate(const ScheduleSpec& s) {
 }
 
 float scheduled_lr(const ScheduleSpec& s, float base_lr, double e, double total_epochs) {
-  if (s.warmup_epochs > 0.0f && e < s.warmup_epochs)
-    return float(base_lr * e / s.warmup_epochs);
+  if (s.warmup_epochs > 0.0f && e < s.warmup_epochs) return float(base_lr * e / s.warmup_epochs);
   if (s.type == ScheduleKind::step) {
     double lr = base_lr;
     for (float m : s.milestones)
@@ -44,7 +44,9 @@ float scheduled_lr(const ScheduleSpec& s, float base_lr, double e, double total_
 
 ParamGroup::ParamGroup(std::string name, std::vector<Param*> params, OptimizerSpec opt,
                        ScheduleSpec sched)
-    : name_(std::move(name)), params_(std::move(params)), opt_(std::move(opt)),
+    : name_(std::move(name)),
+      params_(std::move(params)),
+      opt_(std::move(opt)),
       sched_(std::move(sched)) {
   validate(opt_);
   validate(sched_);
@@ -156,10 +158,16 @@ Optimizer make_optimizer(const std::vector<Param*>& params, const OptimizerSpec&
   std::vector<Param*> decayed, undecayed, quant;
   for (Param* p : params) {
     switch (p->role) {
-      case ParamRole::weight: decayed.push_back(p); break;
+      case ParamRole::weight:
+        decayed.push_back(p);
+        break;
       case ParamRole::bias:
-      case ParamRole::bn: (exclude_bn_bias ? undecayed : decayed).push_back(p); break;
-      case ParamRole::quantizer: quant.push_back(p); break;
+      case ParamRole::bn:
+        (exclude_bn_bias ? undecayed : decayed).push_back(p);
+        break;
+      case ParamRole::quantizer:
+        quant.push_back(p);
+        break;
     }
   }
   Optimizer opt;

@@ -6,10 +6,14 @@ namespace qb {
 
 const char* to_string(ParamRole r) {
   switch (r) {
-    case ParamRole::weight: return "weight";
-    case ParamRole::bias: return "bias";
-    case ParamRole::bn: return "bn";
-    case ParamRole::quantizer: return "quantizer";
+    case ParamRole::weight:
+      return "weight";
+    case ParamRole::bias:
+      return "bias";
+    case ParamRole::bn:
+      return "bn";
+    case ParamRole::quantizer:
+      return "quantizer";
   }
   return "?";
 }

@@ -13,10 +13,10 @@
 namespace qb {
 
 enum class ParamRole {
-  weight,      // conv / linear weights: decayed
-  bias,        // conv / linear biases: not decayed when exclude_bn_bias is set
-  bn,          // BatchNorm gamma and beta: not decayed when exclude_bn_bias is set
-  quantizer,   // learned by a quantization method (thresholds, alpha, scales): never decayed
+  weight,     // conv / linear weights: decayed
+  bias,       // conv / linear biases: not decayed when exclude_bn_bias is set
+  bn,         // BatchNorm gamma and beta: not decayed when exclude_bn_bias is set
+  quantizer,  // learned by a quantization method (thresholds, alpha, scales): never decayed
 };
 
 const char* to_string(ParamRole r);
@@ -25,7 +25,7 @@ struct Param {
   std::string name;  // unique in a network: "stage1.block0.conv1.weight"
   ParamRole role = ParamRole::weight;
   Tensor value;
-  Tensor grad;  // same shape as value; accumulated by backward, cleared by zero_grad()
+  Tensor grad;          // same shape as value; accumulated by backward, cleared by zero_grad()
   bool frozen = false;  // optimizers leave a frozen parameter (and its moments) untouched
 
   void zero_grad();

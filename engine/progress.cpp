@@ -7,7 +7,9 @@
 namespace qb {
 
 Progress::Progress(std::FILE* out, double interval_seconds)
-    : out_(out), tty_(out && isatty(fileno(out))), interval_(interval_seconds),
+    : out_(out),
+      tty_(out && isatty(fileno(out))),
+      interval_(interval_seconds),
       last_(std::chrono::steady_clock::now()) {}
 
 Progress Progress::silent() { return Progress(nullptr); }
@@ -34,7 +36,8 @@ void Progress::step(const StepStats& s) {
     const int filled = s.steps ? int(width * s.step / s.steps) : width;
     std::string bar(filled, '#');
     bar.resize(width, '.');
-    std::fprintf(out_, "\r\033[Kepoch %zu/%zu [%s] %zu/%zu  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s",
+    std::fprintf(out_,
+                 "\r\033[Kepoch %zu/%zu [%s] %zu/%zu  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s",
                  s.epoch, s.epochs, bar.c_str(), s.step, s.steps, s.loss, 100.0 * s.accuracy,
                  s.images_per_second, format_duration(s.eta_seconds).c_str());
     dirty_ = true;

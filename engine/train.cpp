@@ -8,8 +8,8 @@
 #include "engine/parallel.h"
 
 #include <chrono>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 namespace qb {
@@ -23,8 +23,12 @@ double seconds_since(Clock::time_point t) {
 
 // Everything that must match for a checkpoint to continue this run.
 std::string run_identity(const TrainConfig& c, const DataSplits& d) {
-  return nlohmann::json{{"net", c.net},     {"width", c.width}, {"data", d.identity},
-                        {"batch", c.batch}, {"seed", c.seed},   {"init", c.init},
+  return nlohmann::json{{"net", c.net},
+                        {"width", c.width},
+                        {"data", d.identity},
+                        {"batch", c.batch},
+                        {"seed", c.seed},
+                        {"init", c.init},
                         {"quantization", c.quantization}}
       .dump();
 }
@@ -40,8 +44,8 @@ std::string epoch_summary(const EpochRecord& rec, std::size_t epochs) {
   char buf[256];
   std::snprintf(buf, sizeof buf,
                 "epoch %zu/%zu  loss %.4f  train %.2f%%  val %.2f%%  lr %.3g  %.1fs  %.0f img/s",
-                rec.epoch, epochs, rec.train_loss, 100 * rec.train_accuracy,
-                100 * rec.val_accuracy, rec.lr, rec.seconds, rec.images_per_second);
+                rec.epoch, epochs, rec.train_loss, 100 * rec.train_accuracy, 100 * rec.val_accuracy,
+                rec.lr, rec.seconds, rec.images_per_second);
   return buf;
 }
 
@@ -72,11 +76,16 @@ nlohmann::json to_json(const TrainConfig& c) {
           {"epochs", c.epochs},
           {"batch", c.batch},
           {"optimizer",
-           {{"type", kOptimizers.row_of(c.opt.type).name}, {"lr", c.opt.lr}, {"momentum", c.opt.momentum},
-            {"nesterov", c.opt.nesterov}, {"weight_decay", c.opt.weight_decay}}},
+           {{"type", kOptimizers.row_of(c.opt.type).name},
+            {"lr", c.opt.lr},
+            {"momentum", c.opt.momentum},
+            {"nesterov", c.opt.nesterov},
+            {"weight_decay", c.opt.weight_decay}}},
           {"schedule",
-           {{"type", kSchedules.row_of(c.schedule.type).name}, {"warmup_epochs", c.schedule.warmup_epochs},
-            {"milestones", c.schedule.milestones}, {"gamma", c.schedule.gamma}}},
+           {{"type", kSchedules.row_of(c.schedule.type).name},
+            {"warmup_epochs", c.schedule.warmup_epochs},
+            {"milestones", c.schedule.milestones},
+            {"gamma", c.schedule.gamma}}},
           {"exclude_bn_bias", c.exclude_bn_bias},
           {"seed", c.seed},
           {"threads", c.threads},
@@ -85,10 +94,10 @@ nlohmann::json to_json(const TrainConfig& c) {
 }
 
 nlohmann::json to_json(const EpochRecord& r) {
-  return {{"epoch", r.epoch}, {"lr", r.lr}, {"train_loss", r.train_loss},
-          {"train_accuracy", r.train_accuracy}, {"val_loss", r.val_loss},
-          {"val_accuracy", r.val_accuracy}, {"seconds", r.seconds},
-          {"images_per_second", r.images_per_second}};
+  return {{"epoch", r.epoch},           {"lr", r.lr},
+          {"train_loss", r.train_loss}, {"train_accuracy", r.train_accuracy},
+          {"val_loss", r.val_loss},     {"val_accuracy", r.val_accuracy},
+          {"seconds", r.seconds},       {"images_per_second", r.images_per_second}};
 }
 
 nlohmann::json to_json(const TrainResult& r) {
@@ -169,9 +178,8 @@ EpochRecord Trainer::run_epoch(BatchLoader& loader, std::size_t epoch, Progress&
     seen += labels_.size();
     const double elapsed = seconds_since(epoch_start);
     const double rate = double(seen) / std::max(elapsed, 1e-9);
-    const double remaining_images =
-        double(steps - step) * double(cfg_.batch) +
-        double(cfg_.epochs - epoch - 1) * double(data_.train.size());
+    const double remaining_images = double(steps - step) * double(cfg_.batch) +
+                                    double(cfg_.epochs - epoch - 1) * double(data_.train.size());
     progress.step({epoch + 1, cfg_.epochs, step, steps, loss_sum / double(seen),
                    double(correct) / double(seen), rate, remaining_images / rate});
   }
@@ -196,9 +204,8 @@ float Trainer::train_step(const Tensor& images, const std::vector<std::int32_t>&
   if (!std::isfinite(loss))
     throw TrainingDiverged(detail::concat(
         "training diverged: loss is ", loss, " at epoch ", epoch + 1, ", step ", step + 1,
-        " (learning rate ", scheduled_lr(cfg_.schedule, cfg_.opt.lr, epochs_done,
-                                         double(cfg_.epochs)),
-        ")"));
+        " (learning rate ",
+        scheduled_lr(cfg_.schedule, cfg_.opt.lr, epochs_done, double(cfg_.epochs)), ")"));
   net_.backward(loss_.backward());
   opt_.step(epochs_done, double(cfg_.epochs));
   return loss;

@@ -7,8 +7,8 @@
 // epoch k+1 and reproduces an uninterrupted run bit for bit (same thread count).
 #pragma once
 
-#include "engine/checkpoint.h"
 #include "engine/check.h"
+#include "engine/checkpoint.h"
 #include "engine/data/dataset.h"
 #include "engine/loss.h"
 #include "engine/network.h"
@@ -122,8 +122,8 @@ class Trainer {
   // Step `step` (0-based) of the `steps` in epoch `epoch`: forward, loss, backward, optimizer
   // step at the schedule's point for that fraction of the run. Returns the batch's mean loss;
   // throws TrainingDiverged when it is not finite.
-  float train_step(const Tensor& images, const std::vector<std::int32_t>& labels,
-                   std::size_t epoch, std::size_t step, std::size_t steps);
+  float train_step(const Tensor& images, const std::vector<std::int32_t>& labels, std::size_t epoch,
+                   std::size_t step, std::size_t steps);
 
   Network& net_;
   const DataSplits& data_;
@@ -132,7 +132,7 @@ class Trainer {
   std::size_t next_epoch_ = 0;  // 0-based index of the next epoch to run
   std::vector<EpochRecord> history_;
   SoftmaxCrossEntropy loss_;
-  Tensor images_;                      // the batch being trained on, reused from step to step
+  Tensor images_;  // the batch being trained on, reused from step to step
   std::vector<std::int32_t> labels_;
 };
 

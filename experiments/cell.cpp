@@ -18,7 +18,9 @@ json to_json(const Recipe& r) {
 }
 
 json dataset_identity(const DatasetSpec& d) {
-  return {{"name", d.name}, {"train_limit", d.train_limit}, {"test_limit", d.test_limit},
+  return {{"name", d.name},
+          {"train_limit", d.train_limit},
+          {"test_limit", d.test_limit},
           {"val_size", d.val_size}};
 }
 

@@ -16,16 +16,15 @@ namespace {
 
 using json = nlohmann::json;
 
-const std::vector<std::string> kTopKeys = {"schema", "name", "dataset", "networks", "seeds",
-                                           "fp32",   "finetune", "methods", "wbits", "abits",
-                                           "gbits",  "first_last", "granularity", "exclude",
-                                           "include"};
-const std::vector<std::string> kRecipeKeys = {"epochs", "batch", "optimizer", "lr",
-                                              "momentum", "wd", "schedule", "warmup"};
+const std::vector<std::string> kTopKeys = {
+    "schema", "name",  "dataset", "networks",   "seeds",       "fp32",    "finetune", "methods",
+    "wbits",  "abits", "gbits",   "first_last", "granularity", "exclude", "include"};
+const std::vector<std::string> kRecipeKeys = {"epochs",   "batch", "optimizer", "lr",
+                                              "momentum", "wd",    "schedule",  "warmup"};
 const std::vector<std::string> kDatasetKeys = {"name", "data_dir", "train_limit", "test_limit",
                                                "val_size"};
-const std::vector<std::string> kMethodKeys = {"name", "options", "recipe", "wbits", "abits",
-                                              "gbits", "first_last", "granularity"};
+const std::vector<std::string> kMethodKeys = {"name",  "options", "recipe",     "wbits",
+                                              "abits", "gbits",   "first_last", "granularity"};
 
 Recipe read_recipe(const json& j, const std::string& path, Recipe r, JsonReader& in) {
   if (!in.object(j, path, kRecipeKeys)) return r;
@@ -65,8 +64,7 @@ DatasetSpec read_dataset(const json& j, JsonReader& in) {
 }
 
 // The lists of settings (first_last parsed through its table) from `j`, over `e`'s.
-void read_setting_lists(const json& j, const std::string& path, MethodEntry& e,
-                        JsonReader& in) {
+void read_setting_lists(const json& j, const std::string& path, MethodEntry& e, JsonReader& in) {
   in.read_list(j, "wbits", path, e.wbits);
   in.read_list(j, "abits", path, e.abits);
   in.read_list(j, "gbits", path, e.gbits);
@@ -86,8 +84,7 @@ void read_setting_lists(const json& j, const std::string& path, MethodEntry& e,
   if (in.read_list(j, "granularity", path, e.granularity))
     for (std::size_t i = 0; i < e.granularity.size(); ++i)
       if (!kGranularities.find(e.granularity[i]))
-        in.problem_within("", unknown_name("granularity", e.granularity[i],
-                                           kGranularities.names(),
+        in.problem_within("", unknown_name("granularity", e.granularity[i], kGranularities.names(),
                                            j["granularity"].is_array()
                                                ? index_path(join_key_path(path, "granularity"), i)
                                                : join_key_path(path, "granularity")));
@@ -111,7 +108,8 @@ MethodEntry read_method(const json& m, const std::string& path, const MethodEntr
       in.problem(join_key_path(path, "options"),
                  std::string("expected object, got ") + m["options"].type_name());
   }
-  if (m.contains("recipe")) e.recipe = read_recipe(m["recipe"], join_key_path(path, "recipe"), e.recipe, in);
+  if (m.contains("recipe"))
+    e.recipe = read_recipe(m["recipe"], join_key_path(path, "recipe"), e.recipe, in);
   read_setting_lists(m, path, e, in);
   return e;
 }
@@ -170,8 +168,8 @@ Sweep parse_sweep(const json& j) {
   const auto& known_nets = network_names();
   for (std::size_t i = 0; i < defaults.nets.size(); ++i)
     if (std::find(known_nets.begin(), known_nets.end(), defaults.nets[i]) == known_nets.end())
-      in.problem_within("", unknown_name("network", defaults.nets[i], known_nets,
-                                         index_path("networks", i)));
+      in.problem_within(
+          "", unknown_name("network", defaults.nets[i], known_nets, index_path("networks", i)));
   defaults.seeds = {1};
   in.read_list(j, "seeds", "", defaults.seeds);
   defaults.wbits = defaults.abits = defaults.gbits = {32};
@@ -183,7 +181,8 @@ Sweep parse_sweep(const json& j) {
   fp32.epochs = 30, fp32.lr = 0.05;
   if (j.contains("fp32")) fp32 = read_recipe(j["fp32"], "fp32", fp32, in);
   if (fp32.epochs == 0) in.problem("fp32.epochs", "expected at least 1 (cells fine-tune from it)");
-  if (j.contains("finetune")) defaults.recipe = read_recipe(j["finetune"], "finetune", Recipe{}, in);
+  if (j.contains("finetune"))
+    defaults.recipe = read_recipe(j["finetune"], "finetune", Recipe{}, in);
 
   std::vector<MethodEntry> entries;
   if (!j.contains("methods")) {
@@ -219,8 +218,8 @@ Sweep parse_sweep(const json& j) {
   for (const auto& e : includes) trial_install(e, data, in);
   in.throw_if_any();
 
-  s.cells = expand_cells(entries, includes, excludes, data, fp32, defaults.nets,
-                         defaults.seeds, in);
+  s.cells =
+      expand_cells(entries, includes, excludes, data, fp32, defaults.nets, defaults.seeds, in);
   in.throw_if_any();
   std::set<std::string> keys;
   for (const auto& c : s.cells) keys.insert(c.key);

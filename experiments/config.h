@@ -24,9 +24,9 @@ namespace qb::exp {
 constexpr int kConfigSchema = 1;
 
 struct Sweep {
-  std::string name;          // the config's "name" (informational)
-  std::vector<Cell> cells;   // expansion order; keys unique
-  std::string hash;          // content_key of the sorted cell keys: the sweep's identity
+  std::string name;         // the config's "name" (informational)
+  std::vector<Cell> cells;  // expansion order; keys unique
+  std::string hash;         // content_key of the sorted cell keys: the sweep's identity
 };
 
 // Throws qb::Errors with one qb::Error per problem, each at its key path.

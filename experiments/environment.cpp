@@ -4,12 +4,12 @@
 #include <hdf5.h>
 #include <xtensor/xtensor_config.hpp>
 
+#include <unistd.h>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
-#include <unistd.h>
 
 // The commit is baked in when CMake configures (QB_GIT_COMMIT, "-dirty" when the tree had
 // uncommitted changes then): a binary copied to a cluster node still knows where it came from.
@@ -23,9 +23,9 @@ namespace {
 // "model name" and the ISA flags that matter to kernels, from /proc/cpuinfo's first CPU.
 std::pair<std::string, std::string> cpu() {
   static const std::set<std::string> interesting = {
-      "sse4_2", "avx",      "avx2",     "fma",         "f16c",       "avx512f",   "avx512bw",
-      "avx512vl", "avx512dq", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile",
-      "amx_int8", "asimd",    "sve"};
+      "sse4_2",   "avx",      "avx2",     "fma",         "f16c",     "avx512f",
+      "avx512bw", "avx512vl", "avx512dq", "avx512_vnni", "avx_vnni", "avx512_bf16",
+      "amx_tile", "amx_int8", "asimd",    "sve"};
   std::ifstream in("/proc/cpuinfo");
   std::string line, model = "unknown", flags;
   bool have_flags = false;

@@ -7,8 +7,8 @@
 
 namespace qb::exp {
 
-const std::vector<std::string> kRuleKeys = {"method", "net", "seed", "wbits", "abits", "gbits",
-                                            "first_last", "granularity"};
+const std::vector<std::string> kRuleKeys = {"method", "net",   "seed",       "wbits",
+                                            "abits",  "gbits", "first_last", "granularity"};
 
 namespace {
 

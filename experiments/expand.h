@@ -37,8 +37,9 @@ struct Rule {
 // The keys a rule may name (the cell fields it matches).
 extern const std::vector<std::string> kRuleKeys;
 
-// The sweep's cells in order (`nets` and `seeds`: the config's top-level lists), each with its identity and index. A rule that matches no cell,
-// or an empty result, is a problem reported to `reader`.
+// The sweep's cells in order (`nets` and `seeds`: the config's top-level lists), each with its
+// identity and index. A rule that matches no cell, or an empty result, is a problem reported to
+// `reader`.
 std::vector<Cell> expand_cells(const std::vector<MethodEntry>& entries,
                                const std::vector<MethodEntry>& includes,
                                const std::vector<Rule>& excludes, const DatasetSpec& data,

@@ -17,7 +17,7 @@ namespace qb::exp {
 nlohmann::json normalise_numbers(const nlohmann::json& j);
 std::string canonical_dump(const nlohmann::json& j);  // normalised, sorted keys, compact
 std::uint64_t fnv1a64(const std::string& bytes);
-std::string hex16(std::uint64_t h);                   // 16 lowercase hex digits
-std::string content_key(const nlohmann::json& j);     // hex16(fnv1a64(canonical_dump(j)))
+std::string hex16(std::uint64_t h);                // 16 lowercase hex digits
+std::string content_key(const nlohmann::json& j);  // hex16(fnv1a64(canonical_dump(j)))
 
 }  // namespace qb::exp

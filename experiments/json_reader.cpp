@@ -15,7 +15,8 @@ bool as_count(const nlohmann::json& v, std::uint64_t& out) {
     out = v.get<std::uint64_t>();
     return true;
   }
-  if (v.is_number_float() && v.get<double>() >= 0 && v.get<double>() == std::floor(v.get<double>())) {
+  if (v.is_number_float() && v.get<double>() >= 0 &&
+      v.get<double>() == std::floor(v.get<double>())) {
     out = std::uint64_t(v.get<double>());
     return true;
   }
@@ -29,7 +30,8 @@ void JsonReader::throw_if_any() const {
 bool JsonReader::object(const json& j, const std::string& path,
                         const std::vector<std::string>& valid) {
   if (!j.is_object()) {
-    problem(path.empty() ? "(top level)" : path, std::string("expected object, got ") + j.type_name());
+    problem(path.empty() ? "(top level)" : path,
+            std::string("expected object, got ") + j.type_name());
     return false;
   }
   for (const auto& [k, v] : j.items()) {
@@ -57,8 +59,7 @@ void JsonReader::read(const json& j, const std::string& key, const std::string& 
   read_string(j, key, path, out);
 }
 
-void JsonReader::read(const json& j, const std::string& key, const std::string& path,
-                      double& out) {
+void JsonReader::read(const json& j, const std::string& key, const std::string& path, double& out) {
   if (!j.contains(key)) return;
   if (!j[key].is_number())
     return problem(join_key_path(path, key),
@@ -71,13 +72,11 @@ void JsonReader::read(const json& j, const std::string& key, const std::string& 
   if (!j.contains(key)) return;
   std::uint64_t v = 0;
   if (!as_count(j[key], v))
-    return problem(join_key_path(path, key),
-                   "expected non-negative integer, got " + j[key].dump());
+    return problem(join_key_path(path, key), "expected non-negative integer, got " + j[key].dump());
   out = std::size_t(v);
 }
 
-void JsonReader::read(const json& j, const std::string& key, const std::string& path,
-                      int& out) {
+void JsonReader::read(const json& j, const std::string& key, const std::string& path, int& out) {
   if (!j.contains(key)) return;
   const json& v = j[key];
   const bool integral = v.is_number_integer() ||
@@ -108,7 +107,8 @@ bool JsonReader::read_list(const json& j, const std::string& key, const std::str
   std::vector<std::string> got;
   const auto xs = items(j, key, path);
   for (const auto& [at, x] : xs) {
-    if (!x->is_string()) return problem(at, std::string("expected string, got ") + x->type_name()), false;
+    if (!x->is_string())
+      return problem(at, std::string("expected string, got ") + x->type_name()), false;
     got.push_back(x->get<std::string>());
   }
   if (got.empty()) return false;
@@ -122,7 +122,8 @@ bool JsonReader::read_list(const json& j, const std::string& key, const std::str
   std::vector<std::uint64_t> got;
   for (const auto& [at, x] : items(j, key, path)) {
     std::uint64_t u = 0;
-    if (!as_count(*x, u)) return problem(at, "expected non-negative integer, got " + x->dump()), false;
+    if (!as_count(*x, u))
+      return problem(at, "expected non-negative integer, got " + x->dump()), false;
     got.push_back(u);
   }
   if (got.empty()) return false;

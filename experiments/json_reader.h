@@ -52,7 +52,8 @@ class JsonReader {
     if (const Row* r = table.find(name))
       out = r->value;
     else
-      problems_.push_back(unknown_name(table.what(), name, table.names(), join_key_path(path, key)));
+      problems_.push_back(
+          unknown_name(table.what(), name, table.names(), join_key_path(path, key)));
   }
 
   // A scalar or a list of scalars at j[key] → a non-empty list (false: absent or a problem).

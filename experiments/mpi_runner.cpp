@@ -34,14 +34,14 @@ int run_mpi(const Sweep& sweep, const std::string& config_path, const RunOptions
   // With --force a finished cell is no proof that nobody needs to run it: own share only.
   std::vector<std::size_t> order = mine;
   for (std::size_t r = 1; r < std::size_t(size) && !o.force; ++r)
-    for (std::size_t i :
-         shard_indices(sweep.cells.size(), (std::size_t(rank) + r) % std::size_t(size),
-                       std::size_t(size)))
+    for (std::size_t i : shard_indices(
+             sweep.cells.size(), (std::size_t(rank) + r) % std::size_t(size), std::size_t(size)))
       order.push_back(i);
   try {
     if (dry_run) {
       for (std::size_t i : mine)
-        std::printf("rank %d: %s %s\n", rank, sweep.cells[i].key.c_str(), sweep.cells[i].name.c_str());
+        std::printf("rank %d: %s %s\n", rank, sweep.cells[i].key.c_str(),
+                    sweep.cells[i].name.c_str());
       return 0;
     }
     // Rank 0 creates the folder and sweep.json (or refuses it) before any rank writes.

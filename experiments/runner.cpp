@@ -18,7 +18,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 // The FP32 checkpoint `c` fine-tunes from, trained here if no process has done it yet. The
 // pretraining writes a checkpoint every epoch to <key>.run.h5 and resumes from it after a kill
@@ -130,7 +132,7 @@ SweepReport run_cells(const Sweep& sweep, const std::vector<std::size_t>& indice
     const CellRun run = run_cell(c, o, progress);
     if (run != CellRun::ran) {
       notes.line(c.key + (run == CellRun::busy ? ": running in another process, skipped"
-                                                : ": finished by another process"));
+                                               : ": finished by another process"));
       ++(run == CellRun::busy ? rep.busy : rep.skipped);
       continue;
     }

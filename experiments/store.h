@@ -46,7 +46,7 @@ void write_cell(const std::string& dir, const Cell& cell, const CellOutcome& out
 // A finished cell as read back (enough to validate it and to fill a summary row).
 struct CellRecord {
   std::string key;
-  nlohmann::json config;       // cell_json
+  nlohmann::json config;  // cell_json
   nlohmann::json environment;
   double test_accuracy = 0, val_accuracy = 0, test_loss = 0, val_loss = 0;
   double epochs = 0, train_seconds = 0, wall_seconds = 0;

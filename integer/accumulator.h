@@ -51,9 +51,9 @@ inline std::optional<int8::Acc16> as_acc16(AccModel m) { return kAccModels.row_o
 
 struct OverflowStats {
   std::string layer;
-  std::int64_t dot_products = 0;   // computed
-  std::int64_t wrong = 0;          // whose accumulator result differs from the exact sum
-  std::int64_t max_abs_sum = 0;    // largest exact |Σ q·w|
+  std::int64_t dot_products = 0;  // computed
+  std::int64_t wrong = 0;         // whose accumulator result differs from the exact sum
+  std::int64_t max_abs_sum = 0;   // largest exact |Σ q·w|
   void add(const OverflowStats& o);
 };
 

@@ -97,8 +97,8 @@ void Engine::conv(std::size_t i, const std::uint8_t* x, int N, std::vector<std::
   if (r.shift >= 0)
     int8::requantize_shift(acc, l.C_out, M, l.C_out, r.shift, out, y.data(), l.C_out, isa_);
   else
-    int8::requantize(acc, l.C_out, M, l.C_out, std::span<const int8::Multiplier>(r.multiplier),
-                     out, y.data(), l.C_out, isa_);
+    int8::requantize(acc, l.C_out, M, l.C_out, std::span<const int8::Multiplier>(r.multiplier), out,
+                     y.data(), l.C_out, isa_);
 }
 
 void Engine::forward(const float* images, int N, std::vector<double>& logits, Trace* trace) {

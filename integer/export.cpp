@@ -70,7 +70,8 @@ WeightCodes weight_codes(const std::string& layer, Quantizer& q, const Tensor& w
     out.step.assign(g.scale.begin(), g.scale.end());
   else
     throw error("layer ", layer, ": weight grid of granularity '", g.granularity, "' (",
-                g.scale.size(), " scales) varies along the dot product; an integer GEMM needs "
+                g.scale.size(),
+                " scales) varies along the dot product; an integer GEMM needs "
                 "one scale per tensor or per output channel");
   // A grid whose levels sit midway between integer multiples of the step (DoReFa:
   // −1 + 2q/(2^k − 1)) is on integers at half the step.
@@ -98,8 +99,10 @@ WeightCodes weight_codes(const std::string& layer, Quantizer& q, const Tensor& w
       return out;
     }
   }
-  throw error("layer ", layer, ": its quantized weights are not on integer multiples of the "
-              "grid's step ", out.step[0], " (nor of half of it)");
+  throw error("layer ", layer,
+              ": its quantized weights are not on integer multiples of the "
+              "grid's step ",
+              out.step[0], " (nor of half of it)");
 }
 
 // Where a conv/linear layer's pieces live (FoldedConvBn wraps a Conv2d).
@@ -195,7 +198,8 @@ void Exporter::image_input(const MatLayer& first) {
     const auto& sd = opts_.image_stddev;
     if (mu.size() != 1 || sd.size() != 1)
       throw error("layer ", first.layer->name(), ": the image stays in float for this method and ",
-                  mu.size(), " channels normalised apart have no one 8-bit pixel grid (use "
+                  mu.size(),
+                  " channels normalised apart have no one 8-bit pixel grid (use "
                   "--first-last fp32)");
     in.kind = ImageInput::Kind::pixels;
     in.scale = 1.0 / (255.0 * sd[0]);
@@ -252,8 +256,8 @@ void Exporter::export_mat(std::size_t& i, const std::vector<qb::Layer*>& items) 
   } else {
     if (flattened_) throw error("layer ", name, ": a convolution after Flatten");
     l.H = H_, l.W = W_, l.C_in = C_;
-    l.geometry = int8::ConvGeometry::square(int(info.kernel_h), int(info.stride),
-                                            int(info.padding));
+    l.geometry =
+        int8::ConvGeometry::square(int(info.kernel_h), int(info.stride), int(info.padding));
   }
   l.Ho = l.geometry.out_h(l.H);
   l.Wo = l.geometry.out_w(l.W);
@@ -311,8 +315,12 @@ void Exporter::export_mat(std::size_t& i, const std::vector<qb::Layer*>& items) 
         }
         break;
       }
-      case LayerKind::relu: relu = true; break;
-      case LayerKind::relu6: relu6 = true; break;
+      case LayerKind::relu:
+        relu = true;
+        break;
+      case LayerKind::relu6:
+        relu6 = true;
+        break;
       case LayerKind::maxpool: {
         Layer p;
         p.kind = Layer::Kind::maxpool;
@@ -324,7 +332,9 @@ void Exporter::export_mat(std::size_t& i, const std::vector<qb::Layer*>& items) 
         pools.push_back(p);
         break;
       }
-      case LayerKind::flatten: flattened_ = true; break;
+      case LayerKind::flatten:
+        flattened_ = true;
+        break;
       default:
         throw error("layer ", f.name(), ": ", to_string(f.info().kind),
                     " is not exported yet (sequential conv/linear, BatchNorm, ReLU, ReLU6, max "
@@ -369,7 +379,8 @@ void Exporter::export_mat(std::size_t& i, const std::vector<qb::Layer*>& items) 
       if (bn_a[o] < 0) {  // a negative γ/σ: negate the channel, keep the multiplier positive
         for (std::size_t k = 0; k < per; ++k) {
           if (l.weight[o * per + k] == -128)
-            throw error("layer ", name, ": channel ", o, " has γ < 0 and a weight code −128, "
+            throw error("layer ", name, ": channel ", o,
+                        " has γ < 0 and a weight code −128, "
                         "which cannot be negated in s8");
           l.weight[o * per + k] = std::int8_t(-l.weight[o * per + k]);
         }
@@ -420,7 +431,8 @@ Network export_network(qb::Network& net, const ExportOptions& opts) {
   // fake-quant network's (77% top-1 agreement, W4A4 on synthetic data) for a reason not yet
   // found: refused until it is, rather than reported as if right.
   if (opts.method == "sat")
-    throw error("layer ", net.hookable_layers().at(0)->name(), ": sat is not exported yet (its "
+    throw error("layer ", net.hookable_layers().at(0)->name(),
+                ": sat is not exported yet (its "
                 "integer logits disagree with fake-quant for a reason under investigation)");
   return Exporter(net, opts).run();
 }

@@ -29,8 +29,8 @@
 namespace qb::integer {
 
 struct ExportOptions {
-  std::string method;                     // recorded in the result
-  std::vector<double> image_mean;         // the dataset's normalisation, per channel
+  std::string method;              // recorded in the result
+  std::vector<double> image_mean;  // the dataset's normalisation, per channel
   std::vector<double> image_stddev;
 };
 

@@ -30,10 +30,14 @@ std::size_t argmax(const float* v, int n) { return std::size_t(std::max_element(
 nlohmann::json input_json(const ImageInput& in) {
   switch (in.kind) {
     case ImageInput::Kind::grid:
-      return {{"kind", "grid"}, {"scale", in.scale}, {"zero_point", in.offset},
+      return {{"kind", "grid"},
+              {"scale", in.scale},
+              {"zero_point", in.offset},
               {"note", "the first layer's input quantizer, as trained"}};
     case ImageInput::Kind::pixels:
-      return {{"kind", "pixels"}, {"scale", in.scale}, {"zero_point", in.zero_point},
+      return {{"kind", "pixels"},
+              {"scale", in.scale},
+              {"zero_point", in.zero_point},
               {"padding_code", std::nearbyint(in.zero_point)},
               {"note", "the image stayed float in training; its 8-bit pixels are the codes"}};
     case ImageInput::Kind::floating:
@@ -60,7 +64,8 @@ nlohmann::json infer(const InferConfig& cfg, Progress& progress) {
   }
   const nlohmann::json q = config.value("quantization", nlohmann::json());
   if (!q.is_object() || q.value("method", "").empty())
-    throw error(path, ": an FP32 checkpoint (trained without --method); integer inference "
+    throw error(path,
+                ": an FP32 checkpoint (trained without --method); integer inference "
                 "needs a quantization-aware one");
   if (!ck.strings.count("hooks"))
     throw error(path, ": checkpoint has no quantizer state (no 'hooks' entry)");
@@ -103,8 +108,7 @@ nlohmann::json infer(const InferConfig& cfg, Progress& progress) {
     const Tensor& fq = net->forward(batch, /*training=*/false);
     const auto t0 = std::chrono::steady_clock::now();
     engine.forward(batch.data(), int(n), logits, &trace);
-    engine_seconds +=
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    engine_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     reference_forward(inet, cfg.acc, batch.data(), int(n), ref_logits, &ref_trace, &ref_stats);
     for (std::size_t k = 0; k < n; ++k) {
       const std::size_t label = test.labels[begin + k];
@@ -113,9 +117,9 @@ nlohmann::json infer(const InferConfig& cfg, Progress& progress) {
       correct += top == label;
       fq_correct += fq_top == label;
       agree += top == fq_top;
-      bool same = std::equal(logits.begin() + long(k * classes),
-                             logits.begin() + long((k + 1) * classes),
-                             ref_logits.begin() + long(k * classes));
+      bool same =
+          std::equal(logits.begin() + long(k * classes), logits.begin() + long((k + 1) * classes),
+                     ref_logits.begin() + long(k * classes));
       for (std::size_t i = 0; i < trace.codes.size() && same; ++i) {
         const std::size_t len = trace.codes[i].size() / n;
         same = std::equal(trace.codes[i].begin() + long(k * len),
@@ -146,7 +150,7 @@ nlohmann::json infer(const InferConfig& cfg, Progress& progress) {
       ++conv;
       j["kind"] = "int8";
       j["weight_bits"] = l.weight_bits;
-      j["requantisation"] = l.logits           ? "dequantised (logits)"
+      j["requantisation"] = l.logits               ? "dequantised (logits)"
                             : l.requant.shift >= 0 ? "shift " + std::to_string(l.requant.shift)
                                                    : "Q31 multiplier per channel";
       j["dot_products"] = st.dot_products;
@@ -158,22 +162,23 @@ nlohmann::json infer(const InferConfig& cfg, Progress& progress) {
     layers.push_back(j);
   }
   const double N = double(test.size());
-  return {{"checkpoint", path},
-          {"net", inet.name},
-          {"quantization", q},
-          {"acc", acc_model_name(cfg.acc)},
-          {"isa", int8::isa_name(cfg.isa)},
-          {"threads", num_threads()},
-          {"data", splits.identity},
-          {"images", test.size()},
-          {"accuracy", correct / N},
-          {"fake_quant_accuracy", fq_correct / N},
-          {"agreement", {{"top1_agree", agree}, {"disagreements", test.size() - agree},
-                         {"fraction", agree / N}}},
-          {"reference", {{"mismatches", mismatches}, {"overflow_counts_equal", stats_equal}}},
-          {"input", input_json(inet.input)},
-          {"layers", layers},
-          {"images_per_second", engine_seconds > 0 ? N / engine_seconds : 0.0}};
+  return {
+      {"checkpoint", path},
+      {"net", inet.name},
+      {"quantization", q},
+      {"acc", acc_model_name(cfg.acc)},
+      {"isa", int8::isa_name(cfg.isa)},
+      {"threads", num_threads()},
+      {"data", splits.identity},
+      {"images", test.size()},
+      {"accuracy", correct / N},
+      {"fake_quant_accuracy", fq_correct / N},
+      {"agreement",
+       {{"top1_agree", agree}, {"disagreements", test.size() - agree}, {"fraction", agree / N}}},
+      {"reference", {{"mismatches", mismatches}, {"overflow_counts_equal", stats_equal}}},
+      {"input", input_json(inet.input)},
+      {"layers", layers},
+      {"images_per_second", engine_seconds > 0 ? N / engine_seconds : 0.0}};
 }
 
 }  // namespace qb::integer

@@ -53,31 +53,31 @@ struct ImageInput {
 };
 
 struct Requant {
-  std::vector<std::int32_t> bias;             // per output channel, at the accumulator's scale
-  int shift = -1;                             // ≥ 0: power-of-two requantisation
-  std::vector<int8::Multiplier> multiplier;   // per output channel, when shift < 0
-  int zero_point = 0, lo = 0, hi = 255;       // output grid and clamp, stored u8 codes
-  double scale = 1.0;                         // real value of one output code step
+  std::vector<std::int32_t> bias;            // per output channel, at the accumulator's scale
+  int shift = -1;                            // ≥ 0: power-of-two requantisation
+  std::vector<int8::Multiplier> multiplier;  // per output channel, when shift < 0
+  int zero_point = 0, lo = 0, hi = 255;      // output grid and clamp, stored u8 codes
+  double scale = 1.0;                        // real value of one output code step
 };
 
 struct Layer {
   enum class Kind { conv, maxpool, floating };
   Kind kind = Kind::conv;
   std::string name;
-  int H = 0, W = 0, C_in = 0;   // input (a linear layer: 1, 1, features)
+  int H = 0, W = 0, C_in = 0;  // input (a linear layer: 1, 1, features)
   int Ho = 0, Wo = 0, C_out = 0;
   int8::ConvGeometry geometry;  // conv, float and maxpool windows
   // conv: s8 codes [C_out][kh][kw][C_in]; float: float weights in the same layout
   std::vector<std::int8_t> weight;
   std::vector<float> float_weight, float_bias;
   int weight_bits = 8;
-  int pad_code = 0;             // the input's zero point as a code (what padding holds)
-  double input_scale = 1.0;     // float layers: dequantisation of their input codes
+  int pad_code = 0;          // the input's zero point as a code (what padding holds)
+  double input_scale = 1.0;  // float layers: dequantisation of their input codes
   double input_zero_point = 0;
-  Requant requant;              // onto the next layer's input grid, unless `logits`
-  bool logits = false;          // the last layer: results dequantised, not requantised
+  Requant requant;                  // onto the next layer's input grid, unless `logits`
+  bool logits = false;              // the last layer: results dequantised, not requantised
   std::vector<double> logit_scale;  // per output channel
-  std::string note;             // how the layer was exported (BN folded, ReLU as clamp, ...)
+  std::string note;                 // how the layer was exported (BN folded, ReLU as clamp, ...)
 };
 
 struct Network {

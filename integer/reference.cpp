@@ -90,8 +90,8 @@ void conv(const Layer& l, AccModel model, const std::uint8_t* x, int N, std::uin
 std::int64_t rounded_shift(std::int64_t p, int s) {
   QB_CHECK_GE(s, 0);
   if (s == 0) return p;
-  if (s >= 63) return 0;  // |p| < 2^62 here: |p| / 2^63 < ½
-  const std::int64_t floor = p >> s;  // arithmetic shift: rounds toward −∞
+  if (s >= 63) return 0;                       // |p| < 2^62 here: |p| / 2^63 < ½
+  const std::int64_t floor = p >> s;           // arithmetic shift: rounds toward −∞
   const std::int64_t rest = p - (floor << s);  // in [0, 2^s)
   const std::int64_t half = std::int64_t(1) << (s - 1);
   if (rest > half || (rest == half && (floor & 1))) return floor + 1;

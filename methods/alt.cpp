@@ -34,9 +34,9 @@ void AltQuantizer::calibrate(const Tensor& x) {
   const std::size_t n = x.size();
   std::string rule = spec_.option<std::string>("calibration", "auto");
   if (rule == "auto")
-    rule = spec_.role == QuantRole::activation              ? "klj"
+    rule = spec_.role == QuantRole::activation                 ? "klj"
            : spec_.role == QuantRole::weight && spec_.training ? "3sd"
-                                                              : "max";
+                                                               : "max";
   float t = 0.0f;
   if (rule == "klj") {
     // Levels per side of zero: 2^(b−1) signed, 2^b unsigned.
@@ -122,7 +122,8 @@ class AltMethod final : public Method {
         "uniform symmetric, per-tensor power-of-2 scale; log2 thresholds trained with exact "
         "gradients (Adam); BN folded in training",
         {QuantRole::weight, QuantRole::activation, QuantRole::gradient},
-        1, 16,
+        1,
+        16,
         {{"mode", "retrain",
           "retrain (thresholds and weights trained) or static (thresholds calibrated, then "
           "fixed; with --epochs 0 nothing trains, with more only the weights do)"},
@@ -194,8 +195,8 @@ class AltMethod final : public Method {
 
   void on_epoch_begin(std::size_t epoch, Network& net) override {
     net.set_bn_frozen(mode_ == "static" || epoch >= std::size_t(bn_freeze_epoch_));
-    const bool freeze = mode_ == "static" ||
-                        (threshold_freeze_epoch_ > 0 && epoch >= std::size_t(threshold_freeze_epoch_));
+    const bool freeze = mode_ == "static" || (threshold_freeze_epoch_ > 0 &&
+                                              epoch >= std::size_t(threshold_freeze_epoch_));
     for (Param* p : net.params())
       if (p->role == ParamRole::quantizer) p->frozen = freeze;
   }

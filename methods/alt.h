@@ -48,7 +48,7 @@ class AltQuantizer final : public Quantizer {
   bool calibrated_ = false;
   Param* log2_t_;
   const Tensor* x_ = nullptr;
-  float s_ = 1.0f;  // the scale of the last forward
+  float s_ = 1.0f;                        // the scale of the last forward
   std::uint64_t clipped_ = 0, seen_ = 0;  // elements of the last forward outside [n, p]
   Tensor y_, dx_;
 };

@@ -10,9 +10,9 @@ float three_sigma(const float* x, std::size_t n);
 
 // The KL-J threshold (Jain et al. 2019 §3.3, after TensorRT's entropy calibration): the t that
 // minimises the Jeffreys divergence J(P, Q) = KL(P‖Q) + KL(Q‖P) between P, a 2048-bin
-// histogram of the non-zero |x| (signed) or positive x (unsigned) clipped at t (the mass beyond t folded
-// into the last kept bin), and Q, the histogram below t requantized to `levels` uniform levels
-// (each level's mass spread over its non-empty bins). Candidates are the bin edges from
+// histogram of the non-zero |x| (signed) or positive x (unsigned) clipped at t (the mass beyond t
+// folded into the last kept bin), and Q, the histogram below t requantized to `levels` uniform
+// levels (each level's mass spread over its non-empty bins). Candidates are the bin edges from
 // `levels` bins up, so t ≥ levels·max/2048 (TensorRT's resolution: an 8-bit unsigned
 // threshold is at least max/8); empty bins are smoothed with 1e-4 of the mass before the logs.
 // Returns 0 when no value is positive.

@@ -36,9 +36,12 @@ Tensor input_for(QuantRole role, std::uint64_t seed) {
   Tensor x = Tensor::from_shape(role == QuantRole::weight ? Shape{4, 3, 3, 3} : Shape{2, 3, 5, 5});
   Rng rng(seed);
   for (auto& v : x) {
-    if (role == QuantRole::weight) v = float(rng.normal() * 0.5);
-    else if (role == QuantRole::activation) v = -1.0f + 13.0f * rng.uniform();
-    else v = float(rng.normal() * 0.01);
+    if (role == QuantRole::weight)
+      v = float(rng.normal() * 0.5);
+    else if (role == QuantRole::activation)
+      v = -1.0f + 13.0f * rng.uniform();
+    else
+      v = float(rng.normal() * 0.01);
   }
   return x;
 }

@@ -47,8 +47,8 @@ std::string to_string(const ConformanceFailure& f);
 
 struct ConformanceReport {
   std::string method;
-  std::size_t cases_checked = 0;   // role × bits combinations built and checked
-  std::size_t cases_refused = 0;   // combinations the method refused cleanly
+  std::size_t cases_checked = 0;      // role × bits combinations built and checked
+  std::size_t cases_refused = 0;      // combinations the method refused cleanly
   std::size_t gradients_checked = 0;  // of the checked ones, by finite differences
   std::vector<ConformanceFailure> failures;
 

@@ -99,9 +99,13 @@ class DorefaMethod final : public Method {
  public:
   const MethodInfo& info() const override {
     static const MethodInfo mi{
-        "dorefa", "Zhou et al. 2016, DoReFa-Net (arXiv:1606.06160)",
+        "dorefa",
+        "Zhou et al. 2016, DoReFa-Net (arXiv:1606.06160)",
         "tanh-normalised k-bit weights, activations clipped to [0,1]; straight-through rounding",
-        {QuantRole::weight, QuantRole::activation}, 1, 16, {}};
+        {QuantRole::weight, QuantRole::activation},
+        1,
+        16,
+        {}};
     return mi;
   }
   std::unique_ptr<Quantizer> make_quantizer(const QuantizerSpec& spec) const override {

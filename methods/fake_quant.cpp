@@ -5,14 +5,13 @@
 
 namespace qb {
 
-void fake_quant(const float* x, float* y, std::size_t n, float s, float lo,
-                float hi) {
+void fake_quant(const float* x, float* y, std::size_t n, float s, float lo, float hi) {
 #pragma omp simd
   for (std::size_t i = 0; i < n; ++i) y[i] = std::min(std::max(std::rint(x[i] / s), lo), hi) * s;
 }
 
-void fake_quant_per_channel(const float* x, float* y, std::size_t channels,
-                            std::size_t per_channel, const float* s, float lo, float hi) {
+void fake_quant_per_channel(const float* x, float* y, std::size_t channels, std::size_t per_channel,
+                            const float* s, float lo, float hi) {
   for (std::size_t c = 0; c < channels; ++c)
     fake_quant(x + c * per_channel, y + c * per_channel, per_channel, s[c], lo, hi);
 }

@@ -15,8 +15,8 @@ namespace qb {
 void fake_quant(const float* x, float* y, std::size_t n, float s, float lo, float hi);
 
 // Per-channel: `channels` contiguous blocks of `per_channel` values, block c with scale s[c].
-void fake_quant_per_channel(const float* x, float* y, std::size_t channels,
-                            std::size_t per_channel, const float* s, float lo, float hi);
+void fake_quant_per_channel(const float* x, float* y, std::size_t channels, std::size_t per_channel,
+                            const float* s, float lo, float hi);
 
 // max |x| over n values (0 for n = 0).
 float max_abs(const float* x, std::size_t n);

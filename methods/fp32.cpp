@@ -15,9 +15,13 @@ class IdentityQuantizer final : public Quantizer {
 class Fp32Method final : public Method {
  public:
   const MethodInfo& info() const override {
-    static const MethodInfo mi{"fp32", "-", "identity: no quantization (the baseline)",
+    static const MethodInfo mi{"fp32",
+                               "-",
+                               "identity: no quantization (the baseline)",
                                {QuantRole::weight, QuantRole::activation, QuantRole::gradient},
-                               32, 32, {}};
+                               32,
+                               32,
+                               {}};
     return mi;
   }
   std::unique_ptr<Quantizer> make_quantizer(const QuantizerSpec& spec) const override {

@@ -11,8 +11,8 @@ void Method::validate(const QuantizerSpec& spec) const {
   if (std::find(mi.roles.begin(), mi.roles.end(), spec.role) == mi.roles.end()) {
     std::vector<std::string> valid;
     for (auto r : mi.roles) valid.push_back(to_string(r));
-    throw key_error("role", mi.name, " does not quantize ", to_string(spec.role),
-                    " (it supports ", join_names(valid), ")");
+    throw key_error("role", mi.name, " does not quantize ", to_string(spec.role), " (it supports ",
+                    join_names(valid), ")");
   }
   if (spec.bits < mi.min_bits || spec.bits > mi.max_bits)
     throw key_error("bits", mi.name, " supports ", mi.min_bits, "..", mi.max_bits, " bits, got ",
@@ -48,9 +48,12 @@ std::unique_ptr<Quantizer> Method::make_checked(const QuantizerSpec& spec) const
 int Method::weight_bits(const LayerInfo& layer, const QuantSettings& s) {
   if (!(layer.first || layer.last)) return s.wbits;
   switch (s.first_last) {
-    case FirstLast::same: return s.wbits;
-    case FirstLast::eight: return std::max(s.wbits, 8);  // never fewer than 8 bits
-    case FirstLast::fp32: return 32;
+    case FirstLast::same:
+      return s.wbits;
+    case FirstLast::eight:
+      return std::max(s.wbits, 8);  // never fewer than 8 bits
+    case FirstLast::fp32:
+      return 32;
   }
   QB_CHECK(false);
 }

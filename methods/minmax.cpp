@@ -108,10 +108,12 @@ class MinMaxMethod final : public Method {
  public:
   const MethodInfo& info() const override {
     static const MethodInfo mi{
-        "minmax", "uniform symmetric quantization over the observed range (baseline)",
+        "minmax",
+        "uniform symmetric quantization over the observed range (baseline)",
         "s = max|x| / (2^(b-1)-1) (signed) or max(x) / (2^b-1); STE; running range for activations",
         {QuantRole::weight, QuantRole::activation, QuantRole::gradient},
-        1, 16,
+        1,
+        16,
         {{"granularity", "tensor", "tensor, or channel (weights: one range per output channel)"},
          {"momentum", 0.9, "running-average momentum of activation ranges"}}};
     return mi;

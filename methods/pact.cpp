@@ -11,7 +11,8 @@ namespace qb {
 namespace {
 
 float initial_alpha(const QuantizerSpec& spec) {
-  if (!spec.layer) throw key_error("layer", "PACT needs layer.kind (conv or linear) to initialise alpha");
+  if (!spec.layer)
+    throw key_error("layer", "PACT needs layer.kind (conv or linear) to initialise alpha");
   if (spec.layer->kind == LayerKind::conv) return 8.0f;
   if (spec.layer->kind == LayerKind::linear) return 10.0f;
   throw key_error("layer.kind", "PACT initialises alpha for conv or linear layers only");
@@ -82,7 +83,10 @@ class PactMethod final : public Method {
     static const MethodInfo mi{"pact",
                                "Choi et al. 2018, PACT (arXiv:1805.06085)",
                                "activations clipped at a learned alpha per layer, k-bit uniform",
-                               {QuantRole::activation}, 1, 16, {}};
+                               {QuantRole::activation},
+                               1,
+                               16,
+                               {}};
     return mi;
   }
   std::unique_ptr<Quantizer> make_quantizer(const QuantizerSpec& spec) const override {

@@ -62,9 +62,12 @@ LayerInfo parse_layer(const json& l) {
   LayerInfo info;
   info.name = "probe";
   const std::string kind = l.value("kind", "");
-  if (kind == "conv") info.kind = LayerKind::conv;
-  else if (kind == "linear") info.kind = LayerKind::linear;
-  else throw key_error("layer.kind", "expected conv or linear, got '", kind, "'");
+  if (kind == "conv")
+    info.kind = LayerKind::conv;
+  else if (kind == "linear")
+    info.kind = LayerKind::linear;
+  else
+    throw key_error("layer.kind", "expected conv or linear, got '", kind, "'");
   info.in_channels = get_size(l, "in_channels", 0);
   info.out_channels = get_size(l, "out_channels", 0);
   info.kernel_h = info.kernel_w = 1;
@@ -81,8 +84,9 @@ LayerInfo parse_layer(const json& l) {
   info.fan_in = get_size(l, "fan_in", info.in_channels * info.kernel_h * info.kernel_w);
   info.fan_out = get_size(l, "fan_out", info.out_channels * info.kernel_h * info.kernel_w);
   if (info.kind == LayerKind::conv)
-    info.weight_shape = {info.out_channels, info.in_channels / std::max<std::size_t>(info.groups, 1),
-                         info.kernel_h, info.kernel_w};
+    info.weight_shape = {info.out_channels,
+                         info.in_channels / std::max<std::size_t>(info.groups, 1), info.kernel_h,
+                         info.kernel_w};
   else
     info.weight_shape = {info.out_channels, info.in_channels};
   return info;
@@ -126,7 +130,7 @@ json run_probe(const json& req) {
     dy = parse_tensor(req.at("dy"), "dy");
     if (dy->shape() != x.shape())
       throw key_error("dy", "shape ", to_string(shape_of(*dy)), " differs from x's ",
-                  to_string(shape_of(x)));
+                      to_string(shape_of(x)));
   }
 
   method->validate(spec);

@@ -7,9 +7,12 @@ namespace qb {
 
 nlohmann::json to_json(const QatConfig& c) {
   const QuantSettings& s = c.settings;
-  return {{"method", c.method},         {"wbits", s.wbits},
-          {"abits", s.abits},           {"gbits", s.gbits},
-          {"granularity", s.granularity}, {"first_last", kFirstLast.row_of(s.first_last).name},
+  return {{"method", c.method},
+          {"wbits", s.wbits},
+          {"abits", s.abits},
+          {"gbits", s.gbits},
+          {"granularity", s.granularity},
+          {"first_last", kFirstLast.row_of(s.first_last).name},
           {"options", s.options}};
 }
 

@@ -67,7 +67,8 @@ class SatMethod final : public Method {
         "DoReFa weights rescaled to variance 1/n_out; PACT activations with the calibrated "
         "alpha gradient",
         {QuantRole::weight, QuantRole::activation},
-        1, 16,
+        1,
+        16,
         {{"scale_adjust", true, "rescale quantized weights by 1/sqrt(n_out Var(Q)) (SAT)"},
          {"calibrated_gradient", true, "CG-PACT alpha gradient (false: plain PACT's)"},
          {"eval_scale", false,

@@ -17,7 +17,8 @@ std::size_t group_count(const std::string& g, const Shape& s) {
   if (g == "channel") return s.empty() ? 1 : s[0];
   if (g == "row") return conv ? s[2] : 1;
   if (g == "pixel") return conv ? s[2] * s[3] : 1;
-  throw key_error("options.granularity", "syq supports layer, row, pixel or channel, got '", g, "'");
+  throw key_error("options.granularity", "syq supports layer, row, pixel or channel, got '", g,
+                  "'");
 }
 
 // The weight's shape as the quantizer will see it: the layer's, or (bare probe) unknown yet.
@@ -61,7 +62,8 @@ void SyqWeightQuantizer::set_geometry(const Shape& s) {
   per_out_ = numel(s) / s[0];
   const std::size_t n = group_count(granularity_, s);
   if (alpha_->value.size() != n) {
-    if (calibrated_) throw key_error("x", "weight shape ", to_string(s), " does not fit this quantizer");
+    if (calibrated_)
+      throw key_error("x", "weight shape ", to_string(s), " does not fit this quantizer");
     alpha_->value = Tensor::from_shape(granularity_ == "layer" ? Shape{} : Shape{n});
     alpha_->value.fill(1.0f);
     alpha_->init_grad();
@@ -70,10 +72,14 @@ void SyqWeightQuantizer::set_geometry(const Shape& s) {
 
 std::size_t SyqWeightQuantizer::group_of(std::size_t i) const {
   switch (grouping_) {
-    case Grouping::layer: return 0;
-    case Grouping::channel: return i / per_out_;
-    case Grouping::row: return i % (kh_ * kw_) / kw_;
-    case Grouping::pixel: return i % (kh_ * kw_);  // i·kw + j within the kernel
+    case Grouping::layer:
+      return 0;
+    case Grouping::channel:
+      return i / per_out_;
+    case Grouping::row:
+      return i % (kh_ * kw_) / kw_;
+    case Grouping::pixel:
+      return i % (kh_ * kw_);  // i·kw + j within the kernel
   }
   return 0;
 }
@@ -188,7 +194,8 @@ class SyqMethod final : public Method {
         "binary/ternary weights with a learned scale per group (layer, row, pixel); k-bit "
         "activations on [0,1]",
         {QuantRole::weight, QuantRole::activation},
-        1, 16,
+        1,
+        16,
         {{"granularity", "pixel", "weight groups: layer, row, pixel (conv default), channel"},
          {"eta", 0.05, "ternary threshold as a fraction of max|W|"},
          {"alpha_lr", 1e-4,

@@ -56,7 +56,8 @@ void compare(const std::string& what, float* value, const float* analytic, std::
     value[i] = orig;
     const double numeric = (up - down) / (2.0 * double(opt.step));
     const double err = std::abs(numeric - double(analytic[i]));
-    const double bound = opt.atol + opt.rtol * std::max(std::abs(numeric), std::abs(double(analytic[i])));
+    const double bound =
+        opt.atol + opt.rtol * std::max(std::abs(numeric), std::abs(double(analytic[i])));
     ++res.checked;
     if (err > bound && err / bound > worst) {
       worst = err / bound;
@@ -91,8 +92,8 @@ GradCheckResult check_layer_at(Layer& layer, const Tensor& x0, const GradCheckOp
   auto f = [&] { return objective(layer, x, r, opt.training); };
   if (opt.check_input) compare("dx", x.data(), dx.data(), x.size(), f, opt, rng, res);
   for (std::size_t k = 0; k < params.size(); ++k)
-    compare(params[k]->name, params[k]->value.data(), grads[k].data(), grads[k].size(), f, opt,
-            rng, res);
+    compare(params[k]->name, params[k]->value.data(), grads[k].data(), grads[k].size(), f, opt, rng,
+            res);
   return res;
 }
 

@@ -17,7 +17,7 @@ namespace qb::test {
 
 struct GradCheckOptions {
   bool training = true;
-  float step = 1e-2f;     // h; inputs are drawn so that no kink lies within h (see .cpp)
+  float step = 1e-2f;  // h; inputs are drawn so that no kink lies within h (see .cpp)
   double rtol = 1e-2, atol = 1e-3;
   std::size_t max_coords = 64;  // per tensor
   std::uint64_t seed = 1;

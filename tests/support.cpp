@@ -1,7 +1,7 @@
 #include "tests/support.h"
 
-#include <catch2/catch.hpp>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <stdexcept>
 

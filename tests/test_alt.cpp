@@ -168,8 +168,8 @@ std::unique_ptr<FoldedConvBn> folded(const Conv2dSpec& spec, std::uint64_t seed)
 
 TEST_CASE("folded conv+BN gradients match finite differences (training, frozen, eval)",
           "[alt][fold][gradcheck]") {
-  const Conv2dSpec specs[] = {{3, 4, 3, 1, 1, 1, false}, {4, 4, 3, 2, 1, 4, false},
-                              {5, 3, 1, 1, 0, 1, false}};
+  const Conv2dSpec specs[] = {
+      {3, 4, 3, 1, 1, 1, false}, {4, 4, 3, 2, 1, 4, false}, {5, 3, 1, 1, 0, 1, false}};
   for (const auto& spec : specs)
     for (int mode = 0; mode < 3; ++mode) {  // 0 training, 1 training with BN frozen, 2 eval
       INFO("groups=" << spec.groups << " kernel=" << spec.kernel << " mode=" << mode);
@@ -220,7 +220,8 @@ TEST_CASE("fold_batchnorm folds every conv+BN pair and keeps every name", "[alt]
   Tensor x = Tensor::from_shape({2, 3, 32, 32});
   fill_normal(x, 41);
   net->init_weights(7);
-  for (Buffer* b : net->buffers()) fill_normal(b->value, 42, 0.2f), b->value = xt::abs(b->value) + 0.5f;
+  for (Buffer* b : net->buffers())
+    fill_normal(b->value, 42, 0.2f), b->value = xt::abs(b->value) + 0.5f;
   const Tensor y_plain = net->forward(x, false);
 
   CHECK(net->fold_batchnorm() == 19);  // the stem and 2 per block × 9 blocks

@@ -4,8 +4,8 @@
 #include "engine/check.h"
 #include "engine/io/atomic_file.h"
 
-#include <catch2/catch.hpp>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <fstream>

@@ -62,8 +62,8 @@ class FaultyMethod final : public Method {
  public:
   explicit FaultyMethod(Fault fault) : fault_(fault) {}
   const MethodInfo& info() const override {
-    static const MethodInfo mi{"faulty", "-", "a test's broken quantizer", {QuantRole::weight},
-                               2, 2, {}};
+    static const MethodInfo mi{"faulty", "-", "a test's broken quantizer", {QuantRole::weight}, 2,
+                               2,        {}};
     return mi;
   }
   std::unique_ptr<Quantizer> make_quantizer(const QuantizerSpec& spec) const override {
@@ -78,8 +78,7 @@ class FaultyMethod final : public Method {
 std::vector<std::string> failed_checks(const ConformanceReport& r) {
   std::vector<std::string> checks;
   for (const auto& f : r.failures)
-    if (std::find(checks.begin(), checks.end(), f.check) == checks.end())
-      checks.push_back(f.check);
+    if (std::find(checks.begin(), checks.end(), f.check) == checks.end()) checks.push_back(f.check);
   return checks;
 }
 

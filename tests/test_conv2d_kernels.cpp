@@ -48,21 +48,21 @@ Reference direct_convolution(const Conv2dGeometry& q, const std::vector<float>& 
                              const std::vector<float>& w, const std::vector<float>& dy) {
   Reference r{std::vector<double>(q.N * q.O * q.HWo), std::vector<double>(x.size()),
               std::vector<double>(w.size())};
-  for_each_tap(q, [&](std::size_t n, std::size_t o, std::size_t c, std::size_t cg,
-                      std::size_t oh, std::size_t ow, std::size_t ih, std::size_t iw,
-                      std::size_t i, std::size_t j) {
-    const std::size_t yi = ((n * q.O + o) * q.Ho + oh) * q.Wo + ow;
-    const std::size_t xi = ((n * q.C + c) * q.H + ih) * q.W + iw;
-    const std::size_t wi = ((o * q.Cg + cg) * q.k + i) * q.k + j;
-    r.y[yi] += double(x[xi]) * w[wi];
-    r.dx[xi] += double(dy[yi]) * w[wi];
-    r.dw[wi] += double(dy[yi]) * x[xi];
-  });
+  for_each_tap(q,
+               [&](std::size_t n, std::size_t o, std::size_t c, std::size_t cg, std::size_t oh,
+                   std::size_t ow, std::size_t ih, std::size_t iw, std::size_t i, std::size_t j) {
+                 const std::size_t yi = ((n * q.O + o) * q.Ho + oh) * q.Wo + ow;
+                 const std::size_t xi = ((n * q.C + c) * q.H + ih) * q.W + iw;
+                 const std::size_t wi = ((o * q.Cg + cg) * q.k + i) * q.k + j;
+                 r.y[yi] += double(x[xi]) * w[wi];
+                 r.dx[xi] += double(dy[yi]) * w[wi];
+                 r.dw[wi] += double(dy[yi]) * x[xi];
+               });
   return r;
 }
 
-void require_close(const std::vector<float>& got, const std::vector<double>& want,
-                   double offset, const char* what) {
+void require_close(const std::vector<float>& got, const std::vector<double>& want, double offset,
+                   const char* what) {
   REQUIRE(got.size() == want.size());
   for (std::size_t i = 0; i < got.size(); ++i) {
     INFO(what << "[" << i << "]");

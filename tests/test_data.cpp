@@ -6,8 +6,8 @@
 #include "engine/data/loader.h"
 #include "tests/support.h"
 
-#include <catch2/catch.hpp>
 #include <zlib.h>
+#include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -27,17 +27,20 @@ void write_gz(const fs::path& p, const std::vector<std::uint8_t>& bytes) {
 }
 
 void write_raw(const fs::path& p, const std::vector<std::uint8_t>& bytes) {
-  std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
-                                           std::streamsize(bytes.size()));
+  std::ofstream(p, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
 }
 
 void be32(std::vector<std::uint8_t>& v, std::uint32_t x) {
   for (int s = 24; s >= 0; s -= 8) v.push_back(std::uint8_t(x >> s));
 }
 
-std::vector<std::uint8_t> idx_images(std::uint32_t n, std::uint32_t rows = 28, std::uint32_t cols = 28) {
+std::vector<std::uint8_t> idx_images(std::uint32_t n, std::uint32_t rows = 28,
+                                     std::uint32_t cols = 28) {
   std::vector<std::uint8_t> v = {0, 0, 8, 3};
-  be32(v, n); be32(v, rows); be32(v, cols);
+  be32(v, n);
+  be32(v, rows);
+  be32(v, cols);
   for (std::uint32_t i = 0; i < n * rows * cols; ++i) v.push_back(std::uint8_t(i * 7));
   return v;
 }
@@ -83,9 +86,9 @@ TEST_CASE("IDX: broken files name the file and the byte offset", "[data][idx]") 
                     Catch::Contains(p.string()) && Catch::Contains("bad magic at byte offset 0"));
 
   write_gz(p, std::vector<std::uint8_t>(bytes.begin(), bytes.end() - 5));
-  CHECK_THROWS_WITH(read_idx(p.string(), 3),
-                    Catch::Contains("truncated") && Catch::Contains("byte offset 35") &&
-                        Catch::Contains("40"));
+  CHECK_THROWS_WITH(read_idx(p.string(), 3), Catch::Contains("truncated") &&
+                                                 Catch::Contains("byte offset 35") &&
+                                                 Catch::Contains("40"));
 
   write_gz(p, std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + 6));
   CHECK_THROWS_WITH(read_idx(p.string(), 3), Catch::Contains("truncated header at byte offset 4"));
@@ -93,8 +96,8 @@ TEST_CASE("IDX: broken files name the file and the byte offset", "[data][idx]") 
   auto trailing = bytes;
   trailing.push_back(1);
   write_gz(p, trailing);
-  CHECK_THROWS_WITH(read_idx(p.string(), 3), Catch::Contains("trailing bytes") &&
-                                                 Catch::Contains("byte offset 40"));
+  CHECK_THROWS_WITH(read_idx(p.string(), 3),
+                    Catch::Contains("trailing bytes") && Catch::Contains("byte offset 40"));
 
   write_gz(p, {});
   CHECK_THROWS_WITH(read_idx(p.string(), 3), Catch::Contains("byte offset 0"));
@@ -136,9 +139,9 @@ TEST_CASE("Fashion-MNIST folder: counts must agree, labels in range, files prese
 
   fs::remove(t.path / "t10k-images-idx3-ubyte.gz");
   write_gz(t.path / "train-labels-idx1-ubyte.gz", idx_labels(30));
-  CHECK_THROWS_WITH(load_dataset("fashion-mnist", o),
-                    Catch::Contains("t10k-images-idx3-ubyte.gz") &&
-                        Catch::Contains("dataset-fashion-mnist"));
+  CHECK_THROWS_WITH(
+      load_dataset("fashion-mnist", o),
+      Catch::Contains("t10k-images-idx3-ubyte.gz") && Catch::Contains("dataset-fashion-mnist"));
   o.val_size = 30;
   write_fashion(t.path, 30, 10);
   CHECK_THROWS_WITH(load_dataset("fashion-mnist", o), Catch::Contains("val_size"));
@@ -156,7 +159,8 @@ TEST_CASE("CIFAR-10 batches: good, truncated, bad label, missing", "[data][cifar
     auto r = record(std::uint8_t(i));
     batch.insert(batch.end(), r.begin(), r.end());
   }
-  for (int i = 1; i <= 5; ++i) write_raw(t.path / ("data_batch_" + std::to_string(i) + ".bin"), batch);
+  for (int i = 1; i <= 5; ++i)
+    write_raw(t.path / ("data_batch_" + std::to_string(i) + ".bin"), batch);
   write_raw(t.path / "test_batch.bin", batch);
   DataOptions o;
   o.dir = t.path.string();
@@ -218,7 +222,8 @@ TEST_CASE("loader: reproducible permutations that cover the data once", "[data][
   CHECK(a == epoch_labels(1, 0, false, nullptr));
   CHECK(a != epoch_labels(1, 1, false, nullptr));
   CHECK(a != epoch_labels(2, 0, false, nullptr));
-  std::multiset<std::int32_t> got(a.begin(), a.end()), want(s.train.labels.begin(), s.train.labels.end());
+  std::multiset<std::int32_t> got(a.begin(), a.end()),
+      want(s.train.labels.begin(), s.train.labels.end());
   CHECK(got == want);
   Tensor x1, x2, x3;
   epoch_labels(1, 0, true, &x1);

@@ -8,8 +8,8 @@
 #include "engine/rng.h"
 #include "tests/int8_isas.h"
 
-#include <catch2/catch.hpp>
 #include <omp.h>
+#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -29,8 +29,8 @@ std::vector<std::uint8_t> make_x(std::size_t n, Fill f, Rng& rng) {
   std::vector<std::uint8_t> v(n);
   for (auto& x : v)
     x = f == Fill::random || f == Fill::narrow ? std::uint8_t(rng.uniform_int(256))
-        : f == Fill::extremes ? std::uint8_t(rng.uniform_int(2) ? 255 : 0)
-                              : std::uint8_t(255);
+        : f == Fill::extremes                  ? std::uint8_t(rng.uniform_int(2) ? 255 : 0)
+                                               : std::uint8_t(255);
   return v;
 }
 std::vector<std::int8_t> make_w(std::size_t n, Fill f, Rng& rng) {
@@ -57,19 +57,19 @@ ConvGeometry geo(int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr)
 // rectangular windows, C not a multiple of any vector width.
 const Case kCases[] = {
     {1, 1, 1, 1, 1, ConvGeometry::square(1)},
-    {2, 5, 7, 3, 5, ConvGeometry::square(1)},           // 1×1 direct GEMM
-    {2, 6, 5, 17, 9, ConvGeometry::square(1, 2)},       // 1×1 stride 2: im2col
-    {1, 4, 4, 3, 4, ConvGeometry::square(1, 1, 1)},     // 1×1 padded
+    {2, 5, 7, 3, 5, ConvGeometry::square(1)},        // 1×1 direct GEMM
+    {2, 6, 5, 17, 9, ConvGeometry::square(1, 2)},    // 1×1 stride 2: im2col
+    {1, 4, 4, 3, 4, ConvGeometry::square(1, 1, 1)},  // 1×1 padded
     {2, 7, 9, 3, 16, ConvGeometry::square(3, 1, 1)},
     {3, 8, 8, 16, 16, ConvGeometry::square(3, 1, 1)},
     {1, 9, 11, 5, 7, ConvGeometry::square(3, 2, 1)},
-    {2, 10, 7, 13, 33, geo(3, 3, 2, 2, 0, 1, 2, 0)},     // asymmetric padding, stride 2
+    {2, 10, 7, 13, 33, geo(3, 3, 2, 2, 0, 1, 2, 0)},  // asymmetric padding, stride 2
     {1, 11, 13, 7, 3, ConvGeometry::square(5, 1, 2)},
     {2, 9, 8, 4, 17, geo(5, 5, 2, 2, 1, 2, 2, 1)},
-    {1, 6, 9, 6, 5, geo(1, 3, 1, 2, 0, 1, 0, 1)},        // 1×3, strides 1 and 2
+    {1, 6, 9, 6, 5, geo(1, 3, 1, 2, 0, 1, 0, 1)},  // 1×3, strides 1 and 2
     {1, 5, 5, 2, 3, geo(3, 1, 3, 1, 2, 0, 2, 0)},
-    {2, 2, 3, 3, 4, ConvGeometry::square(5, 1, 3)},      // the window mostly in padding
-    {1, 3, 3, 1, 1, geo(3, 3, 1, 1, 0, 0, 0, 0)},        // one output pixel
+    {2, 2, 3, 3, 4, ConvGeometry::square(5, 1, 3)},  // the window mostly in padding
+    {1, 3, 3, 1, 1, geo(3, 3, 1, 1, 0, 0, 0, 0)},    // one output pixel
 };
 
 // Runs one case through the general (groups = 1) path of `isa` against conv2d_ref.
@@ -91,8 +91,8 @@ void check_conv(Isa isa, const Case& c, Fill f, std::uint8_t z, std::uint64_t se
   for (std::size_t i = 0; i < ny; ++i) bad += want[i] != got[i];
   INFO(isa_name(isa) << " N " << c.N << " H " << c.H << " W " << c.W << " C_in " << c.C_in
                      << " C_out " << c.C_out << " k " << c.g.kh << "x" << c.g.kw << " s "
-                     << c.g.stride_h << "x" << c.g.stride_w << " z " << int(z) << " fill "
-                     << int(f) << " u7 " << (act == Activations::u7));
+                     << c.g.stride_h << "x" << c.g.stride_w << " z " << int(z) << " fill " << int(f)
+                     << " u7 " << (act == Activations::u7));
   CHECK(bad == 0);
   CHECK(got[ny] == -7);  // nothing written past y
 }
@@ -116,8 +116,8 @@ void check_depthwise(Isa isa, int N, int H, int W, int C, const ConvGeometry& g,
   std::size_t bad = 0;
   for (std::size_t i = 0; i < ny; ++i) bad += want[i] != got[i];
   INFO(isa_name(isa) << " depthwise N " << N << " H " << H << " W " << W << " C " << C << " k "
-                     << g.kh << "x" << g.kw << " s " << g.stride_h << "x" << g.stride_w
-                     << " z " << int(z) << " fill " << int(f));
+                     << g.kh << "x" << g.kw << " s " << g.stride_h << "x" << g.stride_w << " z "
+                     << int(z) << " fill " << int(f));
   CHECK(bad == 0);
   CHECK(got[ny] == -7);
 }
@@ -196,10 +196,10 @@ TEST_CASE("int8 conv stays exact across im2col blocks and at large K", "[int8][c
 
 TEST_CASE("every int8 depthwise path is bit-exact against the reference", "[int8][conv]") {
   std::uint64_t seed = 500;
-  const ConvGeometry geos[] = {
-      ConvGeometry::square(3, 1, 1), ConvGeometry::square(3, 2, 1), ConvGeometry::square(3),
-      geo(3, 3, 2, 2, 0, 1, 1, 0),   ConvGeometry::square(5, 1, 2), ConvGeometry::square(1),
-      geo(1, 3, 1, 2, 0, 1, 0, 1),   ConvGeometry::square(5, 2, 4)};
+  const ConvGeometry geos[] = {ConvGeometry::square(3, 1, 1), ConvGeometry::square(3, 2, 1),
+                               ConvGeometry::square(3),       geo(3, 3, 2, 2, 0, 1, 1, 0),
+                               ConvGeometry::square(5, 1, 2), ConvGeometry::square(1),
+                               geo(1, 3, 1, 2, 0, 1, 0, 1),   ConvGeometry::square(5, 2, 4)};
   for (Isa isa : test::runnable_isas("int8 conv"))
     for (int C : {1, 7, 8, 9, 15, 16, 17, 24, 31, 33, 64})
       for (const ConvGeometry& g : geos) {
@@ -247,8 +247,7 @@ TEST_CASE("int8 conv is exact when called from inside a parallel region", "[int8
   const auto w = make_w(std::size_t(C) * 9 * C, Fill::random, rng);
   std::vector<std::int32_t> want1(std::size_t(N) * H * W * C), want3(want1.size());
   conv2d_ref(x.data(), N, H, W, C, 5, w.data(), C, 1, ConvGeometry::square(1), want1.data());
-  conv2d_ref(x.data(), N, H, W, C, 5, w.data(), C, 1, ConvGeometry::square(3, 1, 1),
-             want3.data());
+  conv2d_ref(x.data(), N, H, W, C, 5, w.data(), C, 1, ConvGeometry::square(3, 1, 1), want3.data());
   for (Isa isa : test::runnable_isas("int8 conv")) {
     int bad = 0;
 #pragma omp parallel num_threads(2) reduction(+ : bad)

@@ -7,8 +7,8 @@
 #include "engine/rng.h"
 #include "tests/int8_isas.h"
 
-#include <catch2/catch.hpp>
 #include <omp.h>
+#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cstdlib>
@@ -25,11 +25,16 @@ enum class Fill { random, extremes, max_pos, max_neg, min_min };
 
 const char* fill_name(Fill f) {
   switch (f) {
-    case Fill::random: return "random";
-    case Fill::extremes: return "extremes";
-    case Fill::max_pos: return "max_pos";
-    case Fill::max_neg: return "max_neg";
-    case Fill::min_min: return "min_min";
+    case Fill::random:
+      return "random";
+    case Fill::extremes:
+      return "extremes";
+    case Fill::max_pos:
+      return "max_pos";
+    case Fill::max_neg:
+      return "max_neg";
+    case Fill::min_min:
+      return "min_min";
   }
   return "?";
 }
@@ -44,11 +49,21 @@ std::vector<T> make(std::size_t n, Fill f, Rng& rng, bool is_weight) {
   constexpr int lo = std::is_signed_v<T> ? -128 : 0, hi = std::is_signed_v<T> ? 127 : 255;
   for (auto& x : v) {
     switch (f) {
-      case Fill::random: x = T(lo + int(rng.uniform_int(hi - lo + 1))); break;
-      case Fill::extremes: x = T(rng.uniform_int(2) ? hi : lo); break;
-      case Fill::max_pos: x = T(hi); break;
-      case Fill::max_neg: x = T(is_weight ? lo : hi); break;
-      case Fill::min_min: x = T(lo); break;
+      case Fill::random:
+        x = T(lo + int(rng.uniform_int(hi - lo + 1)));
+        break;
+      case Fill::extremes:
+        x = T(rng.uniform_int(2) ? hi : lo);
+        break;
+      case Fill::max_pos:
+        x = T(hi);
+        break;
+      case Fill::max_neg:
+        x = T(is_weight ? lo : hi);
+        break;
+      case Fill::min_min:
+        x = T(lo);
+        break;
     }
   }
   return v;
@@ -60,9 +75,8 @@ struct Shape {
 
 // M = 1, odd M and N, K below / not a multiple of every group (2, 4) and tile, N below and
 // across the panel widths (8, 16) and the two-panel tile (16, 32).
-constexpr Shape kShapes[] = {{1, 1, 1},    {1, 17, 3},   {7, 5, 13},  {13, 33, 67},
-                             {25, 16, 144}, {3, 40, 1},  {12, 48, 64}, {37, 23, 301},
-                             {1, 64, 1001}, {19, 70, 5}};
+constexpr Shape kShapes[] = {{1, 1, 1},  {1, 17, 3},   {7, 5, 13},    {13, 33, 67},  {25, 16, 144},
+                             {3, 40, 1}, {12, 48, 64}, {37, 23, 301}, {1, 64, 1001}, {19, 70, 5}};
 
 // The operand ranges a test draws from: the whole of u8/s8, weights clamped to [-64, 63]
 // (PackedWeights::narrow() by the weights), or u8 activations clamped to [0, 127] and packed
@@ -84,9 +98,8 @@ void check_against_ref(Isa isa, Shape s, Fill fill, std::uint64_t seed, Range ra
     for (auto& a : A) a = AT(std::min<int>(a, 127));
   std::vector<std::int32_t> want(std::size_t(s.M) * ldc, -7), got(std::size_t(s.M) * ldc, -7);
   gemm_ref(s.M, s.N, s.K, A.data(), lda, W.data(), ldw, want.data(), ldc);
-  const PackedWeights packed(
-      W.data(), s.N, s.K, ldw, isa, Accumulator::int32,
-      range == Range::u7_activations ? Activations::u7 : Activations::any);
+  const PackedWeights packed(W.data(), s.N, s.K, ldw, isa, Accumulator::int32,
+                             range == Range::u7_activations ? Activations::u7 : Activations::any);
   gemm(A.data(), lda, s.M, packed, got.data(), ldc);
   INFO(isa_name(isa) << " A " << (std::is_signed_v<AT> ? "s8" : "u8") << " M " << s.M << " N "
                      << s.N << " K " << s.K << " fill " << fill_name(fill) << " narrow "
@@ -170,8 +183,8 @@ TEST_CASE("a broken u7 promise saturates pairs on the vpmaddubsw kernels, as doc
   auto W = make<std::int8_t>(std::size_t(N) * K, Fill::extremes, rng, true);
   std::vector<std::int32_t> exact(std::size_t(M) * N), saturated(exact.size());
   gemm_ref(M, N, K, A.data(), K, W.data(), K, exact.data(), N);
-  CHECK(gemm_acc16_ref(Acc16::pair_saturate, M, N, K, A.data(), K, W.data(), K,
-                       saturated.data(), N, true) > 0);
+  CHECK(gemm_acc16_ref(Acc16::pair_saturate, M, N, K, A.data(), K, W.data(), K, saturated.data(), N,
+                       true) > 0);
   for (Isa isa : test::runnable_isas("int8 GEMM")) {
     INFO(isa_name(isa));
     const PackedWeights packed(W.data(), N, K, K, isa, Accumulator::int32, Activations::u7);
@@ -233,8 +246,7 @@ TEST_CASE("QB_MAX_ISA caps the int8 ISA and unknown names are refused", "[int8]"
   CHECK(cpu_has(best_isa()));
 }
 
-TEST_CASE("16-bit accumulation models equal their definitions on crafted dot products",
-          "[int8]") {
+TEST_CASE("16-bit accumulation models equal their definitions on crafted dot products", "[int8]") {
   std::int32_t c = 0;
   auto one = [&](Acc16 model, auto a, const std::int8_t* w, int K) {
     gemm_acc16_ref(model, 1, 1, K, a, K, w, K, &c, 1, false);
@@ -293,8 +305,7 @@ TEST_CASE("16-bit accumulation models equal their definitions on crafted dot pro
   CHECK_THROWS_AS(parse_acc16("round"), Error);
 }
 
-TEST_CASE("16-bit accumulation counts the dot products that differ from the exact sum",
-          "[int8]") {
+TEST_CASE("16-bit accumulation counts the dot products that differ from the exact sum", "[int8]") {
   // Exact sums: row 0 · (−515, 10), row 1 · (−510, 1020), row 2 · (64770, 510).
   const std::uint8_t A[] = {1, 2, 3, 4, 255, 255, 255, 255, 255, 255, 0, 0};
   const std::int8_t W[] = {127, 127, -128, -128, 1, 1, 1, 1};
@@ -318,8 +329,8 @@ TEST_CASE("16-bit accumulation counts the dot products that differ from the exac
   auto Wr = make<std::int8_t>(std::size_t(N) * K, Fill::random, rng, true);
   std::vector<std::int32_t> exact(M * N), wrapped(M * N);
   gemm_ref(M, N, K, Ar.data(), K, Wr.data(), K, exact.data(), N);
-  const auto n = gemm_acc16_ref(Acc16::wrap, M, N, K, Ar.data(), K, Wr.data(), K,
-                                wrapped.data(), N, true);
+  const auto n =
+      gemm_acc16_ref(Acc16::wrap, M, N, K, Ar.data(), K, Wr.data(), K, wrapped.data(), N, true);
   std::int64_t direct = 0;
   for (int i = 0; i < M * N; ++i) {
     CHECK(wrapped[i] == std::int32_t(std::int16_t(std::uint16_t(exact[i]))));
@@ -343,8 +354,8 @@ TEST_CASE("16-bit accumulation GEMM is bit-exact against the pair-wrap reference
         auto A = make<std::uint8_t>(std::size_t(s.M) * lda, f, rng, false);
         auto W = make<std::int8_t>(std::size_t(s.N) * ldw, f, rng, true);
         std::vector<std::int32_t> want(std::size_t(s.M) * ldc, -7), got(want);
-        gemm_acc16_ref(Acc16::pair_wrap, s.M, s.N, s.K, A.data(), lda, W.data(), ldw,
-                       want.data(), ldc, false);
+        gemm_acc16_ref(Acc16::pair_wrap, s.M, s.N, s.K, A.data(), lda, W.data(), ldw, want.data(),
+                       ldc, false);
         const PackedWeights packed(W.data(), s.N, s.K, ldw, isa, Accumulator::int16);
         gemm_acc16(A.data(), lda, s.M, packed, got.data(), ldc);
         INFO(isa_name(isa) << " M " << s.M << " N " << s.N << " K " << s.K << " fill "

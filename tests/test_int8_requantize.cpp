@@ -7,8 +7,8 @@
 #include "engine/rng.h"
 #include "tests/int8_isas.h"
 
-#include <catch2/catch.hpp>
 #include <omp.h>
+#include <catch2/catch.hpp>
 
 #include <climits>
 #include <cmath>
@@ -61,8 +61,12 @@ std::vector<std::int32_t> adversarial(std::size_t n, Rng& rng, int tie_shift) {
         x = std::int32_t(std::clamp<std::int64_t>((2 * k + 1) << (s - 1), INT32_MIN, INT32_MAX));
         break;
       }
-      case 3: x = std::int32_t(rng.uniform_int(2001)) - 1000; break;
-      default: x = std::int32_t(std::uint32_t(rng.next())); break;
+      case 3:
+        x = std::int32_t(rng.uniform_int(2001)) - 1000;
+        break;
+      default:
+        x = std::int32_t(std::uint32_t(rng.next()));
+        break;
     }
   }
   return v;
@@ -72,9 +76,15 @@ std::vector<std::int32_t> random_bias(std::size_t n, Rng& rng) {
   std::vector<std::int32_t> b(n);
   for (auto& x : b) {
     switch (rng.uniform_int(4)) {
-      case 0: x = rng.uniform_int(2) ? INT32_MAX : INT32_MIN; break;  // saturates the add
-      case 1: x = std::int32_t(std::uint32_t(rng.next())); break;
-      default: x = std::int32_t(rng.uniform_int(20001)) - 10000; break;
+      case 0:
+        x = rng.uniform_int(2) ? INT32_MAX : INT32_MIN;
+        break;  // saturates the add
+      case 1:
+        x = std::int32_t(std::uint32_t(rng.next()));
+        break;
+      default:
+        x = std::int32_t(rng.uniform_int(20001)) - 10000;
+        break;
     }
   }
   return b;
@@ -86,8 +96,11 @@ OutputParams random_params(Rng& rng, const std::int32_t* bias) {
   OutputParams o;
   o.zero_point = type_lo<Out> + int(rng.uniform_int(256));
   switch (rng.uniform_int(3)) {
-    case 0: break;
-    case 1: o.lo = o.zero_point; break;  // fused ReLU
+    case 0:
+      break;
+    case 1:
+      o.lo = o.zero_point;
+      break;  // fused ReLU
     default: {
       o.lo = type_lo<Out> + int(rng.uniform_int(128));
       o.hi = o.lo + int(rng.uniform_int(128));
@@ -386,10 +399,10 @@ TEST_CASE("requantize refuses bad zero points clamps and exponents", "[int8][req
   const std::int32_t C[] = {1, 2};
   std::uint8_t yu[2];
   std::int8_t ys[2];
-  CHECK_THROWS_AS(requantize_shift(C, 2, 1, 2, 1, {-1}, yu, 2), Error);    // u8 zero point < 0
-  CHECK_THROWS_AS(requantize_shift(C, 2, 1, 2, 1, {128}, ys, 2), Error);   // s8 zero point > 127
-  CHECK_THROWS_AS(requantize_shift(C, 2, 1, 2, 1, {0, 10, 5}, yu, 2), Error);   // lo > hi
-  CHECK_THROWS_AS(requantize_shift(C, 2, 1, 2, 1, {0, 300}, yu, 2), Error);     // above u8
+  CHECK_THROWS_AS(requantize_shift(C, 2, 1, 2, 1, {-1}, yu, 2), Error);   // u8 zero point < 0
+  CHECK_THROWS_AS(requantize_shift(C, 2, 1, 2, 1, {128}, ys, 2), Error);  // s8 zero point > 127
+  CHECK_THROWS_AS(requantize_shift(C, 2, 1, 2, 1, {0, 10, 5}, yu, 2), Error);  // lo > hi
+  CHECK_THROWS_AS(requantize_shift(C, 2, 1, 2, 1, {0, 300}, yu, 2), Error);    // above u8
   CHECK_THROWS_AS(requantize(C, 2, 1, 2, Multiplier{1 << 30, 32}, {}, yu, 2), Error);
   CHECK_THROWS_AS(requantize_shift(C, 2, 1, 2, -1, {}, yu, 2), Error);
   CHECK_THROWS_AS(requantize_shift(C, 2, 1, 2, -1, {}, yu, 2, Isa::scalar), Error);

@@ -53,8 +53,8 @@ std::unique_ptr<Network> quantized_net(const Case& c, std::uint64_t seed) {
   Rng rng(seed + 1);
   for (Param* p : net->params())
     if (p->role == ParamRole::bias || p->role == ParamRole::bn)
-      for (float& v : p->value) v = float(rng.normal()) * 0.5f + (p->name.find("gamma") !=
-                                                                      std::string::npos);
+      for (float& v : p->value)
+        v = float(rng.normal()) * 0.5f + (p->name.find("gamma") != std::string::npos);
   for (Buffer* b : net->buffers())
     for (float& v : b->value)
       v = b->name.find("var") != std::string::npos ? 0.5f + rng.uniform() : float(rng.normal());
@@ -68,15 +68,20 @@ integer::Network export_of(Network& net, const char* method) {
 
 }  // namespace
 
-TEST_CASE("integer engine equals the exact simulation, every layer, model and ISA",
-          "[integer]") {
+TEST_CASE("integer engine equals the exact simulation, every layer, model and ISA", "[integer]") {
   const Case cases[] = {
-      {"lenet5", "minmax", 8, 8},           {"lenet5", "syq", 2, 4, "channel"},
-      {"lenet5", "alt", 8, 8},              {"lenet5", "alt", 4, 4},
-      {"lenet5", "pact", 4, 4},             {"lenet5", "dorefa", 4, 4},
-      {"lenet5", "minmax", 4, 4},           {"lenet5", "syq", 2, 4, "layer"},
-      {"lenet5", "minmax", 4, 4, "tensor", "fp32"}, {"lenet5", "alt", 4, 4, "tensor", "fp32"},
-      {"vgg_small", "minmax", 8, 8},        {"vgg_small", "alt", 8, 8},
+      {"lenet5", "minmax", 8, 8},
+      {"lenet5", "syq", 2, 4, "channel"},
+      {"lenet5", "alt", 8, 8},
+      {"lenet5", "alt", 4, 4},
+      {"lenet5", "pact", 4, 4},
+      {"lenet5", "dorefa", 4, 4},
+      {"lenet5", "minmax", 4, 4},
+      {"lenet5", "syq", 2, 4, "layer"},
+      {"lenet5", "minmax", 4, 4, "tensor", "fp32"},
+      {"lenet5", "alt", 4, 4, "tensor", "fp32"},
+      {"vgg_small", "minmax", 8, 8},
+      {"vgg_small", "alt", 8, 8},
       {"vgg_small", "pact", 4, 4, "tensor", "fp32"},
   };
   const Tensor images = random_images(3, 77);
@@ -88,9 +93,9 @@ TEST_CASE("integer engine equals the exact simulation, every layer, model and IS
       std::vector<double> ref_logits;
       integer::reference_forward(inet, model, images.data(), 3, ref_logits, &ref_trace);
       for (int8::Isa isa : int8::test::runnable_isas("integer engine")) {
-        INFO(c.net << " " << c.method << " W" << c.wbits << "A" << c.abits << " "
-                   << c.granularity << " first-last " << c.first_last << ", acc "
-                   << integer::acc_model_name(model) << ", isa " << int8::isa_name(isa));
+        INFO(c.net << " " << c.method << " W" << c.wbits << "A" << c.abits << " " << c.granularity
+                   << " first-last " << c.first_last << ", acc " << integer::acc_model_name(model)
+                   << ", isa " << int8::isa_name(isa));
         integer::Engine engine(inet, model, isa);
         integer::Trace trace;
         std::vector<double> logits;
@@ -107,7 +112,7 @@ TEST_CASE("integer engine equals the exact simulation, every layer, model and IS
 
 TEST_CASE("integer logits follow the fake-quant network", "[integer]") {
   const Case cases[] = {
-      {"lenet5", "minmax", 8, 8}, {"lenet5", "alt", 8, 8}, {"lenet5", "pact", 4, 4},
+      {"lenet5", "minmax", 8, 8}, {"lenet5", "alt", 8, 8},       {"lenet5", "pact", 4, 4},
       {"lenet5", "dorefa", 4, 4}, {"vgg_small", "minmax", 8, 8}, {"vgg_small", "alt", 8, 8},
   };
   const int N = 16;
@@ -131,8 +136,7 @@ TEST_CASE("integer logits follow the fake-quant network", "[integer]") {
   }
 }
 
-TEST_CASE("what integer inference cannot represent is refused, naming the layer",
-          "[integer]") {
+TEST_CASE("what integer inference cannot represent is refused, naming the layer", "[integer]") {
   auto refused = [](const Case& c, const char* what) {
     auto net = quantized_net(c, 1);
     INFO(c.method << " W" << c.wbits << "A" << c.abits << " " << c.granularity);

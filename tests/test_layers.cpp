@@ -1,5 +1,6 @@
 // Layer tests: every layer's gradients against finite differences, convolution against a
 // naive direct loop, BatchNorm's two modes, and the hook slots.
+#include "engine/check.h"
 #include "engine/layers/activation.h"
 #include "engine/layers/batchnorm.h"
 #include "engine/layers/conv2d.h"
@@ -7,7 +8,6 @@
 #include "engine/layers/linear.h"
 #include "engine/layers/pooling.h"
 #include "engine/layers/residual.h"
-#include "engine/check.h"
 #include "engine/parallel.h"
 #include "engine/rng.h"
 #include "tests/gradcheck.h"
@@ -58,15 +58,15 @@ struct ConvCase {
 };
 
 const ConvCase kConvCases[] = {
-    {3, 4, 3, 1, 1, 1, 7, 6, true},    // same padding, odd sizes
-    {2, 6, 5, 1, 2, 1, 8, 8, false},   // LeNet-like 5×5
-    {4, 4, 3, 2, 1, 1, 9, 9, false},   // stride 2
-    {4, 6, 3, 2, 0, 2, 9, 8, true},    // grouped, no padding
-    {6, 6, 3, 1, 1, 6, 6, 6, false},   // depthwise
-    {5, 5, 3, 2, 1, 5, 7, 7, true},    // depthwise, stride 2
-    {8, 4, 1, 1, 0, 1, 5, 5, false},   // pointwise (no im2col)
-    {3, 2, 1, 2, 0, 1, 6, 6, false},   // 1×1 stride 2 (im2col)
-    {2, 3, 3, 3, 2, 1, 8, 7, false},   // stride 3, padding 2
+    {3, 4, 3, 1, 1, 1, 7, 6, true},   // same padding, odd sizes
+    {2, 6, 5, 1, 2, 1, 8, 8, false},  // LeNet-like 5×5
+    {4, 4, 3, 2, 1, 1, 9, 9, false},  // stride 2
+    {4, 6, 3, 2, 0, 2, 9, 8, true},   // grouped, no padding
+    {6, 6, 3, 1, 1, 6, 6, 6, false},  // depthwise
+    {5, 5, 3, 2, 1, 5, 7, 7, true},   // depthwise, stride 2
+    {8, 4, 1, 1, 0, 1, 5, 5, false},  // pointwise (no im2col)
+    {3, 2, 1, 2, 0, 1, 6, 6, false},  // 1×1 stride 2 (im2col)
+    {2, 3, 3, 3, 2, 1, 8, 7, false},  // stride 3, padding 2
 };
 
 }  // namespace
@@ -81,7 +81,8 @@ TEST_CASE("conv2d matches a naive direct convolution", "[layers][conv]") {
       Tensor x = Tensor::from_shape({3, c.C, c.H, c.W});
       fill_normal(x, 4);
       const Tensor& y = conv.forward(x, true);
-      const Tensor ref = naive_conv(x, conv.weight().value, c.bias ? conv.bias()->value.data() : nullptr, sp);
+      const Tensor ref =
+          naive_conv(x, conv.weight().value, c.bias ? conv.bias()->value.data() : nullptr, sp);
       REQUIRE(y.shape() == ref.shape());
       for (std::size_t i = 0; i < y.size(); ++i)
         REQUIRE(y.data()[i] == Approx(ref.data()[i]).margin(1e-5).epsilon(1e-5));
@@ -98,7 +99,8 @@ TEST_CASE("conv2d gradients match finite differences", "[layers][conv][gradcheck
       randomize_params(conv, 5);
       auto r = check_layer(conv, {2, c.C, c.H, c.W});
       INFO("C=" << c.C << " O=" << c.O << " k=" << c.k << " s=" << c.s << " p=" << c.p
-                << " g=" << c.g << " threads=" << threads << "\n" << r.report);
+                << " g=" << c.g << " threads=" << threads << "\n"
+                << r.report);
       CHECK(r.ok);
       CHECK(r.checked > 0);
     }
@@ -153,10 +155,14 @@ TEST_CASE("batchnorm: batch statistics in training, running statistics in evalua
     for (std::size_t n = 0; n < 3; ++n)
       for (std::size_t i = 0; i < 4; ++i) {
         const double v = x(n, c, i / 2, i % 2), w = y(n, c, i / 2, i % 2);
-        mean += v; sq += v * v; ymean += w; ysq += w * w;
+        mean += v;
+        sq += v * v;
+        ymean += w;
+        ysq += w * w;
       }
-    mean /= 12; const double var = sq / 12 - mean * mean;
-    CHECK(ymean / 12 == Approx(0.0).margin(1e-5));           // normalised with batch stats
+    mean /= 12;
+    const double var = sq / 12 - mean * mean;
+    CHECK(ymean / 12 == Approx(0.0).margin(1e-5));  // normalised with batch stats
     CHECK(ysq / 12 == Approx(var / (var + 1e-5)).epsilon(1e-4));
     CHECK(bn.running_mean().value(c) == Approx(0.25 * mean).epsilon(1e-5));
     CHECK(bn.running_var().value(c) == Approx(0.75 + 0.25 * var * 12 / 11).epsilon(1e-5));
@@ -165,7 +171,8 @@ TEST_CASE("batchnorm: batch statistics in training, running statistics in evalua
   const Tensor rm = bn.running_mean().value, rv = bn.running_var().value;
   const Tensor ye = bn.forward(x, false);
   for (std::size_t c = 0; c < 2; ++c)
-    CHECK(ye(0, c, 0, 0) == Approx((x(0, c, 0, 0) - rm(c)) / std::sqrt(rv(c) + 1e-5)).epsilon(1e-5));
+    CHECK(ye(0, c, 0, 0) ==
+          Approx((x(0, c, 0, 0) - rm(c)) / std::sqrt(rv(c) + 1e-5)).epsilon(1e-5));
   CHECK(bool(bn.running_mean().value == rm));
 }
 
@@ -188,7 +195,8 @@ TEST_CASE("activation, pooling and flatten gradients", "[layers][gradcheck]") {
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   Rng rng(20);
   for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.uniform_int(i)]);
-  for (std::size_t i = 0; i < order.size(); ++i) distinct.data()[i] = 0.03f * float(order[i]) - 3.0f;
+  for (std::size_t i = 0; i < order.size(); ++i)
+    distinct.data()[i] = 0.03f * float(order[i]) - 3.0f;
   for (Layer* l : std::initializer_list<Layer*>{&maxp, &maxo, &avgp, &avgo, &gap, &flat}) {
     auto r = check_layer_at(*l, distinct);
     INFO(l->name() << "\n" << r.report);
@@ -218,10 +226,7 @@ TEST_CASE("residual block with option-A shortcut", "[layers][gradcheck]") {
   CHECK(y(0, 5, 1, 0) == 0.0f);
 }
 
-namespace {
-
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("weight and input hooks are differentiated through", "[layers][hooks][gradcheck]") {
   Conv2d conv("conv", {3, 4, 3, 1, 1, 1, true});

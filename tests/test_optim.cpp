@@ -66,8 +66,8 @@ TEST_CASE("learning-rate schedules", "[optim]") {
   CHECK(scheduled_lr(step, 1.0f, 3.0, 10) == Approx(0.1));
   CHECK(scheduled_lr(step, 1.0f, 7.0, 10) == Approx(0.01));
   ScheduleSpec warm{ScheduleKind::cosine, 2.0f};
-  CHECK(scheduled_lr(warm, 0.1f, 1.0, 10) == Approx(0.05));     // halfway up the ramp
-  CHECK(scheduled_lr(warm, 0.1f, 2.0, 10) == Approx(0.1));      // cosine starts after warm-up
+  CHECK(scheduled_lr(warm, 0.1f, 1.0, 10) == Approx(0.05));  // halfway up the ramp
+  CHECK(scheduled_lr(warm, 0.1f, 2.0, 10) == Approx(0.1));   // cosine starts after warm-up
   CHECK(scheduled_lr(warm, 0.1f, 6.0, 10) == Approx(0.05));
   CHECK_THROWS_WITH(kSchedules.parse("linear"), Catch::Contains("cosine"));
   CHECK_THROWS_WITH(kOptimizers.parse("adm"),
@@ -83,7 +83,8 @@ TEST_CASE("default parameter groups and their weight decay", "[optim]") {
   OptimizerSpec adam;
   adam.type = OptimizerKind::adam;
   adam.lr = 0.01f;
-  Optimizer opt = make_optimizer({&w, &b, &gamma, &t}, sgd, ScheduleSpec{ScheduleKind::constant}, true, &adam);
+  Optimizer opt =
+      make_optimizer({&w, &b, &gamma, &t}, sgd, ScheduleSpec{ScheduleKind::constant}, true, &adam);
   REQUIRE(opt.groups().size() == 3);
   REQUIRE(opt.find("weights")->params().size() == 1);
   REQUIRE(opt.find("no_decay")->params().size() == 2);

@@ -4,8 +4,8 @@
 #include "engine/parallel.h"
 #include "engine/rng.h"
 
-#include <catch2/catch.hpp>
 #include <omp.h>
+#include <catch2/catch.hpp>
 
 #include <cmath>
 #include <vector>

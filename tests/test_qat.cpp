@@ -41,13 +41,13 @@ TEST_CASE("a method's quantizers land in the right slots", "[qat]") {
   c.settings.abits = 3;
   c.settings.first_last = FirstLast::eight;
   make_qat(c).attach(*net);
-  const auto layers = net->hookable_layers();  // conv1 conv2 fc1 fc2 fc3
-  CHECK(bits_of(layers[0], HookSlot::weight) == 8);   // first layer: 8-bit weights
-  CHECK(bits_of(layers[0], HookSlot::input) == 0);    // the image stays in floating point
+  const auto layers = net->hookable_layers();        // conv1 conv2 fc1 fc2 fc3
+  CHECK(bits_of(layers[0], HookSlot::weight) == 8);  // first layer: 8-bit weights
+  CHECK(bits_of(layers[0], HookSlot::input) == 0);   // the image stays in floating point
   CHECK(bits_of(layers[1], HookSlot::weight) == 4);
   CHECK(bits_of(layers[1], HookSlot::input) == 3);
-  CHECK(bits_of(layers[4], HookSlot::weight) == 8);   // last layer
-  CHECK(bits_of(layers[2], HookSlot::grad) == 0);     // PACT does not quantize gradients
+  CHECK(bits_of(layers[4], HookSlot::weight) == 8);  // last layer
+  CHECK(bits_of(layers[2], HookSlot::grad) == 0);    // PACT does not quantize gradients
   // Learned α: one per quantized input, named after the layer, in the quantizer group.
   int alphas = 0;
   for (Param* p : net->params())
@@ -69,7 +69,8 @@ TEST_CASE("a method's quantizers land in the right slots", "[qat]") {
   CHECK_THROWS_WITH(make_qat(QatConfig{"lsq", {}}), Catch::Contains("registered"));
 }
 
-TEST_CASE("quantized fine-tuning starts from FP32 weights and resumes bit for bit", "[qat][checkpoint]") {
+TEST_CASE("quantized fine-tuning starts from FP32 weights and resumes bit for bit",
+          "[qat][checkpoint]") {
   const test::TempDir dir;
   Progress quiet = Progress::silent();
   TrainConfig fp = synthetic_lenet();

@@ -67,8 +67,8 @@ TEST_CASE("cells are the Cartesian product minus excludes plus includes", "[swee
 TEST_CASE("cell keys are stable, depend on content only, and differ between cells", "[sweep]") {
   const exp::Sweep a = exp::parse_sweep(base());
   json j = base();
-  j["fp32"]["epochs"] = 1.0;                     // a number written differently
-  j["dataset"]["data_dir"] = "/elsewhere";      // the folder is not part of a cell's identity
+  j["fp32"]["epochs"] = 1.0;                // a number written differently
+  j["dataset"]["data_dir"] = "/elsewhere";  // the folder is not part of a cell's identity
   const exp::Sweep b = exp::parse_sweep(j);
   REQUIRE(a.cells.size() == b.cells.size());
   std::set<std::string> keys;

@@ -66,17 +66,25 @@ TEST_CASE("syq: ternary pixel-wise weights and gradients by hand", "[syq]") {
 
 TEST_CASE("syq: one alpha per layer, kernel row, kernel position or output channel", "[syq]") {
   const Shape conv = {6, 4, 3, 5};
-  CHECK(syq(QuantRole::weight, 2, conv, {{"granularity", "layer"}})->param("alpha")->value.size() == 1);
-  CHECK(syq(QuantRole::weight, 2, conv, {{"granularity", "row"}})->param("alpha")->value.size() == 3);
-  CHECK(syq(QuantRole::weight, 2, conv, {{"granularity", "pixel"}})->param("alpha")->value.size() == 15);
-  CHECK(syq(QuantRole::weight, 2, conv, {{"granularity", "channel"}})->param("alpha")->value.size() == 6);
+  CHECK(syq(QuantRole::weight, 2, conv, {{"granularity", "layer"}})->param("alpha")->value.size() ==
+        1);
+  CHECK(syq(QuantRole::weight, 2, conv, {{"granularity", "row"}})->param("alpha")->value.size() ==
+        3);
+  CHECK(syq(QuantRole::weight, 2, conv, {{"granularity", "pixel"}})->param("alpha")->value.size() ==
+        15);
+  CHECK(
+      syq(QuantRole::weight, 2, conv, {{"granularity", "channel"}})->param("alpha")->value.size() ==
+      6);
   CHECK(syq(QuantRole::weight, 2, conv)->param("alpha")->value.size() == 15);  // conv default
   // A linear weight is a 1×1 kernel: row and pixel are one group.
-  CHECK(syq(QuantRole::weight, 1, {10, 8}, {{"granularity", "pixel"}})->param("alpha")->value.size() == 1);
+  CHECK(syq(QuantRole::weight, 1, {10, 8}, {{"granularity", "pixel"}})
+            ->param("alpha")
+            ->value.size() == 1);
 
   // Row groups: element (o, c, i, j) belongs to row i. α_i = mean |W| over that row.
   Tensor w = Tensor::from_shape({2, 1, 2, 2});
-  for (std::size_t i = 0; i < w.size(); ++i) w.data()[i] = float(i + 1);  // rows {1,2,5,6}, {3,4,7,8}
+  for (std::size_t i = 0; i < w.size(); ++i)
+    w.data()[i] = float(i + 1);  // rows {1,2,5,6}, {3,4,7,8}
   auto rows = syq(QuantRole::weight, 1, {2, 1, 2, 2}, {{"granularity", "row"}});
   rows->calibrate(w);
   CHECK(rows->param("alpha")->value(0) == Approx(3.5f));

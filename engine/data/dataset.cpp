@@ -40,8 +40,8 @@ RawSplit load_idx_pair(const std::string& images_path, const std::string& labels
                 ", expected 28x28");
   for (std::size_t i = 0; i < labels.data.size(); ++i)
     if (labels.data[i] > 9)
-      throw error(labels_path, ": label ", int(labels.data[i]), " out of range 0..9 at byte offset ",
-                  8 + i);
+      throw error(labels_path, ": label ", int(labels.data[i]),
+                  " out of range 0..9 at byte offset ", 8 + i);
   RawSplit r;
   r.pixels.resize(images.data.size());
   std::transform(images.data.begin(), images.data.end(), r.pixels.begin(),
@@ -75,11 +75,11 @@ RawSplit synthetic(std::size_t n, std::uint64_t seed) {
     const long left = long(k % 5) * 5 + 1 + long(rng.uniform_int(5)) - 2;
     for (std::size_t y = 0; y < S; ++y)
       for (std::size_t x = 0; x < S; ++x) {
-        const bool in_square = long(y) >= top && long(y) < top + 8 && long(x) >= left &&
-                               long(x) < left + 8;
+        const bool in_square =
+            long(y) >= top && long(y) < top + 8 && long(x) >= left && long(x) < left + 8;
         const bool stripe = (x + y * (k % 3 + 1)) % (k % 4 + 3) == 0;
-        const float v = (in_square ? 0.8f : 0.1f) + (stripe ? 0.1f : 0.0f) +
-                        0.15f * float(rng.normal());
+        const float v =
+            (in_square ? 0.8f : 0.1f) + (stripe ? 0.1f : 0.0f) + 0.15f * float(rng.normal());
         img[y * S + x] = std::clamp(v, 0.0f, 1.0f);
       }
   }
@@ -169,7 +169,8 @@ DataSplits load_fashion_mnist(const DataOptions& o) {
 
 DataSplits load_cifar10(const DataOptions& o) {
   if (o.dir.empty())
-    throw key_error("data_dir", "cifar10 needs the folder of the CIFAR-10 binary version "
+    throw key_error("data_dir",
+                    "cifar10 needs the folder of the CIFAR-10 binary version "
                     "(data_batch_1.bin .. data_batch_5.bin, test_batch.bin)");
   const fs::path dir = o.dir;
   const char* hint = "data_dir must hold the CIFAR-10 binary version (cifar-10-batches-bin)";
@@ -177,8 +178,8 @@ DataSplits load_cifar10(const DataOptions& o) {
   for (int i = 1; i <= 5; ++i)
     read_cifar_batch(require_file(dir, "data_batch_" + std::to_string(i) + ".bin", hint), train);
   read_cifar_batch(require_file(dir, "test_batch.bin", hint), test);
-  DataSplits s = split("cifar10", dir.string(), from_cifar(train), from_cifar(test), {3, 32, 32},
-                       o, o.val_size);
+  DataSplits s = split("cifar10", dir.string(), from_cifar(train), from_cifar(test), {3, 32, 32}, o,
+                       o.val_size);
   s.augment = true;
   return s;
 }

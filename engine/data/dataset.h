@@ -34,10 +34,10 @@ struct Dataset {
 };
 
 struct DataOptions {
-  std::string dir;                 // empty: the dataset's default
-  std::size_t val_size = 5000;     // synthetic: at most 500 of its 2,500 training images
-  std::size_t train_limit = 0;     // keep only the first N training images (0: all)
-  std::size_t test_limit = 0;      // keep only the first N test images (0: all)
+  std::string dir;              // empty: the dataset's default
+  std::size_t val_size = 5000;  // synthetic: at most 500 of its 2,500 training images
+  std::size_t train_limit = 0;  // keep only the first N training images (0: all)
+  std::size_t test_limit = 0;   // keep only the first N test images (0: all)
 };
 
 struct DataSplits {

@@ -50,8 +50,8 @@ IdxArray read_idx(const std::string& path, std::size_t ndim) {
     std::uint8_t b[4];
     if (read_some(f.get(), path, b, 4) != 4)
       throw error(path, ": truncated header at byte offset ", 4 + 4 * d);
-    const std::uint32_t v = std::uint32_t(b[0]) << 24 | std::uint32_t(b[1]) << 16 |
-                            std::uint32_t(b[2]) << 8 | b[3];
+    const std::uint32_t v =
+        std::uint32_t(b[0]) << 24 | std::uint32_t(b[1]) << 16 | std::uint32_t(b[2]) << 8 | b[3];
     if (v == 0 || v > (1u << 28))
       throw error(path, ": implausible dimension ", v, " at byte offset ", 4 + 4 * d);
     a.dims.push_back(v);

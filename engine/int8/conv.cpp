@@ -20,8 +20,8 @@ ConvGeometry ConvGeometry::square(int k, int stride, int pad) {
 namespace {
 
 void check_geometry(const ConvGeometry& g) {
-  if (g.kh < 1 || g.kw < 1 || g.stride_h < 1 || g.stride_w < 1 || g.pad_top < 0 ||
-      g.pad_left < 0 || g.pad_bottom < 0 || g.pad_right < 0)
+  if (g.kh < 1 || g.kw < 1 || g.stride_h < 1 || g.stride_w < 1 || g.pad_top < 0 || g.pad_left < 0 ||
+      g.pad_bottom < 0 || g.pad_right < 0)
     throw error("int8 conv: invalid geometry (kernel ", g.kh, "x", g.kw, ", stride ", g.stride_h,
                 "x", g.stride_w, ", padding top/left/bottom/right ", g.pad_top, "/", g.pad_left,
                 "/", g.pad_bottom, "/", g.pad_right, ")");
@@ -69,8 +69,7 @@ void im2col(const std::uint8_t* x, int H, int W, int C, std::uint8_t z, const Co
       }
       // Taps kx0..kx1 read input columns ix0 + kx0 .. ix0 + kx1 − 1: one contiguous run.
       std::memset(dst, z, std::size_t(kx0) * C);
-      std::memcpy(dst + std::size_t(kx0) * C,
-                  x + ((n * H + iy) * W + ix0 + kx0) * std::int64_t(C),
+      std::memcpy(dst + std::size_t(kx0) * C, x + ((n * H + iy) * W + ix0 + kx0) * std::int64_t(C),
                   std::size_t(kx1 - kx0) * C);
       std::memset(dst + std::size_t(kx1) * C, z, std::size_t(g.kw - kx1) * C);
     }
@@ -119,8 +118,8 @@ void conv2d_ref(const std::uint8_t* x, int N, int H, int W, int C_in, std::uint8
         }
 }
 
-Conv2dInt8::Conv2dInt8(const std::int8_t* w, int C_in, int C_out, const ConvGeometry& g,
-                       Isa isa, Activations act)
+Conv2dInt8::Conv2dInt8(const std::int8_t* w, int C_in, int C_out, const ConvGeometry& g, Isa isa,
+                       Activations act)
     : g_(g), C_in_(C_in), C_out_(C_out), isa_(isa) {
   check_geometry(g);
   QB_CHECK_GT(C_in, 0);
@@ -222,9 +221,8 @@ void Conv2dInt8::forward_depthwise(const std::uint8_t* x, int N, int H, int W, s
   const std::int64_t rows = std::int64_t(N) * Ho;
   // A row's cost: Wo pixels × taps × C multiply-adds.
   const std::int64_t cost = std::int64_t(Wo) * g_.kh * g_.kw * C;
-  parallel_split(rows, threads_for(rows, cost), [&](int, std::int64_t a, std::int64_t b) {
-    kernel(args, int(a), int(b));
-  });
+  parallel_split(rows, threads_for(rows, cost),
+                 [&](int, std::int64_t a, std::int64_t b) { kernel(args, int(a), int(b)); });
 }
 
 namespace detail {

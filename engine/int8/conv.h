@@ -64,8 +64,8 @@ class Conv2dInt8 {
   // groups = 1, w [C_out][kh][kw][C_in]; K = kh·kw·C_in ≤ kMaxK. Throws qb::Error when the
   // CPU lacks `isa`. Activations::u7 promises inputs and zero point ≤ 127 (activations of 7
   // bits or fewer), which lets the GEMM run its vpmaddubsw kernels exactly (gemm.h).
-  Conv2dInt8(const std::int8_t* w, int C_in, int C_out, const ConvGeometry& g,
-             Isa isa = best_isa(), Activations act = Activations::any);
+  Conv2dInt8(const std::int8_t* w, int C_in, int C_out, const ConvGeometry& g, Isa isa = best_isa(),
+             Activations act = Activations::any);
   // Depthwise (one filter per channel, multiplier 1), w [kh][kw][C].
   static Conv2dInt8 depthwise(const std::int8_t* w, int C, const ConvGeometry& g,
                               Isa isa = best_isa());
@@ -95,9 +95,9 @@ class Conv2dInt8 {
   int C_in_ = 0, C_out_ = 0;
   bool depthwise_ = false;
   Isa isa_ = Isa::scalar;
-  PackedWeights packed_;                 // groups = 1
-  std::vector<std::int8_t> dw_weights_;  // depthwise, [kh][kw][C]
-  std::vector<std::int32_t> wsum_;       // per output channel, Σ w
+  PackedWeights packed_;                            // groups = 1
+  std::vector<std::int8_t> dw_weights_;             // depthwise, [kh][kw][C]
+  std::vector<std::int32_t> wsum_;                  // per output channel, Σ w
   std::vector<std::vector<std::uint8_t>> columns_;  // per thread, an im2col block
 };
 

@@ -71,13 +71,9 @@ Isa packing_isa(Isa isa, Accumulator acc) {
 
 }  // namespace
 
-PackedWeights::PackedWeights(const std::int8_t* W, int N, int K, int ldw, Isa isa,
-                             Accumulator acc, Activations act)
-    : isa_(packing_isa(isa, acc)),
-      acc_(acc),
-      act_(act),
-      N_(N),
-      K_(K) {
+PackedWeights::PackedWeights(const std::int8_t* W, int N, int K, int ldw, Isa isa, Accumulator acc,
+                             Activations act)
+    : isa_(packing_isa(isa, acc)), acc_(acc), act_(act), N_(N), K_(K) {
   if (!cpu_has(isa_))
     throw error("int8 GEMM: this CPU cannot run the ", isa_name(isa_), " kernels");
   QB_CHECK_GT(N, 0);
@@ -157,12 +153,10 @@ void gemm_impl(const AT* A, int lda, int M, const PackedWeights& W, std::int32_t
 
 }  // namespace
 
-void gemm(const std::uint8_t* A, int lda, int M, const PackedWeights& W, std::int32_t* C,
-          int ldc) {
+void gemm(const std::uint8_t* A, int lda, int M, const PackedWeights& W, std::int32_t* C, int ldc) {
   gemm_impl(A, lda, M, W, C, ldc);
 }
-void gemm(const std::int8_t* A, int lda, int M, const PackedWeights& W, std::int32_t* C,
-          int ldc) {
+void gemm(const std::int8_t* A, int lda, int M, const PackedWeights& W, std::int32_t* C, int ldc) {
   gemm_impl(A, lda, M, W, C, ldc);
 }
 

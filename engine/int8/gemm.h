@@ -93,10 +93,8 @@ class PackedWeights {
   std::vector<std::int32_t> s8_bias_;
 };
 
-void gemm(const std::uint8_t* A, int lda, int M, const PackedWeights& W, std::int32_t* C,
-          int ldc);
-void gemm(const std::int8_t* A, int lda, int M, const PackedWeights& W, std::int32_t* C,
-          int ldc);
+void gemm(const std::uint8_t* A, int lda, int M, const PackedWeights& W, std::int32_t* C, int ldc);
+void gemm(const std::int8_t* A, int lda, int M, const PackedWeights& W, std::int32_t* C, int ldc);
 
 // The same product accumulated in 16 bits the x86 way, the `pair_wrap` model of reference.h:
 // vpmaddubsw sums adjacent u8·s8 pairs saturating to int16, vpaddw adds them modulo 2^16. C

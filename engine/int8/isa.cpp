@@ -17,9 +17,12 @@ bool cpu_has(Isa isa) {
 #endif
   __builtin_cpu_init();
   switch (isa) {
-    case Isa::scalar: return true;
-    case Isa::avx2: return __builtin_cpu_supports("avx2");
-    case Isa::avxvnni: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni");
+    case Isa::scalar:
+      return true;
+    case Isa::avx2:
+      return __builtin_cpu_supports("avx2");
+    case Isa::avxvnni:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni");
     case Isa::avx512bw:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
     case Isa::avx512vnni:

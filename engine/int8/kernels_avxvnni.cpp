@@ -23,9 +23,7 @@ struct Ops : Vec {
   using WElem = std::int8_t;
   static constexpr int kNR = 8, kGroup = 4, kMR = 6, kNV = 2;  // 12 accumulators of 16 ymm
   static constexpr bool kSignedViaBias = true;
-  QB_INT8_TARGET static inline V dot(V acc, V a, V w) {
-    return _mm256_dpbusd_avx_epi32(acc, a, w);
-  }
+  QB_INT8_TARGET static inline V dot(V acc, V a, V w) { return _mm256_dpbusd_avx_epi32(acc, a, w); }
   static AElem from_u8(std::uint8_t x) { return x; }
   static AElem from_s8(std::int8_t x) { return AElem(int(x) + 128); }
 };

@@ -127,16 +127,15 @@ bool uses_avx512(Isa isa) { return isa == Isa::avx512bw || isa == Isa::avx512vnn
 // Rows split in fixed contiguous blocks, at least 64K elements a thread.
 void run_rows(detail::RequantKernel kernel, const detail::RequantArgs& args, int M) {
   const std::int64_t elems = std::int64_t(M) * args.N;
-  const int T = int(std::min<std::int64_t>(
-      {omp_get_max_threads(), std::max<std::int64_t>(1, elems / 65536), M}));
-  parallel_split(M, T, [&](int, std::int64_t r0, std::int64_t r1) {
-    kernel(args, int(r0), int(r1));
-  });
+  const int T = int(
+      std::min<std::int64_t>({omp_get_max_threads(), std::max<std::int64_t>(1, elems / 65536), M}));
+  parallel_split(M, T,
+                 [&](int, std::int64_t r0, std::int64_t r1) { kernel(args, int(r0), int(r1)); });
 }
 
 template <class Out>
-detail::RequantArgs make_args(const std::int32_t* C, int ldc, int N, const OutputParams& o,
-                              Out* Y, int ldy) {
+detail::RequantArgs make_args(const std::int32_t* C, int ldc, int N, const OutputParams& o, Out* Y,
+                              int ldy) {
   detail::RequantArgs a{};
   a.C = C;
   a.ldc = ldc;

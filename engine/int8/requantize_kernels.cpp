@@ -55,8 +55,8 @@ QB_AVX2 inline __m256i sat_add_avx2(__m256i a, __m256i b) {
   const __m256i s = _mm256_add_epi32(a, b);
   const __m256i ovf = _mm256_andnot_si256(_mm256_xor_si256(a, b), _mm256_xor_si256(a, s));
   const __m256i sat = _mm256_xor_si256(_mm256_srai_epi32(a, 31), _mm256_set1_epi32(INT32_MAX));
-  return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(s), _mm256_castsi256_ps(sat),
-                                              _mm256_castsi256_ps(ovf)));
+  return _mm256_castps_si256(
+      _mm256_blendv_ps(_mm256_castsi256_ps(s), _mm256_castsi256_ps(sat), _mm256_castsi256_ps(ovf)));
 }
 
 // Per-column constants of 8 columns: M0 as loaded, and per 64-bit lane (even columns _e,
@@ -104,8 +104,8 @@ QB_AVX2 inline void store8_avx2(__m256i v, Out* y) {
 }
 
 template <class Out>
-QB_AVX2 inline void mult8_avx2(__m256i x, const ColsAvx2& c, __m256i lo64, __m256i hi64,
-                               __m256i zp, Out* y) {
+QB_AVX2 inline void mult8_avx2(__m256i x, const ColsAvx2& c, __m256i lo64, __m256i hi64, __m256i zp,
+                               Out* y) {
   const __m256i p_e = _mm256_mul_epi32(x, c.m);
   const __m256i p_o = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(c.m, 32));
   const __m256i r_e = clamp64_avx2(round_shift_avx2(p_e, c.s_e, c.off_e, c.bm_e), lo64, hi64);
@@ -133,10 +133,10 @@ QB_AVX2 void mult_rows_avx2(const RequantArgs& a, int r0, int r1) {
     }
     if (a.bias) std::memcpy(tb, a.bias + n8, sizeof(std::int32_t) * rem);
   }
-  const ColsAvx2 tail =
-      kPerColumn ? cols_avx2(_mm256_load_si256(reinterpret_cast<const __m256i*>(tm)),
-                             _mm256_load_si256(reinterpret_cast<const __m256i*>(ts)))
-                 : fixed;
+  const ColsAvx2 tail = kPerColumn
+                            ? cols_avx2(_mm256_load_si256(reinterpret_cast<const __m256i*>(tm)),
+                                        _mm256_load_si256(reinterpret_cast<const __m256i*>(ts)))
+                            : fixed;
   for (int r = r0; r < r1; ++r) {
     const std::int32_t* c = a.C + std::int64_t(r) * a.ldc;
     Out* y = static_cast<Out*>(a.Y) + std::int64_t(r) * a.ldy;
@@ -169,8 +169,8 @@ QB_AVX2 inline void shift8_avx2(__m256i x, __m128i cnt, __m256i mask, __m256i ha
                                 __m256i lo, __m256i hi, __m256i zp, Out* y) {
   __m256i q = _mm256_sra_epi32(x, cnt);
   const __m256i d = _mm256_sub_epi32(_mm256_and_si256(x, mask), half);
-  const __m256i up = _mm256_cmpgt_epi32(_mm256_add_epi32(d, _mm256_and_si256(q, bm)),
-                                        _mm256_setzero_si256());
+  const __m256i up =
+      _mm256_cmpgt_epi32(_mm256_add_epi32(d, _mm256_and_si256(q, bm)), _mm256_setzero_si256());
   q = _mm256_sub_epi32(q, up);  // up is −1 where rounding up
   q = _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
   store8_avx2(_mm256_add_epi32(q, zp), y);
@@ -248,10 +248,10 @@ QB_AVX512 inline void mult16_512(__m512i x, const Cols512& c, __m512i lo64, __m5
                                  __m512i zp, Out* y, __mmask16 k) {
   const __m512i p_e = _mm512_mul_epi32(x, c.m);
   const __m512i p_o = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(c.m, 32));
-  const __m512i r_e = _mm512_min_epi64(
-      _mm512_max_epi64(round_shift_512(p_e, c.s_e, c.off_e, c.bm_e), lo64), hi64);
-  const __m512i r_o = _mm512_min_epi64(
-      _mm512_max_epi64(round_shift_512(p_o, c.s_o, c.off_o, c.bm_o), lo64), hi64);
+  const __m512i r_e =
+      _mm512_min_epi64(_mm512_max_epi64(round_shift_512(p_e, c.s_e, c.off_e, c.bm_e), lo64), hi64);
+  const __m512i r_o =
+      _mm512_min_epi64(_mm512_max_epi64(round_shift_512(p_o, c.s_o, c.off_o, c.bm_o), lo64), hi64);
   const __m512i r = _mm512_mask_blend_epi32(0xAAAA, r_e, _mm512_slli_epi64(r_o, 32));
   // Inside the output type's range: the truncating vpmovdb is exact.
   _mm512_mask_cvtepi32_storeu_epi8(y, k, _mm512_add_epi32(r, zp));

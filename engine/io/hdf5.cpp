@@ -138,13 +138,27 @@ Id& Id::operator=(Id&& o) noexcept {
 void Id::reset() {
   if (id_ < 0) return;
   switch (kind_) {
-    case Kind::file: H5Fclose(id_); break;
-    case Kind::group: H5Gclose(id_); break;
-    case Kind::dataset: H5Dclose(id_); break;
-    case Kind::dataspace: H5Sclose(id_); break;
-    case Kind::datatype: H5Tclose(id_); break;
-    case Kind::attribute: H5Aclose(id_); break;
-    case Kind::plist: H5Pclose(id_); break;
+    case Kind::file:
+      H5Fclose(id_);
+      break;
+    case Kind::group:
+      H5Gclose(id_);
+      break;
+    case Kind::dataset:
+      H5Dclose(id_);
+      break;
+    case Kind::dataspace:
+      H5Sclose(id_);
+      break;
+    case Kind::datatype:
+      H5Tclose(id_);
+      break;
+    case Kind::attribute:
+      H5Aclose(id_);
+      break;
+    case Kind::plist:
+      H5Pclose(id_);
+      break;
   }
   id_ = -1;
 }
@@ -162,8 +176,8 @@ Group Group::create_group(const std::string& name) {
 
 Group Group::open_group(const std::string& name) const {
   if (!has(name)) throw error(where(name), ": group not found");
-  const hid_t g = check(H5Gopen2(id_.get(), name.c_str(), H5P_DEFAULT), where(name),
-                        "cannot open group");
+  const hid_t g =
+      check(H5Gopen2(id_.get(), name.c_str(), H5P_DEFAULT), where(name), "cannot open group");
   return Group(g, Id::Kind::group, file_, path_ == "/" ? "/" + name : path_ + "/" + name);
 }
 
@@ -182,8 +196,8 @@ std::vector<std::string> Group::children() const {
     return 0;
   };
   hsize_t idx = 0;
-  check_status(H5Literate(id_.get(), H5_INDEX_NAME, H5_ITER_INC, &idx, collect, &out),
-               where(""), "cannot list group");
+  check_status(H5Literate(id_.get(), H5_INDEX_NAME, H5_ITER_INC, &idx, collect, &out), where(""),
+               "cannot list group");
   return out;
 }
 
@@ -203,8 +217,8 @@ void Group::write(const std::string& name, const Tensor& t) {
                              dcpl.get(), H5P_DEFAULT),
                   Id::Kind::dataset, at, "cannot create dataset");
   if (t.size() > 0)
-    check_status(H5Dwrite(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data()),
-                 at, "cannot write");
+    check_status(H5Dwrite(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data()), at,
+                 "cannot write");
 }
 
 Tensor Group::read_tensor(const std::string& name) const {
@@ -273,9 +287,9 @@ Id create_column(hid_t loc, const std::string& name, hid_t file_type, std::size_
     check_status(H5Pset_fletcher32(dcpl.get()), at, "cannot enable checksums");
   }
   Id lcpl = intermediate_lcpl(at);
-  return checked(H5Dcreate2(loc, name.c_str(), file_type, space.get(), lcpl.get(), dcpl.get(),
-                            H5P_DEFAULT),
-                 Id::Kind::dataset, at, "cannot create dataset");
+  return checked(
+      H5Dcreate2(loc, name.c_str(), file_type, space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
+      Id::Kind::dataset, at, "cannot create dataset");
 }
 }  // namespace
 
@@ -334,9 +348,9 @@ void Group::copy_from(const Group& src, const std::string& name) {
 void Group::set_attr(const std::string& name, std::int64_t v) {
   const std::string at = where("@" + name);
   Id space = scalar_or_simple_space({}, at);
-  Id a = checked(H5Acreate2(id_.get(), name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT,
-                            H5P_DEFAULT),
-                 Id::Kind::attribute, at, "cannot create attribute");
+  Id a = checked(
+      H5Acreate2(id_.get(), name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+      Id::Kind::attribute, at, "cannot create attribute");
   check_status(H5Awrite(a.get(), H5T_NATIVE_INT64, &v), at, "cannot write");
 }
 
@@ -345,9 +359,9 @@ void Group::set_attr(const std::string& name, const std::string& v) {
   // NUL-terminated (H5T_C_S1's own padding), unlike the NUL-padded string datasets.
   Id type = fixed_string_type(v.size(), H5T_STR_NULLTERM, at);
   Id space = scalar_or_simple_space({}, at);
-  Id a = checked(H5Acreate2(id_.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT,
-                            H5P_DEFAULT),
-                 Id::Kind::attribute, at, "cannot create attribute");
+  Id a = checked(
+      H5Acreate2(id_.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+      Id::Kind::attribute, at, "cannot create attribute");
   std::string padded = v;
   padded.resize(std::max<std::size_t>(v.size(), 1), '\0');
   check_status(H5Awrite(a.get(), type.get(), padded.data()), at, "cannot write");

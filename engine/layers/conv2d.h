@@ -47,8 +47,8 @@ class Conv2d final : public Layer {
   Param weight_, bias_;
   HookSlots hooks_;
 
-  const Tensor* x_ = nullptr;   // the (possibly hooked) input of the last forward
-  const Tensor* w_ = nullptr;   // the (possibly hooked) weight of the last forward
+  const Tensor* x_ = nullptr;  // the (possibly hooked) input of the last forward
+  const Tensor* w_ = nullptr;  // the (possibly hooked) weight of the last forward
   Tensor y_, dx_, dw_hooked_;
   Conv2dScratch scratch_;
 };

@@ -12,8 +12,8 @@ namespace qb {
 namespace {
 
 // Range of output positions o whose input position o*s - p + i lies inside [0, n).
-inline void valid_range(std::size_t n, std::size_t no, std::size_t s, std::size_t p,
-                        std::size_t i, std::size_t& lo, std::size_t& hi) {
+inline void valid_range(std::size_t n, std::size_t no, std::size_t s, std::size_t p, std::size_t i,
+                        std::size_t& lo, std::size_t& hi) {
   // o*s + i >= p  and  o*s + i - p < n
   lo = i >= p ? 0 : (p - i + s - 1) / s;
   hi = n + p > i ? std::min(no, (n + p - i + s - 1) / s) : 0;
@@ -119,11 +119,21 @@ Conv2dGeometry conv2d_geometry(std::size_t N, std::size_t C, std::size_t H, std:
                                std::size_t O, std::size_t k, std::size_t s, std::size_t p,
                                std::size_t g) {
   Conv2dGeometry q{};
-  q.N = N; q.C = C; q.H = H; q.W = W;
-  q.O = O; q.k = k; q.s = s; q.p = p; q.g = g;
+  q.N = N;
+  q.C = C;
+  q.H = H;
+  q.W = W;
+  q.O = O;
+  q.k = k;
+  q.s = s;
+  q.p = p;
+  q.g = g;
   q.Ho = (H + 2 * p - k) / s + 1;
   q.Wo = (W + 2 * p - k) / s + 1;
-  q.Cg = C / g; q.Og = O / g; q.K = q.Cg * k * k; q.HWo = q.Ho * q.Wo;
+  q.Cg = C / g;
+  q.Og = O / g;
+  q.K = q.Cg * k * k;
+  q.HWo = q.Ho * q.Wo;
   return q;
 }
 
@@ -145,7 +155,7 @@ void conv2d_backward(float* dx, float* dw, const float* dy, const float* x, cons
 
 void conv2d_forward_gemm(float* y, const float* x, const float* w, const Conv2dGeometry& q,
                          Conv2dScratch& scratch) {
-  const bool direct = q.k == 1 && q.s == 1 && q.p == 0;  // input already is the column matrix
+  const bool direct = q.k == 1 && q.s == 1 && q.p == 0;       // input already is the column matrix
   const std::size_t nb_max = images_per_gemm(q, q.K + q.Og);  // columns, output
   const int T = num_threads();
   scratch.columns.resize(std::size_t(T));
@@ -224,12 +234,12 @@ void conv2d_backward_gemm(float* dx, float* dw, const float* dy, const float* x,
         if (!dxg) continue;
         // dcol = W_gᵀ · dy_g, then scattered back to image positions
         if (direct && nb == 1) {
-          sgemm(true, false, int(q.K), int(q.HWo), int(q.Og), 1.0f, wg, int(q.K), dyg,
-                int(q.HWo), 0.0f, dxg, int(q.HWo));
+          sgemm(true, false, int(q.K), int(q.HWo), int(q.Og), 1.0f, wg, int(q.K), dyg, int(q.HWo),
+                0.0f, dxg, int(q.HWo));
           continue;
         }
-        sgemm(true, false, int(q.K), int(cols), int(q.Og), 1.0f, wg, int(q.K), dyg, int(cols),
-              0.0f, dcol, int(cols));
+        sgemm(true, false, int(q.K), int(cols), int(q.Og), 1.0f, wg, int(q.K), dyg, int(cols), 0.0f,
+              dcol, int(cols));
         for (std::size_t j = 0; j < nb; ++j)
           col2im(dcol + j * q.HWo, q, dxg + j * q.C * q.H * q.W, cols);
       }

@@ -44,8 +44,8 @@ Conv2dGeometry conv2d_geometry(std::size_t N, std::size_t C, std::size_t H, std:
 struct Conv2dScratch {
   std::vector<std::vector<float>> columns;   // per thread: columns, their gradient, gathered dy
   std::vector<std::vector<float>> dw_parts;  // per thread: partial weight gradients
-  std::vector<float> depthwise_dx;  // dx when the caller wants none: the depthwise loop
-                                    // computes dx and dw together
+  std::vector<float> depthwise_dx;           // dx when the caller wants none: the depthwise loop
+                                             // computes dx and dw together
 };
 
 // y = x ⊛ w, overwritten; no bias. Chooses the depthwise or the GEMM path.

@@ -64,7 +64,8 @@ const Tensor& FoldedConvBn::forward(const Tensor& x_in, bool training) {
 #pragma omp parallel for schedule(static)
     for (std::size_t o = 0; o < O; ++o) {
       const double mu =
-          channel_sum(N, O, HW, o, [&](std::size_t off, std::size_t n) { return sum(y0 + off, n); }) /
+          channel_sum(N, O, HW, o,
+                      [&](std::size_t off, std::size_t n) { return sum(y0 + off, n); }) /
           m;
       const float mean = float(mu);
       const double ss = channel_sum(N, O, HW, o, [&](std::size_t off, std::size_t n) {
@@ -90,7 +91,8 @@ const Tensor& FoldedConvBn::forward(const Tensor& x_in, bool training) {
   const std::size_t per_o = w.size() / O;
   for (std::size_t o = 0; o < O; ++o) {
     const float k = g[o] / sigma_[o];
-    for (std::size_t i = 0; i < per_o; ++i) w_fold_.data()[o * per_o + i] = w.data()[o * per_o + i] * k;
+    for (std::size_t i = 0; i < per_o; ++i)
+      w_fold_.data()[o * per_o + i] = w.data()[o * per_o + i] * k;
   }
   w_ = &hook_forward(conv_->hook(HookSlot::weight), w_fold_, training);
   conv_->convolve(*x_, *w_, u_);
@@ -126,9 +128,8 @@ const Tensor& FoldedConvBn::backward(const Tensor& dz_in) {
   std::vector<float> dc(O), dshift(O);
 #pragma omp parallel for schedule(static)
   for (std::size_t o = 0; o < O; ++o) {
-    dc[o] = float(channel_sum(N, O, HW, o, [&](std::size_t off, std::size_t n) {
-      return dot(d + off, u + off, n);
-    }));
+    dc[o] = float(channel_sum(
+        N, O, HW, o, [&](std::size_t off, std::size_t n) { return dot(d + off, u + off, n); }));
     dshift[o] = float(
         channel_sum(N, O, HW, o, [&](std::size_t off, std::size_t n) { return sum(d + off, n); }));
   }

@@ -60,9 +60,9 @@ class FoldedConvBn final : public Layer {
   bool frozen_ = false;
 
   // The last forward, kept for backward.
-  bool batch_stats_ = false;             // the correction path (training, not frozen) ran
-  const Tensor* x_ = nullptr;            // x̂, the hooked input
-  const Tensor* w_ = nullptr;            // hook_w(W_fold)
+  bool batch_stats_ = false;   // the correction path (training, not frozen) ran
+  const Tensor* x_ = nullptr;  // x̂, the hooked input
+  const Tensor* w_ = nullptr;  // hook_w(W_fold)
   Tensor w_fold_, u_, y0_, z_, du_, dy0_, dx_, dx2_, dw_hat_;
   std::vector<float> sigma_, mean_b_, sigma_b_;  // per channel: σ, μ_B, σ_B (frozen: μ, σ)
 };

@@ -89,8 +89,8 @@ const Tensor& Linear::backward(const Tensor& dy_in) {
   }
   // dx = dy·W   [N, out]·[out, in]
   ensure_shape(dx_, shape_of(*x_));
-  sgemm_parallel_rows(false, false, N, int(in_), int(out_), 1.0f, dy.data(), int(out_),
-                      w_->data(), int(in_), 0.0f, dx_.data(), int(in_));
+  sgemm_parallel_rows(false, false, N, int(in_), int(out_), 1.0f, dy.data(), int(out_), w_->data(),
+                      int(in_), 0.0f, dx_.data(), int(in_));
   return hook_backward(hooks_.input.get(), dx_);
 }
 

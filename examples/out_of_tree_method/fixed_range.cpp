@@ -83,10 +83,12 @@ class FixedRangeMethod final : public qb::Method {
   // validate() / make_checked() refuse other roles, bits outside 2..16 and unknown options.
   const qb::MethodInfo& info() const override {
     static const qb::MethodInfo mi{
-        "fixed_range", "- (out-of-tree example)",
+        "fixed_range",
+        "- (out-of-tree example)",
         "uniform round-to-nearest over [-clip, clip] or [0, clip], clip an option; clipped STE",
         {qb::QuantRole::weight, qb::QuantRole::activation},
-        2, 16,
+        2,
+        16,
         {{"clip", 1.0, "the clipping range: |x| above it saturates"}}};
     return mi;
   }
@@ -155,8 +157,10 @@ int main() try {
   failures += int(report.failures.size());
 
   if (failures) return 1;
-  std::printf("fixed_range: registered out of tree; forward, backward, grid and validation OK; "
-              "conformance suite passed on %zu role/bit-width cases\n", report.cases_checked);
+  std::printf(
+      "fixed_range: registered out of tree; forward, backward, grid and validation OK; "
+      "conformance suite passed on %zu role/bit-width cases\n",
+      report.cases_checked);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "FAIL: %s\n", e.what());
