@@ -197,11 +197,16 @@ TEST_CASE("bad specs and files are refused naming the key or file", "[report]") 
     return std::string("no error");
   };
   CHECK(spec_error(R"({"schema": 1, "rows": [{"metod": "alt"}], "columns": [{"wbits": 8}]})") ==
-        "t.json: rows[0].metod: unknown key, did you mean method?");
+        "t.json: rows[0].metod: unknown key (did you mean 'method'?)");
+  // Every problem at once, one per line.
+  CHECK(spec_error(R"({"schema": 2, "rows": [{"metod": "alt"}], "columns": [{"wbit": 8}]})") ==
+        "t.json: schema: expected 1 (the spec format's version)\n"
+        "t.json: rows[0].metod: unknown key (did you mean 'method'?)\n"
+        "t.json: columns[0].wbit: unknown key (did you mean 'wbits'?)");
   CHECK(spec_error(R"({"schema": 1, "metric": "top5", "rows": [{}], "columns": [{}]})")
             .find("t.json: metric: unknown metric 'top5'") == 0);
   CHECK(spec_error(R"({"schema": 1, "rows": [], "columns": [{}]})") ==
-        "t.json: rows: expected a non-empty array");
+        "t.json: rows: expected a non-empty array of filters");
   CHECK(spec_error(R"({"schema": 1, "network": "lenet", "rows": [{}], "columns": [{}]})")
             .find("network: 'lenet' has no results") != std::string::npos);
   CHECK(spec_error(R"({"schema": 1, "rows": [{"wbits": 8}], "columns": [{}]})")

@@ -29,6 +29,14 @@ std::string require_file(const fs::path& dir, const std::string& name, const cha
   return p.string();
 }
 
+// Bytes 0..255 as floats in [0, 1].
+std::vector<float> unit_pixels(const std::vector<std::uint8_t>& bytes) {
+  std::vector<float> out(bytes.size());
+  std::transform(bytes.begin(), bytes.end(), out.begin(),
+                 [](std::uint8_t v) { return float(v) / 255.0f; });
+  return out;
+}
+
 RawSplit load_idx_pair(const std::string& images_path, const std::string& labels_path) {
   const IdxArray images = read_idx(images_path, 3);
   const IdxArray labels = read_idx(labels_path, 1);
@@ -42,22 +50,10 @@ RawSplit load_idx_pair(const std::string& images_path, const std::string& labels
     if (labels.data[i] > 9)
       throw error(labels_path, ": label ", int(labels.data[i]),
                   " out of range 0..9 at byte offset ", 8 + i);
-  RawSplit r;
-  r.pixels.resize(images.data.size());
-  std::transform(images.data.begin(), images.data.end(), r.pixels.begin(),
-                 [](std::uint8_t v) { return float(v) / 255.0f; });
-  r.labels = labels.data;
-  return r;
+  return {unit_pixels(images.data), labels.data};
 }
 
-RawSplit from_cifar(const CifarBatch& b) {
-  RawSplit r;
-  r.pixels.resize(b.pixels.size());
-  std::transform(b.pixels.begin(), b.pixels.end(), r.pixels.begin(),
-                 [](std::uint8_t v) { return float(v) / 255.0f; });
-  r.labels = b.labels;
-  return r;
-}
+RawSplit from_cifar(const CifarBatch& b) { return {unit_pixels(b.pixels), b.labels}; }
 
 // Class k: a bright 8×8 square on a 2×5 grid of positions, jittered ±2 pixels, a faint
 // class-specific stripe, and Gaussian noise. Easy for a CNN, impossible by mean brightness.
