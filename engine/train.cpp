@@ -132,6 +132,7 @@ TrainResult Trainer::run(Progress& progress) {
   std::vector<std::int32_t> labels;
   const std::size_t steps = loader.num_batches();
   const double total_epochs = double(cfg_.epochs);
+  if (on_train_begin) on_train_begin(steps);
 
   for (std::size_t epoch = next_epoch_; epoch < cfg_.epochs; ++epoch) {
     if (on_epoch_begin) on_epoch_begin(epoch);
@@ -275,6 +276,7 @@ nlohmann::json train(const TrainConfig& cfg, Progress& progress, const TrainExte
   const OptimizerSpec* qopt = ext.quantizer_optimizer ? &*ext.quantizer_optimizer : nullptr;
   Trainer trainer(*net, data, cfg,
                   make_optimizer(net->params(), cfg.opt, cfg.schedule, cfg.exclude_bn_bias, qopt));
+  trainer.on_train_begin = ext.on_train_begin;
   trainer.on_epoch_begin = ext.on_epoch_begin;
   trainer.on_step = ext.on_step;
   trainer.on_epoch_end = ext.on_epoch_end;
