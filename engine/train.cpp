@@ -146,6 +146,8 @@ void Trainer::calibrate() {
 TrainResult Trainer::run(Progress& progress) {
   const auto run_start = Clock::now();
   BatchLoader loader(data_.train, cfg_.batch, /*shuffle=*/true, data_.augment, cfg_.seed);
+  // Methods that schedule by the epoch's length (APT) learn it before the first step.
+  if (on_train_begin) on_train_begin(loader.num_batches());
   for (std::size_t epoch = next_epoch_; epoch < cfg_.epochs; ++epoch) {
     if (on_epoch_begin) on_epoch_begin(epoch);
     const EpochRecord rec = run_epoch(loader, epoch, progress);
@@ -298,6 +300,7 @@ nlohmann::json train(const TrainConfig& cfg, Progress& progress, const TrainExte
   const OptimizerSpec* qopt = ext.quantizer_optimizer ? &*ext.quantizer_optimizer : nullptr;
   Trainer trainer(*net, data, cfg,
                   make_optimizer(net->params(), cfg.opt, cfg.schedule, cfg.exclude_bn_bias, qopt));
+  trainer.on_train_begin = ext.on_train_begin;
   trainer.on_epoch_begin = ext.on_epoch_begin;
   trainer.on_step = ext.on_step;
   trainer.on_epoch_end = ext.on_epoch_end;

@@ -79,6 +79,7 @@ struct TrainExtensions {
   std::optional<OptimizerSpec> quantizer_optimizer;
   std::function<nlohmann::json(Network&)> report;
   bool calibrate = false;
+  std::function<void(std::size_t steps_per_epoch)> on_train_begin;  // once, before any epoch
   std::function<void(std::size_t epoch)> on_epoch_begin;  // 0-based, before its first step
   std::function<void(std::size_t step)> on_step;
   std::function<void(const EpochRecord&)> on_epoch_end;
@@ -110,8 +111,10 @@ class Trainer {
   // Runs one evaluation-mode forward over the first `batch` training images (calibration).
   void calibrate();
 
-  // Called before every epoch (0-based index, resumed epochs included), after every optimizer
-  // step and at the end of every epoch (method controllers).
+  // Called once before the first (or first remaining) epoch with the number of optimizer
+  // steps per epoch, before every epoch (0-based index, resumed epochs included), after every
+  // optimizer step and at the end of every epoch (method controllers).
+  std::function<void(std::size_t steps_per_epoch)> on_train_begin;
   std::function<void(std::size_t epoch)> on_epoch_begin;
   std::function<void(std::size_t step)> on_step;
   std::function<void(const EpochRecord&)> on_epoch_end;

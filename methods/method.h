@@ -75,6 +75,9 @@ class Method {
   // statistics or thresholds on a schedule (ALT) happens here. A resumed run calls it from its
   // first remaining epoch on, so a schedule must depend on `epoch` alone.
   virtual void on_epoch_begin(std::size_t epoch, Network& net) { (void)epoch, (void)net; }
+  // Once per run (resumed runs too), before the first epoch: the optimizer steps per epoch,
+  // for controllers whose schedule is counted in epochs (APT's update interval).
+  virtual void on_train_begin(std::size_t steps_per_epoch) { (void)steps_per_epoch; }
   virtual void on_step(std::size_t step) { (void)step; }
   virtual void on_epoch_end(std::size_t epoch) { (void)epoch; }
 
