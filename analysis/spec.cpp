@@ -134,7 +134,7 @@ TableSpec parse_spec(const json& j, const std::string& origin) {
     try {
       s.metric = metric_named(metric, "metric");
     } catch (const Error& e) {
-      in.problem_within("", e);
+      in.problem(e);
     }
     in.read(j, "precision", "", s.precision);
     if (s.precision < 0 || s.precision > 8) in.problem("precision", "expected 0..8");

@@ -59,11 +59,19 @@ DatasetSpec read_dataset(const json& j, JsonReader& in) {
     name_path = "dataset.name";
   }
   if (!kDatasets.find(data.name))
-    in.problem_within("", unknown_name("dataset", data.name, kDatasets.names(), name_path));
+    in.problem(unknown_name("dataset", data.name, kDatasets.names(), name_path));
   return data;
 }
 
-// The lists of settings (first_last parsed through its table) from `j`, over `e`'s.
+// The key path of item i of j[key], which may be a list or a scalar standing for one.
+std::string item_path(const json& j, const std::string& key, const std::string& path,
+                      std::size_t i) {
+  const std::string at = join_key_path(path, key);
+  return j[key].is_array() ? index_path(at, i) : at;
+}
+
+// The lists of settings from `j`, over `e`'s; first_last and granularity names checked
+// against their tables.
 void read_setting_lists(const json& j, const std::string& path, MethodEntry& e, JsonReader& in) {
   in.read_list(j, "wbits", path, e.wbits);
   in.read_list(j, "abits", path, e.abits);
@@ -72,22 +80,18 @@ void read_setting_lists(const json& j, const std::string& path, MethodEntry& e, 
   if (in.read_list(j, "first_last", path, names)) {
     e.first_last.clear();
     for (std::size_t i = 0; i < names.size(); ++i) {
-      const std::string at = j["first_last"].is_array()
-                                 ? index_path(join_key_path(path, "first_last"), i)
-                                 : join_key_path(path, "first_last");
       if (const auto* r = kFirstLast.find(names[i]))
         e.first_last.push_back(r->value);
       else
-        in.problem_within("", unknown_name("first_last", names[i], kFirstLast.names(), at));
+        in.problem(unknown_name("first_last", names[i], kFirstLast.names(),
+                                item_path(j, "first_last", path, i)));
     }
   }
   if (in.read_list(j, "granularity", path, e.granularity))
     for (std::size_t i = 0; i < e.granularity.size(); ++i)
       if (!kGranularities.find(e.granularity[i]))
-        in.problem_within("", unknown_name("granularity", e.granularity[i], kGranularities.names(),
-                                           j["granularity"].is_array()
-                                               ? index_path(join_key_path(path, "granularity"), i)
-                                               : join_key_path(path, "granularity")));
+        in.problem(unknown_name("granularity", e.granularity[i], kGranularities.names(),
+                                item_path(j, "granularity", path, i)));
 }
 
 MethodEntry read_method(const json& m, const std::string& path, const MethodEntry& defaults,
@@ -168,8 +172,7 @@ Sweep parse_sweep(const json& j) {
   const auto& known_nets = network_names();
   for (std::size_t i = 0; i < defaults.nets.size(); ++i)
     if (std::find(known_nets.begin(), known_nets.end(), defaults.nets[i]) == known_nets.end())
-      in.problem_within(
-          "", unknown_name("network", defaults.nets[i], known_nets, index_path("networks", i)));
+      in.problem(unknown_name("network", defaults.nets[i], known_nets, index_path("networks", i)));
   defaults.seeds = {1};
   in.read_list(j, "seeds", "", defaults.seeds);
   defaults.wbits = defaults.abits = defaults.gbits = {32};

@@ -24,6 +24,7 @@ class JsonReader {
   void problem(const std::string& path, const std::string& message) {
     problems_.emplace_back(path, message);
   }
+  void problem(Error e) { problems_.push_back(std::move(e)); }
   // An error a callee threw, its key path taken as relative to `parent`.
   void problem_within(const std::string& parent, const Error& e) {
     problems_.push_back(e.within(parent));
