@@ -27,6 +27,18 @@ TempDir::~TempDir() {
   fs::remove_all(path, ignored);
 }
 
+TrainConfig synthetic_lenet() {
+  TrainConfig c;
+  c.net = "lenet5";
+  c.dataset = "synthetic";
+  c.epochs = 2;
+  c.batch = 64;
+  c.opt.lr = 0.02f;
+  c.threads = 2;
+  c.seed = 5;
+  return c;
+}
+
 std::function<void(const EpochRecord&)> kill_after_epoch(std::size_t epoch) {
   return [epoch](const EpochRecord& r) {
     if (r.epoch == epoch) throw std::runtime_error(kSimulatedKill);

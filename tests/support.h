@@ -27,6 +27,10 @@ struct TempDir {
   const std::filesystem::path path;
 };
 
+// A short LeNet-5 run on the synthetic dataset: 2 epochs of batch 64 at lr 0.02, seed 5, 2
+// threads (tests change what they need).
+TrainConfig synthetic_lenet();
+
 // The message of the exception that stands in for a kill: a throw from the epoch callback
 // leaves on disk what SIGKILL would, the checkpoint of the last finished epoch.
 inline constexpr const char* kSimulatedKill = "simulated kill";

@@ -6,17 +6,15 @@
 #include "methods/apt.h"
 #include "methods/qat.h"
 #include "methods/registry.h"
+#include "tests/support.h"
 
-#include <unistd.h>
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <vector>
 
 using namespace qb;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -59,12 +57,6 @@ Probed probe(const Tensor& x, int start_bits) {
   CHECK(q->grid().pow2_exponent == std::vector<int>{p.shift});
   CHECK(q->grid().scale == std::vector<float>{std::ldexp(1.0f, p.shift)});
   return p;
-}
-
-fs::path temp_dir() {
-  const fs::path d = fs::temp_directory_path() / ("qbench-test-apt-" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d;
 }
 
 }  // namespace
@@ -327,18 +319,11 @@ TEST_CASE("apt: gradients flow straight through, quantized before both GEMMs", "
 // same per-layer report (widths, shifts, per-epoch statistics) — the controllers' state travels
 // with the checkpoint.
 TEST_CASE("apt: training resumes bit for bit and reports per-epoch widths", "[apt][checkpoint]") {
-  const fs::path dir = temp_dir();
+  const test::TempDir tmp;
   Progress quiet = Progress::silent();
   QatConfig q{"apt", {}};
   q.settings.wbits = q.settings.abits = q.settings.gbits = 8;
-  TrainConfig c;
-  c.net = "lenet5";
-  c.dataset = "synthetic";
-  c.epochs = 2;
-  c.batch = 64;
-  c.opt.lr = 0.02f;
-  c.threads = 2;
-  c.seed = 5;
+  TrainConfig c = test::synthetic_lenet();
   c.quantization = to_json(q);
   const nlohmann::json full = train(c, quiet, make_qat(q));
   CHECK(full.at("test_accuracy").get<double>() > 0.5);
@@ -356,18 +341,9 @@ TEST_CASE("apt: training resumes bit for bit and reports per-epoch widths", "[ap
       CHECK(s.at("updates").get<int>() >= 2);
     }
 
-  TrainConfig first = c;
-  first.out = (dir / "apt.h5").string();
-  TrainExtensions ext = make_qat(q);
-  ext.on_epoch_end = [](const EpochRecord& r) {
-    if (r.epoch == 1) throw std::runtime_error("simulated kill");
-  };
-  CHECK_THROWS_WITH(train(first, quiet, ext), "simulated kill");
-  TrainConfig resumed = c;
-  resumed.resume = first.out;
-  const nlohmann::json again = train(resumed, quiet, make_qat(q));
+  const nlohmann::json again =
+      test::train_killed_and_resumed(c, q, 1, (tmp.path / "apt.h5").string());
   CHECK(again.at("test_accuracy") == full.at("test_accuracy"));
   CHECK(again.at("test_loss") == full.at("test_loss"));
   CHECK(again.at("layers") == full.at("layers"));
-  fs::remove_all(dir);
 }

@@ -20,18 +20,6 @@ int bits_of(Layer* l, HookSlot slot) {
   return q ? q->grid().bits : 0;
 }
 
-TrainConfig synthetic_lenet() {
-  TrainConfig c;
-  c.net = "lenet5";
-  c.dataset = "synthetic";
-  c.epochs = 2;
-  c.batch = 64;
-  c.opt.lr = 0.02f;
-  c.threads = 2;
-  c.seed = 5;
-  return c;
-}
-
 }  // namespace
 
 TEST_CASE("a method's quantizers land in the right slots", "[qat]") {
@@ -73,7 +61,7 @@ TEST_CASE("quantized fine-tuning starts from FP32 weights and resumes bit for bi
           "[qat][checkpoint]") {
   const test::TempDir dir;
   Progress quiet = Progress::silent();
-  TrainConfig fp = synthetic_lenet();
+  TrainConfig fp = test::synthetic_lenet();
   fp.epochs = 1;
   fp.out = (dir.path / "fp32.h5").string();
   train(fp, quiet);
@@ -81,7 +69,7 @@ TEST_CASE("quantized fine-tuning starts from FP32 weights and resumes bit for bi
   QatConfig q{"minmax", {}};  // running activation ranges: hook state that must survive
   q.settings.wbits = 4;
   q.settings.abits = 4;
-  TrainConfig qc = synthetic_lenet();
+  TrainConfig qc = test::synthetic_lenet();
   qc.init = fp.out;
   qc.epochs = 2;
   qc.quantization = to_json(q);

@@ -17,15 +17,12 @@ namespace fs = std::filesystem;
 namespace {
 
 TrainConfig synthetic_config() {
-  TrainConfig c;
-  c.net = "lenet5";
-  c.dataset = "synthetic";
+  TrainConfig c = test::synthetic_lenet();
   c.epochs = 3;
   c.batch = 32;
   c.opt.lr = 0.05f;
   c.opt.weight_decay = 5e-4f;
   c.seed = 3;
-  c.threads = 2;
   return c;
 }
 
