@@ -1,11 +1,11 @@
 #include "analysis/claims.h"
 
 #include "engine/check.h"
+#include "engine/io/json_parse.h"
 
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 namespace qb::analysis {
@@ -44,9 +44,7 @@ Grid claims_table(const std::string& dir, const std::vector<std::string>& method
       without += (without.empty() ? "" : ", ") + m;
       continue;
     }
-    std::ifstream in(path);
-    const json j = json::parse(in, nullptr, false);
-    if (j.is_discarded()) throw error(path, ": not valid JSON");
+    const json j = read_user_json(path, "claims file");
     check_keys(j, path, {"schema", "method", "paper", "url", "note", "claims"});
     if (j.value("schema", 0) != 1) throw error(path, ": schema: expected 1");
     if (!j.contains("claims") || !j.at("claims").is_array())

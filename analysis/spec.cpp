@@ -1,11 +1,11 @@
 #include "analysis/spec.h"
 
 #include "engine/check.h"
+#include "engine/io/json_parse.h"
 #include "experiments/json_reader.h"
 #include "experiments/results_columns.h"
 
 #include <algorithm>
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -150,11 +150,7 @@ TableSpec parse_spec(const json& j, const std::string& origin) {
 }
 
 TableSpec load_spec(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw error(path, ": cannot open the table spec");
-  const json j = json::parse(in, nullptr, false);
-  if (j.is_discarded()) throw error(path, ": not valid JSON");
-  return parse_spec(j, path);
+  return parse_spec(read_user_json(path, "table spec file"), path);
 }
 
 std::vector<TableSpec> default_specs(const Results& results, const std::string& name) {

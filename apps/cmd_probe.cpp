@@ -1,10 +1,10 @@
 // `qbench probe` (shared/PROBE.md) and `qbench methods`.
 #include "apps/commands.h"
 #include "engine/check.h"
+#include "engine/io/json_parse.h"
 #include "methods/probe.h"
 #include "methods/registry.h"
 
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -16,19 +16,13 @@ Run add_probe(CLI::App& app) {
       "probe", "Apply one quantizer to one tensor: JSON request on stdin (or --input), JSON out");
   cmd->add_option("--input", *input, "Read the request from this file instead of stdin");
   return [input] {
-    std::stringstream text;
-    if (input->empty()) {
-      text << std::cin.rdbuf();
-    } else {
-      std::ifstream f(*input);
-      if (!f) throw error(*input, ": cannot open");
-      text << f.rdbuf();
-    }
     nlohmann::json request;
-    try {
-      request = nlohmann::json::parse(text.str());
-    } catch (const nlohmann::json::parse_error& e) {
-      throw error("request: invalid JSON at byte offset ", e.byte, "");
+    if (input->empty()) {
+      std::stringstream text;
+      text << std::cin.rdbuf();
+      request = parse_user_json(text.str(), "request");
+    } else {
+      request = read_user_json(*input, "probe request file");
     }
     std::cout << run_probe(request).dump() << std::endl;
     return 0;

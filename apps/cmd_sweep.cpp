@@ -8,11 +8,9 @@
 #include "experiments/runner.h"
 #include "experiments/store.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
+#include <optional>
 #include <set>
 
 namespace qb::app {
@@ -21,6 +19,7 @@ namespace {
 struct SweepArgs {
   std::string config, shard;
   bool dry_run = false, mpi = false;
+  std::optional<std::uint64_t> max_cells;
   exp::RunOptions run;
 };
 
@@ -82,12 +81,15 @@ Run add_sweep(CLI::App& app) {
   cmd->add_option("--threads", a->run.threads, "Threads per process (0: all cores)")
       ->capture_default_str();
   cmd->add_flag("--quiet", a->run.quiet, "No training bars (per-cell lines only)");
+  cmd->add_option("--max-cells", a->max_cells,
+                  "Accept a config of up to this many cells (default: its \"max_cells\", else " +
+                      std::to_string(exp::kDefaultMaxCells) + ")");
   return [a] {
-    const exp::Sweep sweep = exp::load_sweep(a->config);
+    const exp::Sweep sweep = exp::load_sweep(a->config, a->max_cells);
     if (a->mpi) {
 #ifdef QB_WITH_MPI
       if (a->run.out.empty() && !a->dry_run) throw error("--out: required (the results folder)");
-      return exp::run_mpi(sweep, a->config, a->run, a->dry_run);
+      return exp::run_mpi(sweep, a->run, a->dry_run);
 #else
       throw error("--mpi: this qbench was built without MPI (install libopenmpi-dev, reconfigure)");
 #endif
@@ -96,8 +98,7 @@ Run add_sweep(CLI::App& app) {
     const auto cells = exp::shard_indices(sweep.cells.size(), shard, shards);
     if (a->dry_run) return dry_run(sweep, cells, *a);
     if (a->run.out.empty()) throw error("--out: required (the results folder)");
-    std::ifstream in(a->config);
-    exp::prepare_results_dir(a->run.out, sweep, nlohmann::json::parse(in));
+    exp::prepare_results_dir(a->run.out, sweep, sweep.config);
     exp::run_cells(sweep, cells, a->run, stdout);
     return 0;
   };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numbers>
 
 namespace qb {
@@ -91,6 +92,9 @@ void ParamGroup::step(double e, double total_epochs) {
 #pragma omp simd
       for (std::size_t i = 0; i < n; ++i) w[i] -= lr * (g[i] + wd * w[i]);
     }
+    const float lo = params_[k]->min_value;
+    if (lo > -std::numeric_limits<float>::infinity())
+      for (std::size_t i = 0; i < n; ++i) w[i] = std::max(w[i], lo);
   }
 }
 

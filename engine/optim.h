@@ -63,7 +63,8 @@ class ParamGroup {
  public:
   ParamGroup(std::string name, std::vector<Param*> params, OptimizerSpec opt, ScheduleSpec sched);
 
-  // One update with the rate the schedule gives at fractional epoch e.
+  // One update with the rate the schedule gives at fractional epoch e, then each parameter
+  // projected onto its domain (Param::min_value).
   void step(double e, double total_epochs);
 
   const std::string& name() const { return name_; }

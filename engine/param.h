@@ -8,6 +8,7 @@
 
 #include "engine/tensor.h"
 
+#include <limits>
 #include <string>
 
 namespace qb {
@@ -27,6 +28,10 @@ struct Param {
   Tensor value;
   Tensor grad;          // same shape as value; accumulated by backward, cleared by zero_grad()
   bool frozen = false;  // optimizers leave a frozen parameter (and its moments) untouched
+  // The parameter's domain is value >= min_value: optimizers project every element back onto
+  // it after each update (projected gradient descent), so a learned clipping level such as
+  // PACT's α > 0 cannot be stepped out of it. -inf: unconstrained.
+  float min_value = -std::numeric_limits<float>::infinity();
 
   void zero_grad();
   void init_grad();  // gives grad value's shape, zero-filled

@@ -1,6 +1,7 @@
 #include "experiments/config.h"
 
 #include "engine/data/dataset.h"
+#include "engine/io/json_parse.h"
 #include "engine/nets.h"
 #include "experiments/expand.h"
 #include "experiments/hash.h"
@@ -8,7 +9,6 @@
 #include "experiments/method_check.h"
 
 #include <algorithm>
-#include <fstream>
 #include <set>
 
 namespace qb::exp {
@@ -18,7 +18,7 @@ using json = nlohmann::json;
 
 const std::vector<std::string> kTopKeys = {
     "schema", "name",  "dataset", "networks",   "seeds",       "fp32",    "finetune", "methods",
-    "wbits",  "abits", "gbits",   "first_last", "granularity", "exclude", "include"};
+    "wbits",  "abits", "gbits",   "first_last", "granularity", "exclude", "include",  "max_cells"};
 const std::vector<std::string> kRecipeKeys = {"epochs",   "batch", "optimizer", "lr",
                                               "momentum", "wd",    "schedule",  "warmup"};
 const std::vector<std::string> kDatasetKeys = {"name", "data_dir", "train_limit", "test_limit",
@@ -155,9 +155,10 @@ void read_include(const json& r, const std::string& path, const std::vector<Meth
 
 }  // namespace
 
-Sweep parse_sweep(const json& j) {
+Sweep parse_sweep(const json& j, std::optional<std::uint64_t> max_cells) {
   JsonReader in;
   Sweep s;
+  s.config = j;
   if (!in.object(j, "", kTopKeys)) in.throw_if_any();
   if (j.contains("schema") && j["schema"] != kConfigSchema)
     in.problem("schema", "unknown schema " + j["schema"].dump() + " (this qbench reads " +
@@ -216,6 +217,16 @@ Sweep parse_sweep(const json& j) {
   }
   for (const auto& e : entries) check_method(e, in);
   for (const auto& e : includes) check_method(e, in);
+  // Counted before anything loops over the products (trial_install, expand_cells).
+  std::size_t limit = kDefaultMaxCells;
+  in.read(j, "max_cells", "", limit);
+  if (max_cells) limit = *max_cells;
+  const std::uint64_t cells = count_cells(entries, includes);
+  if (cells > limit)
+    in.problem("", "the sweep holds " +
+                       (cells == ~std::uint64_t(0) ? "over 2^64-1" : std::to_string(cells)) +
+                       " cells before excludes, over the limit of " + std::to_string(limit) +
+                       " (raise \"max_cells\" or --max-cells to run it)");
   in.throw_if_any();
   for (const auto& e : entries) trial_install(e, data, in);
   for (const auto& e : includes) trial_install(e, data, in);
@@ -230,19 +241,10 @@ Sweep parse_sweep(const json& j) {
   return s;
 }
 
-Sweep load_sweep(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw error(path, ": cannot open config");
-  json j;
+Sweep load_sweep(const std::string& path, std::optional<std::uint64_t> max_cells) {
+  const json j = read_user_json(path, "sweep config file");
   try {
-    j = json::parse(in);
-  } catch (const json::parse_error& e) {
-    // e.byte is 1-based and points past the offending character.
-    throw error(path, ": malformed JSON at byte ", e.byte > 0 ? e.byte - 1 : 0, " (",
-                std::string(e.what()).substr(std::string(e.what()).find(':') + 2), ")");
-  }
-  try {
-    return parse_sweep(j);
+    return parse_sweep(j, max_cells);
   } catch (const Errors& e) {
     // Each problem on its own line, each naming the file.
     std::vector<Error> in_file;

@@ -69,6 +69,21 @@ void sort_cells(std::vector<Cell>& cells, const std::vector<std::string>& nets,
 
 }  // namespace
 
+std::uint64_t count_cells(const std::vector<MethodEntry>& entries,
+                          const std::vector<MethodEntry>& includes) {
+  constexpr std::uint64_t kAll = ~std::uint64_t(0);
+  std::uint64_t total = 0;
+  for (const auto* list : {&entries, &includes})
+    for (const MethodEntry& m : *list) {
+      std::uint64_t n = 1;
+      for (std::size_t size : {m.nets.size(), m.seeds.size(), m.wbits.size(), m.abits.size(),
+                               m.gbits.size(), m.first_last.size(), m.granularity.size()})
+        if (__builtin_mul_overflow(n, std::uint64_t(size), &n)) n = kAll;
+      if (__builtin_add_overflow(total, n, &total)) total = kAll;
+    }
+  return total;
+}
+
 std::vector<Cell> expand_cells(const std::vector<MethodEntry>& entries,
                                const std::vector<MethodEntry>& includes,
                                const std::vector<Rule>& excludes, const DatasetSpec& data,

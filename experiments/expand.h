@@ -37,6 +37,11 @@ struct Rule {
 // The keys a rule may name (the cell fields it matches).
 extern const std::vector<std::string> kRuleKeys;
 
+// How many cells the entries' products hold before excludes and duplicates are removed: what
+// expand_cells would build in memory. Saturates at UINT64_MAX instead of wrapping.
+std::uint64_t count_cells(const std::vector<MethodEntry>& entries,
+                          const std::vector<MethodEntry>& includes);
+
 // The sweep's cells in order (`nets` and `seeds`: the config's top-level lists), each with its
 // identity and index. A rule that matches no cell, or an empty result, is a problem reported to
 // `reader`.

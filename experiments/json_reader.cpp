@@ -1,7 +1,9 @@
 #include "experiments/json_reader.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 namespace qb::exp {
@@ -10,17 +12,49 @@ std::string index_path(const std::string& base, std::size_t i) {
   return base + "[" + std::to_string(i) + "]";
 }
 
-bool as_count(const nlohmann::json& v, std::uint64_t& out) {
-  if (v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0)) {
-    out = v.get<std::uint64_t>();
-    return true;
-  }
-  if (v.is_number_float() && v.get<double>() >= 0 &&
-      v.get<double>() == std::floor(v.get<double>())) {
-    out = std::uint64_t(v.get<double>());
-    return true;
-  }
-  return false;
+namespace {
+
+// How a number was written, near enough: an integral float as its digits when they are no
+// longer than its shortest form (2^70 as 1180591620717411303424, 1e30 as 1e+30).
+std::string number_text(const nlohmann::json& v) {
+  if (!v.is_number_float()) return v.dump();
+  char digits[400];
+  std::snprintf(digits, sizeof digits, "%.0f", v.get<double>());
+  const std::string shortest = v.dump();
+  return std::string(digits).size() <= shortest.size() ? digits : shortest;
+}
+
+// "2^64-1" for a power of two less one, else the digits.
+std::string limit_text(std::uint64_t max) {
+  const int bits = std::bit_width(max);
+  if (bits >= 16 && max == (bits == 64 ? ~std::uint64_t(0) : (std::uint64_t(1) << bits) - 1))
+    return "2^" + std::to_string(bits) + "-1";
+  return std::to_string(max);
+}
+
+std::string out_of_range(const nlohmann::json& v, const std::string& range) {
+  return number_text(v) + " is out of range (" + range + ")";
+}
+
+bool integral(const nlohmann::json& v) {
+  return v.is_number_integer() || (v.is_number_float() && std::isfinite(v.get<double>()) &&
+                                   v.get<double>() == std::floor(v.get<double>()));
+}
+
+}  // namespace
+
+std::string as_count(const nlohmann::json& v, std::uint64_t max, std::uint64_t& out) {
+  const bool negative = v.is_number_integer() ? !v.is_number_unsigned() && v.get<std::int64_t>() < 0
+                                              : v.is_number_float() && v.get<double>() < 0;
+  if (!integral(v) || negative) return "expected non-negative integer, got " + v.dump();
+  const std::string range = "0 .. " + limit_text(max);
+  // 2^64 is the first double beyond std::uint64_t; converting it or more is undefined.
+  if (v.is_number_float() && v.get<double>() >= 0x1p64) return out_of_range(v, range);
+  const std::uint64_t u =
+      v.is_number_float() ? std::uint64_t(v.get<double>()) : v.get<std::uint64_t>();
+  if (u > max) return out_of_range(v, range);
+  out = u;
+  return "";
 }
 
 void JsonReader::throw_if_any() const {
@@ -71,20 +105,20 @@ void JsonReader::read(const json& j, const std::string& key, const std::string& 
                       std::size_t& out) {
   if (!j.contains(key)) return;
   std::uint64_t v = 0;
-  if (!as_count(j[key], v))
-    return problem(join_key_path(path, key), "expected non-negative integer, got " + j[key].dump());
+  const std::string why = as_count(j[key], std::numeric_limits<std::size_t>::max(), v);
+  if (!why.empty()) return problem(join_key_path(path, key), why);
   out = std::size_t(v);
 }
 
 void JsonReader::read(const json& j, const std::string& key, const std::string& path, int& out) {
   if (!j.contains(key)) return;
   const json& v = j[key];
-  const bool integral = v.is_number_integer() ||
-                        (v.is_number_float() && v.get<double>() == std::floor(v.get<double>()));
-  if (!integral || v.get<double>() < std::numeric_limits<int>::min() ||
-      v.get<double>() > std::numeric_limits<int>::max())
-    return problem(join_key_path(path, key), "expected integer, got " + v.dump());
-  out = int(v.get<double>());
+  if (!integral(v)) return problem(join_key_path(path, key), "expected integer, got " + v.dump());
+  // As a double every int is exact, and anything beyond int stays beyond it.
+  const double d = v.get<double>();
+  if (d < std::numeric_limits<int>::min() || d > std::numeric_limits<int>::max())
+    return problem(join_key_path(path, key), out_of_range(v, "-2^31 .. 2^31-1"));
+  out = int(d);
 }
 
 std::vector<std::pair<std::string, const nlohmann::json*>> JsonReader::items(
@@ -116,14 +150,14 @@ bool JsonReader::read_list(const json& j, const std::string& key, const std::str
   return true;
 }
 
-bool JsonReader::read_list(const json& j, const std::string& key, const std::string& path,
-                           std::vector<std::uint64_t>& out) {
+bool JsonReader::read_counts(const json& j, const std::string& key, const std::string& path,
+                             std::uint64_t max, std::vector<std::uint64_t>& out) {
   if (!j.contains(key)) return false;
   std::vector<std::uint64_t> got;
   for (const auto& [at, x] : items(j, key, path)) {
     std::uint64_t u = 0;
-    if (!as_count(*x, u))
-      return problem(at, "expected non-negative integer, got " + x->dump()), false;
+    const std::string why = as_count(*x, max, u);
+    if (!why.empty()) return problem(at, why), false;
     got.push_back(u);
   }
   if (got.empty()) return false;
@@ -132,11 +166,16 @@ bool JsonReader::read_list(const json& j, const std::string& key, const std::str
 }
 
 bool JsonReader::read_list(const json& j, const std::string& key, const std::string& path,
+                           std::vector<std::uint64_t>& out) {
+  return read_counts(j, key, path, std::numeric_limits<std::uint64_t>::max(), out);
+}
+
+bool JsonReader::read_list(const json& j, const std::string& key, const std::string& path,
                            std::vector<int>& out) {
   std::vector<std::uint64_t> wide;
-  if (!read_list(j, key, path, wide)) return false;
-  out.clear();
-  for (auto w : wide) out.push_back(int(std::min<std::uint64_t>(w, 1u << 30)));
+  if (!read_counts(j, key, path, std::uint64_t(std::numeric_limits<int>::max()), wide))
+    return false;
+  out.assign(wide.begin(), wide.end());
   return true;
 }
 

@@ -37,8 +37,9 @@ class JsonReader {
   // False (and a problem) for a non-object; a problem for each key outside `valid`.
   bool object(const json& j, const std::string& path, const std::vector<std::string>& valid);
 
-  // Typed readers of j[key] at `path`.key: `out` is left as it is when the key is absent or
-  // has the wrong type (a problem then). Counts are non-negative integers (5.0 accepted).
+  // Typed readers of j[key] at `path`.key: `out` is left as it is when the key is absent, has
+  // the wrong type or does not fit `out` (a problem then: nothing is wrapped or rounded).
+  // Counts are non-negative integers (5.0 accepted).
   void read(const json& j, const std::string& key, const std::string& path, std::string& out);
   void read(const json& j, const std::string& key, const std::string& path, double& out);
   void read(const json& j, const std::string& key, const std::string& path, std::size_t& out);
@@ -63,9 +64,11 @@ class JsonReader {
   bool read_list(const json& j, const std::string& key, const std::string& path,
                  std::vector<std::uint64_t>& out);
   bool read_list(const json& j, const std::string& key, const std::string& path,
-                 std::vector<int>& out);
+                 std::vector<int>& out);  // non-negative (bit-widths)
 
  private:
+  bool read_counts(const json& j, const std::string& key, const std::string& path,
+                   std::uint64_t max, std::vector<std::uint64_t>& out);
   bool read_string(const json& j, const std::string& key, const std::string& path,
                    std::string& out);
   // The scalar-or-list items of j[key], or nothing (and a problem) for an empty list.
@@ -78,7 +81,9 @@ class JsonReader {
 // "base[i]"
 std::string index_path(const std::string& base, std::size_t i);
 
-// A non-negative integer (an integral float too), or false.
-bool as_count(const nlohmann::json& v, std::uint64_t& out);
+// `v` as a non-negative integer no larger than `max` (an integral float such as 5.0 counts):
+// "" with `out` set, or why not ("expected non-negative integer, got -1",
+// "1e+30 is out of range (0 .. 2^64-1)"), to follow a key path.
+std::string as_count(const nlohmann::json& v, std::uint64_t max, std::uint64_t& out);
 
 }  // namespace qb::exp

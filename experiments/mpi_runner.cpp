@@ -6,7 +6,6 @@
 #include <mpi.h>
 
 #include <cstdio>
-#include <fstream>
 #include <vector>
 
 namespace qb::exp {
@@ -21,7 +20,7 @@ struct MpiSession {
 
 }  // namespace
 
-int run_mpi(const Sweep& sweep, const std::string& config_path, const RunOptions& o, bool dry_run) {
+int run_mpi(const Sweep& sweep, const RunOptions& o, bool dry_run) {
   MpiSession session;
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -48,8 +47,7 @@ int run_mpi(const Sweep& sweep, const std::string& config_path, const RunOptions
     int ok = 1;
     if (rank == 0) {
       try {
-        std::ifstream in(config_path);
-        prepare_results_dir(o.out, sweep, nlohmann::json::parse(in));
+        prepare_results_dir(o.out, sweep, sweep.config);
       } catch (const Error& e) {
         std::fprintf(stderr, "qbench: error: %s\n", e.what());
         ok = 0;

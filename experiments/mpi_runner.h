@@ -10,11 +10,9 @@
 #include "experiments/config.h"
 #include "experiments/runner.h"
 
-#include <string>
-
 namespace qb::exp {
 
 // Initialises and finalises MPI itself. Returns the process exit code.
-int run_mpi(const Sweep& sweep, const std::string& config_path, const RunOptions& o, bool dry_run);
+int run_mpi(const Sweep& sweep, const RunOptions& o, bool dry_run);
 
 }  // namespace qb::exp

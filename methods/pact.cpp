@@ -6,13 +6,22 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace qb {
 namespace {
 
+// α's domain is α > 0; the smallest clipping level PACT and SAT use. The optimizer keeps the
+// trained α at or above it (Param::min_value), and forward() uses it for a smaller α that a
+// probe request gives.
+constexpr float kMinAlpha = 1e-3f;
+
+const char* const kNeedsKind = "PACT needs layer.kind (conv or linear) to initialise alpha";
+
+// α starts at 8 for conv and 10 for linear inputs (SAT §A.3). Without a layer (a bare probe
+// request) there is no initial value: NaN until the request's params.alpha replaces it.
 float initial_alpha(const QuantizerSpec& spec) {
-  if (!spec.layer)
-    throw key_error("layer", "PACT needs layer.kind (conv or linear) to initialise alpha");
+  if (!spec.layer) return std::numeric_limits<float>::quiet_NaN();
   if (spec.layer->kind == LayerKind::conv) return 8.0f;
   if (spec.layer->kind == LayerKind::linear) return 10.0f;
   throw key_error("layer.kind", "PACT initialises alpha for conv or linear layers only");
@@ -23,14 +32,14 @@ float initial_alpha(const QuantizerSpec& spec) {
 PactQuantizer::PactQuantizer(QuantizerSpec spec, bool calibrated_gradient)
     : Quantizer(std::move(spec)), calibrated_(calibrated_gradient) {
   alpha_ = &add_param("alpha", {}, initial_alpha(spec_));
+  alpha_->min_value = kMinAlpha;
 }
 
-// Training may push α to or below zero; the clipping level then stays at a small floor
-// (the parameter itself is left to the optimizer, so its gradient keeps its meaning).
 float PactQuantizer::alpha() const {
   const float a = alpha_->value();
+  if (std::isnan(a) && !spec_.layer) throw key_error("layer", kNeedsKind);
   if (!std::isfinite(a)) throw key_error("params.alpha", "not finite");
-  return std::max(a, 1e-3f);
+  return std::max(a, kMinAlpha);
 }
 
 const Tensor& PactQuantizer::forward(const Tensor& x, bool) {

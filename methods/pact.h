@@ -6,6 +6,9 @@
 //             (Jin et al. 2019, SAT: the gradient of the quantized output w.r.t. α, which
 //             plain PACT drops; `calibrated_gradient` selects it).
 // α starts at 8 for conv inputs and 10 for linear inputs (SAT §A.3); never weight-decayed.
+// Its domain is α > 0: after each optimizer step α is projected back to at least 1e-3, as PACT
+// implementations clamp it (a large step could otherwise leave it negative, every activation
+// clipped to nothing, and the layer dead).
 #pragma once
 
 #include "methods/quantizer.h"

@@ -30,6 +30,13 @@ def refused(name, result, *needles):
         check(name + " mentions " + n, n in result.stderr, repr(result.stderr))
 
 
+def refused_with(name, result, line):
+    """Bad input: exit status 1 (a user error) and exactly `line` on stderr."""
+    check(name + " exits 1", result.returncode == 1, "exit %d" % result.returncode)
+    check(name + " says exactly", result.stderr == "qbench: error: %s\n" % line,
+          "%r, expected %r" % (result.stderr, line))
+
+
 def digest(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 
-from checks import check, refused, digest, finish
+from checks import check, refused, refused_with, digest, finish
 
 QBENCH = os.path.abspath(sys.argv[1])
 
@@ -122,6 +122,26 @@ probe_refused("infinite input", lambda q: q["x"]["data"].__setitem__(0, 1e39), "
 probe_refused("unknown option", lambda q: q.update(options={"eta": 0.1}), "options.eta")
 probe_refused("unknown parameter", lambda q: q.update(params={"alpha": 1.0}), "params.alpha")
 
+# PROBE.md asks for layer.kind only to initialise α: given params.alpha, a bare request runs.
+pact = {"method": "pact", "role": "activation", "bits": 2, "params": {"alpha": 3.0},
+        "x": {"shape": [3], "data": [-1, 1, 4]}}
+r = probe(json.dumps(pact))
+check("pact probe with alpha and no layer", r.returncode == 0 and
+      json.loads(r.stdout)["y"]["data"] == [0, 1, 3], r.stderr)
+for method in ("pact", "sat"):
+    req = dict(pact, method=method)
+    del req["params"]
+    refused_with(method + " probe with neither alpha nor layer", probe(json.dumps(req)),
+                 "layer: PACT needs layer.kind (conv or linear) to initialise alpha")
+# Duplicate keys and numbers beyond a double, with the key path and byte offset.
+text = '{"method": "pact", "method": "sat"}'
+refused_with("probe duplicate key", probe(text),
+             "request: method: duplicate key at byte 19 (first at byte 1)")
+text = json.dumps(pact).replace("4]", "4e400]")
+refused_with("probe number beyond a double", probe(text),
+             "request: x.data[2]: 4e400 at byte %d is out of range (beyond a double, ±1.8e308)"
+             % text.index("4e400"))
+
 with tempfile.TemporaryDirectory() as tmp:
     quick = ["--data", "synthetic", "--epochs", "1", "--threads", "2"]
     refused("unknown --method", run("train", *quick, "--method", "lsq"), "minmax", "pact")
@@ -131,5 +151,18 @@ with tempfile.TemporaryDirectory() as tmp:
             "options.eta")
     refused("--init missing", run("train", *quick, "--init", os.path.join(tmp, "none.h5")),
             "initial weights", "none.h5")
+    refused_with("probe --input a directory", run("probe", "--input", tmp),
+                 tmp + ": is a directory, expected a probe request file")
+
+    # PACT at a rate that used to drive a clipping level to −36: α stays in its domain (α > 0)
+    # and the run learns (or stops with one line saying why).
+    r = run("train", "--net", "lenet5", *quick, "--batch", "64", "--method", "pact",
+            "--wbits", "8", "--abits", "8", "--lr", "0.05")
+    if r.returncode == 0:
+        alphas = [a for layer in json.loads(r.stdout)["layers"] if "input" in layer
+                  for a in layer["input"]["params"]["alpha"]]
+        check("pact at lr 0.05: every alpha positive", alphas and min(alphas) > 0, alphas)
+    else:
+        refused("pact at lr 0.05 stops with a message", r, "--lr")
 
 finish("cli_test")

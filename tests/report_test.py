@@ -19,7 +19,7 @@ import tempfile
 import h5py
 import numpy as np
 
-from checks import check, refused, finish
+from checks import check, refused, refused_with, finish
 
 QBENCH = os.path.abspath(sys.argv[1])
 
@@ -186,6 +186,16 @@ with tempfile.TemporaryDirectory() as tmp:
         json.dump({"schema": 1, "rows": [{"method": "sat", "wbit": 4}], "columns": [{}]}, f)
     refused("bad spec key", run(results, "--spec", spec), "spec.json", "rows[0].wbit",
             "did you mean 'wbits'")
+    refused_with("spec is a directory", run(results, "--spec", tmp),
+                 tmp + ": is a directory, expected a table spec file")
+    with open(spec, "w") as f:
+        f.write('{"schema": 1, "rows": [{"method": "sat"}], "columns": [{"wbits": 4, "wbits": 8}]}')
+    refused_with("spec duplicate key", run(results, "--spec", spec),
+                 spec + ": columns[0].wbits: duplicate key at byte 68 (first at byte 56)")
+    with open(spec, "w") as f:
+        f.write('{"schema": 1, "precision": 1e400}')
+    refused_with("spec number beyond a double", run(results, "--spec", spec),
+                 spec + ": precision: 1e400 at byte 27 is out of range (beyond a double, ±1.8e308)")
     refused("bad format", run(results, "--format", "html"), "--format")
     refused("bad peer", run("--bench", bench, "--peer", "^nothing"), "--peer")
     refused("bench needs peer", run("--bench", bench), "--peer")

@@ -13,7 +13,7 @@ import tempfile
 
 import h5py
 
-from checks import cell_digests, check, finish, refused, summary, \
+from checks import cell_digests, check, finish, refused, refused_with, summary, \
     synthetic_sweep, write
 
 QBENCH = os.path.abspath(sys.argv[1])
@@ -52,6 +52,35 @@ with tempfile.TemporaryDirectory() as tmp:
             "did you mean 'networks'")
     refused("malformed JSON", run("sweep", write(os.path.join(tmp, "b3.json"), "{\"a\": "), "--dry-run"),
             "malformed JSON at byte")
+    # Hardening: what nlohmann or the C++ types would let through, refused with file and key.
+    path = write(os.path.join(tmp, "h1.json"), dict(CONFIG, seeds=[2 ** 70]))
+    refused_with("seed beyond uint64", run("sweep", path, "--dry-run"),
+                 path + ": seeds[0]: 1180591620717411303424 is out of range (0 .. 2^64-1)")
+    text = json.dumps(CONFIG).replace('"lr": 0.05', '"lr": 1e400', 1)
+    path = write(os.path.join(tmp, "h2.json"), text)
+    refused_with("number beyond a double", run("sweep", path, "--dry-run"),
+                 path + ": fp32.lr: 1e400 at byte %d is out of range (beyond a double, ±1.8e308)"
+                 % text.index("1e400"))
+    text = json.dumps(CONFIG).replace('"seeds": [1, 2]', '"seeds": [1], "seeds": [1, 2]', 1)
+    path = write(os.path.join(tmp, "h3.json"), text)
+    refused_with("duplicate key", run("sweep", path, "--dry-run"),
+                 path + ": seeds: duplicate key at byte %d (first at byte %d)"
+                 % (text.index('"seeds"', text.index('"seeds"') + 1), text.index('"seeds"')))
+    refused_with("config is a directory", run("sweep", tmp, "--dry-run"),
+                 tmp + ": is a directory, expected a sweep config file")
+    path = write(os.path.join(tmp, "h4.json"), dict(CONFIG, max_cells=5))
+    refused_with("over max_cells", run("sweep", path, "--dry-run"),
+                 path + ": the sweep holds 18 cells before excludes, over the limit of 5 "
+                 "(raise \"max_cells\" or --max-cells to run it)")  # 2 seeds × (1 + 4 + 4)
+    r = run("sweep", path, "--dry-run", "--max-cells", "18")
+    check("--max-cells overrides max_cells", r.returncode == 0, r.stderr)
+    huge = dict(CONFIG, seeds=list(range(10000)), wbits=[8] * 1000, abits=[8],
+                methods=[{"name": "minmax"}], exclude=[])
+    path = write(os.path.join(tmp, "h5.json"), huge)
+    refused_with("10^7 cells", run("sweep", path, "--dry-run"),
+                 path + ": the sweep holds 10000000 cells before excludes, over the limit of "
+                 "100000 (raise \"max_cells\" or --max-cells to run it)")
+
     bad = dict(CONFIG, exclude=[{"method": ["fp32", "minmax", "alt"]}])
     refused("empty product", run("sweep", write(os.path.join(tmp, "b4.json"), bad), "--dry-run"),
             "empty")

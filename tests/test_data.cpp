@@ -114,6 +114,16 @@ TEST_CASE("IDX: broken files name the file and the byte offset", "[data][idx]") 
   CHECK_THROWS_AS(read_idx(p.string(), 3), Error);
 }
 
+TEST_CASE("IDX: a gzip stream without its length trailer is refused", "[data][idx]") {
+  TempDir t;
+  const fs::path p = t.path / "cut.gz";
+  write_gz(p, idx_images(3, 2, 4));
+  // The last 4 bytes of a gzip file are the uncompressed length (ISIZE); the data is all there.
+  fs::resize_file(p, fs::file_size(p) - 4);
+  CHECK_THROWS_WITH(read_idx(p.string(), 3),
+                    p.string() + ": truncated gzip stream (unexpected end of file)");
+}
+
 TEST_CASE("Fashion-MNIST folder: counts must agree, labels in range, files present", "[data]") {
   TempDir t;
   write_fashion(t.path, 30, 10);

@@ -2,6 +2,7 @@
 // switches reducing to DoReFa and PACT, and the evaluation path of the final FC layer.
 #include "engine/check.h"
 #include "engine/nets.h"
+#include "engine/optim.h"
 #include "methods/dorefa.h"
 #include "methods/pact.h"
 #include "methods/qat.h"
@@ -121,5 +122,34 @@ TEST_CASE("sat: calibrated PACT gradient by hand, and plain PACT as its ablation
     CHECK(dx(3) == 0.0f);
     const double want = calibrated ? 1.0 - 0.15 + (1.0 / 3 - 0.45) : 1.0;
     CHECK(q->param("alpha")->grad() == Approx(want).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("pact and sat: a step that would take α below zero leaves it in its domain", "[sat]") {
+  Tensor x = Tensor::from_shape({4});
+  x(0) = 10.0f, x(1) = 12.0f, x(2) = 20.0f, x(3) = 30.0f;  // every input at or above α = 10
+  const Tensor dy = xt::full_like(x, 100.0f);              // dα = Σ dy = 400
+  for (const char* method : {"pact", "sat"}) {
+    for (OptimizerKind kind : {OptimizerKind::sgd, OptimizerKind::adam}) {
+      QuantizerSpec spec;
+      spec.role = QuantRole::activation;
+      spec.bits = 8;
+      spec.layer = linear_layer(4, 4);  // α starts at 10
+      auto q = make_method(method)->make_checked(spec);
+      Param* alpha = q->param("alpha");
+      OptimizerSpec opt;
+      opt.type = kind;
+      opt.lr = kind == OptimizerKind::sgd ? 0.05f : 20.0f;  // SGD: 10 − 0.05·400 = −10
+      ParamGroup group("quantizer", {alpha}, opt, ScheduleSpec{ScheduleKind::constant});
+      for (int step = 0; step < 3; ++step) {
+        alpha->zero_grad();
+        q->forward(x, true);
+        q->backward(dy);
+        group.step(0.0, 1.0);
+        CHECK(alpha->value() > 0.0f);
+        CHECK(q->stats()["alpha"].get<float>() > 0.0f);
+      }
+      CHECK(alpha->value() == 1e-3f);  // projected onto α ≥ 1e-3
+    }
   }
 }

@@ -145,3 +145,58 @@ TEST_CASE("shards are disjoint and cover the sweep", "[sweep]") {
     CHECK(all.size() == 10);
   }
 }
+
+TEST_CASE("integers beyond their type are refused with their key path, never wrapped", "[sweep]") {
+  json j = base();
+  j["seeds"] = json::parse("[1180591620717411303424]");  // 2^70, read as a double
+  CHECK(problems(j) == "seeds[0]: 1180591620717411303424 is out of range (0 .. 2^64-1)");
+  j = base();
+  j["seeds"] = json::parse("[18446744073709551616]");  // 2^64
+  CHECK(problems(j) == "seeds[0]: 18446744073709551616 is out of range (0 .. 2^64-1)");
+  j = base();
+  j["fp32"]["epochs"] = json::parse("1e30");
+  CHECK(problems(j) == "fp32.epochs: 1e+30 is out of range (0 .. 2^64-1)");
+  j = base();
+  j["methods"][1]["wbits"] = json::parse("[4, 1099511627776]");  // bit-widths are ints
+  CHECK(problems(j) == "methods[1].wbits[1]: 1099511627776 is out of range (0 .. 2^31-1)");
+  j = base();
+  j["seeds"] = json::parse("[18446744073709551615]");  // 2^64 − 1 itself fits
+  CHECK(exp::parse_sweep(j).cells.front().seed == 18446744073709551615u);
+}
+
+TEST_CASE("a config of too many cells is refused before anything expands it", "[sweep]") {
+  const std::string raise = " (raise \"max_cells\" or --max-cells to run it)";
+  json j = base();  // 2 seeds × (fp32 + minmax 2×2) = 10 cells
+  j["max_cells"] = 9;
+  CHECK(problems(j) == "the sweep holds 10 cells before excludes, over the limit of 9" + raise);
+  CHECK(exp::parse_sweep(j, 10).cells.size() == 10);  // --max-cells replaces the key
+  j["max_cells"] = 10;
+  CHECK(exp::parse_sweep(j).cells.size() == 10);
+
+  // 10^7 cells (10^4 seeds × 10^3 bit-widths): the default limit, counted, not built.
+  j = base();
+  j["seeds"] = json::array();
+  for (int s = 0; s < 10000; ++s) j["seeds"].push_back(s);
+  j["methods"] = json::parse(R"([{"name": "minmax", "abits": 8}])");
+  j["methods"][0]["wbits"] = std::vector<int>(1000, 8);
+  CHECK(problems(j) ==
+        "the sweep holds 10000000 cells before excludes, over the limit of 100000" + raise);
+
+  // 2^70 cells: the count saturates instead of wrapping to a small number.
+  j = base();
+  for (const char* key :
+       {"networks", "seeds", "wbits", "abits", "gbits", "first_last", "granularity"})
+    j[key] = json::array();
+  for (int i = 0; i < 1024; ++i) {
+    j["networks"].push_back("lenet5");
+    j["seeds"].push_back(i);
+    j["wbits"].push_back(8);
+    j["abits"].push_back(8);
+    j["gbits"].push_back(32);
+    j["first_last"].push_back("same");
+    j["granularity"].push_back("tensor");
+  }
+  j["methods"] = json::parse(R"([{"name": "minmax"}])");
+  CHECK(problems(j) ==
+        "the sweep holds over 2^64-1 cells before excludes, over the limit of 100000" + raise);
+}

@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include <memory>
+#include <string>
 
 namespace qb {
 namespace {
@@ -14,6 +15,12 @@ struct GzCloser {
 };
 using GzFile = std::unique_ptr<std::remove_pointer_t<gzFile>, GzCloser>;
 
+// zlib's last error, without the file name it puts in front; Z_OK when there is none.
+std::string zlib_error(gzFile f, const std::string& path, int& code) {
+  const std::string msg = gzerror(f, &code);
+  return msg.starts_with(path + ": ") ? msg.substr(path.size() + 2) : msg;
+}
+
 // Reads up to n bytes; returns how many arrived (fewer only at the end of the stream).
 std::size_t read_some(gzFile f, const std::string& path, std::uint8_t* dst, std::size_t n) {
   std::size_t got = 0;
@@ -22,8 +29,8 @@ std::size_t read_some(gzFile f, const std::string& path, std::uint8_t* dst, std:
     const int r = gzread(f, dst + got, chunk);
     if (r < 0) {
       int code = 0;
-      const char* msg = gzerror(f, &code);
-      throw error(path, ": damaged compressed stream after byte offset ", got, " (", msg, ")");
+      throw error(path, ": damaged compressed stream after byte offset ", got, " (",
+                  zlib_error(f, path, code), ")");
     }
     if (r == 0) break;
     got += std::size_t(r);
@@ -67,6 +74,11 @@ IdxArray read_idx(const std::string& path, std::size_t ndim) {
   std::uint8_t extra;
   if (read_some(f.get(), path, &extra, 1) != 0)
     throw error(path, ": trailing bytes after the data at byte offset ", start + count);
+  // gzread reports a gzip stream cut short (its CRC and length trailer missing) not as a
+  // failed read but as the end of the data, with Z_BUF_ERROR left behind.
+  int code = Z_OK;
+  const std::string why = zlib_error(f.get(), path, code);
+  if (code != Z_OK) throw error(path, ": truncated gzip stream (", why, ")");
   return a;
 }
 
