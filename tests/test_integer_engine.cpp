@@ -83,6 +83,16 @@ TEST_CASE("integer engine equals the exact simulation, every layer, model and IS
       {"vgg_small", "minmax", 8, 8},
       {"vgg_small", "alt", 8, 8},
       {"vgg_small", "pact", 4, 4, "tensor", "fp32"},
+      // residual adds (identity and option A), global average pooling, depthwise convs
+      {"resnet20", "minmax", 8, 8},
+      {"resnet20", "alt", 8, 8},
+      {"resnet20", "pact", 4, 4},
+      {"resnet20", "syq", 2, 4, "channel"},
+      {"resnet20", "minmax", 4, 4, "tensor", "fp32"},
+      {"mobilenet_tiny", "minmax", 8, 8},
+      {"mobilenet_tiny", "alt", 8, 8},
+      {"mobilenet_tiny", "dorefa", 4, 4},
+      {"mobilenet_tiny", "syq", 2, 4, "channel"},
   };
   const Tensor images = random_images(3, 77);
   for (const Case& c : cases) {
@@ -112,8 +122,11 @@ TEST_CASE("integer engine equals the exact simulation, every layer, model and IS
 
 TEST_CASE("integer logits follow the fake-quant network", "[integer]") {
   const Case cases[] = {
-      {"lenet5", "minmax", 8, 8}, {"lenet5", "alt", 8, 8},       {"lenet5", "pact", 4, 4},
-      {"lenet5", "dorefa", 4, 4}, {"vgg_small", "minmax", 8, 8}, {"vgg_small", "alt", 8, 8},
+      {"lenet5", "minmax", 8, 8},         {"lenet5", "alt", 8, 8},
+      {"lenet5", "pact", 4, 4},           {"lenet5", "dorefa", 4, 4},
+      {"vgg_small", "minmax", 8, 8},      {"vgg_small", "alt", 8, 8},
+      {"resnet20", "minmax", 8, 8},       {"resnet20", "alt", 8, 8},
+      {"mobilenet_tiny", "minmax", 8, 8}, {"mobilenet_tiny", "alt", 8, 8},
   };
   const int N = 16;
   const Tensor images = random_images(N, 5);
@@ -148,7 +161,6 @@ TEST_CASE("what integer inference cannot represent is refused, naming the layer"
   refused({"lenet5", "syq", 2, 4, "pixel"}, "layer conv1: weight grid of granularity 'pixel'");
   refused({"lenet5", "minmax", 32, 8}, "layer conv2: its weights are not quantized");
   refused({"lenet5", "minmax", 8, 32}, "layer conv2: its input is not quantized");
-  refused({"resnet20", "minmax", 8, 8}, "is not exported yet");
   refused({"lenet5", "sat", 4, 4}, "layer conv1: sat is not exported yet");
 }
 
