@@ -481,7 +481,9 @@ void Exporter::export_mat(std::size_t& i, const std::vector<Item>& items) {
         }
       }
     }
-    if (bn) l.note = "BatchNorm folded into the requantisation (per-channel multiplier, bias)";
+    if (bn)
+      l.note = "BatchNorm folded into the requantisation (per-channel multiplier, bias)" +
+               (l.note.empty() ? "" : "; " + l.note);
   }
   if (relu || relu6)
     l.note += std::string(l.note.empty() ? "" : "; ") + (relu6 ? "ReLU6" : "ReLU") +
