@@ -2,7 +2,10 @@
 // engine/int8 — Conv2dInt8 (packed weights, im2col, the ISA's GEMM) for exact int32 sums,
 // the requantisation kernels (per-channel Q31 multipliers or a power-of-2 shift), and, under
 // a 16-bit accumulator model, the counting GEMM of engine/int8/reference.h on the same im2col
-// rows. Layer outputs are u8 codes NHWC; logits are dequantised doubles [N][classes].
+// rows (per channel for a depthwise conv, on Conv2dInt8::depthwise's exact sums). Layer outputs
+// are u8 codes NHWC; logits are dequantised doubles [N][classes]. A conv that adds a residual
+// block's shortcut or is globally average-pooled requantises in a plain int64 loop (network.h,
+// Wide): engine/int8 has no two-input requantisation kernel yet.
 #pragma once
 
 #include "engine/int8/isa.h"
@@ -35,8 +38,9 @@ class Engine {
   int8::Isa isa() const { return isa_; }
 
  private:
-  void conv(std::size_t i, const std::uint8_t* x, int N, std::vector<std::uint8_t>& y,
-            std::vector<double>& logits);
+  // shortcut: the codes a residual block adds (layer l.shortcut.from's output), or null.
+  void conv(std::size_t i, const std::uint8_t* x, const std::uint8_t* shortcut, int N,
+            std::vector<std::uint8_t>& y, std::vector<double>& logits);
 
   const Network& net_;
   AccModel model_;
@@ -46,6 +50,7 @@ class Engine {
   std::vector<OverflowStats> stats_;
   std::vector<std::int32_t> acc_, exact_;
   std::vector<std::uint8_t> columns_;
+  std::vector<std::vector<std::uint8_t>> outputs_;  // every layer's codes of one forward
 };
 
 // Max pooling of u8 codes NHWC (no padding): the window's largest code.

@@ -5,10 +5,12 @@
 #include "engine/layers/conv2d.h"
 #include "engine/layers/folded_conv_bn.h"
 #include "engine/layers/linear.h"
+#include "engine/layers/residual.h"
 #include "methods/quantizer.h"
 
 #include <cmath>
 #include <limits>
+#include <optional>
 
 namespace qb::integer {
 namespace {
@@ -150,6 +152,30 @@ bool is_mat(const qb::Layer& l) {
   return l.info().kind == LayerKind::conv || l.info().kind == LayerKind::linear;
 }
 
+// The float network as one chain: a residual block becomes its begin, its main branch's
+// layers, and its end (where the shortcut is added).
+struct Item {
+  enum class Role { layer, block_begin, block_end };
+  qb::Layer* layer;
+  Role role = Role::layer;
+  bool is_mat() const { return role == Role::layer && integer::is_mat(*layer); }
+};
+
+void chain(Sequential& s, std::vector<Item>& out) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    qb::Layer& l = s.at(i);
+    if (auto* r = dynamic_cast<Residual*>(&l)) {
+      out.push_back({r, Item::Role::block_begin});
+      chain(r->main(), out);
+      out.push_back({r, Item::Role::block_end});
+    } else if (auto* q = dynamic_cast<Sequential*>(&l)) {
+      chain(*q, out);
+    } else {
+      out.push_back({&l});
+    }
+  }
+}
+
 // [O][C][kh][kw] (or a linear's [O][C·h·w] flattened from (c, y, x)) → [O][kh][kw][C] (or
 // [O][(y·w + x)·C + c]).
 template <class T>
@@ -173,7 +199,10 @@ class Exporter {
 
  private:
   void image_input(const MatLayer& first);
-  void export_mat(std::size_t& i, const std::vector<qb::Layer*>& items);
+  void export_mat(std::size_t& i, const std::vector<Item>& items);
+  void add_shortcut(Layer& l, Residual& block);
+  void wide_requant(Layer& l, const std::vector<double>& acc_scale, const CodeGrid& next, bool relu,
+                    bool relu6);
 
   qb::Network& net_;
   const ExportOptions& opts_;
@@ -181,6 +210,14 @@ class Exporter {
   int H_ = 0, W_ = 0, C_ = 0;  // the current activation, NHWC
   bool flattened_ = false;     // the current activation went through Flatten
   CodeGrid in_;                // the current activation's grid
+  // A residual block's input: the layer whose output it is, its shape and grid.
+  struct BlockInput {
+    Residual* block;
+    int from, H, W, C;
+    CodeGrid grid;
+  };
+  Residual* opening_ = nullptr;  // a block begins after the layer being exported
+  std::optional<BlockInput> block_;
 };
 
 void Exporter::image_input(const MatLayer& first) {
@@ -225,30 +262,31 @@ Network Exporter::run() {
   zeros.fill(0.0f);
   net_.forward(zeros, /*training=*/false);
 
-  Sequential& body = net_.body();
-  std::vector<qb::Layer*> items;
-  for (std::size_t i = 0; i < body.size(); ++i) items.push_back(&body.at(i));
+  std::vector<Item> items;
+  chain(net_.body(), items);
   if (items.empty()) throw error("network ", net_.name(), " has no layers");
-  if (!is_mat(*items[0]))
-    throw error("layer ", items[0]->name(), ": a ", to_string(items[0]->info().kind),
+  if (!items[0].is_mat())
+    throw error("layer ", items[0].layer->name(), ": a ", to_string(items[0].layer->info().kind),
                 " before the first conv/linear layer is not exported");
   std::size_t i = 0;
-  image_input(mat_layer(*items[0]));
+  image_input(mat_layer(*items[0].layer));
   while (i < items.size()) export_mat(i, items);
   QB_CHECK(!out_.layers.empty() && out_.layers.back().logits);
   return std::move(out_);
 }
 
 // items[i] is a conv/linear layer: export it and everything up to the next one.
-void Exporter::export_mat(std::size_t& i, const std::vector<qb::Layer*>& items) {
-  MatLayer m = mat_layer(*items[i]);
+void Exporter::export_mat(std::size_t& i, const std::vector<Item>& items) {
+  MatLayer m = mat_layer(*items[i].layer);
   const LayerInfo& info = m.layer->info();
   const std::string& name = info.name;
   Layer l;
   l.name = name;
   const std::size_t O = info.out_channels;
-  if (info.groups != 1)
-    throw error("layer ", name, ": grouped and depthwise convolutions are not exported yet");
+  l.depthwise = info.groups != 1;
+  if (l.depthwise && !(info.groups == info.in_channels && info.groups == O))
+    throw error("layer ", name, ": grouped convolutions other than depthwise (", info.groups,
+                " groups, ", info.in_channels, " → ", O, " channels) are not exported");
   if (info.kind == LayerKind::linear) {
     l.H = l.W = 1;
     l.C_in = H_ * W_ * C_;
@@ -266,7 +304,8 @@ void Exporter::export_mat(std::size_t& i, const std::vector<qb::Layer*>& items) 
   // Weights, in NHWC order.
   const bool spatial_flatten = info.kind == LayerKind::linear && flattened_;
   auto nhwc = [&](const auto& w) {
-    if (info.kind == LayerKind::conv) return to_nhwc(w, O, C_, info.kernel_h, info.kernel_w);
+    if (info.kind == LayerKind::conv)
+      return to_nhwc(w, O, l.depthwise ? 1 : C_, info.kernel_h, info.kernel_w);
     return spatial_flatten ? to_nhwc(w, O, C_, H_, W_) : w;
   };
   std::vector<double> acc_scale(O);  // s_x · s_w per output channel
@@ -298,11 +337,29 @@ void Exporter::export_mat(std::size_t& i, const std::vector<qb::Layer*>& items) 
   std::vector<Layer> pools;
   int H = l.Ho, W = l.Wo, C = l.C_out;
   ++i;
-  for (; i < items.size() && !is_mat(*items[i]); ++i) {
-    qb::Layer& f = *items[i];
+  for (; i < items.size() && !items[i].is_mat(); ++i) {
+    qb::Layer& f = *items[i].layer;
+    if (items[i].role == Item::Role::block_begin) {
+      if (opening_ || block_) throw error("layer ", f.name(), ": nested residual blocks");
+      if (i + 1 == items.size() || !items[i + 1].is_mat())
+        throw error("layer ", f.name(), ": a residual block must begin with a conv");
+      opening_ = &dynamic_cast<Residual&>(f);
+      continue;
+    }
+    if (items[i].role == Item::Role::block_end) {
+      if (!block_ || block_->block != &f)
+        throw error("layer ", f.name(), ": a residual block whose input is not an exported layer");
+      if (relu || relu6 || !pools.empty() || l.kind != Layer::Kind::conv)
+        throw error("layer ", f.name(),
+                    ": the main branch must end with an int8 conv (BatchNorm allowed), got an "
+                    "activation, pooling or an fp32 layer before the add");
+      add_shortcut(l, *block_->block);
+      block_.reset();
+      continue;
+    }
     switch (f.info().kind) {
       case LayerKind::batchnorm: {
-        if (bn || relu || !pools.empty() || flattened_ || m.folded)
+        if (bn || relu || !pools.empty() || flattened_ || m.folded || l.shortcut.from >= 0)
           throw error("layer ", f.name(), ": BatchNorm only directly after a convolution");
         auto& b = dynamic_cast<BatchNorm2d&>(f);
         bn = true;
@@ -335,22 +392,31 @@ void Exporter::export_mat(std::size_t& i, const std::vector<qb::Layer*>& items) 
       case LayerKind::flatten:
         flattened_ = true;
         break;
+      case LayerKind::global_avgpool:
+        if (!pools.empty() || l.pooled || l.kind != Layer::Kind::conv)
+          throw error("layer ", f.name(),
+                      ": global average pooling only directly after an int8 conv "
+                      "(and its BatchNorm, activation, residual add)");
+        l.pooled = true;
+        H = W = 1;
+        break;
       default:
         throw error("layer ", f.name(), ": ", to_string(f.info().kind),
-                    " is not exported yet (sequential conv/linear, BatchNorm, ReLU, ReLU6, max "
-                    "pooling and Flatten are)");
+                    " is not exported (conv/linear, depthwise conv, BatchNorm, ReLU, ReLU6, "
+                    "max and global average pooling, residual blocks and Flatten are)");
     }
   }
   const bool last = i == items.size();
   if (last && !pools.empty()) throw error("layer ", pools[0].name, ": pooling after the logits");
   if (last && (relu || relu6)) throw error("layer ", name, ": an activation after the logits");
+  if (last && l.is_wide()) throw error("layer ", name, ": a residual add or pooling of the logits");
   if (last && (l.Ho != 1 || l.Wo != 1))
     throw error("layer ", name, ": the logits must be one value per class (a 1×1 output)");
 
   // The output grid: the next layer's input quantizer.
   CodeGrid next;
   if (!last) {
-    MatLayer n = mat_layer(*items[i]);
+    MatLayer n = mat_layer(*items[i].layer);
     if (!n.input_q)
       throw error("layer ", n.layer->name(), ": its input is not quantized (abits 32)");
     next = activation_grid(n.layer->name(), *n.input_q);
@@ -398,6 +464,8 @@ void Exporter::export_mat(std::size_t& i, const std::vector<qb::Layer*>& items) 
     if (last) {
       l.logits = true;
       l.logit_scale = acc_scale;
+    } else if (l.is_wide()) {
+      wide_requant(l, acc_scale, next, relu, relu6);
     } else {
       bool pow2 = is_pow2(next.scale);
       for (double s : acc_scale) pow2 = pow2 && is_pow2(s) && s == acc_scale[0];
@@ -413,7 +481,9 @@ void Exporter::export_mat(std::size_t& i, const std::vector<qb::Layer*>& items) 
         }
       }
     }
-    if (bn) l.note = "BatchNorm folded into the requantisation (per-channel multiplier, bias)";
+    if (bn)
+      l.note = "BatchNorm folded into the requantisation (per-channel multiplier, bias)" +
+               (l.note.empty() ? "" : "; " + l.note);
   }
   if (relu || relu6)
     l.note += std::string(l.note.empty() ? "" : "; ") + (relu6 ? "ReLU6" : "ReLU") +
@@ -422,6 +492,62 @@ void Exporter::export_mat(std::size_t& i, const std::vector<qb::Layer*>& items) 
   for (Layer& p : pools) out_.layers.push_back(std::move(p));
   H_ = H, W_ = W, C_ = C;
   in_ = next;
+  if (opening_) {
+    block_ = BlockInput{opening_, int(out_.layers.size()) - 1, H, W, C, next};
+    opening_ = nullptr;
+  }
+}
+
+// The shortcut of `block` added to conv l's output: the identity or ShortcutPad (option A).
+void Exporter::add_shortcut(Layer& l, Residual& block) {
+  Shortcut& s = l.shortcut;
+  s.from = block_->from;
+  s.H = block_->H, s.W = block_->W, s.C = block_->C;
+  s.zero_point = int(block_->grid.zero_point);
+  s.scale = block_->grid.scale;
+  if (qb::Layer* pad = block.shortcut()) {
+    if (pad->info().kind != LayerKind::shortcut)
+      throw error("layer ", pad->name(), ": a ", to_string(pad->info().kind),
+                  " shortcut is not exported (the identity and option A are)");
+    s.stride = int(pad->info().stride);
+    s.channel_offset = int(pad->info().out_channels - pad->info().in_channels) / 2;
+  }
+  const int Ho = (s.H + s.stride - 1) / s.stride, Wo = (s.W + s.stride - 1) / s.stride;
+  if (Ho != l.Ho || Wo != l.Wo || s.channel_offset + s.C > l.C_out)
+    throw error("layer ", block.name(), ": shortcut [", Ho, "×", Wo, "×", s.C, "] does not fit ",
+                l.name, "'s output [", l.Ho, "×", l.Wo, "×", l.C_out, "]");
+  l.note += std::string(l.note.empty() ? "" : "; ") + "adds the shortcut of " + block.name() +
+            " at a common scale, one rounding";
+}
+
+// Multipliers of the exact sum a_c·(x + bias) + s_sc·(s − z_sc) onto the output grid, 1/P
+// folded in when P pixels are pooled (network.h, Wide). Per channel the larger of the two
+// ratios gets a Q(31 − ⌈log2 P⌉) mantissa, the other the same exponent.
+void Exporter::wide_requant(Layer& l, const std::vector<double>& acc_scale, const CodeGrid& next,
+                            bool relu, bool relu6) {
+  const double P = l.pooled ? double(l.Ho) * l.Wo : 1.0;
+  const int extra = int(std::ceil(std::log2(P)));
+  const double unit = next.scale * P;  // of v_p · 2^−shift
+  const double r_sc = l.shortcut.from >= 0 ? l.shortcut.scale / unit : 0.0;
+  Wide& w = l.wide;
+  for (std::size_t o = 0; o < acc_scale.size(); ++o) {
+    const double r_acc = acc_scale[o] / unit;
+    int e;
+    std::frexp(std::max(r_acc, r_sc), &e);
+    const int shift = std::min(62, 31 - e - extra);
+    if (shift < 0)
+      throw error("layer ", l.name, ": requantisation scale ", std::max(r_acc, r_sc),
+                  " is too large for a Q31 multiplier");
+    w.shift.push_back(shift);
+    w.m_acc.push_back(std::llrint(std::ldexp(r_acc, shift)));
+    w.m_sc.push_back(std::llrint(std::ldexp(r_sc, shift)));
+    w.v_lo.push_back(relu || relu6 ? 0 : std::numeric_limits<std::int64_t>::min());
+    w.v_hi.push_back(relu6 ? std::llrint(std::ldexp(6.0 / unit, shift))
+                           : std::numeric_limits<std::int64_t>::max());
+  }
+  if (l.pooled)
+    l.note += std::string(l.note.empty() ? "" : "; ") + "global average pooling: exact sum, 1/" +
+              std::to_string(int(P)) + " folded into the requantisation";
 }
 
 }  // namespace

@@ -14,6 +14,11 @@
 //                γ/σ negates that channel's weight codes.
 //   ReLU/ReLU6   requantisation clamps; max pooling on codes (exact: quantization is monotone).
 //   Flatten      free: the next linear's weights are permuted from (c, y, x) to (y, x, c).
+//   depthwise    groups = C: one filter per channel, weights [C][kh][kw].
+//   residual     the block's last conv adds the block input's codes (option A on codes) at a
+//                common scale per channel, then one rounding (network.h, Wide).
+//   global avg   fused into the conv before it: exact sum of the P pixels, 1/P folded into its
+//                multipliers, one rounding onto the next linear layer's input grid.
 //   requant      by shift when s_x, s_w and s_out are all powers of two and s_out ≥ s_x·s_w,
 //                by per-channel Q31 multipliers otherwise.
 //   logits       the last layer's sums dequantised: s_x·s_w·(Σ q·w + bias).

@@ -150,7 +150,12 @@ nlohmann::json infer(const InferConfig& cfg, Progress& progress) {
       ++conv;
       j["kind"] = "int8";
       j["weight_bits"] = l.weight_bits;
-      j["requantisation"] = l.logits               ? "dequantised (logits)"
+      if (l.depthwise) j["depthwise"] = true;
+      j["requantisation"] = l.logits ? "dequantised (logits)"
+                            : l.is_wide()
+                                ? std::string(l.shortcut.from >= 0 ? "residual add, " : "") +
+                                      (l.pooled ? "global average pooling, " : "") +
+                                      "multipliers per channel, one rounding"
                             : l.requant.shift >= 0 ? "shift " + std::to_string(l.requant.shift)
                                                    : "Q31 multiplier per channel";
       j["dot_products"] = st.dot_products;

@@ -15,6 +15,8 @@
 //             accumulator holds (products of stored u8 codes and s8 weights, in the order
 //             (ky, kx, ci), as im2col lays them out); bias is added afterwards in int32, outside
 //             the accumulator (as MNN's and gemmlowp's kernels do), saturating to int32.
+//             A depthwise conv (`depthwise`) has one k×k filter per channel: C_in = C_out, the
+//             sum runs over (ky, kx) of channel co only, weights [C][kh][kw].
 //   maxpool   y = max of each k×k window (stride s) of codes — exact, since quantization is
 //             monotone: q(max x) = max q(x).
 //   float     an fp32 layer (`--first-last fp32`): its input dequantised (or the float image),
@@ -26,6 +28,19 @@
 // rhe: one rounding, half to even (engine/int8/requantize.h). ReLU is lo = zero_point, ReLU6
 // hi = min(hi, zero_point + rint(6 / scale)). The last conv's result is dequantised instead:
 //   logit[co] = logit_scale[co] · (x + bias[co])   in double.
+//
+// A conv that ends a residual block, or whose output is globally average-pooled, or both,
+// requantises through `Wide` instead (`is_wide()`): per output pixel p and channel c
+//   v_p = m_acc[c] · sat32(x_p + bias[c]) + m_sc[c] · (s_p − shortcut.zero_point)     int64
+// is the block's exact real output, a_c·(x_p + bias) + s_sc·(s_p − z_sc), in units of
+// s_out · P / 2^shift[c] (P = pixels pooled, else 1); s_p is the shortcut's code (option A:
+// subsampled by its stride, zero-padded channels hold z_sc). Then, with one rounding:
+//   not pooled:  y_p = clamp(rhe(v_p / 2^shift[c]) + zero_point, lo, hi)
+//   pooled:      y   = clamp(rhe(Σ_p clamp(v_p, v_lo[c], v_hi[c]) / 2^shift[c]) + zero_point,
+//                            lo, hi)
+// where the activation (ReLU: v ≥ 0, ReLU6: v ≤ rint(6 / unit)) is applied per pixel before
+// the sum, and 1/P is folded into m_acc and m_sc. Bounds: |m| ≤ 2^(31 − ⌈log2 P⌉), so
+// |v_p| ≤ 2^(62 − ⌈log2 P⌉) + 2^39 and the sum of P of them stays in int64.
 #pragma once
 
 #include "engine/int8/conv.h"
@@ -60,6 +75,23 @@ struct Requant {
   double scale = 1.0;                        // real value of one output code step
 };
 
+// The codes added to a conv's output at the end of a residual block: the output of layer
+// `from` (the block's input), He et al.'s option A when it is smaller: subsampled by `stride`,
+// its C channels placed at [channel_offset, channel_offset + C), the others real 0.
+struct Shortcut {
+  int from = -1;  // a layer index; −1: no shortcut
+  int H = 0, W = 0, C = 0;
+  int stride = 1, channel_offset = 0;
+  int zero_point = 0;  // of its codes (the block input's grid) ...
+  double scale = 1.0;  // ... and the real value of one code step
+};
+
+struct Wide {
+  std::vector<std::int64_t> m_acc, m_sc;  // per output channel
+  std::vector<int> shift;                 // per output channel, 0 .. 62
+  std::vector<std::int64_t> v_lo, v_hi;   // pooled: the activation's clamp of v_p
+};
+
 struct Layer {
   enum class Kind { conv, maxpool, floating };
   Kind kind = Kind::conv;
@@ -70,14 +102,24 @@ struct Layer {
   // conv: s8 codes [C_out][kh][kw][C_in]; float: float weights in the same layout
   std::vector<std::int8_t> weight;
   std::vector<float> float_weight, float_bias;
+  bool depthwise = false;  // conv: weight [C][kh][kw], C_in = C_out = C
   int weight_bits = 8;
   int pad_code = 0;          // the input's zero point as a code (what padding holds)
   double input_scale = 1.0;  // float layers: dequantisation of their input codes
   double input_zero_point = 0;
   Requant requant;                  // onto the next layer's input grid, unless `logits`
+  Shortcut shortcut;                // conv ending a residual block: what it adds
+  bool pooled = false;              // conv: its output is globally average-pooled (1×1)
+  Wide wide;                        // the requantisation when shortcut or pooled
   bool logits = false;              // the last layer: results dequantised, not requantised
   std::vector<double> logit_scale;  // per output channel
   std::string note;                 // how the layer was exported (BN folded, ReLU as clamp, ...)
+
+  bool is_wide() const { return shortcut.from >= 0 || pooled; }
+  // Codes per image of its output.
+  std::size_t out_size() const { return std::size_t(pooled ? 1 : Ho * Wo) * C_out; }
+  // Products per dot product: kh·kw·C_in, or kh·kw for a depthwise conv.
+  int K() const { return geometry.kh * geometry.kw * (depthwise ? 1 : C_in); }
 };
 
 struct Network {

@@ -49,25 +49,47 @@ std::uint8_t requantize_one(const Requant& r, int c, std::int64_t acc) {
   return std::uint8_t(std::clamp<std::int64_t>(q + r.zero_point, r.lo, r.hi));
 }
 
-void conv(const Layer& l, AccModel model, const std::uint8_t* x, int N, std::uint8_t* y,
-          double* logits, OverflowStats* st) {
+// The shortcut's code at output (n, oy, ox, c): option A on codes — the block input at
+// (oy·stride, ox·stride), channel c − offset, or the zero point (real 0) outside its channels.
+std::int64_t shortcut_code(const Shortcut& s, const std::uint8_t* src, int n, int oy, int ox,
+                           int c) {
+  const int cs = c - s.channel_offset;
+  if (cs < 0 || cs >= s.C) return s.zero_point;
+  return src[((std::size_t(n) * s.H + oy * s.stride) * s.W + ox * s.stride) * s.C + cs];
+}
+
+// A conv (depthwise: input channel = output channel, weights [C][kh][kw]); `shortcut` is the
+// block input's codes when l adds one. A pooled output y is [N][C_out].
+// One rounding of v / 2^shift onto the output grid.
+std::uint8_t requantize_wide(const Layer& l, int c, std::int64_t v) {
+  const Requant& r = l.requant;
+  const std::int64_t q = rounded_shift(v, l.wide.shift[c]) + r.zero_point;
+  return std::uint8_t(std::clamp<std::int64_t>(q, r.lo, r.hi));
+}
+
+void conv(const Layer& l, AccModel model, const std::uint8_t* x, const std::uint8_t* shortcut,
+          int N, std::uint8_t* y, double* logits, OverflowStats* st) {
   const auto& g = l.geometry;
-  std::vector<std::int64_t> products;
-  for (int n = 0; n < N; ++n)
+  const int Cg = l.depthwise ? 1 : l.C_in;  // input channels one output sums over
+  const Wide& wd = l.wide;
+  std::vector<std::int64_t> products, pooled(l.C_out);
+  for (int n = 0; n < N; ++n) {
+    std::fill(pooled.begin(), pooled.end(), 0);
     for (int oy = 0; oy < l.Ho; ++oy)
       for (int ox = 0; ox < l.Wo; ++ox)
         for (int co = 0; co < l.C_out; ++co) {
           products.clear();
           for (int ky = 0; ky < g.kh; ++ky)
             for (int kx = 0; kx < g.kw; ++kx)
-              for (int ci = 0; ci < l.C_in; ++ci) {
+              for (int k = 0; k < Cg; ++k) {
+                const int ci = l.depthwise ? co : k;
                 const int iy = oy * g.stride_h + ky - g.pad_top;
                 const int ix = ox * g.stride_w + kx - g.pad_left;
                 const bool inside = iy >= 0 && iy < l.H && ix >= 0 && ix < l.W;
                 const std::int64_t q =
                     inside ? x[((std::size_t(n) * l.H + iy) * l.W + ix) * l.C_in + ci] : l.pad_code;
                 const std::int64_t w =
-                    l.weight[((std::size_t(co) * g.kh + ky) * g.kw + kx) * l.C_in + ci];
+                    l.weight[((std::size_t(co) * g.kh + ky) * g.kw + kx) * Cg + k];
                 products.push_back(q * w);
               }
           const std::int64_t exact = accumulate(AccModel::int32, products);
@@ -78,11 +100,25 @@ void conv(const Layer& l, AccModel model, const std::uint8_t* x, int N, std::uin
             st->max_abs_sum = std::max(st->max_abs_sum, std::abs(exact));
           }
           const std::size_t out = ((std::size_t(n) * l.Ho + oy) * l.Wo + ox) * l.C_out + co;
-          if (l.logits)
+          if (l.logits) {
             logits[out] = l.logit_scale[co] * double(acc + l.requant.bias[co]);
-          else
+          } else if (!l.is_wide()) {
             y[out] = requantize_one(l.requant, co, acc);
+          } else {  // the exact block output in units s_out·P / 2^shift (network.h, Wide)
+            std::int64_t v = sat32(acc + l.requant.bias[co]) * wd.m_acc[co];
+            if (l.shortcut.from >= 0)
+              v += (shortcut_code(l.shortcut, shortcut, n, oy, ox, co) - l.shortcut.zero_point) *
+                   wd.m_sc[co];
+            if (l.pooled)
+              pooled[co] += std::clamp(v, wd.v_lo[co], wd.v_hi[co]);
+            else
+              y[out] = requantize_wide(l, co, v);
+          }
         }
+    if (l.pooled)
+      for (int co = 0; co < l.C_out; ++co)
+        y[std::size_t(n) * l.C_out + co] = requantize_wide(l, co, pooled[co]);
+  }
 }
 
 }  // namespace
@@ -101,7 +137,8 @@ std::int64_t rounded_shift(std::int64_t p, int s) {
 void reference_forward(const Network& net, AccModel model, const float* images, int N,
                        std::vector<double>& logits, Trace* trace,
                        std::vector<OverflowStats>* stats) {
-  std::vector<std::uint8_t> x, y;
+  std::vector<std::uint8_t> x;
+  std::vector<std::vector<std::uint8_t>> outputs(net.layers.size());
   std::vector<float> xf, yf;
   quantize_image(net.input, images, N, net.C, net.H, net.W, x, xf);
   bool xf_is_input = net.input.kind == ImageInput::Kind::floating;
@@ -110,7 +147,8 @@ void reference_forward(const Network& net, AccModel model, const float* images, 
   std::size_t conv_index = 0;
   for (std::size_t i = 0; i < net.layers.size(); ++i) {
     const Layer& l = net.layers[i];
-    y.assign(l.logits ? 0 : std::size_t(N) * l.Ho * l.Wo * l.C_out, 0);
+    std::vector<std::uint8_t>& y = outputs[i];
+    y.assign(l.logits ? 0 : std::size_t(N) * l.out_size(), 0);
     if (l.kind == Layer::Kind::conv) {
       OverflowStats* st = nullptr;
       if (stats) {
@@ -118,7 +156,9 @@ void reference_forward(const Network& net, AccModel model, const float* images, 
         st = &(*stats)[conv_index];
       }
       ++conv_index;
-      conv(l, model, x.data(), N, y.data(), logits.data(), st);
+      const std::uint8_t* shortcut =
+          l.shortcut.from >= 0 ? outputs.at(std::size_t(l.shortcut.from)).data() : nullptr;
+      conv(l, model, x.data(), shortcut, N, y.data(), logits.data(), st);
     } else if (l.kind == Layer::Kind::maxpool) {
       maxpool_codes(l, x.data(), N, y.data());
     } else {
@@ -138,7 +178,7 @@ void reference_forward(const Network& net, AccModel model, const float* images, 
     }
     if (l.logits) break;
     if (trace) trace->codes[i] = y;
-    std::swap(x, y);
+    x = y;
     xf_is_input = false;
   }
 }

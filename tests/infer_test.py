@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """`qbench infer` end to end on the synthetic dataset: a short minmax W8A8 LeNet-5 run, then
 integer inference under every accumulator model (no mismatch with the exact simulation, the
-JSON fields present), and the refusals: an FP32 checkpoint, a checkpoint without quantizer
+JSON fields present); ResNet-20 and MobileNet-tiny (residual adds, global average pooling,
+depthwise convolutions) with no mismatch; and the refusals: an FP32 checkpoint, a checkpoint without quantizer
 state, a truncated and a corrupted HDF5 file, an unknown --acc, a method export cannot
 represent. Each refusal: one line on stderr naming the problem, non-zero exit, nothing on
 stdout. Run by CTest:
@@ -59,6 +60,26 @@ with tempfile.TemporaryDirectory() as tmp:
             big = max(l["max_abs_sum"] for l in convs)
             check("wrap overflows when sums exceed int16",
                   big <= 32767 or any(l["wrong"] > 0 for l in convs), out["layers"])
+
+    # Residual adds, global average pooling and depthwise convolutions, end to end.
+    for net, needle in [("resnet20", "residual add, global average pooling"),
+                        ("mobilenet_tiny", "global average pooling")]:
+        ck_net = os.path.join(tmp, net + ".h5")
+        r = run("train", *quick, "--net", net, "--width", "0.25", "--method", "minmax",
+                "--wbits", "8", "--abits", "8", "--out", ck_net)
+        check(net + " minmax W8A8 training", r.returncode == 0, r.stderr)
+        r = run("infer", ck_net, "--threads", "2", "--test-limit", "100")
+        check(net + ": infer succeeds", r.returncode == 0, r.stderr)
+        if r.returncode == 0:
+            out = json.loads(r.stdout)
+            check(net + ": no mismatch with the exact simulation",
+                  out["reference"]["mismatches"] == 0, out["reference"])
+            check(net + ": pooled (and added) in one requantisation",
+                  any(l.get("requantisation", "").startswith(needle) for l in out["layers"]),
+                  out["layers"])
+            if net == "mobilenet_tiny":
+                check(net + ": depthwise layers", sum(l.get("depthwise", False)
+                                                       for l in out["layers"]) == 5, out["layers"])
 
     fp32 = os.path.join(tmp, "fp32.h5")
     r = run("train", *quick, "--out", fp32)

@@ -83,6 +83,16 @@ TEST_CASE("integer engine equals the exact simulation, every layer, model and IS
       {"vgg_small", "minmax", 8, 8},
       {"vgg_small", "alt", 8, 8},
       {"vgg_small", "pact", 4, 4, "tensor", "fp32"},
+      // residual adds (identity and option A), global average pooling, depthwise convs
+      {"resnet20", "minmax", 8, 8},
+      {"resnet20", "alt", 8, 8},
+      {"resnet20", "pact", 4, 4},
+      {"resnet20", "syq", 2, 4, "channel"},
+      {"resnet20", "minmax", 4, 4, "tensor", "fp32"},
+      {"mobilenet_tiny", "minmax", 8, 8},
+      {"mobilenet_tiny", "alt", 8, 8},
+      {"mobilenet_tiny", "dorefa", 4, 4},
+      {"mobilenet_tiny", "syq", 2, 4, "channel"},
   };
   const Tensor images = random_images(3, 77);
   for (const Case& c : cases) {
@@ -112,8 +122,11 @@ TEST_CASE("integer engine equals the exact simulation, every layer, model and IS
 
 TEST_CASE("integer logits follow the fake-quant network", "[integer]") {
   const Case cases[] = {
-      {"lenet5", "minmax", 8, 8}, {"lenet5", "alt", 8, 8},       {"lenet5", "pact", 4, 4},
-      {"lenet5", "dorefa", 4, 4}, {"vgg_small", "minmax", 8, 8}, {"vgg_small", "alt", 8, 8},
+      {"lenet5", "minmax", 8, 8},         {"lenet5", "alt", 8, 8},
+      {"lenet5", "pact", 4, 4},           {"lenet5", "dorefa", 4, 4},
+      {"vgg_small", "minmax", 8, 8},      {"vgg_small", "alt", 8, 8},
+      {"resnet20", "minmax", 8, 8},       {"resnet20", "alt", 8, 8},
+      {"mobilenet_tiny", "minmax", 8, 8}, {"mobilenet_tiny", "alt", 8, 8},
   };
   const int N = 16;
   const Tensor images = random_images(N, 5);
@@ -148,7 +161,6 @@ TEST_CASE("what integer inference cannot represent is refused, naming the layer"
   refused({"lenet5", "syq", 2, 4, "pixel"}, "layer conv1: weight grid of granularity 'pixel'");
   refused({"lenet5", "minmax", 32, 8}, "layer conv2: its weights are not quantized");
   refused({"lenet5", "minmax", 8, 32}, "layer conv2: its input is not quantized");
-  refused({"resnet20", "minmax", 8, 8}, "is not exported yet");
   refused({"lenet5", "sat", 4, 4}, "layer conv1: sat is not exported yet");
 }
 
@@ -198,4 +210,55 @@ TEST_CASE("requantisation rounds once, half to even, in engine and simulation", 
   CHECK(integer::rounded_shift(-10, 2) == -2);
   CHECK(integer::rounded_shift(14, 2) == 4);
   CHECK(integer::rounded_shift(-7, 1) == -4);
+}
+
+// A residual add by hand: the block input a (codes 1 1 1 1 3, scale 1) is both the main
+// branch's 1×1 conv (weight 1) and the shortcut, each at ratio ½ to the output grid:
+// y = rhe((a + a)/2) = a, one rounding of the exact sum; rounding each branch, rhe(a/2) twice,
+// would give 0 0 0 0 4. Pooled (1/P not folded, shift 32): y = rhe(Σ 2a / 4) = rhe(3.5) = 4,
+// where rounding per pixel would give 2.
+TEST_CASE("a residual add and a pooled sum round once, in engine and simulation", "[integer]") {
+  for (bool pooled : {false, true}) {
+    integer::Network net;
+    net.name = "by-hand";
+    net.H = 1, net.W = 5, net.C = 1, net.classes = 1;
+    net.input = {integer::ImageInput::Kind::grid, 1.0, 0.0, 128, -128, 127};
+    integer::Layer in;  // the block input: the image's signed codes as u8 codes, zero point 0
+    in.name = "in";
+    in.H = in.Ho = 1, in.W = in.Wo = 5, in.C_in = in.C_out = 1;
+    in.geometry = int8::ConvGeometry::square(1);
+    in.weight = {1};
+    in.pad_code = 128;
+    in.requant = {{-128}, 0, {}, 0, 0, 255, 1.0};
+    integer::Layer add = in;
+    add.name = "add";
+    add.pad_code = 0;
+    add.requant = {{0}, -1, {}, 0, 0, 255, 1.0};
+    add.shortcut = {0, 1, 5, 1, 1, 0, 0, 1.0};
+    add.pooled = pooled;
+    add.wide = {
+        {std::int64_t(1) << 30}, {std::int64_t(1) << 30}, {pooled ? 32 : 31}, {0}, {INT64_MAX}};
+    integer::Layer out;  // the logits: the first code (or the pooled one) times 1
+    out.name = "logits";
+    out.H = 1, out.W = pooled ? 1 : 5, out.C_in = 1, out.Ho = out.Wo = 1, out.C_out = 1;
+    out.geometry = {1, pooled ? 1 : 5};
+    out.weight = pooled ? std::vector<std::int8_t>{1} : std::vector<std::int8_t>{1, 0, 0, 0, 0};
+    out.logits = true;
+    out.logit_scale = {1.0};
+    out.requant.bias = {0};
+    net.layers = {in, add, out};
+    const float image[5] = {1, 1, 1, 1, 3};
+    const std::vector<std::uint8_t> expected =
+        pooled ? std::vector<std::uint8_t>{4} : std::vector<std::uint8_t>{1, 1, 1, 1, 3};
+    for (int8::Isa isa : int8::test::runnable_isas("integer engine")) {
+      INFO((pooled ? "pooled" : "per pixel") << ", isa " << int8::isa_name(isa));
+      integer::Trace trace, ref;
+      std::vector<double> logits, ref_logits;
+      integer::Engine(net, integer::AccModel::int32, isa).forward(image, 1, logits, &trace);
+      integer::reference_forward(net, integer::AccModel::int32, image, 1, ref_logits, &ref);
+      CHECK(trace.codes[1] == expected);
+      CHECK(ref.codes[1] == expected);
+      CHECK(logits == ref_logits);
+    }
+  }
 }

@@ -21,6 +21,9 @@ class Residual final : public Layer {
   void collect_buffers(std::vector<Buffer*>& out) override;
   void visit(const std::function<void(Layer&)>& f) override;
 
+  Sequential& main() { return *main_; }
+  Layer* shortcut() { return shortcut_.get(); }  // nullptr: the identity
+
  private:
   std::unique_ptr<Sequential> main_;
   LayerPtr shortcut_;
