@@ -1,0 +1,99 @@
+// Inference throughput: our fp32 network (evaluation forward, OpenBLAS convolutions) against
+// the integer engine (integer/engine.h: the int8 kernels, exact int32 sums) on the same
+// architecture, rows named
+//   infer/<fp32|int8>/<net>/batch:<B>/threads:<T>      items_per_second = images per second
+// for LeNet-5 (1×28×28, Fashion-MNIST's shape) and ResNet-20 (3×32×32, CIFAR-10's shape, as
+// bench_engine and bench_int8_gemm's r20 shapes), batch 128 and 1, 1 and 2 threads.
+//
+// No checkpoint is read: both networks get the same deterministic random init (seed 1); the
+// integer one is minmax W8A8 (per-tensor), calibrated by one evaluation forward of random
+// 8-bit images, then exported once outside the timed loop. The timed region of an int8 row is
+// Engine::forward alone — the image quantised to codes, every layer, the logits dequantised —
+// with no exact simulation, no fake-quant pass and no agreement check. The ratio int8 / fp32
+// of the same net, batch and threads is the speed-up of integer inference;
+// benchmarks/peer_torch_int8.py sets these rows beside PyTorch's quantized engine.
+#include "benchmarks/main.h"
+#include "engine/int8/isa.h"
+#include "engine/nets.h"
+#include "engine/parallel.h"
+#include "engine/rng.h"
+#include "integer/engine.h"
+#include "integer/export.h"
+#include "methods/qat.h"
+
+#include <benchmark/benchmark.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace qb;
+
+struct NetCase {
+  const char* name;
+  Shape input;  // C, H, W
+};
+
+constexpr double kMean = 0.5, kStd = 0.25;  // the images' normalisation, every channel
+
+// N random 8-bit images, normalised as a dataset would give them.
+Tensor random_images(std::size_t N, const Shape& input, std::uint64_t seed) {
+  Rng rng(seed);
+  Shape shape = {N};
+  shape.insert(shape.end(), input.begin(), input.end());
+  Tensor x = Tensor::from_shape(shape);
+  for (float& v : x) v = float((double(rng.uniform_int(256)) / 255.0 - kMean) / kStd);
+  return x;
+}
+
+void BM_fp32(benchmark::State& state, NetCase c, std::size_t N) {
+  set_threads(int(state.range(0)));
+  auto net = make_network(c.name, c.input, 10);
+  net->init_weights(1);
+  const Tensor x = random_images(N, c.input, 2);
+  net->forward(x, false);  // warm-up: allocates the layers' buffers
+  for (auto _ : state) benchmark::DoNotOptimize(net->forward(x, false).data());
+  state.SetItemsProcessed(std::int64_t(state.iterations() * N));
+}
+
+void BM_int8(benchmark::State& state, NetCase c, std::size_t N) {
+  set_threads(int(state.range(0)));
+  auto net = make_network(c.name, c.input, 10);
+  QatConfig q{"minmax", {}};
+  q.settings.wbits = 8;
+  q.settings.abits = 8;
+  make_qat(q).attach(*net);
+  net->init_weights(1);
+  net->forward(random_images(64, c.input, 3), false);  // calibrates every quantizer
+  const std::vector<double> mean(c.input[0], kMean), stddev(c.input[0], kStd);
+  const integer::Network inet = integer::export_network(*net, {"minmax", mean, stddev});
+  integer::Engine engine(inet, integer::AccModel::int32, int8::best_isa());
+  const Tensor x = random_images(N, c.input, 2);
+  std::vector<double> logits;
+  engine.forward(x.data(), int(N), logits);  // warm-up: allocates the engine's buffers
+  for (auto _ : state) {
+    engine.forward(x.data(), int(N), logits);
+    benchmark::DoNotOptimize(logits.data());
+  }
+  state.SetItemsProcessed(std::int64_t(state.iterations() * N));
+  state.SetLabel(int8::isa_name(engine.isa()));
+}
+
+}  // namespace
+
+void qb::bench::register_benchmarks() {
+  const NetCase nets[] = {{"lenet5", {1, 28, 28}}, {"resnet20", {3, 32, 32}}};
+  for (const NetCase& c : nets)
+    for (std::size_t N : {128, 1})
+      for (auto [kind, fn] : {std::pair{"fp32", BM_fp32}, std::pair{"int8", BM_int8}})
+        benchmark::RegisterBenchmark(
+            ("infer/" + std::string(kind) + "/" + c.name + "/batch:" + std::to_string(N)).c_str(),
+            fn, c, N)
+            ->Arg(1)
+            ->Arg(2)
+            ->ArgName("threads")
+            ->UseRealTime()
+            ->Unit(benchmark::kMicrosecond);
+}
