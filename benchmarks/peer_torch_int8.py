@@ -134,14 +134,16 @@ def torch_measure(name, engine, threads, batch, min_time):
 
 
 def torch_images_per_second(name, engine, threads, batch, min_time):
-    """In a fresh process: torch.set_num_threads cannot shrink a pool an earlier measurement grew."""
+    """In a fresh process: torch.set_num_threads cannot shrink a thread pool that an earlier
+    measurement in the same process grew."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     out = subprocess.run([sys.executable, os.path.abspath(__file__), "--torch-only", name, engine,
                           str(threads), str(batch), str(min_time)],
                          check=True, capture_output=True, text=True, env=env).stdout
     rate, cpu_per_wall = map(float, out.split())
     if cpu_per_wall > threads + 0.3:
-        raise SystemExit("torch used %.1f cores for a %d-thread measurement" % (cpu_per_wall, threads))
+        raise SystemExit("torch used %.1f cores for a %d-thread measurement"
+                         % (cpu_per_wall, threads))
     return rate
 
 
@@ -189,7 +191,8 @@ def main():
                 ours = {"fp32": 0.0, "int8": 0.0}
                 theirs = {e: 0.0 for e in engines}
                 for _ in range(a.rounds):
-                    for k, v in qbench_images_per_second(a.bench, net, batch, t, a.min_time).items():
+                    rates = qbench_images_per_second(a.bench, net, batch, t, a.min_time)
+                    for k, v in rates.items():
                         ours[k] = max(ours[k], v)
                     for e in engines:
                         theirs[e] = max(theirs[e], torch_images_per_second(net, e, t, batch,
