@@ -69,8 +69,12 @@ Engine::Engine(const Network& net, AccModel model, int8::Isa isa)
   convs_.resize(net.layers.size());
   stat_of_.assign(net.layers.size(), 0);
   groups_.resize(net.layers.size());
+  // The largest code each layer's input can hold: the image's grid, then each producer's clamp.
+  int max_code = net.input.kind == ImageInput::Kind::grid ? net.input.hi + net.input.offset : 255;
   for (std::size_t i = 0; i < net.layers.size(); ++i) {
     const Layer& l = net.layers[i];
+    const int in_max = max_code;
+    if (l.kind != Layer::Kind::maxpool) max_code = l.requant.hi;
     if (l.kind != Layer::Kind::conv) continue;
     if (l.depthwise) {  // [C][kh][kw] → the kernel's [kh][kw][C]
       const int taps = l.geometry.kh * l.geometry.kw;
@@ -79,7 +83,11 @@ Engine::Engine(const Network& net, AccModel model, int8::Isa isa)
         for (int t = 0; t < taps; ++t) w[std::size_t(t) * l.C_out + c] = l.weight[c * taps + t];
       convs_[i] = int8::Conv2dInt8::depthwise(w.data(), l.C_out, l.geometry, isa);
     } else {
-      convs_[i] = int8::Conv2dInt8(l.weight.data(), l.C_in, l.C_out, l.geometry, isa);
+      // Inputs and padding of 7 bits (A7 and narrower grids): the GEMM's vpmaddubsw kernels,
+      // exact for them (int8/gemm.h, Activations::u7), twice the multiply-adds per instruction.
+      const bool u7 = in_max <= 127 && l.pad_code <= 127;
+      convs_[i] = int8::Conv2dInt8(l.weight.data(), l.C_in, l.C_out, l.geometry, isa,
+                                   u7 ? int8::Activations::u7 : int8::Activations::any);
     }
     stat_of_[i] = stats_.size();
     stats_.push_back({l.name});

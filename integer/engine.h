@@ -2,7 +2,9 @@
 // engine/int8 — Conv2dInt8 (packed weights, im2col, the ISA's GEMM) for exact int32 sums,
 // the requantisation kernels (per-channel Q31 multipliers or a power-of-2 shift), and, under
 // a 16-bit accumulator model, the counting GEMM of engine/int8/reference.h on the same im2col
-// rows (per channel for a depthwise conv, on Conv2dInt8::depthwise's exact sums). Layer outputs
+// rows (per channel for a depthwise conv, on Conv2dInt8::depthwise's exact sums). A conv whose
+// input codes and padding cannot exceed 127 (A7 or narrower) packs its weights for u7
+// activations: the vpmaddubsw kernels, still exact. Layer outputs
 // are u8 codes NHWC; logits are dequantised doubles [N][classes]. Under the int32 model a
 // (non-depthwise) conv requantises each block of output pixels right after its GEMM, on the
 // thread that computed it, while the sums are in cache (Engine::conv_fused). A conv that adds a

@@ -84,11 +84,18 @@ inline void copy_run(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) 
 }
 
 inline void fill_run(std::uint8_t* dst, std::uint8_t z, std::size_t n) {
-  if (n > 64) return void(std::memset(dst, z, n));
+  if (n == 0) return;
+  if (n > 16) return void(std::memset(dst, z, n));
   const std::uint64_t word = 0x0101010101010101ull * z;
-  std::uint8_t bytes[64];
-  for (std::size_t i = 0; i < 64; i += 8) std::memcpy(bytes + i, &word, 8);
-  copy_run(dst, bytes, n);
+  if (n >= 8) {
+    std::memcpy(dst, &word, 8);
+    std::memcpy(dst + n - 8, &word, 8);
+  } else if (n >= 4) {
+    std::memcpy(dst, &word, 4);
+    std::memcpy(dst + n - 4, &word, 4);
+  } else {
+    dst[0] = dst[n / 2] = dst[n - 1] = z;
+  }
 }
 
 // Output pixels (rows of the M×K patch matrix) [r0, r1) -> out, row r at (r − r0)·K.
@@ -96,9 +103,10 @@ void im2col(const std::uint8_t* x, int H, int W, int C, std::uint8_t z, const Co
             int Ho, int Wo, std::int64_t r0, std::int64_t r1, std::uint8_t* out) {
   const std::size_t K = std::size_t(g.kh) * g.kw * C, rowk = std::size_t(g.kw) * C;
   const std::int64_t plane = std::int64_t(Ho) * Wo;
+  // Row r0's coordinates, then stepped: no division per row.
+  std::int64_t n = r0 / plane;
+  int oy = int(r0 % plane / Wo), ox = int(r0 % Wo);
   for (std::int64_t r = r0; r < r1; ++r) {
-    const std::int64_t n = r / plane;
-    const int oy = int(r % plane / Wo), ox = int(r % Wo);
     std::uint8_t* dst = out + std::size_t(r - r0) * K;
     const int iy0 = oy * g.stride_h - g.pad_top, ix0 = ox * g.stride_w - g.pad_left;
     int kx0, kx1;
@@ -114,6 +122,10 @@ void im2col(const std::uint8_t* x, int H, int W, int C, std::uint8_t z, const Co
       copy_run(dst + std::size_t(kx0) * C, x + ((n * H + iy) * W + ix0 + kx0) * std::int64_t(C),
                std::size_t(kx1 - kx0) * C);
       fill_run(dst + std::size_t(kx1) * C, z, std::size_t(g.kw - kx1) * C);
+    }
+    if (++ox == Wo) {
+      ox = 0;
+      if (++oy == Ho) oy = 0, ++n;
     }
   }
 }
