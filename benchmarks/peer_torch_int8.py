@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Integer inference of qbench against PyTorch's quantized engine, on identical networks.
 
-qbench: Google Benchmark's `bench_infer` (rows infer/<fp32|int8>/<net>/batch:<B>/threads:<T>;
-its header says what is timed). PyTorch 1.13 (Debian's python3-torch): the same LeNet-5 and
-ResNet-20 (benchmarks/peer_torch.py's architectures) quantized by eager-mode post-training static
+qbench: Google Benchmark's `bench_infer` (rows infer/<fp32|int8|int8_a7>/<net>/batch:<B>/
+threads:<T>; its header says what is timed: int8 is minmax W8A8, int8_a7 W8A7).
+PyTorch 1.13 (Debian's python3-torch): the same LeNet-5 and ResNet-20 (benchmarks/peer_torch.py's architectures) quantized by eager-mode post-training static
 quantization — conv+BN+ReLU fused, residual adds through FloatFunctional, per-tensor/per-channel
 as the engine's default qconfig says, calibrated on 64 random images — then timed in inference
 (torch.inference_mode) on a fixed random batch, in a fresh process per measurement at the
@@ -12,8 +12,12 @@ requested thread count. Every quantized engine this torch build has among --engi
 
 The machine's speed drifts (shared host), so qbench and torch are measured alternately,
 --rounds times each, and each side's best round is compared. Ratios printed:
-  int8/fp32   our integer engine over our fp32 network (the issue's goal: >= 2x on ResNet-20)
+  int8/fp32   our integer engine (W8A8) over our fp32 network (the issue's goal: >= 2x on ResNet-20)
   int8/<eng>  our integer engine over PyTorch's quantized engine <eng> (goal: >= 1.0x)
+  a7/...      the same for int8_a7 (W8A7). On AVX2 without VNNI, PyTorch's onednn multiplies its
+              full 8-bit activations with vpmaddubsw, whose pair sums can saturate; our exact
+              W8A8 needs vpmaddwd (half the multiply-adds per instruction) and our W8A7 the same
+              vpmaddubsw, exact for 7-bit codes: a7/onednn is the like-for-like ratio there.
 
   /usr/bin/python3 benchmarks/peer_torch_int8.py --bench build/bench_infer
       [--nets lenet5 resnet20] [--batch 128 1] [--threads 1 2] [--engines onednn qnnpack fbgemm]
@@ -97,6 +101,8 @@ class QResNet20(nn.Module):
         return self.dequant(self.fc(x))
 
 
+OURS = ("fp32", "int8", "int8_a7")  # bench_infer's rows
+
 NETS = {  # name -> (builder, input shape): bench_infer's shapes
     "lenet5": (QLeNet5, (1, 28, 28)),
     "resnet20": (QResNet20, (3, 32, 32)),
@@ -149,12 +155,12 @@ def torch_images_per_second(name, engine, threads, batch, min_time):
 
 def qbench_images_per_second(bench, net, batch, threads, min_time):
     """fp32 and int8 rows of one (net, batch, threads), one process."""
-    flt = "^infer/(fp32|int8)/%s/batch:%d/threads:%d$" % (net, batch, threads)
+    flt = "^infer/(fp32|int8|int8_a7)/%s/batch:%d/threads:%d/" % (net, batch, threads)
     out = subprocess.run([bench, "--benchmark_filter=" + flt, "--benchmark_format=json",
                           "--benchmark_min_time=%g" % min_time],
                          check=True, capture_output=True, text=True).stdout
     rates = {r["name"].split("/")[1]: r["items_per_second"] for r in json.loads(out)["benchmarks"]}
-    if set(rates) != {"fp32", "int8"}:
+    if set(rates) != set(OURS):
         raise SystemExit("bench_infer has no rows %s" % flt)
     return rates
 
@@ -180,15 +186,17 @@ def main():
     skipped = sorted(set(a.engines) - set(engines))
     if skipped:
         print("this torch has no quantized engine %s" % ", ".join(skipped), file=sys.stderr)
-    head = "%-9s %5s %7s %11s %11s" % ("net", "batch", "threads", "fp32 img/s", "int8 img/s")
-    head += "".join(" %11s" % (e + " img/s") for e in engines) + " %9s" % "int8/fp32"
-    head += "".join(" %11s" % ("int8/" + e) for e in engines)
+    head = "%-9s %5s %7s" % ("net", "batch", "threads")
+    head += "".join(" %11s" % k for k in OURS) + "".join(" %11s" % e for e in engines)
+    head += " %9s %9s" % ("int8/fp32", "a7/fp32")
+    head += "".join(" %12s %10s" % ("int8/" + e, "a7/" + e) for e in engines)
+    print("images per second, and ratios (a7: int8_a7)")
     print(head)
     rows = []
     for net in a.nets:
         for batch in a.batch:
             for t in a.threads:
-                ours = {"fp32": 0.0, "int8": 0.0}
+                ours = {k: 0.0 for k in OURS}
                 theirs = {e: 0.0 for e in engines}
                 for _ in range(a.rounds):
                     rates = qbench_images_per_second(a.bench, net, batch, t, a.min_time)
@@ -200,10 +208,14 @@ def main():
                 row = {"net": net, "batch": batch, "threads": t, **ours,
                        **{"torch_" + e: v for e, v in theirs.items()}}
                 rows.append(row)
-                line = "%-9s %5d %7d %11.0f %11.0f" % (net, batch, t, ours["fp32"], ours["int8"])
+                line = "%-9s %5d %7d" % (net, batch, t)
+                line += "".join(" %11.0f" % ours[k] for k in OURS)
                 line += "".join(" %11.0f" % theirs[e] for e in engines)
-                line += " %8.2fx" % (ours["int8"] / ours["fp32"])
-                line += "".join(" %10.2fx" % (ours["int8"] / theirs[e]) for e in engines)
+                line += " %8.2fx %8.2fx" % (ours["int8"] / ours["fp32"],
+                                            ours["int8_a7"] / ours["fp32"])
+                line += "".join(" %11.2fx %9.2fx" % (ours["int8"] / theirs[e],
+                                                     ours["int8_a7"] / theirs[e])
+                                for e in engines)
                 print(line, flush=True)
     print("torch %s, best of %d alternating rounds of %gs each" %
           (torch.__version__, a.rounds, a.min_time))
