@@ -3,16 +3,16 @@
 
 qbench: Google Benchmark's `bench_infer` (rows infer/<fp32|int8|int8_a7>/<net>/batch:<B>/
 threads:<T>; its header says what is timed: int8 is minmax W8A8, int8_a7 W8A7).
-PyTorch 1.13 (Debian's python3-torch): the same LeNet-5 and ResNet-20 (benchmarks/peer_torch.py's architectures) quantized by eager-mode post-training static
-quantization — conv+BN+ReLU fused, residual adds through FloatFunctional, per-tensor/per-channel
-as the engine's default qconfig says, calibrated on 64 random images — then timed in inference
-(torch.inference_mode) on a fixed random batch, in a fresh process per measurement at the
-requested thread count. Every quantized engine this torch build has among --engines is timed
+PyTorch 1.13 (Debian's python3-torch): the same LeNet-5 and ResNet-20 (peer_torch.py's
+architectures) quantized by eager-mode post-training static quantization — conv+BN+ReLU fused,
+residual adds through FloatFunctional, per-tensor/per-channel as the engine's default qconfig
+says, calibrated on 64 random images — then timed in inference (torch.inference_mode) on a
+fixed random batch, in a fresh process per measurement at the requested thread count. Every quantized engine this torch build has among --engines is timed
 (Debian's 1.13 on x86: onednn and qnnpack; fbgemm when built in).
 
 The machine's speed drifts (shared host), so qbench and torch are measured alternately,
 --rounds times each, and each side's best round is compared. Ratios printed:
-  int8/fp32   our integer engine (W8A8) over our fp32 network (the issue's goal: >= 2x on ResNet-20)
+  int8/fp32   our integer engine (W8A8) over our fp32 network (goal: >= 2x on ResNet-20)
   int8/<eng>  our integer engine over PyTorch's quantized engine <eng> (goal: >= 1.0x)
   a7/...      the same for int8_a7 (W8A7). On AVX2 without VNNI, PyTorch's onednn multiplies its
               full 8-bit activations with vpmaddubsw, whose pair sums can saturate; our exact
