@@ -7,8 +7,9 @@ PyTorch 1.13 (Debian's python3-torch): the same LeNet-5 and ResNet-20 (peer_torc
 architectures) quantized by eager-mode post-training static quantization — conv+BN+ReLU fused,
 residual adds through FloatFunctional, per-tensor/per-channel as the engine's default qconfig
 says, calibrated on 64 random images — then timed in inference (torch.inference_mode) on a
-fixed random batch, in a fresh process per measurement at the requested thread count. Every quantized engine this torch build has among --engines is timed
-(Debian's 1.13 on x86: onednn and qnnpack; fbgemm when built in).
+fixed random batch, in a fresh process per measurement at the requested thread count. Every
+quantized engine this torch build has among --engines is timed (Debian's 1.13 on x86: onednn
+and qnnpack; fbgemm when built in).
 
 The machine's speed drifts (shared host), so qbench and torch are measured alternately,
 --rounds times each, and each side's best round is compared. Ratios printed:
