@@ -140,7 +140,7 @@ void Engine::conv(std::size_t i, const std::uint8_t* x, const std::uint8_t* shor
     return;
   }
   y.resize(std::size_t(N) * l.out_size());
-  if (l.is_wide()) return wide_requantize(l, acc, shortcut, N, y.data());
+  if (l.is_wide()) return wide_requantize(l, acc, shortcut, N, y.data(), isa_);
   const int8::OutputParams out{r.zero_point, r.lo, r.hi, r.bias.data()};
   if (r.shift >= 0)
     int8::requantize_shift(acc, l.C_out, M, l.C_out, r.shift, out, y.data(), l.C_out, isa_);
@@ -197,7 +197,7 @@ void Engine::conv_fused(std::size_t i, const std::uint8_t* x, const std::uint8_t
       for (std::size_t k = 0; k < std::size_t(rows) * C; ++k)
         bl.max_abs_sum = std::max(bl.max_abs_sum, std::abs(std::int64_t(bl.sums[k])));
       if (l.is_wide())
-        wide_requantize_rows(l, bl.sums.data(), shortcut, r0, r1, y.data());
+        wide_requantize_rows(l, bl.sums.data(), shortcut, r0, r1, y.data(), isa_);
       else
         requantize_rows(i, bl.sums.data(), rows, y.data() + r0 * C);
     }

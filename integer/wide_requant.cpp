@@ -2,6 +2,7 @@
 
 #include "engine/check.h"
 #include "engine/parallel.h"
+#include "integer/wide_requant_avx2.h"
 
 #include <omp.h>
 
@@ -56,7 +57,7 @@ inline void pixel(const Layer& l, const std::int32_t* a, const std::uint8_t* sho
 }  // namespace
 
 void wide_requantize_rows(const Layer& l, const std::int32_t* acc, const std::uint8_t* shortcut,
-                          std::int64_t r0, std::int64_t r1, std::uint8_t* y) {
+                          std::int64_t r0, std::int64_t r1, std::uint8_t* y, int8::Isa isa) {
   QB_CHECK(!l.pooled);
   const Requant& rq = l.requant;
   const Wide& w = l.wide;
@@ -70,10 +71,17 @@ void wide_requantize_rows(const Layer& l, const std::int32_t* acc, const std::ui
     odd[c] = w.shift[c] > 0;
   }
   const std::int64_t lo = rq.lo - rq.zero_point, hi = rq.hi - rq.zero_point;
-  auto value = [&](int c, std::int64_t v) {
+  // Channel c of a pixel: its sum, and its shortcut code or −1.
+  auto channel = [&](int c, std::int32_t sum, int code) {
+    std::int64_t v = sat32(std::int64_t(sum) + rq.bias[c]) * w.m_acc[c];
+    if (code >= 0) v += (code - s.zero_point) * w.m_sc[c];
     const std::int64_t q = (v + round_add[c] + ((v >> w.shift[c]) & odd[c])) >> w.shift[c];
     return std::uint8_t(std::clamp(q, lo, hi) + rq.zero_point);
   };
+  if (isa != int8::Isa::scalar) {
+    const detail::WideAvx2 k(l);
+    if (k.usable) return detail::wide_rows_avx2(k, l, acc, shortcut, r0, r1, y, channel);
+  }
   // The shortcut covers channels [c0, c1) of the output; the others add real 0.
   const bool has_sc = s.from >= 0;
   const int c0 = has_sc ? std::clamp(s.channel_offset, 0, C) : 0;
@@ -85,16 +93,13 @@ void wide_requantize_rows(const Layer& l, const std::int32_t* acc, const std::ui
   for (std::int64_t r = r0; r < r1; ++r) {
     const std::int32_t* a = acc + (r - r0) * C;
     std::uint8_t* out = y + r * C;
-    auto main = [&](int c) { return sat32(std::int64_t(a[c]) + rq.bias[c]) * w.m_acc[c]; };
-    for (int c = 0; c < c0; ++c) out[c] = value(c, main(c));
+    for (int c = 0; c < c0; ++c) out[c] = channel(c, a[c], -1);
     if (c1 > c0) {
-      const std::uint8_t* sc =  // the shortcut's pixel (option A: subsampled), at channel c0
-          shortcut + ((n * s.H + oy * s.stride) * s.W + ox * s.stride) * s.C +
-          (c0 - s.channel_offset);
-      for (int c = c0; c < c1; ++c)
-        out[c] = value(c, main(c) + (sc[c - c0] - s.zero_point) * w.m_sc[c]);
+      const std::uint8_t* sc =  // the shortcut's pixel (option A: subsampled)
+          shortcut + ((n * s.H + oy * s.stride) * s.W + ox * s.stride) * s.C;
+      for (int c = c0; c < c1; ++c) out[c] = channel(c, a[c], sc[c - s.channel_offset]);
     }
-    for (int c = std::max(c0, c1); c < C; ++c) out[c] = value(c, main(c));
+    for (int c = std::max(c0, c1); c < C; ++c) out[c] = channel(c, a[c], -1);
     if (++ox == l.Wo) {
       ox = 0;
       if (++oy == l.Ho) oy = 0, ++n;
@@ -103,14 +108,14 @@ void wide_requantize_rows(const Layer& l, const std::int32_t* acc, const std::ui
 }
 
 void wide_requantize(const Layer& l, const std::int32_t* acc, const std::uint8_t* shortcut, int N,
-                     std::uint8_t* y) {
+                     std::uint8_t* y, int8::Isa isa) {
   const int C = l.C_out;
   const std::int64_t plane = std::int64_t(l.Ho) * l.Wo;
   // At least 16 K outputs a thread: below that a parallel region costs more than it saves.
   const int T = int(std::clamp<std::int64_t>(N * plane * C / 16384, 1, omp_get_max_threads()));
   if (!l.pooled) {
     parallel_split(N * plane, T, [&](int, std::int64_t r0, std::int64_t r1) {
-      wide_requantize_rows(l, acc + r0 * C, shortcut, r0, r1, y);
+      wide_requantize_rows(l, acc + r0 * C, shortcut, r0, r1, y, isa);
     });
     return;
   }
