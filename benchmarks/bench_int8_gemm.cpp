@@ -19,7 +19,9 @@
 //          the instruction sequence under each kernel, the yardstick for "% of peak"
 //   shape  sq256, sq512, sq1024 (M = N = K) and the ResNet-20 convolutions at batch 128 as
 //          im2col GEMMs, M = 128·H·W, N = C_out, K = C_in·9:
-//          r20s1 (131072×16×144), r20s2 (32768×32×288), r20s3 (8192×64×576)
+//          r20s1 (131072×16×144), r20s2 (32768×32×288), r20s3 (8192×64×576); r20s1_img
+//          (1024×16×144) is r20s1 for one image, operands in L2: the integer engine's block
+//          (integer/engine.h), the kernel without r20s1's 27 MB of streamed A and C
 // The GOPS counter counts 2 operations per multiply-add. Weights are packed outside the
 // timed loop (once per model in real use). scripts/bench-int8 runs one process per ISA and
 // tabulates the ratios (scripts/int8_ratios.py).
@@ -49,6 +51,7 @@ constexpr GemmShape kShapes[] = {
     {"sq512", 512, 512, 512},
     {"sq1024", 1024, 1024, 1024},
     {"r20s1", 128 * 32 * 32, 16, 16 * 9},
+    {"r20s1_img", 32 * 32, 16, 16 * 9},  // one image: what the integer engine multiplies at once
     {"r20s2", 128 * 16 * 16, 32, 32 * 9},
     {"r20s3", 128 * 8 * 8, 64, 64 * 9},
 };

@@ -1,9 +1,14 @@
 #include "integer/engine.h"
 
 #include "engine/check.h"
+#include "engine/parallel.h"
+#include "integer/wide_requant.h"
+
+#include <omp.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <numeric>
 #include <span>
 
 namespace qb::integer {
@@ -35,67 +40,41 @@ void im2col(const Layer& l, const std::uint8_t* x, int N, std::vector<std::uint8
           }
 }
 
-std::int64_t sat32(std::int64_t v) { return std::clamp<std::int64_t>(v, INT32_MIN, INT32_MAX); }
-
-// The requantisation of a conv that adds a shortcut or is pooled (network.h, Wide).
-void wide_requant(const Layer& l, const std::int32_t* acc, const std::uint8_t* shortcut, int N,
-                  std::uint8_t* y) {
-  const Requant& r = l.requant;
-  const Wide& w = l.wide;
-  const Shortcut& s = l.shortcut;
-  const int P = l.Ho * l.Wo, C = l.C_out;
-  auto out = [&](std::int64_t v, int c) {
-    const std::int64_t q = int8::round_shift_half_even(v, w.shift[c]) + r.zero_point;
-    return std::uint8_t(std::clamp<std::int64_t>(q, r.lo, r.hi));
-  };
-  std::vector<std::int64_t> sum(C);
-  for (int n = 0; n < N; ++n) {
-    std::fill(sum.begin(), sum.end(), 0);
-    for (int p = 0; p < P; ++p) {
-      const std::uint8_t* sc = nullptr;  // the shortcut's pixel (option A: subsampled)
-      if (s.from >= 0)
-        sc = shortcut +
-             ((std::size_t(n) * s.H + (p / l.Wo) * s.stride) * s.W + (p % l.Wo) * s.stride) * s.C;
-      for (int c = 0; c < C; ++c) {
-        const std::size_t at = (std::size_t(n) * P + p) * C + c;
-        std::int64_t v = sat32(std::int64_t(acc[at]) + r.bias[c]) * w.m_acc[c];
-        const int cs = c - s.channel_offset;
-        if (sc && cs >= 0 && cs < s.C) v += (sc[cs] - s.zero_point) * w.m_sc[c];
-        if (l.pooled)
-          sum[c] += std::clamp(v, w.v_lo[c], w.v_hi[c]);
-        else
-          y[at] = out(v, c);
-      }
-    }
-    if (l.pooled)
-      for (int c = 0; c < C; ++c) y[std::size_t(n) * C + c] = out(sum[c], c);
-  }
-}
-
 }  // namespace
 
 void maxpool_codes(const Layer& l, const std::uint8_t* x, int N, std::uint8_t* y) {
   const auto& g = l.geometry;
-  for (int n = 0; n < N; ++n)
-    for (int oy = 0; oy < l.Ho; ++oy)
-      for (int ox = 0; ox < l.Wo; ++ox)
-        for (int c = 0; c < l.C_out; ++c) {
-          std::uint8_t m = 0;
+  const int C = l.C_out;
+  // Images split across threads when there are enough of them; channels innermost.
+  const std::int64_t per_image = std::int64_t(l.Ho) * l.Wo * C * g.kh * g.kw;
+  const int T = int(std::clamp<std::int64_t>(N * per_image / 65536, 1, omp_get_max_threads()));
+  parallel_split(N, T, [&](int, std::int64_t n0, std::int64_t n1) {
+    for (std::int64_t n = n0; n < n1; ++n)
+      for (int oy = 0; oy < l.Ho; ++oy)
+        for (int ox = 0; ox < l.Wo; ++ox) {
+          std::uint8_t* m = y + ((n * l.Ho + oy) * l.Wo + ox) * C;
+          std::fill(m, m + C, std::uint8_t(0));
           for (int ky = 0; ky < g.kh; ++ky)
             for (int kx = 0; kx < g.kw; ++kx) {
               const int iy = oy * g.stride_h + ky, ix = ox * g.stride_w + kx;
-              m = std::max(m, x[((std::size_t(n) * l.H + iy) * l.W + ix) * l.C_in + c]);
+              const std::uint8_t* p = x + ((n * l.H + iy) * l.W + ix) * l.C_in;
+              for (int c = 0; c < C; ++c) m[c] = std::max(m[c], p[c]);
             }
-          y[((std::size_t(n) * l.Ho + oy) * l.Wo + ox) * l.C_out + c] = m;
         }
+  });
 }
 
 Engine::Engine(const Network& net, AccModel model, int8::Isa isa)
     : net_(net), model_(model), isa_(isa) {
   convs_.resize(net.layers.size());
   stat_of_.assign(net.layers.size(), 0);
+  groups_.resize(net.layers.size());
+  // The largest code each layer's input can hold: the image's grid, then each producer's clamp.
+  int max_code = net.input.kind == ImageInput::Kind::grid ? net.input.hi + net.input.offset : 255;
   for (std::size_t i = 0; i < net.layers.size(); ++i) {
     const Layer& l = net.layers[i];
+    const int in_max = max_code;
+    if (l.kind != Layer::Kind::maxpool) max_code = l.requant.hi;
     if (l.kind != Layer::Kind::conv) continue;
     if (l.depthwise) {  // [C][kh][kw] → the kernel's [kh][kw][C]
       const int taps = l.geometry.kh * l.geometry.kw;
@@ -104,16 +83,30 @@ Engine::Engine(const Network& net, AccModel model, int8::Isa isa)
         for (int t = 0; t < taps; ++t) w[std::size_t(t) * l.C_out + c] = l.weight[c * taps + t];
       convs_[i] = int8::Conv2dInt8::depthwise(w.data(), l.C_out, l.geometry, isa);
     } else {
-      convs_[i] = int8::Conv2dInt8(l.weight.data(), l.C_in, l.C_out, l.geometry, isa);
+      // Inputs and padding of 7 bits (A7 and narrower grids): the GEMM's vpmaddubsw kernels,
+      // exact for them (int8/gemm.h, Activations::u7), twice the multiply-adds per instruction.
+      const bool u7 = in_max <= 127 && l.pad_code <= 127;
+      convs_[i] = int8::Conv2dInt8(l.weight.data(), l.C_in, l.C_out, l.geometry, isa,
+                                   u7 ? int8::Activations::u7 : int8::Activations::any);
     }
     stat_of_[i] = stats_.size();
     stats_.push_back({l.name});
+    // k pixels of C_out channels make whole vectors of 16 (and 8) lanes: gcd(C_out, 16)·k = 16.
+    RowGroup& g = groups_[i];
+    g.k = 16 / std::gcd(l.C_out, 16);
+    for (int j = 0; j < g.k; ++j) {
+      g.bias.insert(g.bias.end(), l.requant.bias.begin(), l.requant.bias.end());
+      g.multiplier.insert(g.multiplier.end(), l.requant.multiplier.begin(),
+                          l.requant.multiplier.end());
+    }
   }
 }
 
 void Engine::conv(std::size_t i, const std::uint8_t* x, const std::uint8_t* shortcut, int N,
                   std::vector<std::uint8_t>& y, std::vector<double>& logits) {
   const Layer& l = net_.layers[i];
+  const bool fused = !as_acc16(model_) && !l.depthwise && !l.logits && !l.pooled;
+  if (fused) return conv_fused(i, x, shortcut, N, y);
   const int M = N * l.Ho * l.Wo, K = l.K();
   exact_.resize(std::size_t(M) * l.C_out);
   convs_[i].forward(x, N, l.H, l.W, std::uint8_t(l.pad_code), exact_.data());
@@ -147,7 +140,7 @@ void Engine::conv(std::size_t i, const std::uint8_t* x, const std::uint8_t* shor
     return;
   }
   y.resize(std::size_t(N) * l.out_size());
-  if (l.is_wide()) return wide_requant(l, acc, shortcut, N, y.data());
+  if (l.is_wide()) return wide_requantize(l, acc, shortcut, N, y.data(), isa_);
   const int8::OutputParams out{r.zero_point, r.lo, r.hi, r.bias.data()};
   if (r.shift >= 0)
     int8::requantize_shift(acc, l.C_out, M, l.C_out, r.shift, out, y.data(), l.C_out, isa_);
@@ -156,48 +149,110 @@ void Engine::conv(std::size_t i, const std::uint8_t* x, const std::uint8_t* shor
                      y.data(), l.C_out, isa_);
 }
 
+// `rows` pixels of sums → codes, as rows / k rows of k pixels (RowGroup) and the rest alone.
+void Engine::requantize_rows(std::size_t i, const std::int32_t* sums, int rows, std::uint8_t* y) {
+  const Layer& l = net_.layers[i];
+  const Requant& r = l.requant;
+  const RowGroup& g = groups_[i];
+  auto run = [&](const std::int32_t* s, int m, int n, const std::int32_t* bias,
+                 const std::vector<int8::Multiplier>& mult, std::uint8_t* out) {
+    const int8::OutputParams o{r.zero_point, r.lo, r.hi, bias};
+    if (r.shift >= 0)
+      int8::requantize_shift(s, n, m, n, r.shift, o, out, n, isa_);
+    else
+      int8::requantize(s, n, m, n, std::span<const int8::Multiplier>(mult), o, out, n, isa_);
+  };
+  const int C = l.C_out, whole = rows / g.k * g.k;
+  if (whole > 0) run(sums, whole / g.k, g.k * C, g.bias.data(), g.multiplier, y);
+  if (whole < rows)
+    run(sums + std::size_t(whole) * C, rows - whole, C, r.bias.data(), r.multiplier,
+        y + std::size_t(whole) * C);
+}
+
+// Each thread takes a range of output pixels and, block by block, computes their sums and
+// requantises them while they are still in its cache: no int32 tensor of the whole layer is
+// written to memory and read back, and the requantisation runs on every thread.
+void Engine::conv_fused(std::size_t i, const std::uint8_t* x, const std::uint8_t* shortcut, int N,
+                        std::vector<std::uint8_t>& y) {
+  const Layer& l = net_.layers[i];
+  const std::int64_t M = std::int64_t(N) * l.Ho * l.Wo, K = l.K();
+  const int C = l.C_out;
+  y.resize(std::size_t(N) * l.out_size());
+  // At least 32 KiB of patches a thread (as Conv2dInt8::forward splits), blocks of at most
+  // 64 KiB of sums.
+  const int T = int(std::clamp<std::int64_t>(M * K / 32768, 1, omp_get_max_threads()));
+  std::int64_t block =
+      std::clamp<std::int64_t>((M + T - 1) / T, 1, std::max<std::int64_t>(1, 16384 / C));
+  if (block > 16) block = block / 16 * 16;  // whole row groups (RowGroup: k ≤ 16)
+  if (int(blocks_.size()) < T) blocks_.resize(T);
+  for (Block& bl : blocks_) bl.max_abs_sum = 0;  // a thread that does not run adds 0
+  parallel_split(M, T, [&](int t, std::int64_t a, std::int64_t b) {
+    Block& bl = blocks_[t];
+    bl.sums.resize(std::size_t(std::min(block, b - a)) * C);
+    for (std::int64_t r0 = a; r0 < b; r0 += block) {
+      const std::int64_t r1 = std::min(b, r0 + block);
+      const int rows = int(r1 - r0);
+      convs_[i].forward_rows(x, N, l.H, l.W, std::uint8_t(l.pad_code), r0, r1, bl.sums.data(),
+                             bl.columns);
+      for (std::size_t k = 0; k < std::size_t(rows) * C; ++k)
+        bl.max_abs_sum = std::max(bl.max_abs_sum, std::abs(std::int64_t(bl.sums[k])));
+      if (l.is_wide())
+        wide_requantize_rows(l, bl.sums.data(), shortcut, r0, r1, y.data(), isa_);
+      else
+        requantize_rows(i, bl.sums.data(), rows, y.data() + r0 * C);
+    }
+  });
+  OverflowStats& st = stats_[stat_of_[i]];
+  st.dot_products += M * C;
+  for (int t = 0; t < T; ++t) st.max_abs_sum = std::max(st.max_abs_sum, blocks_[t].max_abs_sum);
+}
+
 void Engine::forward(const float* images, int N, std::vector<double>& logits, Trace* trace) {
-  std::vector<std::uint8_t> x;
-  std::vector<float> xf, yf;
-  quantize_image(net_.input, images, N, net_.C, net_.H, net_.W, x, xf);
-  bool xf_is_input = net_.input.kind == ImageInput::Kind::floating;
+  // Each layer reads the previous one's output in place (outputs_, kept for the shortcuts
+  // too): no copy between layers, and no allocation once the buffers have grown.
+  quantize_image(net_.input, images, N, net_.C, net_.H, net_.W, image_codes_, image_float_);
+  const std::uint8_t* x = image_codes_.data();
+  std::size_t x_size = image_codes_.size();
+  const float* xf = image_float_.data();  // the float image, until a layer has run
   logits.assign(std::size_t(N) * net_.classes, 0.0);
   if (trace) trace->codes.assign(net_.layers.size(), {});
-  outputs_.resize(net_.layers.size());  // kept: a later block's shortcut may read one
+  outputs_.resize(net_.layers.size());
   for (std::size_t i = 0; i < net_.layers.size(); ++i) {
     const Layer& l = net_.layers[i];
     std::vector<std::uint8_t>& y = outputs_[i];
     switch (l.kind) {
       case Layer::Kind::conv: {
         const int from = l.shortcut.from;
-        conv(i, x.data(), from >= 0 ? outputs_.at(from).data() : nullptr, N, y, logits);
+        conv(i, x, from >= 0 ? outputs_.at(from).data() : nullptr, N, y, logits);
         break;
       }
       case Layer::Kind::maxpool:
         y.resize(std::size_t(N) * l.Ho * l.Wo * l.C_out);
-        maxpool_codes(l, x.data(), N, y.data());
+        maxpool_codes(l, x, N, y.data());
         break;
       case Layer::Kind::floating: {
-        if (!xf_is_input) {  // dequantise the codes (not the float image)
-          xf.resize(x.size());
-          for (std::size_t k = 0; k < x.size(); ++k)
-            xf[k] = float(l.input_scale * (double(x[k]) - l.input_zero_point));
+        if (i > 0 || net_.input.kind != ImageInput::Kind::floating) {
+          // dequantise the codes (not the float image)
+          float_in_.resize(x_size);
+          for (std::size_t k = 0; k < x_size; ++k)
+            float_in_[k] = float(l.input_scale * (double(x[k]) - l.input_zero_point));
+          xf = float_in_.data();
         }
-        yf.resize(std::size_t(N) * l.Ho * l.Wo * l.C_out);
-        float_conv(l, xf.data(), N, yf.data());
+        float_out_.resize(std::size_t(N) * l.Ho * l.Wo * l.C_out);
+        float_conv(l, xf, N, float_out_.data());
         if (l.logits) {
-          for (std::size_t k = 0; k < yf.size(); ++k) logits[k] = yf[k];
+          std::copy(float_out_.begin(), float_out_.end(), logits.begin());
         } else {
-          y.resize(yf.size());
-          for (std::size_t k = 0; k < yf.size(); ++k) y[k] = quantize_real(l.requant, yf[k]);
+          y.resize(float_out_.size());
+          for (std::size_t k = 0; k < y.size(); ++k) y[k] = quantize_real(l.requant, float_out_[k]);
         }
         break;
       }
     }
     if (l.logits) break;
     if (trace) trace->codes[i] = y;
-    x = y;
-    xf_is_input = false;
+    x = y.data();
+    x_size = y.size();
   }
 }
 

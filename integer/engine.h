@@ -2,10 +2,15 @@
 // engine/int8 — Conv2dInt8 (packed weights, im2col, the ISA's GEMM) for exact int32 sums,
 // the requantisation kernels (per-channel Q31 multipliers or a power-of-2 shift), and, under
 // a 16-bit accumulator model, the counting GEMM of engine/int8/reference.h on the same im2col
-// rows (per channel for a depthwise conv, on Conv2dInt8::depthwise's exact sums). Layer outputs
-// are u8 codes NHWC; logits are dequantised doubles [N][classes]. A conv that adds a residual
-// block's shortcut or is globally average-pooled requantises in a plain int64 loop (network.h,
-// Wide): engine/int8 has no two-input requantisation kernel yet.
+// rows (per channel for a depthwise conv, on Conv2dInt8::depthwise's exact sums). A conv whose
+// input codes and padding cannot exceed 127 (A7 or narrower) packs its weights for u7
+// activations: the vpmaddubsw kernels, still exact. Layer outputs
+// are u8 codes NHWC; logits are dequantised doubles [N][classes]. Under the int32 model a
+// (non-depthwise) conv requantises each block of output pixels right after its GEMM, on the
+// thread that computed it, while the sums are in cache (Engine::conv_fused). A conv that adds a
+// residual block's shortcut or is globally average-pooled requantises in int64
+// (integer/wide_requant.h, network.h's Wide): engine/int8 has no two-input requantisation kernel
+// yet.
 #pragma once
 
 #include "engine/int8/isa.h"
@@ -42,6 +47,29 @@ class Engine {
   void conv(std::size_t i, const std::uint8_t* x, const std::uint8_t* shortcut, int N,
             std::vector<std::uint8_t>& y, std::vector<double>& logits);
 
+  // A conv whose requantisation follows each block of sums (not acc16, depthwise, pooled or
+  // the logits).
+  void conv_fused(std::size_t i, const std::uint8_t* x, const std::uint8_t* shortcut, int N,
+                  std::vector<std::uint8_t>& y);
+
+  void requantize_rows(std::size_t i, const std::int32_t* sums, int rows, std::uint8_t* y);
+
+  // The requantisation of k consecutive pixels as one row of k·C_out columns, its per-channel
+  // bias and multipliers repeated k times: the kernels' vectors then have no ragged tail when
+  // C_out is not a multiple of their width (LeNet-5's 6 channels: k = 8, 48 columns).
+  struct RowGroup {
+    int k = 1;
+    std::vector<std::int32_t> bias;
+    std::vector<int8::Multiplier> multiplier;
+  };
+
+  // One thread's scratch in conv_fused.
+  struct Block {
+    std::vector<std::uint8_t> columns;  // im2col
+    std::vector<std::int32_t> sums;
+    std::int64_t max_abs_sum = 0;
+  };
+
   const Network& net_;
   AccModel model_;
   int8::Isa isa_;
@@ -50,7 +78,11 @@ class Engine {
   std::vector<OverflowStats> stats_;
   std::vector<std::int32_t> acc_, exact_;
   std::vector<std::uint8_t> columns_;
-  std::vector<std::vector<std::uint8_t>> outputs_;  // every layer's codes of one forward
+  std::vector<Block> blocks_;                              // per thread
+  std::vector<RowGroup> groups_;                           // per layer
+  std::vector<std::uint8_t> image_codes_;                  // the image as the first layer's codes
+  std::vector<float> image_float_, float_in_, float_out_;  // float layers' operands
+  std::vector<std::vector<std::uint8_t>> outputs_;         // every layer's codes of one forward
 };
 
 // Max pooling of u8 codes NHWC (no padding): the window's largest code.

@@ -9,27 +9,33 @@ namespace qb::integer {
 
 void quantize_image(const ImageInput& in, const float* image, int N, int C, int H, int W,
                     std::vector<std::uint8_t>& codes, std::vector<float>& as_float) {
-  const std::size_t total = std::size_t(N) * C * H * W;
-  // NCHW → NHWC: element (n, c, y, x) goes to ((n·H + y)·W + x)·C + c.
-  auto nhwc = [&](std::size_t i) {
-    const std::size_t x = i % W, y = (i / W) % H, c = (i / (std::size_t(W) * H)) % C,
-                      n = i / (std::size_t(W) * H * C);
-    return ((n * H + y) * W + x) * C + c;
+  const std::size_t total = std::size_t(N) * C * H * W, plane = std::size_t(H) * W;
+  // NCHW → NHWC: element (n, c, p) goes to (n·H·W + p)·C + c, p = y·W + x. Plain nested
+  // loops: this runs on every image the engine infers.
+  auto to_nhwc = [&](auto&& out, auto&& convert) {
+    for (std::size_t n = 0; n < std::size_t(N); ++n)
+      for (std::size_t c = 0; c < std::size_t(C); ++c) {
+        const float* src = image + (n * C + c) * plane;
+        auto* dst = out.data() + n * plane * C + c;
+        for (std::size_t p = 0; p < plane; ++p) dst[p * C] = convert(src[p]);
+      }
   };
   if (in.kind == ImageInput::Kind::floating) {
     as_float.resize(total);
-    for (std::size_t i = 0; i < total; ++i) as_float[nhwc(i)] = image[i];
+    to_nhwc(as_float, [](float v) { return v; });
     return;
   }
   codes.resize(total);
-  for (std::size_t i = 0; i < total; ++i) {
-    double q;
-    if (in.kind == ImageInput::Kind::grid)  // as the quantizer does: rint(x / s), then clamp
-      q = std::clamp<double>(std::nearbyint(image[i] / float(in.scale)), in.lo, in.hi) + in.offset;
-    else  // pixels: x · 255σ + 255μ is the pixel up to float error far below ½
-      q = std::clamp(std::nearbyint(double(image[i]) / in.scale + in.zero_point), 0.0, 255.0);
-    codes[nhwc(i)] = std::uint8_t(q);
-  }
+  if (in.kind == ImageInput::Kind::grid)  // as the quantizer does: rint(x / s), then clamp
+    to_nhwc(codes, [&](float v) {
+      return std::uint8_t(std::clamp<double>(std::nearbyint(v / float(in.scale)), in.lo, in.hi) +
+                          in.offset);
+    });
+  else  // pixels: x · 255σ + 255μ is the pixel up to float error far below ½
+    to_nhwc(codes, [&](float v) {
+      return std::uint8_t(
+          std::clamp(std::nearbyint(double(v) / in.scale + in.zero_point), 0.0, 255.0));
+    });
 }
 
 void float_conv(const Layer& l, const float* x, int N, float* y) {

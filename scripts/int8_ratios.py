@@ -36,7 +36,7 @@ import sys
 from collections import defaultdict
 
 ISAS = ["avx2", "avxvnni", "avx512bw", "avx512vnni"]
-SHAPE_ORDER = ["sq256", "sq512", "sq1024", "r20s1", "r20s2", "r20s3"]
+SHAPE_ORDER = ["sq256", "sq512", "sq1024", "r20s1", "r20s1_img", "r20s2", "r20s3"]
 NAME = re.compile(r"^([^/]+)/([^/]+)/([^/]+)/threads:(\d+)")
 PEAK = re.compile(r"^peak/([^/]+)/([^/]+)$")
 # The instruction sequence under each kernel: (impl, isa) -> peak/<isa>/<sequence>.

@@ -68,8 +68,9 @@ const Case kCases[] = {
     {2, 9, 8, 4, 17, geo(5, 5, 2, 2, 1, 2, 2, 1)},
     {1, 6, 9, 6, 5, geo(1, 3, 1, 2, 0, 1, 0, 1)},  // 1×3, strides 1 and 2
     {1, 5, 5, 2, 3, geo(3, 1, 3, 1, 2, 0, 2, 0)},
-    {2, 2, 3, 3, 4, ConvGeometry::square(5, 1, 3)},  // the window mostly in padding
-    {1, 3, 3, 1, 1, geo(3, 3, 1, 1, 0, 0, 0, 0)},    // one output pixel
+    {2, 2, 3, 3, 4, ConvGeometry::square(5, 1, 3)},    // the window mostly in padding
+    {1, 3, 3, 1, 1, geo(3, 3, 1, 1, 0, 0, 0, 0)},      // one output pixel
+    {2, 28, 28, 1, 6, ConvGeometry::square(5, 1, 2)},  // LeNet-5's first conv: 1- to 5-byte runs
 };
 
 // Runs one case through the general (groups = 1) path of `isa` against conv2d_ref.
@@ -95,6 +96,16 @@ void check_conv(Isa isa, const Case& c, Fill f, std::uint8_t z, std::uint64_t se
                      << " u7 " << (act == Activations::u7));
   CHECK(bad == 0);
   CHECK(got[ny] == -7);  // nothing written past y
+  // forward_rows: any range of output pixels, on the calling thread, into its own buffer.
+  const std::int64_t M = std::int64_t(c.N) * Ho * Wo;
+  const std::int64_t r0 = M / 3, r1 = std::max(r0, M - 1);
+  std::vector<std::int32_t> part(std::size_t(r1 - r0) * c.C_out + 1, -7);
+  std::vector<std::uint8_t> columns;
+  conv.forward_rows(x.data(), c.N, c.H, c.W, z, r0, r1, part.data(), columns);
+  bad = 0;
+  for (std::size_t i = 0; i + 1 < part.size(); ++i) bad += part[i] != want[r0 * c.C_out + i];
+  CHECK(bad == 0);
+  CHECK(part.back() == -7);
 }
 
 // Depthwise: w [kh][kw][C] for the fast path, [C][kh][kw] (groups = C) for the reference.

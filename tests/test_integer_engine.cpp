@@ -9,6 +9,7 @@
 #include "integer/engine.h"
 #include "integer/export.h"
 #include "integer/reference.h"
+#include "integer/wide_requant.h"
 #include "methods/qat.h"
 #include "tests/int8_isas.h"
 
@@ -260,5 +261,56 @@ TEST_CASE("a residual add and a pooled sum round once, in engine and simulation"
       CHECK(ref.codes[1] == expected);
       CHECK(logits == ref_logits);
     }
+  }
+}
+
+// The residual requantisation's AVX2 kernel against its scalar loop on values a network
+// rarely produces: sums at the int32 ends (the bias add saturates), shifts 0 to 54, exact
+// ties (power-of-two multipliers), shortcut codes at both ends, channels outside the shortcut,
+// a channel count not a multiple of four, and one multiplier of 2^31 that sends the layer back
+// to the scalar loop.
+TEST_CASE("the residual requantisation's AVX2 kernel equals its scalar loop", "[integer]") {
+  if (!int8::cpu_has(int8::Isa::avx2)) return;
+  Rng rng(41);
+  for (int trial = 0; trial < 40; ++trial) {
+    integer::Layer l;
+    l.name = "wide";
+    l.Ho = 3, l.Wo = 5, l.C_out = 6 + int(rng.uniform_int(12));
+    const int C = l.C_out, sc_C = C / 2;
+    l.shortcut = {0,  5, 9, sc_C, 2, int(rng.uniform_int(C - sc_C + 1)), int(rng.uniform_int(256)),
+                  1.0};
+    l.requant.zero_point = int(rng.uniform_int(64));
+    l.requant.lo = trial % 2 ? l.requant.zero_point : 0;
+    l.requant.hi = 255 - int(rng.uniform_int(64));
+    for (int c = 0; c < C; ++c) {
+      const int shift = int(rng.uniform_int(55));
+      l.wide.shift.push_back(shift);
+      auto mult = [&] {
+        const std::int64_t m = rng.uniform_int(3) == 0
+                                   ? std::int64_t(1) << rng.uniform_int(31)  // exact ties
+                                   : std::int64_t(rng.uniform_int(std::uint64_t(1) << 31));
+        return rng.uniform_int(2) ? -m : m;
+      };
+      l.wide.m_acc.push_back(mult());
+      l.wide.m_sc.push_back(mult());
+      l.requant.bias.push_back(std::int32_t(rng.uniform_int(std::uint64_t(1) << 32)));
+    }
+    if (trial == 39) l.wide.m_acc[C / 2] = std::int64_t(1) << 31;  // the scalar fallback
+    const std::int64_t M = 2 * l.Ho * l.Wo;                        // two images
+    std::vector<std::int32_t> acc(M * C);
+    for (auto& a : acc)
+      a = rng.uniform_int(4) == 0 ? (rng.uniform_int(2) ? INT32_MAX : INT32_MIN)
+                                  : std::int32_t(rng.uniform_int(std::uint64_t(1) << 32));
+    std::vector<std::uint8_t> shortcut(2 * 5 * 9 * sc_C);
+    for (auto& s : shortcut) s = rng.uniform_int(3) ? std::uint8_t(rng.uniform_int(256)) : 255;
+    std::vector<std::uint8_t> scalar(M * C), avx2(M * C);
+    integer::wide_requantize_rows(l, acc.data(), shortcut.data(), 0, M, scalar.data(),
+                                  int8::Isa::scalar);
+    integer::wide_requantize_rows(l, acc.data() + C, shortcut.data(), 1, M, avx2.data(),
+                                  int8::Isa::avx2);
+    integer::wide_requantize_rows(l, acc.data(), shortcut.data(), 0, 1, avx2.data(),
+                                  int8::Isa::avx2);
+    INFO("trial " << trial << ", C " << C);
+    CHECK(scalar == avx2);
   }
 }

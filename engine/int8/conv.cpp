@@ -49,14 +49,64 @@ int threads_for(std::int64_t work, std::int64_t unit_cost) {
   return int(std::min<std::int64_t>({omp_get_max_threads(), by_size, work}));
 }
 
+// memcpy and memset for im2col's runs, which are short when C_in is (LeNet-5's first conv:
+// 5 bytes) and then cost more as libc calls than as copies: up to 64 bytes, two overlapping
+// fixed-size moves that the compiler inlines; longer runs go to libc.
+inline void copy_run(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) {
+  auto two = [&](auto word) {  // the first and the last sizeof(word) bytes
+    constexpr std::size_t w = sizeof(word);
+    std::memcpy(&word, src, w);
+    std::memcpy(dst, &word, w);
+    std::memcpy(&word, src + n - w, w);
+    std::memcpy(dst + n - w, &word, w);
+  };
+  struct Bytes16 {
+    std::uint64_t lo, hi;
+  };
+  struct Bytes32 {
+    Bytes16 lo, hi;
+  };
+  if (n > 64) {
+    std::memcpy(dst, src, n);
+  } else if (n >= 32) {  // a 3×3 window's row of 16 channels: 48 bytes
+    two(Bytes32{});
+  } else if (n >= 16) {
+    two(Bytes16{});
+  } else if (n >= 8) {
+    two(std::uint64_t{});
+  } else if (n >= 4) {
+    two(std::uint32_t{});
+  } else if (n > 0) {  // 1 to 3 bytes
+    dst[0] = src[0];
+    dst[n / 2] = src[n / 2];
+    dst[n - 1] = src[n - 1];
+  }
+}
+
+inline void fill_run(std::uint8_t* dst, std::uint8_t z, std::size_t n) {
+  if (n == 0) return;
+  if (n > 16) return void(std::memset(dst, z, n));
+  const std::uint64_t word = 0x0101010101010101ull * z;
+  if (n >= 8) {
+    std::memcpy(dst, &word, 8);
+    std::memcpy(dst + n - 8, &word, 8);
+  } else if (n >= 4) {
+    std::memcpy(dst, &word, 4);
+    std::memcpy(dst + n - 4, &word, 4);
+  } else {
+    dst[0] = dst[n / 2] = dst[n - 1] = z;
+  }
+}
+
 // Output pixels (rows of the M×K patch matrix) [r0, r1) -> out, row r at (r − r0)·K.
 void im2col(const std::uint8_t* x, int H, int W, int C, std::uint8_t z, const ConvGeometry& g,
             int Ho, int Wo, std::int64_t r0, std::int64_t r1, std::uint8_t* out) {
   const std::size_t K = std::size_t(g.kh) * g.kw * C, rowk = std::size_t(g.kw) * C;
   const std::int64_t plane = std::int64_t(Ho) * Wo;
+  // Row r0's coordinates, then stepped: no division per row.
+  std::int64_t n = r0 / plane;
+  int oy = int(r0 % plane / Wo), ox = int(r0 % Wo);
   for (std::int64_t r = r0; r < r1; ++r) {
-    const std::int64_t n = r / plane;
-    const int oy = int(r % plane / Wo), ox = int(r % Wo);
     std::uint8_t* dst = out + std::size_t(r - r0) * K;
     const int iy0 = oy * g.stride_h - g.pad_top, ix0 = ox * g.stride_w - g.pad_left;
     int kx0, kx1;
@@ -64,16 +114,26 @@ void im2col(const std::uint8_t* x, int H, int W, int C, std::uint8_t z, const Co
     for (int ky = 0; ky < g.kh; ++ky, dst += rowk) {
       const int iy = iy0 + ky;
       if (iy < 0 || iy >= H) {
-        std::memset(dst, z, rowk);
+        fill_run(dst, z, rowk);
         continue;
       }
       // Taps kx0..kx1 read input columns ix0 + kx0 .. ix0 + kx1 − 1: one contiguous run.
-      std::memset(dst, z, std::size_t(kx0) * C);
-      std::memcpy(dst + std::size_t(kx0) * C, x + ((n * H + iy) * W + ix0 + kx0) * std::int64_t(C),
-                  std::size_t(kx1 - kx0) * C);
-      std::memset(dst + std::size_t(kx1) * C, z, std::size_t(g.kw - kx1) * C);
+      fill_run(dst, z, std::size_t(kx0) * C);
+      copy_run(dst + std::size_t(kx0) * C, x + ((n * H + iy) * W + ix0 + kx0) * std::int64_t(C),
+               std::size_t(kx1 - kx0) * C);
+      fill_run(dst + std::size_t(kx1) * C, z, std::size_t(g.kw - kx1) * C);
+    }
+    if (++ox == Wo) {
+      ox = 0;
+      if (++oy == Ho) oy = 0, ++n;
     }
   }
+}
+
+// A 1×1, stride-1, unpadded convolution: the input already is the M×K patch matrix.
+bool is_direct(const ConvGeometry& g) {
+  return g.kh == 1 && g.kw == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0 &&
+         g.pad_left == 0 && g.pad_bottom == 0 && g.pad_right == 0;
 }
 
 }  // namespace
@@ -180,34 +240,44 @@ void Conv2dInt8::forward_gemm(const std::uint8_t* x, int N, int H, int W, std::u
   const std::int64_t M = std::int64_t(N) * Ho * Wo;
   const int K = packed_.K();
   if (M == 0) return;
-  const bool direct = g_.kh == 1 && g_.kw == 1 && g_.stride_h == 1 && g_.stride_w == 1 &&
-                      g_.pad_top == 0 && g_.pad_left == 0 && g_.pad_bottom == 0 &&
-                      g_.pad_right == 0;
-  if (direct) {
-    // The input already is the M×K matrix; the GEMM splits its rows across threads.
-    for (std::int64_t b0 = 0; b0 < M; b0 += INT_MAX / 2) {
-      const std::int64_t rows = std::min<std::int64_t>(INT_MAX / 2, M - b0);
-      gemm(x + b0 * C_in_, C_in_, int(rows), packed_, y + b0 * C_out_, C_out_);
-    }
-    return;
-  }
-  // One parallel region: each thread takes a contiguous range of output pixels and, block by
-  // block (about 512 KiB of patches, so they are still in its L2 when multiplied), writes
-  // their patches and multiplies them with a single-threaded GEMM. One region rather than
-  // one per block for im2col and one inside each GEMM: every region ends in a barrier, and
-  // on a machine shared with other jobs each barrier can wait a whole time slice.
-  const std::int64_t block = std::max<std::int64_t>(64, (512 << 10) / K);
+  if (columns_.empty()) columns_.resize(1);
+  // The input already is the M×K matrix: the GEMM splits its rows across threads.
+  if (is_direct(g_)) return forward_rows(x, N, H, W, z, 0, M, y, columns_[0]);
+  // One parallel region: each thread takes a contiguous range of output pixels (forward_rows).
+  // One region rather than one per block for im2col and one inside each GEMM: every region
+  // ends in a barrier, and on a machine shared with other jobs each barrier can wait a whole
+  // time slice.
   const int T = threads_for(M, K);
   if (int(columns_.size()) < T) columns_.resize(T);
   parallel_split(M, T, [&](int t, std::int64_t a, std::int64_t b) {
-    std::vector<std::uint8_t>& cols = columns_[t];
-    cols.resize(std::size_t(std::min(block, b - a)) * K);
-    for (std::int64_t r0 = a; r0 < b; r0 += block) {
-      const std::int64_t rows = std::min(block, b - r0);
-      im2col(x, H, W, C_in_, z, g_, Ho, Wo, r0, r0 + rows, cols.data());
-      gemm(cols.data(), K, int(rows), packed_, y + r0 * C_out_, C_out_);
-    }
+    forward_rows(x, N, H, W, z, a, b, y + a * C_out_, columns_[t]);
   });
+}
+
+void Conv2dInt8::forward_rows(const std::uint8_t* x, int N, int H, int W, std::uint8_t z,
+                              std::int64_t r0, std::int64_t r1, std::int32_t* y,
+                              std::vector<std::uint8_t>& columns) const {
+  QB_CHECK(!depthwise_ && C_out_ > 0);
+  const int Ho = g_.out_h(H), Wo = g_.out_w(W), K = packed_.K();
+  QB_CHECK(0 <= r0 && r0 <= r1 && r1 <= std::int64_t(N) * Ho * Wo);
+  if (packed_.activations() == Activations::u7 && z > 127)
+    throw error("int8 conv: zero point ", int(z),
+                " breaks the u7 promise (activations <= 127) the weights were packed for");
+  if (is_direct(g_)) {  // the input already is the M×K matrix
+    for (std::int64_t b0 = r0; b0 < r1; b0 += INT_MAX / 2) {
+      const std::int64_t rows = std::min<std::int64_t>(INT_MAX / 2, r1 - b0);
+      gemm(x + b0 * C_in_, C_in_, int(rows), packed_, y + (b0 - r0) * C_out_, C_out_);
+    }
+    return;
+  }
+  // Block by block (about 512 KiB of patches, so they are still in L2 when multiplied).
+  const std::int64_t block = std::max<std::int64_t>(64, (512 << 10) / K);
+  columns.resize(std::size_t(std::min(block, r1 - r0)) * K);
+  for (std::int64_t b0 = r0; b0 < r1; b0 += block) {
+    const std::int64_t rows = std::min(block, r1 - b0);
+    im2col(x, H, W, C_in_, z, g_, Ho, Wo, b0, b0 + rows, columns.data());
+    gemm(columns.data(), K, int(rows), packed_, y + (b0 - r0) * C_out_, C_out_);
+  }
 }
 
 void Conv2dInt8::forward_depthwise(const std::uint8_t* x, int N, int H, int W, std::uint8_t z,

@@ -76,6 +76,15 @@ class Conv2dInt8 {
   void forward(const std::uint8_t* x, int N, int H, int W, std::uint8_t x_zero_point,
                std::int32_t* y);
 
+  // Output pixels [r0, r1) of forward()'s result (rows of the M×K patch matrix, M = N·Ho·Wo),
+  // row r0 at y[0], on the calling thread (groups = 1 only), with `columns` the caller's
+  // im2col buffer. forward() is this split across threads; a caller that does more with each
+  // block of rows while it is still in cache (the integer engine requantises it) calls it from
+  // its own threads, each with its own buffer.
+  void forward_rows(const std::uint8_t* x, int N, int H, int W, std::uint8_t x_zero_point,
+                    std::int64_t r0, std::int64_t r1, std::int32_t* y,
+                    std::vector<std::uint8_t>& columns) const;
+
   // Per output channel: −z · Σ_{ky,kx,ci} w[co][ky][kx][ci], the correction that turns y into
   // Σ (x − z)·w.
   std::vector<std::int32_t> zero_point_bias(std::uint8_t x_zero_point) const;

@@ -1,0 +1,104 @@
+// Inference throughput: our fp32 network (evaluation forward, OpenBLAS convolutions) against
+// the integer engine (integer/engine.h: the int8 kernels, exact int32 sums) on the same
+// architecture, rows named
+//   infer/<fp32|int8|int8_a7>/<net>/batch:<B>/threads:<T>   items_per_second = images per second
+// for LeNet-5 (1×28×28, Fashion-MNIST's shape) and ResNet-20 (3×32×32, CIFAR-10's shape, as
+// bench_engine and bench_int8_gemm's r20 shapes), batch 128 and 1, 1 and 2 threads.
+//
+// No checkpoint is read: both networks get the same deterministic random init (seed 1); the
+// integer one is minmax W8A8 (per-tensor), calibrated by one evaluation forward of random
+// 8-bit images, then exported once outside the timed loop. int8_a7 rows are the same with
+// 7-bit activations (W8A7): codes ≤ 127, so the engine runs AVX2's vpmaddubsw kernels, exact
+// for them, where full 8-bit codes need vpmaddwd (half the multiply-adds per instruction).
+// PyTorch's onednn engine runs vpmaddubsw on full 8-bit activations without VNNI, letting pair
+// sums saturate; fbgemm calibrates 7-bit activations (reduce_range) to avoid that: int8_a7 is
+// the like-for-like row for both on an AVX2 machine. The timed region of an int8 row is
+// Engine::forward alone — the image quantised to codes, every layer, the logits dequantised —
+// with no exact simulation, no fake-quant pass and no agreement check. The ratio int8 / fp32
+// of the same net, batch and threads is the speed-up of integer inference;
+// benchmarks/peer_torch_int8.py sets these rows beside PyTorch's quantized engine.
+#include "benchmarks/main.h"
+#include "engine/int8/isa.h"
+#include "engine/nets.h"
+#include "engine/parallel.h"
+#include "engine/rng.h"
+#include "integer/engine.h"
+#include "integer/export.h"
+#include "methods/qat.h"
+
+#include <benchmark/benchmark.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace qb;
+
+struct NetCase {
+  const char* name;
+  Shape input;  // C, H, W
+};
+
+constexpr double kMean = 0.5, kStd = 0.25;  // the images' normalisation, every channel
+
+// N random 8-bit images, normalised as a dataset would give them.
+Tensor random_images(std::size_t N, const Shape& input, std::uint64_t seed) {
+  Rng rng(seed);
+  Shape shape = {N};
+  shape.insert(shape.end(), input.begin(), input.end());
+  Tensor x = Tensor::from_shape(shape);
+  for (float& v : x) v = float((double(rng.uniform_int(256)) / 255.0 - kMean) / kStd);
+  return x;
+}
+
+void BM_fp32(benchmark::State& state, NetCase c, std::size_t N) {
+  set_threads(int(state.range(0)));
+  auto net = make_network(c.name, c.input, 10);
+  net->init_weights(1);
+  const Tensor x = random_images(N, c.input, 2);
+  net->forward(x, false);  // warm-up: allocates the layers' buffers
+  for (auto _ : state) benchmark::DoNotOptimize(net->forward(x, false).data());
+  state.SetItemsProcessed(std::int64_t(state.iterations() * N));
+}
+
+void BM_int8(benchmark::State& state, NetCase c, std::size_t N, int abits) {
+  set_threads(int(state.range(0)));
+  auto net = make_network(c.name, c.input, 10);
+  QatConfig q{"minmax", {}};
+  q.settings.wbits = 8;
+  q.settings.abits = abits;
+  make_qat(q).attach(*net);
+  net->init_weights(1);
+  net->forward(random_images(64, c.input, 3), false);  // calibrates every quantizer
+  // One normalisation for every channel: the image's 8-bit pixel grid (export.h).
+  const integer::Network inet = integer::export_network(*net, {"minmax", {kMean}, {kStd}});
+  integer::Engine engine(inet, integer::AccModel::int32, int8::best_isa());
+  const Tensor x = random_images(N, c.input, 2);
+  std::vector<double> logits;
+  engine.forward(x.data(), int(N), logits);  // warm-up: allocates the engine's buffers
+  for (auto _ : state) {
+    engine.forward(x.data(), int(N), logits);
+    benchmark::DoNotOptimize(logits.data());
+  }
+  state.SetItemsProcessed(std::int64_t(state.iterations() * N));
+  state.SetLabel(int8::isa_name(engine.isa()));
+}
+
+}  // namespace
+
+void qb::bench::register_benchmarks() {
+  const NetCase nets[] = {{"lenet5", {1, 28, 28}}, {"resnet20", {3, 32, 32}}};
+  for (const NetCase& c : nets)
+    for (std::size_t N : {128, 1})
+      for (const char* kind : {"fp32", "int8", "int8_a7"}) {
+        const std::string name =
+            "infer/" + std::string(kind) + "/" + c.name + "/batch:" + std::to_string(N);
+        auto* b = kind == std::string("fp32")
+                      ? benchmark::RegisterBenchmark(name.c_str(), BM_fp32, c, N)
+                      : benchmark::RegisterBenchmark(name.c_str(), BM_int8, c, N,
+                                                     kind == std::string("int8") ? 8 : 7);
+        b->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMicrosecond);
+      }
+}
