@@ -111,11 +111,13 @@ std::string value_text(const Aggregate& a, int p, Format f) {
 std::string cell_text(const Table& t, std::size_t r, std::size_t c, Format f) {
   const Aggregate& a = t.cells[r][c];
   const int p = t.spec.precision;
+  if (a.missing() && a.failed > 0) return "failed";
   if (a.missing()) return f == Format::tex ? "---" : "—";
   std::string s = value_text(a, p, f);
   if (t.has_delta(r, c))
     s += f == Format::tex ? ", $\\Delta\\,{" + signed_fixed(t.delta(r, c), p) + "}$"
                           : ", Δ " + signed_fixed(t.delta(r, c), p);
+  if (a.failed > 0) s += " (" + std::to_string(a.failed) + " failed)";
   return s;
 }
 
@@ -133,7 +135,9 @@ std::string note_of(const Table& t, Format f) {
       os << value_text(t.baseline, t.spec.precision, f);
   }
   os << ". " << (tex ? "---" : "—") << ": no finished cell.";
-  if (t.cells_merged < t.cells_expected)
+  if (t.cells_failed > 0)
+    os << " failed: training diverged (" << t.cells_failed << " of the sweep's cells).";
+  if (t.cells_merged + t.cells_failed < t.cells_expected)
     os << " The sweep is unfinished: " << t.cells_merged << " of " << t.cells_expected
        << " cells merged.";
   return os.str();
@@ -163,7 +167,7 @@ std::string render_csv(const Table& t) {
     os << csv_field(t.spec.name) << "," << csv_field(row) << "," << csv_field(col) << ","
        << t.spec.metric.column << "," << a.n << ",";
     if (a.missing()) {
-      os << ",,,missing\n";
+      os << ",,," << (a.failed > 0 ? "failed" : "missing") << "\n";
       return;
     }
     os << fixed(a.mean, p) << "," << (a.n > 1 ? fixed(a.std, p) : "") << ","

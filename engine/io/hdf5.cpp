@@ -1,6 +1,7 @@
 #include "engine/io/hdf5.h"
 
 #include "engine/check.h"
+#include "engine/io/input_file.h"
 
 #include <hdf5.h>
 
@@ -404,6 +405,7 @@ File File::create(const std::string& path) {
 File File::open_read(const std::string& path) {
   (void)kSilenced;
   if (!std::filesystem::exists(path)) throw error(path, ": file not found");
+  check_input_file(path, "an HDF5 file");
   if (!has_hdf5_signature(path))
     throw error(path, ": not an HDF5 file (no HDF5 signature at byte offset 0)");
   const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
