@@ -102,7 +102,9 @@ std::string title_of(const Table& t) {
 // "90.12 ± 0.05 (n=3)" with the format's symbols.
 std::string value_text(const Aggregate& a, int p, Format f) {
   const bool tex = f == Format::tex;
-  std::string s = tex ? "$" + fixed(a.mean, p) : fixed(a.mean, p);
+  // Appended piece by piece: g++ 12 warns (-Wrestrict, a false positive) on "$" + fixed(...).
+  std::string s = tex ? "$" : "";
+  s += fixed(a.mean, p);
   if (a.n > 1) s += (tex ? " \\pm " : " ± ") + fixed(a.std, p);
   if (tex) s += "$";
   return s + " (n=" + std::to_string(a.n) + ")";

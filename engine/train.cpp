@@ -7,6 +7,7 @@
 #include "engine/nets.h"
 #include "engine/parallel.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>

@@ -61,6 +61,7 @@ CellRecord failed_row(const FailedCell& f) {
   CellRecord r;
   r.key = f.key;
   r.config = f.config;
+  r.environment = json::object();  // it never ran to the end: no commit or threads recorded
   const double nan = std::numeric_limits<double>::quiet_NaN();
   r.test_accuracy = r.val_accuracy = r.test_loss = r.val_loss = nan;
   r.epochs = r.train_seconds = r.wall_seconds = nan;

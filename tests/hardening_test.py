@@ -9,6 +9,7 @@ goes on, `qbench merge` and `qbench report` carry it, and a run at chance warns.
 import gzip
 import json
 import os
+import re
 import resource
 import struct
 import subprocess
@@ -164,7 +165,7 @@ with tempfile.TemporaryDirectory() as tmp:
     check("failed line gives the reason",
           failed and failed[0].startswith(key + " minmax/w8a8/lenet5/synthetic/s1 failed: "
                                           "training diverged: loss is ") and
-          "learning rate 1e+30" in failed[0], r.stdout)
+          re.search(r"\(learning rate [0-9.e+]+\)$", failed[0]), r.stdout)
     record = os.path.join(out, "cells", key + ".failed.json")
     check("failure recorded", os.path.exists(record) and
           not os.path.exists(os.path.join(out, "cells", key + ".h5")))
@@ -188,11 +189,13 @@ with tempfile.TemporaryDirectory() as tmp:
           "1 cells failed (training diverged): listed in /failed" in r.stderr, r.stderr)
     check("merge of a finished sweep with a failure is not 'unfinished'",
           "not finished" not in r.stderr, r.stderr)
-    with h5py.File(merged, "r") as f:
-        check("/failed holds the cell and reason",
-              [k.decode() for k in f["failed/key"][()]] == [key] and
-              f["failed/reason"][0].decode().startswith("training diverged"))
-        check("/summary holds the finished cell only", len(f["summary/key"]) == 1)
+    check("merged file written", os.path.exists(merged))
+    if os.path.exists(merged):
+        with h5py.File(merged, "r") as f:
+            check("/failed holds the cell and reason",
+                  [k.decode() for k in f["failed/key"][()]] == [key] and
+                  f["failed/reason"][0].decode().startswith("training diverged"))
+            check("/summary holds the finished cell only", len(f["summary/key"]) == 1)
     spec = write(os.path.join(tmp, "spec.json"),
                  {"schema": 1, "rows": [{"label": "minmax", "method": "minmax"}],
                   "columns": [{"label": "W8A8", "wbits": 8, "abits": 8}]})

@@ -103,8 +103,34 @@ OpenDataset open_dataset(hid_t loc, const std::string& name, const std::string& 
   return d;
 }
 
+// H5Aread writes every element of an attribute: reading an array attribute into one value
+// would write past it.
+void require_one_value(hid_t attribute, const std::string& where) {
+  Id space = checked(H5Aget_space(attribute), Id::Kind::dataspace, where, "cannot read shape");
+  if (H5Sget_simple_extent_npoints(space.get()) != 1) throw error(where, ": not a single value");
+}
+
 bool is_fixed_string(const OpenDataset& d) {
   return H5Tget_class(d.type.get()) == H5T_STRING && H5Tis_variable_str(d.type.get()) <= 0;
+}
+
+// A damaged file may claim any shape or string width. qbench never compresses, so a dataset
+// cannot hold more bytes than its file: a larger claim is refused before anything is
+// allocated for it (products checked for overflow).
+void check_fits_file(const OpenDataset& d, std::size_t element_bytes, const std::string& where) {
+  hsize_t file_bytes = 0;
+  const hid_t f = H5Iget_file_id(d.id.get());
+  const bool ok = f >= 0 && H5Fget_filesize(f, &file_bytes) >= 0;
+  if (f >= 0) H5Fclose(f);
+  if (!ok) throw error(where, ": cannot read the file size");
+  std::uint64_t total = element_bytes;
+  bool fits = total <= file_bytes;
+  for (hsize_t dim : d.dims) {
+    if (!fits || total == 0) break;
+    fits = dim <= file_bytes / total;
+    total *= dim;
+  }
+  if (!fits) throw error(where, ": shape or type larger than the file (damaged)");
 }
 
 // Reads the whole dataset into `buf` as `mem_type` (nothing to read when it is empty).
@@ -226,6 +252,7 @@ Tensor Group::read_tensor(const std::string& name) const {
   const std::string at = where(name);
   const OpenDataset d = open_dataset(id_.get(), name, at);
   if (H5Tget_class(d.type.get()) != H5T_FLOAT) throw error(at, ": not a float dataset");
+  check_fits_file(d, H5Tget_size(d.type.get()), at);
   Tensor t = Tensor::from_shape(Shape(d.dims.begin(), d.dims.end()));
   read_all(d, H5T_NATIVE_FLOAT, t.data(), at);
   return t;
@@ -249,6 +276,7 @@ std::string Group::read_string(const std::string& name) const {
   const std::string at = where(name);
   const OpenDataset d = open_dataset(id_.get(), name, at);
   if (!is_fixed_string(d) || d.count() != 1) throw error(at, ": not a fixed-length string");
+  check_fits_file(d, H5Tget_size(d.type.get()), at);
   std::string s(H5Tget_size(d.type.get()), '\0');
   read_all(d, d.type.get(), s.data(), at);
   s.resize(std::strlen(s.c_str()));
@@ -305,6 +333,7 @@ std::vector<double> Group::read_doubles(const std::string& name) const {
   const std::string at = where(name);
   const OpenDataset d = open_dataset(id_.get(), name, at);
   if (d.dims.size() != 1) throw error(at, ": not 1-D");
+  check_fits_file(d, std::min<std::size_t>(H5Tget_size(d.type.get()), sizeof(double)), at);
   std::vector<double> v(d.count());
   read_all(d, H5T_NATIVE_DOUBLE, v.data(), at);
   return v;
@@ -335,6 +364,7 @@ std::vector<std::string> Group::read_strings(const std::string& name) const {
   const OpenDataset d = open_dataset(id_.get(), name, at);
   if (!is_fixed_string(d)) throw error(at, ": not fixed-length strings");
   const std::size_t width = H5Tget_size(d.type.get());
+  check_fits_file(d, width, at);
   std::string buf(width * d.count(), '\0');
   read_all(d, d.type.get(), buf.data(), at);
   return split_strings(buf, width);
@@ -377,6 +407,7 @@ std::int64_t Group::attr_int(const std::string& name) const {
   if (!has_attr(name)) throw error(at, ": attribute not found");
   Id a = checked(H5Aopen(id_.get(), name.c_str(), H5P_DEFAULT), Id::Kind::attribute, at,
                  "cannot open");
+  require_one_value(a.get(), at);
   std::int64_t v = 0;
   check_status(H5Aread(a.get(), H5T_NATIVE_INT64, &v), at, "not an integer");
   return v;
@@ -388,7 +419,11 @@ std::string Group::attr_string(const std::string& name) const {
   Id a = checked(H5Aopen(id_.get(), name.c_str(), H5P_DEFAULT), Id::Kind::attribute, at,
                  "cannot open");
   Id type = checked(H5Aget_type(a.get()), Id::Kind::datatype, at, "cannot read type");
-  if (H5Tget_class(type.get()) != H5T_STRING) throw error(at, ": not a string");
+  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) != 0)
+    throw error(at, ": not a fixed-length string");
+  require_one_value(a.get(), at);
+  // Attributes live in object headers (64 KiB at most in the formats qbench writes).
+  if (H5Tget_size(type.get()) > (std::size_t(1) << 16)) throw error(at, ": string too long");
   std::string s(H5Tget_size(type.get()), '\0');
   check_status(H5Aread(a.get(), type.get(), s.data()), at, "cannot read");
   s.resize(std::strlen(s.c_str()));
