@@ -92,6 +92,14 @@ OpenDataset open_dataset(hid_t loc, const std::string& name, const std::string& 
   OpenDataset d;
   d.id = checked(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), Id::Kind::dataset, where,
                  "cannot open dataset");
+  // qbench writes chunked (tensors, columns) and contiguous (scalars, strings) datasets, never
+  // compact ones. HDF5 1.10 trusts a compact dataset's stored size against its dataspace and
+  // reads past its own buffer when they disagree (found by fuzz_checkpoint): refused here.
+  Id dcpl = checked(H5Dget_create_plist(d.id.get()), Id::Kind::plist, where,
+                    "cannot read the dataset's layout");
+  const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  if (layout != H5D_CHUNKED && layout != H5D_CONTIGUOUS)
+    throw error(where, ": damaged (a dataset layout qbench never writes)");
   d.type = checked(H5Dget_type(d.id.get()), Id::Kind::datatype, where, "cannot read type");
   Id space = checked(H5Dget_space(d.id.get()), Id::Kind::dataspace, where, "cannot read shape");
   const int rank = H5Sget_simple_extent_ndims(space.get());
@@ -135,6 +143,12 @@ void check_fits_file(const OpenDataset& d, std::size_t element_bytes, const std:
 
 // Reads the whole dataset into `buf` as `mem_type` (nothing to read when it is empty).
 void read_all(const OpenDataset& d, hid_t mem_type, void* buf, const std::string& where) {
+  // qbench writes every element (and compresses nothing), so a dataset stores at least its
+  // shape × its type's size. HDF5 1.10 does not check a damaged layout's size against the
+  // shape and reads past its own buffers (found by fuzz_checkpoint): refused first.
+  const std::uint64_t need = std::uint64_t(d.count()) * H5Tget_size(d.type.get());
+  if (d.count() > 0 && H5Dget_storage_size(d.id.get()) < need)
+    throw error(where, ": damaged (stores fewer bytes than its shape needs)");
   if (d.count() > 0 && H5Dread(d.id.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
     throw error(where, ": cannot read (damaged data or checksum mismatch)");
 }
@@ -225,6 +239,11 @@ std::vector<std::string> Group::children() const {
   hsize_t idx = 0;
   check_status(H5Literate(id_.get(), H5_INDEX_NAME, H5_ITER_INC, &idx, collect, &out), where(""),
                "cannot list group");
+  // A damaged file may hold a link with an empty name (or "."), which names the group itself:
+  // opened as a dataset, HDF5 1.10 reads past its own buffers (found by fuzz_checkpoint).
+  for (const auto& name : out)
+    if (name.empty() || name == "." || name.find('/') != std::string::npos)
+      throw error(where(""), ": damaged (a link named '", name, "')");
   return out;
 }
 
