@@ -1,6 +1,7 @@
 #include "analysis/bench.h"
 
 #include "engine/check.h"
+#include "engine/io/input_file.h"
 #include "engine/names.h"
 
 #include <nlohmann/json.hpp>
@@ -51,6 +52,7 @@ double to_ns(double t, const std::string& unit) {
 }  // namespace
 
 Grid bench_ratios(const std::string& path, const std::string& peer) {
+  check_input_file(path, "a benchmark JSON file");
   std::ifstream in(path);
   if (!in) throw error(path, ": cannot open the benchmark file");
   const json j = json::parse(in, nullptr, false);

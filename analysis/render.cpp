@@ -102,7 +102,9 @@ std::string title_of(const Table& t) {
 // "90.12 ± 0.05 (n=3)" with the format's symbols.
 std::string value_text(const Aggregate& a, int p, Format f) {
   const bool tex = f == Format::tex;
-  std::string s = tex ? "$" + fixed(a.mean, p) : fixed(a.mean, p);
+  // Appended piece by piece: g++ 12 warns (-Wrestrict, a false positive) on "$" + fixed(...).
+  std::string s = tex ? "$" : "";
+  s += fixed(a.mean, p);
   if (a.n > 1) s += (tex ? " \\pm " : " ± ") + fixed(a.std, p);
   if (tex) s += "$";
   return s + " (n=" + std::to_string(a.n) + ")";
@@ -111,11 +113,13 @@ std::string value_text(const Aggregate& a, int p, Format f) {
 std::string cell_text(const Table& t, std::size_t r, std::size_t c, Format f) {
   const Aggregate& a = t.cells[r][c];
   const int p = t.spec.precision;
+  if (a.missing() && a.failed > 0) return "failed";
   if (a.missing()) return f == Format::tex ? "---" : "—";
   std::string s = value_text(a, p, f);
   if (t.has_delta(r, c))
     s += f == Format::tex ? ", $\\Delta\\,{" + signed_fixed(t.delta(r, c), p) + "}$"
                           : ", Δ " + signed_fixed(t.delta(r, c), p);
+  if (a.failed > 0) s += " (" + std::to_string(a.failed) + " failed)";
   return s;
 }
 
@@ -133,7 +137,9 @@ std::string note_of(const Table& t, Format f) {
       os << value_text(t.baseline, t.spec.precision, f);
   }
   os << ". " << (tex ? "---" : "—") << ": no finished cell.";
-  if (t.cells_merged < t.cells_expected)
+  if (t.cells_failed > 0)
+    os << " failed: training diverged (" << t.cells_failed << " of the sweep's cells).";
+  if (t.cells_merged + t.cells_failed < t.cells_expected)
     os << " The sweep is unfinished: " << t.cells_merged << " of " << t.cells_expected
        << " cells merged.";
   return os.str();
@@ -163,7 +169,7 @@ std::string render_csv(const Table& t) {
     os << csv_field(t.spec.name) << "," << csv_field(row) << "," << csv_field(col) << ","
        << t.spec.metric.column << "," << a.n << ",";
     if (a.missing()) {
-      os << ",,,missing\n";
+      os << ",,," << (a.failed > 0 ? "failed" : "missing") << "\n";
       return;
     }
     os << fixed(a.mean, p) << "," << (a.n > 1 ? fixed(a.std, p) : "") << ","

@@ -32,6 +32,38 @@ void set_integer(ResultRow& row, std::string_view name, double v) {
   if (name == "seed") row.seed = std::int64_t(v);
 }
 
+// The rows of a table with kResultsColumns' columns (/summary or /failed), `n` long.
+std::vector<ResultRow> read_rows(const h5::Group& s, const std::string& path, std::size_t n) {
+  auto sized = [&](const std::string& name, std::size_t size) {
+    if (size != n)
+      throw error(path, ": ", s.path(), "/", name, " has ", size, " rows, expected ", n);
+  };
+  // Sizes are checked against the key column before anything is allocated by `n`, which
+  // comes from an attribute a damaged file may have wrong.
+  sized("key", s.read_strings("key").size());
+  std::vector<ResultRow> rows(n);
+  for (const exp::ResultsColumn& col : exp::kResultsColumns.rows()) {
+    const std::string c(col.name);
+    if (col.type == exp::ColumnType::text) {
+      const auto v = s.read_strings(c);
+      sized(c, v.size());
+      for (std::size_t i = 0; i < n; ++i)
+        if (std::string* field = text_field(rows[i], c)) *field = v[i];
+      continue;
+    }
+    // int64 columns are read through HDF5's conversion to double: exact for bit-widths and seeds.
+    const auto v = s.read_doubles(c);
+    sized(c, v.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      if (col.type == exp::ColumnType::integer)
+        set_integer(rows[i], c, v[i]);
+      else
+        rows[i].values[c] = v[i];
+    }
+  }
+  return rows;
+}
+
 }  // namespace
 
 Results read_results(const std::string& path) {
@@ -52,31 +84,14 @@ Results read_results(const std::string& path) {
   r.sweep_name = root.attr_string("sweep_name");
   r.cells_expected = root.attr_int("cells_expected");
   r.cells_merged = root.attr_int("cells_merged");
-  const h5::Group s = root.open_group("summary");
-  const std::size_t n = std::size_t(r.cells_merged);
-  r.rows.resize(n);
-  auto sized = [&](const std::string& name, std::size_t size) {
-    if (size != n)
-      throw error(path, ": /summary/", name, " has ", size, " rows, @cells_merged says ", n);
-  };
-  for (const exp::ResultsColumn& col : exp::kResultsColumns.rows()) {
-    const std::string c(col.name);
-    if (col.type == exp::ColumnType::text) {
-      const auto v = s.read_strings(c);
-      sized(c, v.size());
-      for (std::size_t i = 0; i < n; ++i)
-        if (std::string* field = text_field(r.rows[i], c)) *field = v[i];
-      continue;
-    }
-    // int64 columns are read through HDF5's conversion to double: exact for bit-widths and seeds.
-    const auto v = s.read_doubles(c);
-    sized(c, v.size());
-    for (std::size_t i = 0; i < n; ++i) {
-      if (col.type == exp::ColumnType::integer)
-        set_integer(r.rows[i], c, v[i]);
-      else
-        r.rows[i].values[c] = v[i];
-    }
+  if (r.cells_merged < 0 || r.cells_expected < r.cells_merged)
+    throw error(path, ": @cells_merged ", r.cells_merged, " is not within 0..@cells_expected ",
+                r.cells_expected);
+  r.rows = read_rows(root.open_group("summary"), path, std::size_t(r.cells_merged));
+  if (root.has("failed")) {
+    const h5::Group failed = root.open_group("failed");
+    r.failed_reasons = failed.read_strings("reason");
+    r.failed = read_rows(failed, path, r.failed_reasons.size());
   }
   return r;
 }

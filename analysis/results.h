@@ -22,6 +22,10 @@ struct Results {
   std::string path, sweep_name;
   std::int64_t cells_expected = 0, cells_merged = 0;
   std::vector<ResultRow> rows;  // the sweep's expansion order
+  // Cells whose training diverged (/failed; files merged before it existed have none): their
+  // configuration, metrics NaN, and why each failed (same order).
+  std::vector<ResultRow> failed;
+  std::vector<std::string> failed_reasons;
 };
 
 // Throws qb::Error naming the file when it is missing, not HDF5, not a merged results file

@@ -14,10 +14,14 @@ Aggregate aggregate(const Results& results, const TableSpec& spec, const Filter&
   Aggregate g;
   std::set<std::int64_t> seeds;
   std::vector<double> v;
+  auto selected = [&](const ResultRow& r) {
+    return (spec.network.empty() || r.net == spec.network) &&
+           (spec.dataset.empty() || r.dataset == spec.dataset) && a.matches(r) &&
+           (!b || b->matches(r));
+  };
+  for (const auto& r : results.failed) g.failed += selected(r) ? 1 : 0;
   for (const auto& r : results.rows) {
-    if (!spec.network.empty() && r.net != spec.network) continue;
-    if (!spec.dataset.empty() && r.dataset != spec.dataset) continue;
-    if (!a.matches(r) || (b && !b->matches(r))) continue;
+    if (!selected(r)) continue;
     if (!seeds.insert(r.seed).second)
       throw error(results.path, ": table '", spec.name, "', ", where, ": two results for seed ",
                   r.seed, " (", r.method, " ", r.options, ", first_last ", r.first_last,
@@ -60,6 +64,7 @@ Table build_table(const Results& results, const TableSpec& spec) {
   t.source = results.path;
   t.cells_expected = results.cells_expected;
   t.cells_merged = results.cells_merged;
+  t.cells_failed = std::int64_t(results.failed.size());
   if (spec.baseline) t.baseline = aggregate(results, spec, *spec.baseline, nullptr, "baseline");
   t.cells.resize(spec.rows.size());
   for (std::size_t r = 0; r < spec.rows.size(); ++r)

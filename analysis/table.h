@@ -1,6 +1,7 @@
 // A comparison table: the spec's filters applied to a results file, each cell aggregated over
 // seeds (mean ± sample std, n) with its difference to the baseline. Cells without results
-// stay in the table, marked missing (n = 0): a gap is shown, never hidden.
+// stay in the table, marked missing (n = 0): a gap is shown, never hidden; so do cells whose
+// training failed (counted in Aggregate::failed, shown as "failed").
 #pragma once
 
 #include "analysis/results.h"
@@ -15,6 +16,7 @@ struct Aggregate {
   std::size_t n = 0;         // seeds; 0: missing
   double mean = 0, std = 0;  // metric units (accuracy in %); std is the sample std, 0 when n < 2
   std::vector<std::string> keys;  // the cells aggregated (for curves)
+  std::size_t failed = 0;         // matching cells whose training diverged (not in the mean)
   bool missing() const { return n == 0; }
 };
 
@@ -23,7 +25,7 @@ struct Table {
   Aggregate baseline;                         // missing when the spec has none or it has no cells
   std::vector<std::vector<Aggregate>> cells;  // [row][column]
   std::string source;                         // the results file
-  std::int64_t cells_expected = 0, cells_merged = 0;
+  std::int64_t cells_expected = 0, cells_merged = 0, cells_failed = 0;
   bool has_delta(std::size_t r, std::size_t c) const {
     return !cells[r][c].missing() && !baseline.missing();
   }

@@ -17,7 +17,9 @@ Run add_merge(CLI::App& app) {
   return [dirs, out] {
     const exp::MergeReport r = exp::merge_results(*dirs, *out);
     std::fprintf(stderr, "merged %zu of %zu cells into %s%s\n", r.merged, r.expected, out->c_str(),
-                 r.merged < r.expected ? " (the sweep is not finished)" : "");
+                 r.merged + r.failed < r.expected ? " (the sweep is not finished)" : "");
+    if (r.failed > 0)
+      std::fprintf(stderr, "%zu cells failed (training diverged): listed in /failed\n", r.failed);
     return 0;
   };
 }

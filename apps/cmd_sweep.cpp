@@ -53,6 +53,7 @@ int dry_run(const exp::Sweep& sweep, const std::vector<std::size_t>& cells, cons
       const auto s = exp::cell_status(a.run.out, c);
       status = s == exp::CellStatus::done      ? "done"
                : s == exp::CellStatus::damaged ? "damaged"
+               : s == exp::CellStatus::failed  ? "failed"
                                                : "todo";
     }
     std::printf("%s %s %s\n", c.key.c_str(), c.name.c_str(), status);
@@ -73,6 +74,8 @@ Run add_sweep(CLI::App& app) {
   cmd->add_flag("--dry-run", a->dry_run,
                 "Validate and list the cells (key, name, status); run nothing");
   cmd->add_flag("--force", a->run.force, "Rerun finished cells (the FP32 cache is kept)");
+  cmd->add_flag("--retry-failed", a->run.retry_failed,
+                "Run again the cells recorded as failed (training diverged)");
   cmd->add_option("--shard", a->shard,
                   "Run shard i/n (0-based): cells whose index is i modulo n "
                   "(default: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT when set)");

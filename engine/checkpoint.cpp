@@ -8,12 +8,17 @@ namespace {
 
 constexpr const char* kFormat = "qbench-checkpoint";
 
+// Deeper than any name qbench writes ("adam/m/stage1.block0.conv1.weight" is 3): a damaged
+// file whose hard links form a cycle would otherwise recurse until the stack ran out.
+constexpr int kMaxDepth = 8;
+
 // Reads every dataset below `g`, keyed by its path relative to `g` ("weights/momentum/x").
-void read_tensors(const h5::Group& g, const std::string& prefix,
-                  std::map<std::string, Tensor>& out) {
+void read_tensors(const h5::Group& g, const std::string& prefix, std::map<std::string, Tensor>& out,
+                  int depth = 0) {
+  if (depth > kMaxDepth) throw error(g.file(), ": ", g.path(), ": groups nested too deep");
   for (const auto& name : g.children()) {
     if (g.is_group(name))
-      read_tensors(g.open_group(name), prefix + name + "/", out);
+      read_tensors(g.open_group(name), prefix + name + "/", out, depth + 1);
     else
       out[prefix + name] = g.read_tensor(name);
   }

@@ -7,6 +7,7 @@
 #include "engine/nets.h"
 #include "engine/parallel.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -103,13 +104,29 @@ nlohmann::json to_json(const EpochRecord& r) {
 nlohmann::json to_json(const TrainResult& r) {
   nlohmann::json h = nlohmann::json::array();
   for (const auto& e : r.history) h.push_back(to_json(e));
-  return {{"history", h},
-          {"val_accuracy", r.val.accuracy},
-          {"val_loss", r.val.loss},
-          {"test_accuracy", r.test.accuracy},
-          {"test_loss", r.test.loss},
-          {"test_count", r.test.count},
-          {"train_seconds", r.seconds}};
+  nlohmann::json j = {{"history", h},
+                      {"val_accuracy", r.val.accuracy},
+                      {"val_loss", r.val.loss},
+                      {"test_accuracy", r.test.accuracy},
+                      {"test_loss", r.test.loss},
+                      {"test_count", r.test.count},
+                      {"train_seconds", r.seconds}};
+  // Only when there is one: a healthy run's summary stays as it was.
+  if (!r.warnings.empty()) j["warnings"] = r.warnings;
+  return j;
+}
+
+std::string chance_warning(const EpochRecord& first, std::size_t classes, bool has_val) {
+  const double accuracy = has_val ? first.val_accuracy : first.train_accuracy;
+  const double chance = 1.0 / double(std::max<std::size_t>(classes, 1));
+  if (!(accuracy < 1.5 * chance)) return "";
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "warning: %s accuracy %.2f%% after epoch %zu is at chance (%.2f%% for %zu "
+                "classes): the network is not learning (learning rate? quantizer ranges?)",
+                has_val ? "validation" : "training", 100 * accuracy, first.epoch, 100 * chance,
+                classes);
+  return buf;
 }
 
 EvalResult evaluate(Network& net, const Dataset& data, std::size_t batch) {
@@ -154,12 +171,22 @@ TrainResult Trainer::run(Progress& progress) {
     history_.push_back(rec);
     next_epoch_ = epoch + 1;
     progress.line(epoch_summary(rec, cfg_.epochs));
+    if (rec.epoch == 1) {
+      const std::string w = chance_warning(rec, data_.train.num_classes, data_.val.size() > 0);
+      if (!w.empty()) progress.line(w);
+    }
     if (!cfg_.out.empty()) save_checkpoint(cfg_.out, checkpoint());
     if (on_epoch_end) on_epoch_end(rec);
   }
   TrainResult result;
   result.seconds = seconds_since(run_start);
   result.history = history_;
+  // From the history, so a run resumed after its first epoch still carries the warning.
+  if (!history_.empty()) {
+    const std::string w =
+        chance_warning(history_.front(), data_.train.num_classes, data_.val.size() > 0);
+    if (!w.empty()) result.warnings.push_back(w);
+  }
   result.val = evaluate(net_, data_.val, cfg_.eval_batch);
   result.test = evaluate(net_, data_.test, cfg_.eval_batch);
   return result;

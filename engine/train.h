@@ -66,7 +66,14 @@ struct TrainResult {
   std::vector<EpochRecord> history;  // every epoch, those before a resume included
   EvalResult val, test;
   double seconds = 0;  // wall time of this invocation's training epochs
+  // Health warnings (a run still at chance after its first epoch); in the JSON summary as
+  // "warnings" when there is any, and on the progress stream when they arise.
+  std::vector<std::string> warnings;
 };
+
+// The warning for a run whose first epoch left it at chance: accuracy (validation, or training
+// when there is no validation split) below 1.5× chance, 1/classes. Empty when it learns.
+std::string chance_warning(const EpochRecord& first, std::size_t classes, bool has_val);
 
 // What a caller above the engine adds to a run: quantizers installed into the network's hook
 // slots after initialisation, the optimizer of their parameter group, and a per-layer report.

@@ -9,6 +9,8 @@
 #include "experiments/method_check.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <set>
 
 namespace qb::exp {
@@ -36,7 +38,16 @@ Recipe read_recipe(const json& j, const std::string& path, Recipe r, JsonReader&
   in.read(j, "wd", path, r.wd);
   in.read_name(j, "schedule", path, kSchedules, r.schedule);
   in.read(j, "warmup", path, r.warmup);
-  if (!(r.lr > 0)) in.problem(join_key_path(path, "lr"), "expected a positive number");
+  // The engine trains in float: a value beyond a float's range (3.4e38) would become infinity
+  // there, and a momentum of 1 or more never forgets; refused here, naming the key.
+  auto check = [&](const char* key, double v, bool ok, const char* want) {
+    if (!ok || !(std::abs(v) <= double(std::numeric_limits<float>::max())))
+      in.problem(join_key_path(path, key), detail::concat(want, ", got ", v));
+  };
+  check("lr", r.lr, r.lr > 0, "expected a positive number (at most 3.4e38, a float)");
+  check("wd", r.wd, r.wd >= 0, "expected a number >= 0 (at most 3.4e38, a float)");
+  check("momentum", r.momentum, r.momentum >= 0 && r.momentum < 1, "expected a number in [0, 1)");
+  check("warmup", r.warmup, r.warmup >= 0, "expected a number >= 0 (at most 3.4e38, a float)");
   if (r.batch == 0) in.problem(join_key_path(path, "batch"), "expected a positive integer");
   return r;
 }

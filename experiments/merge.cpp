@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <limits>
 #include <map>
 
 namespace qb::exp {
@@ -34,6 +35,39 @@ json column_value(const CellRecord& r, std::string_view column) {
   return c.at(std::string(column));  // net, method, granularity, first_last, bits, seed
 }
 
+// One table per column of kResultsColumns, each written even with no rows, so readers need no
+// special case.
+void write_columns(h5::Group& g, const std::vector<CellRecord>& rows) {
+  for (const ResultsColumn& col : kResultsColumns.rows()) {
+    std::vector<json> values;
+    for (const auto& r : rows) values.push_back(column_value(r, col.name));
+    const std::string name(col.name);
+    switch (col.type) {
+      case ColumnType::text:
+        g.write_strings(name, std::vector<std::string>(values.begin(), values.end()));
+        break;
+      case ColumnType::integer:
+        g.write_ints(name, std::vector<std::int64_t>(values.begin(), values.end()));
+        break;
+      case ColumnType::real:
+        g.write_doubles(name, std::vector<double>(values.begin(), values.end()));
+        break;
+    }
+  }
+}
+
+// A failed cell as a summary row: its configuration, every metric NaN.
+CellRecord failed_row(const FailedCell& f) {
+  CellRecord r;
+  r.key = f.key;
+  r.config = f.config;
+  r.environment = json::object();  // it never ran to the end: no commit or threads recorded
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  r.test_accuracy = r.val_accuracy = r.test_loss = r.val_loss = nan;
+  r.epochs = r.train_seconds = r.wall_seconds = nan;
+  return r;
+}
+
 }  // namespace
 
 MergeReport merge_results(const std::vector<std::string>& dirs, const std::string& out) {
@@ -50,10 +84,13 @@ MergeReport merge_results(const std::vector<std::string>& dirs, const std::strin
     CellRecord r;
   };
   std::vector<Row> rows;
+  std::vector<CellRecord> failed;
+  std::vector<std::string> reasons;
   MergeReport rep;
   for (const auto& entry : sweep.at("cells")) {
     ++rep.expected;
     const std::string key = entry.at("key");
+    bool found = false;
     for (const auto& d : dirs) {
       const std::string path = cell_path(d, key);
       if (!fs::exists(path)) continue;
@@ -62,10 +99,20 @@ MergeReport merge_results(const std::vector<std::string>& dirs, const std::strin
       } catch (const Error& e) {
         throw error(e.what(), " (run the sweep again: it redoes damaged cells)");
       }
+      found = true;
+      break;
+    }
+    for (const auto& d : dirs) {
+      const std::string path = failed_cell_path(d, key);
+      if (found || !fs::exists(path)) continue;
+      const FailedCell f = read_failed_cell(path, key);
+      failed.push_back(failed_row(f));
+      reasons.push_back(f.reason);
       break;
     }
   }
   rep.merged = rows.size();
+  rep.failed = failed.size();
 
   h5::write_atomically(out, [&](h5::File& f) {
     h5::Group root = f.root();
@@ -77,26 +124,16 @@ MergeReport merge_results(const std::vector<std::string>& dirs, const std::strin
     root.set_attr("cells_merged", std::int64_t(rep.merged));
     root.write("sweep", sweep.dump());
 
-    // Every column of kResultsColumns, each written even with no rows, so readers need no
-    // special case.
     h5::Group summary = root.create_group("summary");
     summary.set_attr("rows", std::int64_t(rows.size()));
-    for (const ResultsColumn& col : kResultsColumns.rows()) {
-      std::vector<json> values;
-      for (const auto& row : rows) values.push_back(column_value(row.r, col.name));
-      const std::string name(col.name);
-      switch (col.type) {
-        case ColumnType::text:
-          summary.write_strings(name, std::vector<std::string>(values.begin(), values.end()));
-          break;
-        case ColumnType::integer:
-          summary.write_ints(name, std::vector<std::int64_t>(values.begin(), values.end()));
-          break;
-        case ColumnType::real:
-          summary.write_doubles(name, std::vector<double>(values.begin(), values.end()));
-          break;
-      }
-    }
+    std::vector<CellRecord> records;
+    for (const auto& row : rows) records.push_back(row.r);
+    write_columns(summary, records);
+    // Failed cells: the summary's columns (metrics NaN) and why each failed.
+    h5::Group fail = root.create_group("failed");
+    fail.set_attr("rows", std::int64_t(failed.size()));
+    write_columns(fail, failed);
+    fail.write_strings("reason", reasons);
 
     h5::Group cells = root.create_group("cells");
     for (const auto& [path, r] : rows) {

@@ -67,7 +67,18 @@ std::vector<std::size_t> shard_indices(std::size_t cells, std::size_t shard, std
 
 CellStatus cell_status(const std::string& dir, const Cell& c, std::string* why) {
   const std::string path = cell_path(dir, c.key);
-  if (!fs::exists(path)) return CellStatus::todo;
+  if (!fs::exists(path)) {
+    const std::string failed = failed_cell_path(dir, c.key);
+    if (!fs::exists(failed)) return CellStatus::todo;
+    try {
+      const FailedCell f = read_failed_cell(failed, c.key);
+      if (why) *why = f.reason;
+      return CellStatus::failed;
+    } catch (const Error& e) {
+      if (why) *why = e.what();
+      return CellStatus::damaged;
+    }
+  }
   try {
     read_cell(path, c.key);
     return CellStatus::done;
@@ -77,24 +88,34 @@ CellStatus cell_status(const std::string& dir, const Cell& c, std::string* why) 
   }
 }
 
-CellRun run_cell(const Cell& c, const RunOptions& o, Progress& progress) {
+CellRun run_cell(const Cell& c, const RunOptions& o, Progress& progress, std::string* why) {
   FileLock lock(o.out, c.key, /*blocking=*/false);
   if (!lock.owns()) return CellRun::busy;
   // Another process may have finished it between our status check and the lock.
-  if (!o.force && cell_status(o.out, c) == CellStatus::done) return CellRun::done_elsewhere;
+  const CellStatus now = cell_status(o.out, c);
+  if (!o.force && (now == CellStatus::done || (now == CellStatus::failed && !o.retry_failed)))
+    return CellRun::done_elsewhere;
   const auto t0 = Clock::now();
-  const std::string init = ensure_fp32(c, o, progress);
-  TrainConfig t = cell_train_config(c);
-  t.threads = o.threads;
-  t.init = init;
-  const QatConfig q{c.method, c.quant};
-  const TrainExtensions ext = make_qat(q);
-  t.quantization = to_json(q);
   CellOutcome outcome;
-  outcome.summary = train(t, progress, ext);
+  try {
+    const std::string init = ensure_fp32(c, o, progress);
+    TrainConfig t = cell_train_config(c);
+    t.threads = o.threads;
+    t.init = init;
+    const QatConfig q{c.method, c.quant};
+    const TrainExtensions ext = make_qat(q);
+    t.quantization = to_json(q);
+    outcome.summary = train(t, progress, ext);
+  } catch (const TrainingDiverged& e) {
+    // A result, not a crash of the sweep: recorded, merged and reported as failed.
+    write_failed_cell(o.out, c, e.what());
+    if (why) *why = e.what();
+    return CellRun::failed;
+  }
   outcome.environment = environment(num_threads());
   outcome.wall_seconds = since(t0);
   write_cell(o.out, c, outcome);
+  remove_quietly(failed_cell_path(o.out, c.key));  // an earlier failure, retried
   return CellRun::ran;
 }
 
@@ -112,11 +133,20 @@ SweepReport run_cells(const Sweep& sweep, const std::vector<std::size_t>& indice
       ++rep.skipped;
       continue;
     }
+    // Training is deterministic: a failed cell would fail again unless something changed.
+    if (s == CellStatus::failed && !o.force && !o.retry_failed) {
+      ++rep.failed_earlier;
+      continue;
+    }
     todo.push_back(i);
   }
+  std::string failed_note;
+  if (rep.failed_earlier > 0)
+    failed_note = ", " + std::to_string(rep.failed_earlier) +
+                  " failed earlier (not retried; --retry-failed runs them)";
   notes.line("sweep " + sweep.hash + ": " + std::to_string(indices.size()) + " cells here, " +
-             std::to_string(rep.skipped) + " already done, " + std::to_string(todo.size()) +
-             " to run");
+             std::to_string(rep.skipped) + " already done" + failed_note + ", " +
+             std::to_string(todo.size()) + " to run");
   const auto t0 = Clock::now();
   for (std::size_t k = 0; k < todo.size(); ++k) {
     const Cell& c = sweep.cells[todo[k]];
@@ -124,12 +154,20 @@ SweepReport run_cells(const Sweep& sweep, const std::vector<std::size_t>& indice
     if (rep.ran > 0) eta = format_duration(since(t0) / double(rep.ran) * double(todo.size() - k));
     // Appended piece by piece: g++ 12 warns (-Wrestrict, a false positive) on "[" + to_string.
     std::string head = "[";
-    head += std::to_string(rep.skipped + k + 1);
+    head += std::to_string(rep.skipped + rep.failed_earlier + k + 1);
     head += '/';
     head += std::to_string(indices.size());
     head += "] ";
     notes.line(head + c.name + " (" + c.key + ")  ETA " + eta);
-    const CellRun run = run_cell(c, o, progress);
+    std::string why;
+    const CellRun run = run_cell(c, o, progress, &why);
+    if (run == CellRun::failed) {
+      ++rep.failed;
+      notes.line(c.key + ": failed: " + why);
+      std::fprintf(out, "%s %s failed: %s\n", c.key.c_str(), c.name.c_str(), why.c_str());
+      std::fflush(out);
+      continue;
+    }
     if (run != CellRun::ran) {
       notes.line(c.key + (run == CellRun::busy ? ": running in another process, skipped"
                                                : ": finished by another process"));
@@ -142,8 +180,8 @@ SweepReport run_cells(const Sweep& sweep, const std::vector<std::size_t>& indice
     std::fflush(out);
   }
   notes.line("sweep " + sweep.hash + ": " + std::to_string(rep.ran) + " run, " +
-             std::to_string(rep.skipped) + " skipped, " + std::to_string(rep.busy) +
-             " held elsewhere, in " + format_duration(since(t0)));
+             std::to_string(rep.failed) + " failed, " + std::to_string(rep.skipped) + " skipped, " +
+             std::to_string(rep.busy) + " held elsewhere, in " + format_duration(since(t0)));
   return rep;
 }
 

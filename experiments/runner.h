@@ -16,28 +16,35 @@
 namespace qb::exp {
 
 struct RunOptions {
-  std::string out;     // results folder
-  bool force = false;  // rerun finished cells (the FP32 cache is kept)
-  int threads = 0;     // 0: all cores; results are bitwise reproducible for a fixed count
-  bool quiet = false;  // no training bars (the per-cell lines stay)
+  std::string out;            // results folder
+  bool force = false;         // rerun finished cells (the FP32 cache is kept)
+  bool retry_failed = false;  // run again the cells recorded as failed (force does too)
+  int threads = 0;            // 0: all cores; results are bitwise reproducible for a fixed count
+  bool quiet = false;         // no training bars (the per-cell lines stay)
 };
 
 // Cells of shard `shard` (0-based) of `shards`: those whose index ≡ shard (mod shards).
 std::vector<std::size_t> shard_indices(std::size_t cells, std::size_t shard, std::size_t shards);
 
-enum class CellStatus { todo, done, damaged };
-// `why` gets the reason when the file exists but does not validate.
+enum class CellStatus { todo, done, damaged, failed };
+// `why` gets the reason when the file exists but does not validate, or why the cell failed.
 CellStatus cell_status(const std::string& dir, const Cell& c, std::string* why = nullptr);
 
-enum class CellRun { ran, busy, done_elsewhere };
+enum class CellRun { ran, failed, busy, done_elsewhere };
 // Pretrains (or reuses) the cell's FP32 checkpoint, fine-tunes, writes DIR/cells/<key>.h5.
-CellRun run_cell(const Cell& c, const RunOptions& o, Progress& progress);
+// When either training diverges (TrainingDiverged), records the cell as failed
+// (write_failed_cell, with the message as reason) and returns CellRun::failed; `why` gets it.
+CellRun run_cell(const Cell& c, const RunOptions& o, Progress& progress,
+                 std::string* why = nullptr);
 
 struct SweepReport {
   std::size_t ran = 0, skipped = 0, busy = 0;
+  std::size_t failed = 0;          // cells that failed in this run
+  std::size_t failed_earlier = 0;  // recorded as failed before, not retried
 };
 // Runs `indices` of the sweep in order with overall progress (cells done/total, ETA) on stderr
-// and one line per finished cell on `out` ("<key> <name> test_acc=<x>").
+// and one line per finished cell on `out` ("<key> <name> test_acc=<x>", or
+// "<key> <name> failed: <reason>").
 SweepReport run_cells(const Sweep& sweep, const std::vector<std::size_t>& indices,
                       const RunOptions& o, std::FILE* out);
 

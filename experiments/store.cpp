@@ -3,6 +3,8 @@
 #include "engine/check.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/hdf5.h"
+#include "engine/io/input_file.h"
+#include "engine/io/json_parse.h"
 #include "experiments/hash.h"
 
 #include <fcntl.h>
@@ -20,6 +22,10 @@ using json = nlohmann::json;
 std::string cell_path(const std::string& dir, const std::string& key) {
   return (fs::path(dir) / "cells" / (key + ".h5")).string();
 }
+std::string failed_cell_path(const std::string& dir, const std::string& key) {
+  return (fs::path(dir) / "cells" / (key + ".failed.json")).string();
+}
+
 std::string fp32_path(const std::string& dir, const std::string& key) {
   return (fs::path(dir) / "fp32" / (key + ".h5")).string();
 }
@@ -37,8 +43,11 @@ FileLock::~FileLock() {
 
 json read_sweep_record(const std::string& dir) {
   const std::string path = (fs::path(dir) / "sweep.json").string();
+  if (!fs::exists(path))
+    throw error(path, ": not found (is ", dir, " a qbench sweep results folder?)");
+  check_input_file(path, "a sweep record");
   std::ifstream in(path);
-  if (!in) throw error(path, ": not found (is ", dir, " a qbench sweep results folder?)");
+  if (!in) throw error(path, ": cannot open the sweep record");
   try {
     return json::parse(in);
   } catch (const json::exception&) {
@@ -104,6 +113,33 @@ void write_cell(const std::string& dir, const Cell& cell, const CellOutcome& o) 
       c.write_doubles(col, v);
     }
   });
+}
+
+void write_failed_cell(const std::string& dir, const Cell& cell, const std::string& reason) {
+  const json record = {{"format", "qbench-failed-cell"},
+                       {"schema_version", kCellSchema},
+                       {"key", cell.key},
+                       {"name", cell.name},
+                       {"config", cell_json(cell)},
+                       {"reason", reason}};
+  write_text_atomically(failed_cell_path(dir, cell.key), record.dump(2) + "\n");
+}
+
+FailedCell read_failed_cell(const std::string& path, const std::string& expected_key) {
+  try {
+    const json j = read_user_json(path, "failed-cell record");
+    if (!j.is_object() || j.value("format", "") != "qbench-failed-cell")
+      throw error(path, ": not a qbench failed-cell record");
+    if (j.value("schema_version", 0) != kCellSchema)
+      throw error(path, ": unknown schema_version ", j.value("schema_version", 0));
+    FailedCell f{j.at("key").get<std::string>(), j.at("reason").get<std::string>(), j.at("config")};
+    if (f.key != expected_key)
+      throw error(path, ": holds cell ", f.key, ", expected ", expected_key);
+    if (content_key(f.config) != f.key) throw error(path, ": config does not hash to its key");
+    return f;
+  } catch (const json::exception& e) {
+    throw error(path, ": damaged failed-cell record (", e.what(), ")");
+  }
 }
 
 CellRecord read_cell(const std::string& path, const std::string& expected_key) {

@@ -56,6 +56,22 @@ struct CellRecord {
 // readable and checksums right). Throws qb::Error naming the file when anything is off.
 CellRecord read_cell(const std::string& path, const std::string& expected_key);
 
+// A cell whose training stopped (its loss was no longer finite) is a result too: it is
+// recorded as DIR/cells/<key>.failed.json, written atomically ({"format": "qbench-failed-cell",
+// "key", "name", "config": cell_json, "reason"}), merged into the results file's /failed table,
+// and not run again unless asked (`qbench sweep --retry-failed` or --force). A later success
+// removes the record.
+std::string failed_cell_path(const std::string& dir, const std::string& key);
+void write_failed_cell(const std::string& dir, const Cell& cell, const std::string& reason);
+
+struct FailedCell {
+  std::string key, reason;
+  nlohmann::json config;  // cell_json
+};
+// Reads and checks a failure record (format, key, config hashing to its key); throws qb::Error
+// naming the file when anything is off.
+FailedCell read_failed_cell(const std::string& path, const std::string& expected_key);
+
 // An exclusive advisory lock on DIR/locks/<name>.lock, held until destruction.
 class FileLock {
  public:

@@ -9,6 +9,17 @@
 // Its domain is α > 0: after each optimizer step α is projected back to at least 1e-3, as PACT
 // implementations clamp it (a large step could otherwise leave it negative, every activation
 // clipped to nothing, and the layer dead).
+//
+// PACT assumes BatchNorm before each clip (every network of the paper has it). Without it,
+// DoReFa's weights (normalised per tensor to |w| ≤ 1, whatever the scale of the float weights)
+// give pre-activations ~√fan_in larger than the float network's, every unit saturates at the
+// initial α of 8–10, and the loss starts near 20; the only scale the optimizer can still reduce
+// is α, and the last hidden layer's α falls to its floor (before the clamp: to −36), so LeNet-5
+// W8A8 trained from scratch at lr 0.05 stays at chance. Measured (1 epoch, Fashion-MNIST): the
+// same PACT activations over float weights reach 85%; PACT's own L2 regulariser on α only
+// pulls α down sooner. qbench keeps the paper's method and lets the run say so (the trainer's
+// chance warning); SAT is the published fix (its weight scale adjustment), and fine-tuning from
+// FP32 at a small rate (the sweeps) is not affected.
 #pragma once
 
 #include "methods/quantizer.h"

@@ -4,6 +4,7 @@
 #include "methods/registry.h"
 
 #include <cmath>
+#include <limits>
 
 namespace qb {
 namespace {
@@ -22,12 +23,23 @@ Tensor parse_tensor(const json& j, const std::string& key) {
   const json& data = j.at("data");
   if (!shape.is_array()) throw error(key, ".shape: expected an array");
   if (!data.is_array()) throw error(key, ".data: expected an array");
+  // The element count is checked against the values given, so a shape can never make the
+  // probe allocate more than the request holds: products are checked for overflow (2^32 ×
+  // 2^32 would wrap to 0), and an empty tensor's other dimensions stay small.
   Shape s;
+  std::size_t count = 1;
+  bool overflow = false;
   for (const auto& d : shape) {
     if (!d.is_number_integer() || d.get<long long>() < 0)
       throw error(key, ".shape: expected non-negative integers");
     s.push_back(d.get<std::size_t>());
+    overflow |= s.back() != 0 && count > std::numeric_limits<std::size_t>::max() / s.back();
+    count *= s.back();
   }
+  constexpr std::size_t kMaxEmptyDim = 1 << 16;
+  for (std::size_t dim : s)
+    if (overflow || (count == 0 && dim > kMaxEmptyDim))
+      throw error(key, ".shape: ", to_string(s), " is too large");
   if (numel(s) != data.size())
     throw error(key, ".data: ", data.size(), " values for shape ", to_string(s), " (", numel(s),
                 " expected)");

@@ -102,7 +102,8 @@ TEST_CASE("IDX: broken files name the file and the byte offset", "[data][idx]") 
   write_gz(p, {});
   CHECK_THROWS_WITH(read_idx(p.string(), 3), Catch::Contains("byte offset 0"));
 
-  CHECK_THROWS_WITH(read_idx((t.path / "missing.gz").string(), 3), Catch::Contains("cannot open"));
+  CHECK_THROWS_WITH(read_idx((t.path / "missing.gz").string(), 3),
+                    Catch::Contains("file not found"));
 
   // A damaged gzip stream (valid header, garbage deflate data).
   write_gz(p, idx_images(50));

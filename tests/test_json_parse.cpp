@@ -38,7 +38,7 @@ TEST_CASE("json_parse: malformed text, directories and missing files", "[json]")
                     t.path.string() + ": is a directory, expected a sweep config file");
   const std::string missing = (t.path / "none.json").string();
   CHECK_THROWS_WITH(read_user_json(missing, "table spec file"),
-                    missing + ": cannot open the table spec file");
+                    missing + ": file not found, expected a table spec file");
   const std::string file = (t.path / "ok.json").string();
   std::ofstream(file) << R"({"k": [1, 2]})";
   CHECK(read_user_json(file, "sweep config file")["k"][1] == 2);

@@ -221,7 +221,7 @@ TEST_CASE("bad specs and files are refused naming the key or file", "[report]") 
   }
   CHECK_THROWS_WITH(read_results(cell),
                     Catch::Contains("not a merged results file") && Catch::Contains("qbench-cell"));
-  CHECK_THROWS_WITH(load_spec(missing), missing + ": cannot open the table spec file");
+  CHECK_THROWS_WITH(load_spec(missing), missing + ": file not found, expected a table spec file");
 }
 
 TEST_CASE("plots are written and non-empty when gnuplot is present", "[report]") {

@@ -1,6 +1,7 @@
 #include "engine/data/cifar.h"
 
 #include "engine/check.h"
+#include "engine/io/input_file.h"
 
 #include <filesystem>
 #include <fstream>
@@ -9,6 +10,7 @@
 namespace qb {
 
 void read_cifar_batch(const std::string& path, CifarBatch& out) {
+  check_input_file(path, "a CIFAR-10 batch file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw error(path, ": cannot open");
   const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),

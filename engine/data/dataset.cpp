@@ -25,7 +25,10 @@ struct RawSplit {
 
 std::string require_file(const fs::path& dir, const std::string& name, const char* hint) {
   const fs::path p = dir / name;
-  if (!fs::is_regular_file(p)) throw error(p.string(), ": file not found; ", hint);
+  // Missing: the hint says where the files come from. Present but a folder, a FIFO or
+  // unreadable: the reader's own check names it (engine/io/input_file.h).
+  std::error_code ec;
+  if (!fs::exists(p, ec)) throw error(p.string(), ": file not found; ", hint);
   return p.string();
 }
 

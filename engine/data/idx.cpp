@@ -1,9 +1,11 @@
 #include "engine/data/idx.h"
 
 #include "engine/check.h"
+#include "engine/io/input_file.h"
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -41,6 +43,7 @@ std::size_t read_some(gzFile f, const std::string& path, std::uint8_t* dst, std:
 }  // namespace
 
 IdxArray read_idx(const std::string& path, std::size_t ndim) {
+  check_input_file(path, "an IDX file");
   GzFile f(gzopen(path.c_str(), "rb"));
   if (!f) throw error(path, ": cannot open");
   gzbuffer(f.get(), 1u << 17);
@@ -66,8 +69,17 @@ IdxArray read_idx(const std::string& path, std::size_t ndim) {
     if (count > (std::size_t(1) << 34)) throw error(path, ": header describes over 16 GiB of data");
   }
   const std::size_t start = 4 + 4 * ndim;
-  a.data.resize(count);
-  const std::size_t got = read_some(f.get(), path, a.data.data(), count);
+  // The header is believed only as far as the data goes: the buffer grows with what arrives,
+  // so a damaged header that promises gigabytes costs no more memory than the file delivers.
+  constexpr std::size_t kChunk = std::size_t(1) << 24;
+  std::size_t got = 0;
+  while (got < count) {
+    const std::size_t want = std::min(count - got, kChunk);
+    a.data.resize(got + want);
+    const std::size_t arrived = read_some(f.get(), path, a.data.data() + got, want);
+    got += arrived;
+    if (arrived < want) break;
+  }
   if (got != count)
     throw error(path, ": truncated: data ends at byte offset ", start + got, ", header promises ",
                 start + count, " bytes");

@@ -1,6 +1,7 @@
 #include "engine/io/hdf5.h"
 
 #include "engine/check.h"
+#include "engine/io/input_file.h"
 
 #include <hdf5.h>
 
@@ -91,6 +92,14 @@ OpenDataset open_dataset(hid_t loc, const std::string& name, const std::string& 
   OpenDataset d;
   d.id = checked(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), Id::Kind::dataset, where,
                  "cannot open dataset");
+  // qbench writes chunked (tensors, columns) and contiguous (scalars, strings) datasets, never
+  // compact ones. HDF5 1.10 trusts a compact dataset's stored size against its dataspace and
+  // reads past its own buffer when they disagree (found by fuzz_checkpoint): refused here.
+  Id dcpl = checked(H5Dget_create_plist(d.id.get()), Id::Kind::plist, where,
+                    "cannot read the dataset's layout");
+  const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  if (layout != H5D_CHUNKED && layout != H5D_CONTIGUOUS)
+    throw error(where, ": damaged (a dataset layout qbench never writes)");
   d.type = checked(H5Dget_type(d.id.get()), Id::Kind::datatype, where, "cannot read type");
   Id space = checked(H5Dget_space(d.id.get()), Id::Kind::dataspace, where, "cannot read shape");
   const int rank = H5Sget_simple_extent_ndims(space.get());
@@ -102,12 +111,44 @@ OpenDataset open_dataset(hid_t loc, const std::string& name, const std::string& 
   return d;
 }
 
+// H5Aread writes every element of an attribute: reading an array attribute into one value
+// would write past it.
+void require_one_value(hid_t attribute, const std::string& where) {
+  Id space = checked(H5Aget_space(attribute), Id::Kind::dataspace, where, "cannot read shape");
+  if (H5Sget_simple_extent_npoints(space.get()) != 1) throw error(where, ": not a single value");
+}
+
 bool is_fixed_string(const OpenDataset& d) {
   return H5Tget_class(d.type.get()) == H5T_STRING && H5Tis_variable_str(d.type.get()) <= 0;
 }
 
+// A damaged file may claim any shape or string width. qbench never compresses, so a dataset
+// cannot hold more bytes than its file: a larger claim is refused before anything is
+// allocated for it (products checked for overflow).
+void check_fits_file(const OpenDataset& d, std::size_t element_bytes, const std::string& where) {
+  hsize_t file_bytes = 0;
+  const hid_t f = H5Iget_file_id(d.id.get());
+  const bool ok = f >= 0 && H5Fget_filesize(f, &file_bytes) >= 0;
+  if (f >= 0) H5Fclose(f);
+  if (!ok) throw error(where, ": cannot read the file size");
+  std::uint64_t total = element_bytes;
+  bool fits = total <= file_bytes;
+  for (hsize_t dim : d.dims) {
+    if (!fits || total == 0) break;
+    fits = dim <= file_bytes / total;
+    total *= dim;
+  }
+  if (!fits) throw error(where, ": shape or type larger than the file (damaged)");
+}
+
 // Reads the whole dataset into `buf` as `mem_type` (nothing to read when it is empty).
 void read_all(const OpenDataset& d, hid_t mem_type, void* buf, const std::string& where) {
+  // qbench writes every element (and compresses nothing), so a dataset stores at least its
+  // shape × its type's size. HDF5 1.10 does not check a damaged layout's size against the
+  // shape and reads past its own buffers (found by fuzz_checkpoint): refused first.
+  const std::uint64_t need = std::uint64_t(d.count()) * H5Tget_size(d.type.get());
+  if (d.count() > 0 && H5Dget_storage_size(d.id.get()) < need)
+    throw error(where, ": damaged (stores fewer bytes than its shape needs)");
   if (d.count() > 0 && H5Dread(d.id.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
     throw error(where, ": cannot read (damaged data or checksum mismatch)");
 }
@@ -198,6 +239,11 @@ std::vector<std::string> Group::children() const {
   hsize_t idx = 0;
   check_status(H5Literate(id_.get(), H5_INDEX_NAME, H5_ITER_INC, &idx, collect, &out), where(""),
                "cannot list group");
+  // A damaged file may hold a link with an empty name (or "."), which names the group itself:
+  // opened as a dataset, HDF5 1.10 reads past its own buffers (found by fuzz_checkpoint).
+  for (const auto& name : out)
+    if (name.empty() || name == "." || name.find('/') != std::string::npos)
+      throw error(where(""), ": damaged (a link named '", name, "')");
   return out;
 }
 
@@ -225,6 +271,7 @@ Tensor Group::read_tensor(const std::string& name) const {
   const std::string at = where(name);
   const OpenDataset d = open_dataset(id_.get(), name, at);
   if (H5Tget_class(d.type.get()) != H5T_FLOAT) throw error(at, ": not a float dataset");
+  check_fits_file(d, H5Tget_size(d.type.get()), at);
   Tensor t = Tensor::from_shape(Shape(d.dims.begin(), d.dims.end()));
   read_all(d, H5T_NATIVE_FLOAT, t.data(), at);
   return t;
@@ -248,6 +295,7 @@ std::string Group::read_string(const std::string& name) const {
   const std::string at = where(name);
   const OpenDataset d = open_dataset(id_.get(), name, at);
   if (!is_fixed_string(d) || d.count() != 1) throw error(at, ": not a fixed-length string");
+  check_fits_file(d, H5Tget_size(d.type.get()), at);
   std::string s(H5Tget_size(d.type.get()), '\0');
   read_all(d, d.type.get(), s.data(), at);
   s.resize(std::strlen(s.c_str()));
@@ -304,6 +352,7 @@ std::vector<double> Group::read_doubles(const std::string& name) const {
   const std::string at = where(name);
   const OpenDataset d = open_dataset(id_.get(), name, at);
   if (d.dims.size() != 1) throw error(at, ": not 1-D");
+  check_fits_file(d, std::min<std::size_t>(H5Tget_size(d.type.get()), sizeof(double)), at);
   std::vector<double> v(d.count());
   read_all(d, H5T_NATIVE_DOUBLE, v.data(), at);
   return v;
@@ -334,6 +383,7 @@ std::vector<std::string> Group::read_strings(const std::string& name) const {
   const OpenDataset d = open_dataset(id_.get(), name, at);
   if (!is_fixed_string(d)) throw error(at, ": not fixed-length strings");
   const std::size_t width = H5Tget_size(d.type.get());
+  check_fits_file(d, width, at);
   std::string buf(width * d.count(), '\0');
   read_all(d, d.type.get(), buf.data(), at);
   return split_strings(buf, width);
@@ -376,6 +426,7 @@ std::int64_t Group::attr_int(const std::string& name) const {
   if (!has_attr(name)) throw error(at, ": attribute not found");
   Id a = checked(H5Aopen(id_.get(), name.c_str(), H5P_DEFAULT), Id::Kind::attribute, at,
                  "cannot open");
+  require_one_value(a.get(), at);
   std::int64_t v = 0;
   check_status(H5Aread(a.get(), H5T_NATIVE_INT64, &v), at, "not an integer");
   return v;
@@ -387,7 +438,11 @@ std::string Group::attr_string(const std::string& name) const {
   Id a = checked(H5Aopen(id_.get(), name.c_str(), H5P_DEFAULT), Id::Kind::attribute, at,
                  "cannot open");
   Id type = checked(H5Aget_type(a.get()), Id::Kind::datatype, at, "cannot read type");
-  if (H5Tget_class(type.get()) != H5T_STRING) throw error(at, ": not a string");
+  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) != 0)
+    throw error(at, ": not a fixed-length string");
+  require_one_value(a.get(), at);
+  // Attributes live in object headers (64 KiB at most in the formats qbench writes).
+  if (H5Tget_size(type.get()) > (std::size_t(1) << 16)) throw error(at, ": string too long");
   std::string s(H5Tget_size(type.get()), '\0');
   check_status(H5Aread(a.get(), type.get(), s.data()), at, "cannot read");
   s.resize(std::strlen(s.c_str()));
@@ -404,6 +459,7 @@ File File::create(const std::string& path) {
 File File::open_read(const std::string& path) {
   (void)kSilenced;
   if (!std::filesystem::exists(path)) throw error(path, ": file not found");
+  check_input_file(path, "an HDF5 file");
   if (!has_hdf5_signature(path))
     throw error(path, ": not an HDF5 file (no HDF5 signature at byte offset 0)");
   const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);

@@ -1,8 +1,8 @@
 #include "engine/io/json_parse.h"
 
 #include "engine/check.h"
+#include "engine/io/input_file.h"
 
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -138,9 +138,7 @@ json parse_user_json(const std::string& text, const std::string& origin) {
 }
 
 json read_user_json(const std::string& path, const std::string& what) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    throw error(path, ": is a directory, expected a ", what);
+  check_input_file(path, "a " + what);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw error(path, ": cannot open the ", what);
   std::ostringstream text;
