@@ -9,39 +9,66 @@
 namespace qb {
 namespace {
 
-// dst[pix·sp + kk·sk] = the code of x[c, oh·s − p + i, ow·s − p + j] (0 outside the image),
-// kk = (c·k + i)·k + j, pix = oh·Wo + ow: im2col (sp = 1, sk = HWo) or im2row (sp = K, sk = 1)
-// of one image's group x (Cg, H, W), converted on the way (exact: x is on its grid).
-template <class T>
-void gather_codes(const float* x, const Conv2dGeometry& q, int shift, T* dst, std::size_t sp,
-                  std::size_t sk) {
+// One image's group x (Cg, H, W) as codes in a zero-padded (Cg, H + 2p, W + 2p) int16 image
+// (exact: x is on its grid, and 8- and 16-bit codes fit int16): the gathers below then copy
+// without bounds checks.
+void pad_codes(const float* x, const Conv2dGeometry& q, int shift, std::vector<std::int16_t>& pad) {
+  const std::size_t Hp = q.H + 2 * q.p, Wp = q.W + 2 * q.p;
+  pad.assign(q.Cg * Hp * Wp, 0);
   const float inv = std::ldexp(1.0f, -shift);
+  for (std::size_t c = 0; c < q.Cg; ++c)
+    for (std::size_t h = 0; h < q.H; ++h) {
+      const float* xr = x + (c * q.H + h) * q.W;
+      std::int16_t* pr = pad.data() + (c * Hp + h + q.p) * Wp + q.p;
+      for (std::size_t w = 0; w < q.W; ++w) pr[w] = std::int16_t(xr[w] * inv);
+    }
+}
+
+// im2row: dst[pix][kk] (HWo × K), pix = oh·Wo + ow, kk = (c·k + i)·k + j.
+template <class T>
+void im2row(const std::int16_t* pad, const Conv2dGeometry& q, T* dst) {
+  const std::size_t Hp = q.H + 2 * q.p, Wp = q.W + 2 * q.p;
+  for (std::size_t oh = 0; oh < q.Ho; ++oh)
+    for (std::size_t ow = 0; ow < q.Wo; ++ow) {
+      T* row = dst + (oh * q.Wo + ow) * q.K;
+      for (std::size_t c = 0; c < q.Cg; ++c)
+        for (std::size_t i = 0; i < q.k; ++i) {
+          const std::int16_t* src = pad + (c * Hp + oh * q.s + i) * Wp + ow * q.s;
+          T* out = row + (c * q.k + i) * q.k;
+          for (std::size_t j = 0; j < q.k; ++j) out[j] = T(src[j]);
+        }
+    }
+}
+
+// im2col: dst[kk][pix] (K × HWo).
+template <class T>
+void im2col(const std::int16_t* pad, const Conv2dGeometry& q, T* dst) {
+  const std::size_t Hp = q.H + 2 * q.p, Wp = q.W + 2 * q.p;
   for (std::size_t c = 0; c < q.Cg; ++c)
     for (std::size_t i = 0; i < q.k; ++i)
       for (std::size_t j = 0; j < q.k; ++j) {
-        const std::size_t kk = (c * q.k + i) * q.k + j;
+        T* row = dst + ((c * q.k + i) * q.k + j) * q.HWo;
         for (std::size_t oh = 0; oh < q.Ho; ++oh) {
-          const std::ptrdiff_t ih = std::ptrdiff_t(oh * q.s + i) - std::ptrdiff_t(q.p);
-          const bool row_in = ih >= 0 && ih < std::ptrdiff_t(q.H);
-          const float* xr = x + (c * q.H + std::size_t(row_in ? ih : 0)) * q.W;
-          for (std::size_t ow = 0; ow < q.Wo; ++ow) {
-            const std::ptrdiff_t iw = std::ptrdiff_t(ow * q.s + j) - std::ptrdiff_t(q.p);
-            const bool in = row_in && iw >= 0 && iw < std::ptrdiff_t(q.W);
-            dst[(oh * q.Wo + ow) * sp + kk * sk] = in ? T(xr[iw] * inv) : T(0);
-          }
+          const std::int16_t* src = pad + (c * Hp + oh * q.s + i) * Wp + j;
+          T* out = row + oh * q.Wo;
+          for (std::size_t ow = 0; ow < q.Wo; ++ow) out[ow] = T(src[ow * q.s]);
         }
       }
 }
 
-void gather(CodeMatrix& m, FixedPath path, int shift, const float* x, const Conv2dGeometry& q,
-            bool rows_are_pixels) {
+// The codes of x's group as im2row (rows are pixels) or im2col (rows are kernel taps) in m.
+void gather(CodeMatrix& m, std::vector<std::int16_t>& pad, FixedPath path, int shift,
+            const float* x, const Conv2dGeometry& q, bool rows_are_pixels) {
+  pad_codes(x, q, shift, pad);
   const int rows = int(rows_are_pixels ? q.HWo : q.K), cols = int(rows_are_pixels ? q.K : q.HWo);
   void* codes = m.reset(path, shift, rows, cols);
-  const std::size_t sp = rows_are_pixels ? q.K : 1, sk = rows_are_pixels ? 1 : q.HWo;
-  if (path == FixedPath::int8)
-    gather_codes(x, q, shift, static_cast<std::int8_t*>(codes), sp, sk);
-  else
-    gather_codes(x, q, shift, static_cast<std::int16_t*>(codes), sp, sk);
+  if (path == FixedPath::int8) {
+    auto* d = static_cast<std::int8_t*>(codes);
+    rows_are_pixels ? im2row(pad.data(), q, d) : im2col(pad.data(), q, d);
+  } else {
+    auto* d = static_cast<std::int16_t*>(codes);
+    rows_are_pixels ? im2row(pad.data(), q, d) : im2col(pad.data(), q, d);
+  }
 }
 
 // Per-group codes of w (O, Cg·k·k): W_g (Og × K) or, transposed, W_gᵀ (K × Og); packed.
@@ -73,15 +100,16 @@ void conv2d_forward_fixed(float* y, const float* x, FixedPoint fx, const float* 
   const double step = pow2(fx.shift + fw.shift);
   const int T = prepare_threads(s);
   parallel_split(std::int64_t(q.N), T, [&](int t, std::int64_t n0, std::int64_t n1) {
-    FixedGemmScratch& f = s.threads[std::size_t(t)];
+    Conv2dFixedScratch::Thread& f = s.threads[std::size_t(t)];
     for (std::size_t n = std::size_t(n0); n < std::size_t(n1); ++n)
       for (std::size_t g = 0; g < q.g; ++g) {
-        gather(f.a, path, fx.shift, x + (n * q.C + g * q.Cg) * q.H * q.W, q, true);
-        multiply_exact(f.a, s.weights[g], f.c32, f.p);  // (HWo × Og)
+        gather(f.gemm.a, f.codes, path, fx.shift, x + (n * q.C + g * q.Cg) * q.H * q.W, q, true);
+        multiply_exact(f.gemm.a, s.weights[g], f.gemm.c32, f.gemm.p);  // (HWo × Og)
+        const std::int64_t* p = f.gemm.p.data();
         float* yg = y + (n * q.O + g * q.Og) * q.HWo;
         for (std::size_t o = 0; o < q.Og; ++o)
           for (std::size_t pix = 0; pix < q.HWo; ++pix)
-            yg[o * q.HWo + pix] = float(double(f.p[pix * q.Og + o]) * step);
+            yg[o * q.HWo + pix] = float(double(p[pix * q.Og + o]) * step);
       }
   });
 }
@@ -94,30 +122,33 @@ void conv2d_data_grad_fixed(float* dx, const float* dy, FixedPoint fdy, const fl
   const double step = pow2(fdy.shift + fw.shift);
   const int T = prepare_threads(s);
   parallel_split(std::int64_t(q.N), T, [&](int t, std::int64_t n0, std::int64_t n1) {
-    FixedGemmScratch& f = s.threads[std::size_t(t)];
+    Conv2dFixedScratch::Thread& f = s.threads[std::size_t(t)];
     for (std::size_t n = std::size_t(n0); n < std::size_t(n1); ++n)
       for (std::size_t g = 0; g < q.g; ++g) {
         const float* dyg = dy + (n * q.O + g * q.Og) * q.HWo;
-        f.a.load(path, fdy.shift, dyg, int(q.HWo), int(q.Og), int(q.HWo), true);
-        multiply_exact(f.a, s.weights[g], f.c32, f.p);  // (HWo × K)
-        // col2im's order: per column row (c, i, j), its pixels in order.
-        float* dxg = dx + (n * q.C + g * q.Cg) * q.H * q.W;
-        std::fill(dxg, dxg + q.Cg * q.H * q.W, 0.0f);
-        for (std::size_t c = 0; c < q.Cg; ++c)
-          for (std::size_t i = 0; i < q.k; ++i)
-            for (std::size_t j = 0; j < q.k; ++j) {
-              const std::size_t kk = (c * q.k + i) * q.k + j;
-              for (std::size_t oh = 0; oh < q.Ho; ++oh) {
-                const std::ptrdiff_t ih = std::ptrdiff_t(oh * q.s + i) - std::ptrdiff_t(q.p);
-                if (ih < 0 || ih >= std::ptrdiff_t(q.H)) continue;
-                float* out = dxg + (c * q.H + std::size_t(ih)) * q.W;
-                for (std::size_t ow = 0; ow < q.Wo; ++ow) {
-                  const std::ptrdiff_t iw = std::ptrdiff_t(ow * q.s + j) - std::ptrdiff_t(q.p);
-                  if (iw < 0 || iw >= std::ptrdiff_t(q.W)) continue;
-                  out[iw] += float(double(f.p[(oh * q.Wo + ow) * q.K + kk]) * step);
-                }
+        f.gemm.a.load(path, fdy.shift, dyg, int(q.HWo), int(q.Og), int(q.HWo), true);
+        multiply_exact(f.gemm.a, s.weights[g], f.gemm.c32, f.gemm.p);  // (HWo × K)
+        // col2im on exact sums: each pixel's row added into a zero-padded int64 image, whose
+        // inside is then scaled once.
+        const std::size_t Hp = q.H + 2 * q.p, Wp = q.W + 2 * q.p;
+        f.sums.assign(q.Cg * Hp * Wp, 0);
+        for (std::size_t oh = 0; oh < q.Ho; ++oh)
+          for (std::size_t ow = 0; ow < q.Wo; ++ow) {
+            const std::int64_t* row = f.gemm.p.data() + (oh * q.Wo + ow) * q.K;
+            for (std::size_t c = 0; c < q.Cg; ++c)
+              for (std::size_t i = 0; i < q.k; ++i) {
+                std::int64_t* d = f.sums.data() + (c * Hp + oh * q.s + i) * Wp + ow * q.s;
+                const std::int64_t* r = row + (c * q.k + i) * q.k;
+                for (std::size_t j = 0; j < q.k; ++j) d[j] += r[j];
               }
-            }
+          }
+        float* dxg = dx + (n * q.C + g * q.Cg) * q.H * q.W;
+        for (std::size_t c = 0; c < q.Cg; ++c)
+          for (std::size_t h = 0; h < q.H; ++h) {
+            const std::int64_t* sr = f.sums.data() + (c * Hp + h + q.p) * Wp + q.p;
+            float* out = dxg + (c * q.H + h) * q.W;
+            for (std::size_t w = 0; w < q.W; ++w) out[w] = float(double(sr[w]) * step);
+          }
       }
   });
 }
@@ -132,18 +163,19 @@ void conv2d_weight_grad_fixed(float* dw, const float* dy, FixedPoint fdy, const 
   s.dw_parts.resize(std::size_t(T));
   for (auto& part : s.dw_parts) part.assign(wsize, 0);
   parallel_split(std::int64_t(q.N), T, [&](int t, std::int64_t n0, std::int64_t n1) {
-    FixedGemmScratch& f = s.threads[std::size_t(t)];
+    Conv2dFixedScratch::Thread& f = s.threads[std::size_t(t)];
     std::int64_t* part = s.dw_parts[std::size_t(t)].data();
     for (std::size_t n = std::size_t(n0); n < std::size_t(n1); ++n)
       for (std::size_t g = 0; g < q.g; ++g) {
-        gather(f.a, path, fx.shift, x + (n * q.C + g * q.Cg) * q.H * q.W, q, false);
+        gather(f.gemm.a, f.codes, path, fx.shift, x + (n * q.C + g * q.Cg) * q.H * q.W, q, false);
         const float* dyg = dy + (n * q.O + g * q.Og) * q.HWo;
-        f.b.load(path, fdy.shift, dyg, int(q.Og), int(q.HWo), int(q.HWo), false);
-        f.b.pack_as_right();
-        multiply_exact(f.a, f.b, f.c32, f.p);  // (K × Og)
+        f.gemm.b.load(path, fdy.shift, dyg, int(q.Og), int(q.HWo), int(q.HWo), false);
+        f.gemm.b.pack_as_right();
+        multiply_exact(f.gemm.a, f.gemm.b, f.gemm.c32, f.gemm.p);  // (K × Og)
+        const std::int64_t* p = f.gemm.p.data();
         std::int64_t* pg = part + g * q.Og * q.K;
         for (std::size_t kk = 0; kk < q.K; ++kk)
-          for (std::size_t o = 0; o < q.Og; ++o) pg[o * q.K + kk] += f.p[kk * q.Og + o];
+          for (std::size_t o = 0; o < q.Og; ++o) pg[o * q.K + kk] += p[kk * q.Og + o];
       }
   });
   for (std::size_t i = 0; i < wsize; ++i) {
