@@ -1,7 +1,10 @@
 // Quantizer benchmarks, registered from the method registry: every method × role × bits on a
 // tensor that fits in L2 and one that does not, beside a plain copy of the same bytes (the
 // memory-bandwidth ceiling a fused fake-quant pass should approach); and the whole LeNet-5
-// training step in FP32 beside the same step with each method at W4A4 (the cost of QAT).
+// training step in FP32 beside the same step with each method at W4A4 (the cost of QAT); and
+// APT's training step on LeNet-5 and ResNet-20 with its GEMMs on the integer kernels, on float
+// GEMMs of the same fixed-point values (fake-quant), and in FP32 — batch 128, 1 and 2 threads:
+//   build/bench_quantizers --benchmark_filter='apt_step' --benchmark_repetitions=3
 #include "benchmarks/main.h"
 #include "engine/check.h"
 #include "engine/loss.h"
@@ -83,6 +86,27 @@ void BM_quantizer(benchmark::State& state, std::string method, QuantRole role, i
   set_bytes(state, n);
 }
 
+// SGD steps of `net` on one batch of 128 random Fashion-MNIST-shaped images, one untimed first.
+void sgd_steps(benchmark::State& state, Network& net) {
+  Optimizer opt =
+      make_optimizer(net.params(), OptimizerSpec{OptimizerKind::sgd, 0.01f, 0.9f, false, 5e-4f},
+                     ScheduleSpec{ScheduleKind::constant}, true);
+  Tensor x = random_tensor(128 * 784, 3);
+  x.reshape({128, 1, 28, 28});
+  std::vector<std::int32_t> labels(128);
+  for (std::size_t i = 0; i < 128; ++i) labels[i] = std::int32_t(i % 10);
+  SoftmaxCrossEntropy loss;
+  auto step = [&] {
+    opt.zero_grad();
+    benchmark::DoNotOptimize(loss.forward(net.forward(x, true), labels));
+    net.backward(loss.backward());
+    opt.step(0.0, 1.0);
+  };
+  step();
+  for (auto _ : state) step();
+  state.SetItemsProcessed(std::int64_t(state.iterations() * 128));
+}
+
 void BM_lenet_step(benchmark::State& state, std::string method, int wbits, int abits) {
   set_threads(int(state.range(0)));
   auto net = make_network("lenet5", {1, 28, 28});
@@ -93,23 +117,22 @@ void BM_lenet_step(benchmark::State& state, std::string method, int wbits, int a
     c.settings.abits = method == "fp32" ? 32 : abits;
     make_qat(c).attach(*net);
   }
-  Optimizer opt =
-      make_optimizer(net->params(), OptimizerSpec{OptimizerKind::sgd, 0.01f, 0.9f, false, 5e-4f},
-                     ScheduleSpec{ScheduleKind::constant}, true);
-  Tensor x = random_tensor(128 * 784, 3);
-  x.reshape({128, 1, 28, 28});
-  std::vector<std::int32_t> labels(128);
-  for (std::size_t i = 0; i < 128; ++i) labels[i] = std::int32_t(i % 10);
-  SoftmaxCrossEntropy loss;
-  auto step = [&] {
-    opt.zero_grad();
-    benchmark::DoNotOptimize(loss.forward(net->forward(x, true), labels));
-    net->backward(loss.backward());
-    opt.step(0.0, 1.0);
-  };
-  step();
-  for (auto _ : state) step();
-  state.SetItemsProcessed(std::int64_t(state.iterations() * 128));
+  sgd_steps(state, *net);
+}
+
+// SGD steps of `net_name`: FP32 when `gemm` is empty, else APT at W8A8G8 (every GEMM's operands
+// start at 8 bits) with options.gemm = gemm.
+void BM_apt_step(benchmark::State& state, std::string net_name, std::string gemm) {
+  set_threads(int(state.range(0)));
+  auto net = make_network(net_name, {1, 28, 28});
+  net->init_weights(1);
+  if (!gemm.empty()) {
+    QatConfig c{"apt", {}};
+    c.settings.wbits = c.settings.abits = c.settings.gbits = 8;
+    c.settings.options = {{"gemm", gemm}};
+    make_qat(c).attach(*net);
+  }
+  sgd_steps(state, *net);
 }
 
 }  // namespace
@@ -154,4 +177,14 @@ void qb::bench::register_benchmarks() {
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
   }
+  for (const char* net : {"lenet5", "resnet20"})
+    for (const char* gemm : {"", "fake-quant", "integer"}) {
+      const std::string label = std::string("apt_step/") + net + "/" + (*gemm ? gemm : "fp32");
+      benchmark::RegisterBenchmark(label.c_str(), BM_apt_step, std::string(net), std::string(gemm))
+          ->Arg(1)
+          ->Arg(2)
+          ->ArgName("threads")
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
+    }
 }

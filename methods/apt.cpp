@@ -200,6 +200,8 @@ void Controller::load(const nlohmann::json& s) {
 AptQuantizer::AptQuantizer(QuantizerSpec spec, std::shared_ptr<const apt::Schedule> schedule)
     : Quantizer(std::move(spec)),
       schedule_(schedule ? std::move(schedule) : std::make_shared<const apt::Schedule>()),
+      gemm_(
+          apt::kGemms.parse(spec_.option<std::string>("gemm", "fake-quant"), "options.gemm").value),
       controller_(spec_.bits) {
   if (std::find(std::begin(apt::kWidths), std::end(apt::kWidths), spec_.bits) ==
       std::end(apt::kWidths))
@@ -231,6 +233,11 @@ const Tensor& AptQuantizer::forward(const Tensor& x, bool training) {
   return y_;
 }
 
+std::optional<FixedPoint> AptQuantizer::fixed_point() const {
+  if (gemm_ != apt::Gemm::integer || !controller_.initialised()) return std::nullopt;
+  return FixedPoint{controller_.bits(), controller_.shift()};
+}
+
 Grid AptQuantizer::grid() const {
   Grid g{controller_.bits(), true};
   g.scale = {std::ldexp(1.0f, controller_.shift())};
@@ -251,7 +258,9 @@ class AptMethod final : public Method {
         {QuantRole::weight, QuantRole::activation, QuantRole::gradient},
         8,
         24,  // starting widths 8, 16 or 24; the quantizer refuses the others
-        {}};
+        {{"gemm", "fake-quant",
+          "where layers multiply: integer (int8 kernels where both operands are <= 8 bits, "
+          "int16 where <= 16, float at 24) or fake-quant (float GEMMs of the same values)"}}};
     return mi;
   }
 

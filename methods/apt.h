@@ -34,8 +34,16 @@
 //   α_m = 0.04, β = 0.1, γ = 2, δ = 100.
 // m starts at the first measured s (the note leaves it open). An all-zero tensor carries no
 // information: it quantizes to zeros, changes nothing and leaves the update due.
+//
+// GEMMs (option `gemm`): with "integer", every quantizer reports its output as fixed point
+// (engine/fixed_point.h), so a layer whose two GEMM operands are ≤ 8 bits multiplies them on
+// the int8 kernels, ≤ 16 bits on the int16 kernel, exactly; a 24-bit operand keeps the float
+// GEMM. With "fake-quant" (the default) every GEMM is the float GEMM of the fake-quantized
+// values: the same products, summed in float — for equality checks and speed comparisons.
 #pragma once
 
+#include "engine/fixed_point.h"
+#include "engine/names.h"
 #include "methods/quantizer.h"
 
 #include <array>
@@ -123,6 +131,12 @@ class Controller {
   std::vector<EpochStats> epochs_;
 };
 
+// Where a layer's GEMMs run (option `gemm`).
+enum class Gemm { fake_quant, integer };
+inline constexpr Named<Gemm> kGemmRows[] = {{"fake-quant", Gemm::fake_quant},
+                                            {"integer", Gemm::integer}};
+inline constexpr NameTable<Named<Gemm>> kGemms{"apt gemm", kGemmRows};
+
 // What the method tells its quantizers about the run (set by Method::on_train_begin).
 struct Schedule {
   std::size_t steps_per_epoch = 0;  // 0: unknown (a probe, a test)
@@ -130,7 +144,7 @@ struct Schedule {
 
 }  // namespace apt
 
-class AptQuantizer final : public Quantizer {
+class AptQuantizer final : public Quantizer, public FixedPointHook {
  public:
   AptQuantizer(QuantizerSpec spec, std::shared_ptr<const apt::Schedule> schedule);
 
@@ -142,10 +156,14 @@ class AptQuantizer final : public Quantizer {
   nlohmann::json state() const override { return controller_.state(); }
   void load(const nlohmann::json& s) override { controller_.load(s); }
 
+  // With gemm = integer: the last forward's width and shift (its output is code · 2^shift).
+  std::optional<FixedPoint> fixed_point() const override;
+
   const apt::Controller& controller() const { return controller_; }
 
  private:
   std::shared_ptr<const apt::Schedule> schedule_;
+  apt::Gemm gemm_;
   apt::Controller controller_;
   Tensor y_;
 };

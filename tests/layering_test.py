@@ -25,7 +25,7 @@ import tempfile
 # engine/gemm (qb_core), which both the float engine and engine/int8 stand on.
 RULES = {
     "core": set(),
-    "engine": {"core"},
+    "engine": {"core", "engine/int8"},  # the integer training path (fixed_point_gemm.cpp)
     "engine/int8": {"core"},
     "methods": {"core", "engine"},
     "integer": {"core", "engine", "engine/int8", "methods"},

@@ -95,6 +95,24 @@ void gemm_ref(int M, int N, int K, const std::int8_t* A, int lda, const std::int
   gemm_ref_impl(M, N, K, A, lda, W, ldw, C, ldc);
 }
 
+void gemm_s16_ref(int M, int N, int K, const std::int16_t* A, int lda, const std::int16_t* B,
+                  int ldb, std::int64_t* C, int ldc) {
+  QB_CHECK_GE(M, 0);
+  QB_CHECK_GE(N, 0);
+  QB_CHECK_GE(K, 0);
+  QB_CHECK_GE(lda, K);
+  QB_CHECK_GE(ldb, K);
+  QB_CHECK_GE(ldc, N);
+  for (int m = 0; m < M; ++m)
+    for (int n = 0; n < N; ++n) {
+      const std::int16_t* a = A + std::int64_t(m) * lda;
+      const std::int16_t* b = B + std::int64_t(n) * ldb;
+      std::int64_t acc = 0;
+      for (int k = 0; k < K; ++k) acc += std::int32_t(a[k]) * std::int32_t(b[k]);
+      C[std::int64_t(m) * ldc + n] = acc;
+    }
+}
+
 const char* acc16_name(Acc16 model) { return kAcc16Models.row_of(model).name.data(); }
 
 Acc16 parse_acc16(std::string_view name) { return kAcc16Models.parse(name).value; }

@@ -44,6 +44,12 @@ inline constexpr Named<Acc16> kAcc16Rows[] = {{"wrap", Acc16::wrap},
                                               {"pair-wrap", Acc16::pair_wrap}};
 inline constexpr NameTable<Named<Acc16>> kAcc16Models{"16-bit accumulation model", kAcc16Rows};
 
+// int16 × int16 with exact int64 sums, C = A·Bᵀ (A: M×K, B: N×K, row-major): the reference of
+// gemm_s16 (gemm_s16.h), the integer training path's kernel for 16-bit operands. Any K: a
+// product is at most 2^30 in magnitude, so 2^33 of them fit int64.
+void gemm_s16_ref(int M, int N, int K, const std::int16_t* A, int lda, const std::int16_t* B,
+                  int ldb, std::int64_t* C, int ldc);
+
 const char* acc16_name(Acc16 model);
 Acc16 parse_acc16(std::string_view name);  // throws qb::Error
 

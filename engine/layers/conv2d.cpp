@@ -77,7 +77,14 @@ const Tensor& Conv2d::forward(const Tensor& x_in, bool training) {
   x_ = &hook_forward(hooks_.input.get(), x_in, training);
   w_ = &hook_forward(hooks_.weight.get(), weight_.value, training);
   ensure_shape(y_, ys);
-  conv2d_forward(y_.data(), x_->data(), w_->data(), geometry(spec_, shape_of(*x_)), scratch_);
+  const Conv2dGeometry q = geometry(spec_, shape_of(*x_));
+  const auto fx = fixed_point_of(hooks_.input.get()), fw = fixed_point_of(hooks_.weight.get());
+  const FixedPath path = q.depthwise() ? FixedPath::none : fixed_path(fx, fw);
+  gemm_counts_.add(path);
+  if (path != FixedPath::none)
+    conv2d_forward_fixed(y_.data(), x_->data(), *fx, w_->data(), *fw, path, q, fixed_);
+  else
+    conv2d_forward(y_.data(), x_->data(), w_->data(), q, scratch_);
   if (has_bias_) add_channel_bias(y_.data(), bias_.value.data(), ys[0], ys[1], ys[2] * ys[3]);
   return y_;
 }
@@ -116,8 +123,25 @@ const Tensor& Conv2d::backward(const Tensor& dy_in) {
   ensure_shape(dx_, xs);
   if (!need_dx) std::fill(dx_.begin(), dx_.end(), 0.0f);
   const Conv2dGeometry q = geometry(spec_, xs);
-  conv2d_backward(need_dx ? dx_.data() : nullptr, dw, dy.data(), x_->data(), w_->data(), q,
-                  scratch_);
+  const auto fdy = fixed_point_of(hooks_.grad.get());
+  const auto fx = fixed_point_of(hooks_.input.get()), fw = fixed_point_of(hooks_.weight.get());
+  const FixedPath dw_path = q.depthwise() ? FixedPath::none : fixed_path(fdy, fx);
+  const FixedPath dx_path = q.depthwise() || !need_dx ? FixedPath::none : fixed_path(fdy, fw);
+  gemm_counts_.add(dw_path);
+  if (need_dx) gemm_counts_.add(dx_path);
+  if (dw_path != FixedPath::none)
+    conv2d_weight_grad_fixed(dw, dy.data(), *fdy, x_->data(), *fx, dw_path, q, fixed_);
+  if (dx_path != FixedPath::none)
+    conv2d_data_grad_fixed(dx_.data(), dy.data(), *fdy, w_->data(), *fw, dx_path, q, fixed_);
+  const bool float_dx = need_dx && dx_path == FixedPath::none;
+  if (dw_path == FixedPath::none) {
+    conv2d_backward(float_dx ? dx_.data() : nullptr, dw, dy.data(), x_->data(), w_->data(), q,
+                    scratch_);
+  } else if (float_dx) {  // one float GEMM left: the float kernels compute dW with it, unused
+    dw_discarded_.assign(info_.weight_shape[0] * q.K, 0.0f);
+    conv2d_backward(dx_.data(), dw_discarded_.data(), dy.data(), x_->data(), w_->data(), q,
+                    scratch_);
+  }
 
   if (hooks_.weight) {
     const Tensor& g = hooks_.weight->backward(dw_hooked_);

@@ -4,10 +4,13 @@
 //   Ho = (H + 2p - kh) / s + 1,  Wo likewise.
 //
 // The arithmetic (im2col + GEMM, the depthwise loop, threads) lives in conv2d_kernels.h; the
-// layer holds the parameters, the hook slots and the shapes.
+// layer holds the parameters, the hook slots and the shapes. Each GEMM (y, dx, dW) whose two
+// operands come from hooks reporting fixed point of at most 16 bits runs on the integer kernels
+// of conv2d_fixed.h instead (depthwise convolutions excepted).
 #pragma once
 
 #include "engine/layer.h"
+#include "engine/layers/conv2d_fixed.h"
 #include "engine/layers/conv2d_kernels.h"
 #include "engine/layers/hooks.h"
 
@@ -38,6 +41,8 @@ class Conv2d final : public Layer {
                          Tensor& dw);
 
   Param& weight() { return weight_; }
+  // GEMMs run per path (integer or float), counting y, dx and dW separately.
+  const GemmCounts& gemm_counts() const { return gemm_counts_; }
   Param* bias() { return has_bias_ ? &bias_ : nullptr; }
   bool depthwise() const;
 
@@ -50,7 +55,10 @@ class Conv2d final : public Layer {
   const Tensor* x_ = nullptr;  // the (possibly hooked) input of the last forward
   const Tensor* w_ = nullptr;  // the (possibly hooked) weight of the last forward
   Tensor y_, dx_, dw_hooked_;
+  GemmCounts gemm_counts_;
+  std::vector<float> dw_discarded_;  // dW of a float pass run only for its dx
   Conv2dScratch scratch_;
+  Conv2dFixedScratch fixed_;
 };
 
 }  // namespace qb

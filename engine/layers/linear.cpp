@@ -54,6 +54,17 @@ const Tensor& Linear::forward(const Tensor& x_in, bool training) {
   if (has_bias_) {
     for (int n = 0; n < N; ++n) std::copy_n(bias_.value.data(), out_, y + n * out_);
   }
+  const auto fx = fixed_point_of(hooks_.input.get()), fw = fixed_point_of(hooks_.weight.get());
+  const FixedPath path = fixed_path(fx, fw);
+  gemm_counts_.add(path);
+  if (path != FixedPath::none) {
+    fixed_.a.load(path, fx->shift, x_->data(), N, int(in_), int(in_), false);
+    fixed_.b.load(path, fw->shift, w_->data(), int(out_), int(in_), int(in_), false);
+    fixed_.b.pack_as_right();
+    multiply_exact(fixed_.a, fixed_.b, fixed_.c32, fixed_.p);
+    store_scaled(fixed_.p, N, int(out_), pow2(fx->shift + fw->shift), y, int(out_), has_bias_);
+    return y_;
+  }
   sgemm_parallel_rows(false, true, N, int(out_), int(in_), 1.0f, x_->data(), int(in_), w_->data(),
                       int(in_), has_bias_ ? 1.0f : 0.0f, y, int(out_));
   return y_;
@@ -70,9 +81,22 @@ const Tensor& Linear::backward(const Tensor& dy_in) {
     zeros_like_shape(dw_hooked_, info_.weight_shape);
     dw = dw_hooked_.data();
   }
+  const auto fdy = fixed_point_of(hooks_.grad.get());
+  const auto fx = fixed_point_of(hooks_.input.get()), fw = fixed_point_of(hooks_.weight.get());
+  const FixedPath dw_path = fixed_path(fdy, fx), dx_path = fixed_path(fdy, fw);
+  gemm_counts_.add(dw_path);
+  gemm_counts_.add(dx_path);
   // dW += dyᵀ·x   [out, N]·[N, in]
-  sgemm_parallel_rows(true, false, int(out_), int(in_), N, 1.0f, dy.data(), int(out_), x_->data(),
-                      int(in_), 1.0f, dw, int(in_));
+  if (dw_path != FixedPath::none) {
+    fixed_.a.load(dw_path, fdy->shift, dy.data(), int(out_), N, int(out_), true);
+    fixed_.b.load(dw_path, fx->shift, x_->data(), int(in_), N, int(in_), true);
+    fixed_.b.pack_as_right();
+    multiply_exact(fixed_.a, fixed_.b, fixed_.c32, fixed_.p);
+    store_scaled(fixed_.p, int(out_), int(in_), pow2(fdy->shift + fx->shift), dw, int(in_), true);
+  } else {
+    sgemm_parallel_rows(true, false, int(out_), int(in_), N, 1.0f, dy.data(), int(out_), x_->data(),
+                        int(in_), 1.0f, dw, int(in_));
+  }
   if (hooks_.weight) {
     const Tensor& g = hooks_.weight->backward(dw_hooked_);
     float* wg = weight_.grad.data();
@@ -89,8 +113,16 @@ const Tensor& Linear::backward(const Tensor& dy_in) {
   }
   // dx = dy·W   [N, out]·[out, in]
   ensure_shape(dx_, shape_of(*x_));
-  sgemm_parallel_rows(false, false, N, int(in_), int(out_), 1.0f, dy.data(), int(out_), w_->data(),
-                      int(in_), 0.0f, dx_.data(), int(in_));
+  if (dx_path != FixedPath::none) {
+    fixed_.a.load(dx_path, fdy->shift, dy.data(), N, int(out_), int(out_), false);
+    fixed_.b.load(dx_path, fw->shift, w_->data(), int(in_), int(out_), int(in_), true);
+    fixed_.b.pack_as_right();
+    multiply_exact(fixed_.a, fixed_.b, fixed_.c32, fixed_.p);
+    store_scaled(fixed_.p, N, int(in_), pow2(fdy->shift + fw->shift), dx_.data(), int(in_), false);
+  } else {
+    sgemm_parallel_rows(false, false, N, int(in_), int(out_), 1.0f, dy.data(), int(out_),
+                        w_->data(), int(in_), 0.0f, dx_.data(), int(in_));
+  }
   return hook_backward(hooks_.input.get(), dx_);
 }
 

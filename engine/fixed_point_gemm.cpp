@@ -1,0 +1,107 @@
+#include "engine/fixed_point_gemm.h"
+
+#include "engine/check.h"
+#include "engine/int8/gemm.h"
+#include "engine/int8/gemm_s16.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace qb {
+namespace {
+
+template <class T>
+void to_codes(const float* x, int rows, int cols, int ld, bool transposed, int shift, T* codes) {
+  // x is on the grid, so x · 2^−shift is an integer in T's range: the product and the
+  // conversion are exact (a float holds 24-bit integers; 2^−shift ≤ 2^126 is a float).
+  const float inv = std::ldexp(1.0f, -shift);
+  if (!transposed) {
+    for (int r = 0; r < rows; ++r) {
+      const float* xr = x + std::int64_t(r) * ld;
+      T* c = codes + std::int64_t(r) * cols;
+      for (int k = 0; k < cols; ++k) c[k] = T(xr[k] * inv);
+    }
+    return;
+  }
+  // codes[r][k] = x[k][r]: read x row by row, write strided (rows are short: batch or channels).
+  for (int k = 0; k < cols; ++k) {
+    const float* xk = x + std::int64_t(k) * ld;
+    for (int r = 0; r < rows; ++r) codes[std::int64_t(r) * cols + k] = T(xk[r] * inv);
+  }
+}
+
+}  // namespace
+
+FixedPath fixed_path(const std::optional<FixedPoint>& a, const std::optional<FixedPoint>& b) {
+  if (!a || !b) return FixedPath::none;
+  const int bits = std::max(a->bits, b->bits);
+  return bits <= 8 ? FixedPath::int8 : bits <= 16 ? FixedPath::int16 : FixedPath::none;
+}
+
+double pow2(int shift) { return std::ldexp(1.0, shift); }
+
+CodeMatrix::CodeMatrix() = default;
+CodeMatrix::~CodeMatrix() = default;
+CodeMatrix::CodeMatrix(CodeMatrix&&) noexcept = default;
+CodeMatrix& CodeMatrix::operator=(CodeMatrix&&) noexcept = default;
+
+void* CodeMatrix::reset(FixedPath path, int shift, int rows, int cols) {
+  QB_CHECK(path != FixedPath::none);
+  path_ = path;
+  shift_ = shift;
+  rows_ = rows;
+  cols_ = cols;
+  packed_.reset();
+  const std::size_t n = std::size_t(rows) * std::size_t(cols);
+  if (path == FixedPath::int8) {
+    if (s8_.size() < n) s8_.resize(n);
+    return s8_.data();
+  }
+  if (s16_.size() < n) s16_.resize(n);
+  return s16_.data();
+}
+
+void CodeMatrix::load(FixedPath path, int shift, const float* x, int rows, int cols, int ld,
+                      bool transposed) {
+  void* codes = reset(path, shift, rows, cols);
+  if (path == FixedPath::int8)
+    to_codes(x, rows, cols, ld, transposed, shift, static_cast<std::int8_t*>(codes));
+  else
+    to_codes(x, rows, cols, ld, transposed, shift, static_cast<std::int16_t*>(codes));
+}
+
+void CodeMatrix::pack_as_right() {
+  if (path_ != FixedPath::int8) return;
+  packed_ = std::make_unique<int8::PackedWeights>(s8_.data(), rows_, cols_, cols_);
+}
+
+void multiply_exact(const CodeMatrix& a, const CodeMatrix& b, std::vector<std::int32_t>& c32,
+                    std::vector<std::int64_t>& p) {
+  QB_CHECK(a.path_ == b.path_ && a.path_ != FixedPath::none);
+  QB_CHECK_EQ(a.cols_, b.cols_);
+  const int M = a.rows_, N = b.rows_, K = a.cols_;
+  const std::size_t mn = std::size_t(M) * std::size_t(N);
+  if (p.size() < mn) p.resize(mn);
+  if (a.path_ == FixedPath::int16) {
+    int8::gemm_s16(M, N, K, a.s16_.data(), K, b.s16_.data(), K, p.data(), N);
+    return;
+  }
+  QB_CHECK(b.packed_ != nullptr);
+  if (c32.size() < mn) c32.resize(mn);
+  int8::gemm(a.s8_.data(), K, M, *b.packed_, c32.data(), N);
+  std::copy_n(c32.data(), mn, p.data());
+}
+
+void store_scaled(const std::vector<std::int64_t>& p, int M, int N, double step, float* out,
+                  int ldo, bool accumulate) {
+  for (int m = 0; m < M; ++m) {
+    const std::int64_t* pm = p.data() + std::int64_t(m) * N;
+    float* o = out + std::int64_t(m) * ldo;
+    if (accumulate)
+      for (int n = 0; n < N; ++n) o[n] += float(double(pm[n]) * step);
+    else
+      for (int n = 0; n < N; ++n) o[n] = float(double(pm[n]) * step);
+  }
+}
+
+}  // namespace qb

@@ -1,0 +1,188 @@
+#include "engine/layers/conv2d_fixed.h"
+
+#include "engine/check.h"
+#include "engine/parallel.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace qb {
+namespace {
+
+// One image's group x (Cg, H, W) as codes in a zero-padded (Cg, H + 2p, W + 2p) int16 image
+// (exact: x is on its grid, and 8- and 16-bit codes fit int16): the gathers below then copy
+// without bounds checks.
+void pad_codes(const float* x, const Conv2dGeometry& q, int shift, std::vector<std::int16_t>& pad) {
+  const std::size_t Hp = q.H + 2 * q.p, Wp = q.W + 2 * q.p;
+  pad.assign(q.Cg * Hp * Wp, 0);
+  const float inv = std::ldexp(1.0f, -shift);
+  for (std::size_t c = 0; c < q.Cg; ++c)
+    for (std::size_t h = 0; h < q.H; ++h) {
+      const float* xr = x + (c * q.H + h) * q.W;
+      std::int16_t* pr = pad.data() + (c * Hp + h + q.p) * Wp + q.p;
+      for (std::size_t w = 0; w < q.W; ++w) pr[w] = std::int16_t(xr[w] * inv);
+    }
+}
+
+// im2row: dst[pix][kk] (HWo × K), pix = oh·Wo + ow, kk = (c·k + i)·k + j.
+template <class T>
+void im2row(const std::int16_t* pad, const Conv2dGeometry& q, T* dst) {
+  const std::size_t Hp = q.H + 2 * q.p, Wp = q.W + 2 * q.p;
+  for (std::size_t oh = 0; oh < q.Ho; ++oh)
+    for (std::size_t ow = 0; ow < q.Wo; ++ow) {
+      T* row = dst + (oh * q.Wo + ow) * q.K;
+      for (std::size_t c = 0; c < q.Cg; ++c)
+        for (std::size_t i = 0; i < q.k; ++i) {
+          const std::int16_t* src = pad + (c * Hp + oh * q.s + i) * Wp + ow * q.s;
+          T* out = row + (c * q.k + i) * q.k;
+          for (std::size_t j = 0; j < q.k; ++j) out[j] = T(src[j]);
+        }
+    }
+}
+
+// im2col: dst[kk][pix] (K × HWo).
+template <class T>
+void im2col(const std::int16_t* pad, const Conv2dGeometry& q, T* dst) {
+  const std::size_t Hp = q.H + 2 * q.p, Wp = q.W + 2 * q.p;
+  for (std::size_t c = 0; c < q.Cg; ++c)
+    for (std::size_t i = 0; i < q.k; ++i)
+      for (std::size_t j = 0; j < q.k; ++j) {
+        T* row = dst + ((c * q.k + i) * q.k + j) * q.HWo;
+        for (std::size_t oh = 0; oh < q.Ho; ++oh) {
+          const std::int16_t* src = pad + (c * Hp + oh * q.s + i) * Wp + j;
+          T* out = row + oh * q.Wo;
+          for (std::size_t ow = 0; ow < q.Wo; ++ow) out[ow] = T(src[ow * q.s]);
+        }
+      }
+}
+
+// The codes of x's group as im2row (rows are pixels) or im2col (rows are kernel taps) in m.
+void gather(CodeMatrix& m, std::vector<std::int16_t>& pad, FixedPath path, int shift,
+            const float* x, const Conv2dGeometry& q, bool rows_are_pixels) {
+  pad_codes(x, q, shift, pad);
+  const int rows = int(rows_are_pixels ? q.HWo : q.K), cols = int(rows_are_pixels ? q.K : q.HWo);
+  void* codes = m.reset(path, shift, rows, cols);
+  if (path == FixedPath::int8) {
+    auto* d = static_cast<std::int8_t*>(codes);
+    rows_are_pixels ? im2row(pad.data(), q, d) : im2col(pad.data(), q, d);
+  } else {
+    auto* d = static_cast<std::int16_t*>(codes);
+    rows_are_pixels ? im2row(pad.data(), q, d) : im2col(pad.data(), q, d);
+  }
+}
+
+// Per-group codes of w (O, Cg·k·k): W_g (Og × K) or, transposed, W_gᵀ (K × Og); packed.
+void load_weights(Conv2dFixedScratch& s, FixedPath path, int shift, const float* w,
+                  const Conv2dGeometry& q, bool transposed) {
+  s.weights.resize(q.g);
+  for (std::size_t g = 0; g < q.g; ++g) {
+    const float* wg = w + g * q.Og * q.K;
+    if (transposed)
+      s.weights[g].load(path, shift, wg, int(q.K), int(q.Og), int(q.K), true);
+    else
+      s.weights[g].load(path, shift, wg, int(q.Og), int(q.K), int(q.K), false);
+    s.weights[g].pack_as_right();
+  }
+}
+
+int prepare_threads(Conv2dFixedScratch& s) {
+  const int T = num_threads();
+  if (s.threads.size() < std::size_t(T)) s.threads.resize(std::size_t(T));
+  return T;
+}
+
+}  // namespace
+
+void conv2d_forward_fixed(float* y, const float* x, FixedPoint fx, const float* w, FixedPoint fw,
+                          FixedPath path, const Conv2dGeometry& q, Conv2dFixedScratch& s) {
+  QB_CHECK(path != FixedPath::none && !q.depthwise());
+  load_weights(s, path, fw.shift, w, q, false);
+  const double step = pow2(fx.shift + fw.shift);
+  const int T = prepare_threads(s);
+  parallel_split(std::int64_t(q.N), T, [&](int t, std::int64_t n0, std::int64_t n1) {
+    Conv2dFixedScratch::Thread& f = s.threads[std::size_t(t)];
+    for (std::size_t n = std::size_t(n0); n < std::size_t(n1); ++n)
+      for (std::size_t g = 0; g < q.g; ++g) {
+        gather(f.gemm.a, f.codes, path, fx.shift, x + (n * q.C + g * q.Cg) * q.H * q.W, q, true);
+        multiply_exact(f.gemm.a, s.weights[g], f.gemm.c32, f.gemm.p);  // (HWo × Og)
+        const std::int64_t* p = f.gemm.p.data();
+        float* yg = y + (n * q.O + g * q.Og) * q.HWo;
+        for (std::size_t o = 0; o < q.Og; ++o)
+          for (std::size_t pix = 0; pix < q.HWo; ++pix)
+            yg[o * q.HWo + pix] = float(double(p[pix * q.Og + o]) * step);
+      }
+  });
+}
+
+void conv2d_data_grad_fixed(float* dx, const float* dy, FixedPoint fdy, const float* w,
+                            FixedPoint fw, FixedPath path, const Conv2dGeometry& q,
+                            Conv2dFixedScratch& s) {
+  QB_CHECK(path != FixedPath::none && !q.depthwise());
+  load_weights(s, path, fw.shift, w, q, true);
+  const double step = pow2(fdy.shift + fw.shift);
+  const int T = prepare_threads(s);
+  parallel_split(std::int64_t(q.N), T, [&](int t, std::int64_t n0, std::int64_t n1) {
+    Conv2dFixedScratch::Thread& f = s.threads[std::size_t(t)];
+    for (std::size_t n = std::size_t(n0); n < std::size_t(n1); ++n)
+      for (std::size_t g = 0; g < q.g; ++g) {
+        const float* dyg = dy + (n * q.O + g * q.Og) * q.HWo;
+        f.gemm.a.load(path, fdy.shift, dyg, int(q.HWo), int(q.Og), int(q.HWo), true);
+        multiply_exact(f.gemm.a, s.weights[g], f.gemm.c32, f.gemm.p);  // (HWo × K)
+        // col2im on exact sums: each pixel's row added into a zero-padded int64 image, whose
+        // inside is then scaled once.
+        const std::size_t Hp = q.H + 2 * q.p, Wp = q.W + 2 * q.p;
+        f.sums.assign(q.Cg * Hp * Wp, 0);
+        for (std::size_t oh = 0; oh < q.Ho; ++oh)
+          for (std::size_t ow = 0; ow < q.Wo; ++ow) {
+            const std::int64_t* row = f.gemm.p.data() + (oh * q.Wo + ow) * q.K;
+            for (std::size_t c = 0; c < q.Cg; ++c)
+              for (std::size_t i = 0; i < q.k; ++i) {
+                std::int64_t* d = f.sums.data() + (c * Hp + oh * q.s + i) * Wp + ow * q.s;
+                const std::int64_t* r = row + (c * q.k + i) * q.k;
+                for (std::size_t j = 0; j < q.k; ++j) d[j] += r[j];
+              }
+          }
+        float* dxg = dx + (n * q.C + g * q.Cg) * q.H * q.W;
+        for (std::size_t c = 0; c < q.Cg; ++c)
+          for (std::size_t h = 0; h < q.H; ++h) {
+            const std::int64_t* sr = f.sums.data() + (c * Hp + h + q.p) * Wp + q.p;
+            float* out = dxg + (c * q.H + h) * q.W;
+            for (std::size_t w = 0; w < q.W; ++w) out[w] = float(double(sr[w]) * step);
+          }
+      }
+  });
+}
+
+void conv2d_weight_grad_fixed(float* dw, const float* dy, FixedPoint fdy, const float* x,
+                              FixedPoint fx, FixedPath path, const Conv2dGeometry& q,
+                              Conv2dFixedScratch& s) {
+  QB_CHECK(path != FixedPath::none && !q.depthwise());
+  const double step = pow2(fdy.shift + fx.shift);
+  const int T = prepare_threads(s);
+  const std::size_t wsize = q.O * q.K;
+  s.dw_parts.resize(std::size_t(T));
+  for (auto& part : s.dw_parts) part.assign(wsize, 0);
+  parallel_split(std::int64_t(q.N), T, [&](int t, std::int64_t n0, std::int64_t n1) {
+    Conv2dFixedScratch::Thread& f = s.threads[std::size_t(t)];
+    std::int64_t* part = s.dw_parts[std::size_t(t)].data();
+    for (std::size_t n = std::size_t(n0); n < std::size_t(n1); ++n)
+      for (std::size_t g = 0; g < q.g; ++g) {
+        gather(f.gemm.a, f.codes, path, fx.shift, x + (n * q.C + g * q.Cg) * q.H * q.W, q, false);
+        const float* dyg = dy + (n * q.O + g * q.Og) * q.HWo;
+        f.gemm.b.load(path, fdy.shift, dyg, int(q.Og), int(q.HWo), int(q.HWo), false);
+        f.gemm.b.pack_as_right();
+        multiply_exact(f.gemm.a, f.gemm.b, f.gemm.c32, f.gemm.p);  // (K × Og)
+        const std::int64_t* p = f.gemm.p.data();
+        std::int64_t* pg = part + g * q.Og * q.K;
+        for (std::size_t kk = 0; kk < q.K; ++kk)
+          for (std::size_t o = 0; o < q.Og; ++o) pg[o * q.K + kk] += p[kk * q.Og + o];
+      }
+  });
+  for (std::size_t i = 0; i < wsize; ++i) {
+    std::int64_t sum = 0;
+    for (int t = 0; t < T; ++t) sum += s.dw_parts[std::size_t(t)][i];
+    dw[i] += float(double(sum) * step);
+  }
+}
+
+}  // namespace qb

@@ -1,0 +1,56 @@
+// The integer path of Conv2d's three GEMMs, for fixed-point operands (engine/fixed_point.h):
+// the same im2col products as conv2d_kernels.h, on codes, summed exactly, scaled once.
+//
+//   forward  y_n  = W · col(x_n)        A = col(x_n)ᵀ (HWo × K, "im2row", K contiguous as
+//                                       the kernels want), B = W (O × K), packed
+//                                       once per call; the (HWo × O) result is stored
+//                                       transposed into y.
+//   dx       dx_n = col⁻¹(Wᵀ · dy_n)    A = dy_nᵀ (HWo × O, transposed while converted),
+//                                       B = Wᵀ (K × O), packed once per call; the (HWo × K)
+//                                       result is added back to image positions (col2im) in
+//                                       int64, then scaled once: exact sums, one rounding.
+//   dW       dW  += Σ_n dy_n · col(x_n)ᵀ  A = col(x_n) (K × HWo), B = dy_n (O × HWo), packed
+//                                       per image (O·HWo codes: the smaller operand); int64
+//                                       sums per thread over its images, added in thread
+//                                       order and scaled once: exact whatever the thread count.
+// So every output (y, dx, dW) is its exact sum rounded once to float. Cost beyond the GEMMs: one
+// conversion of each image to zero-padded int16 codes, then a branch-free gather (im2row or
+// im2col), one packing of B per call (W, Wᵀ) or per image (dy_n), and the int32 → float
+// scaling of every result. Images are split over qbench's threads as in conv2d_kernels; the
+// int8 GEMM then runs single-threaded inside. Depthwise convolutions stay on their float loop.
+#pragma once
+
+#include "engine/fixed_point_gemm.h"
+#include "engine/layers/conv2d_kernels.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace qb {
+
+struct Conv2dFixedScratch {
+  struct Thread {
+    FixedGemmScratch gemm;            // A, the per-image B, products
+    std::vector<std::int16_t> codes;  // one image's group as codes, zero-padded
+    std::vector<std::int64_t> sums;   // dx's exact sums, zero-padded
+  };
+  std::vector<Thread> threads;
+  std::vector<CodeMatrix> weights;                  // per group: W_g or W_gᵀ, packed
+  std::vector<std::vector<std::int64_t>> dw_parts;  // per thread: exact weight-gradient sums
+};
+
+// y = x ⊛ w, overwritten (no bias); path = fixed_path(fx, fw) ≠ none; not depthwise.
+void conv2d_forward_fixed(float* y, const float* x, FixedPoint fx, const float* w, FixedPoint fw,
+                          FixedPath path, const Conv2dGeometry& q, Conv2dFixedScratch& s);
+
+// dx = dL/dx, overwritten; path = fixed_path(fdy, fw).
+void conv2d_data_grad_fixed(float* dx, const float* dy, FixedPoint fdy, const float* w,
+                            FixedPoint fw, FixedPath path, const Conv2dGeometry& q,
+                            Conv2dFixedScratch& s);
+
+// dw += dL/dw; path = fixed_path(fdy, fx).
+void conv2d_weight_grad_fixed(float* dw, const float* dy, FixedPoint fdy, const float* x,
+                              FixedPoint fx, FixedPath path, const Conv2dGeometry& q,
+                              Conv2dFixedScratch& s);
+
+}  // namespace qb

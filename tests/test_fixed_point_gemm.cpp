@@ -1,0 +1,267 @@
+// The integer training path (APT, issue 17): the int16 GEMM against its scalar reference, and
+// Linear and Conv2d with APT's hooks on `gemm: integer` against the same layers on
+// `gemm: fake-quant` (float GEMMs of the same fixed-point values) — forward, dx and dW.
+//
+// Exactness: with 8-bit operands and these sizes every float partial sum is a multiple of the
+// step below 2^24 steps (|code| ≤ 128, so |product| ≤ 2^14, and K ≤ 2^9), so the float GEMMs
+// are exact too and both paths must agree bit for bit. With 16-bit operands the float sums
+// round; there the integer path is checked against float(the exact sum, in double), equal bit
+// for bit: every integer-path output (y, dx, dW; Conv2d's dx summed over kernel taps in int64
+// too) is its exact sum rounded once.
+#include "engine/fixed_point_gemm.h"
+#include "engine/int8/gemm_s16.h"
+#include "engine/int8/reference.h"
+#include "engine/layers/conv2d.h"
+#include "engine/layers/linear.h"
+#include "methods/apt.h"
+#include "methods/qat.h"
+#include "methods/registry.h"
+#include "tests/support.h"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+#include <tuple>
+#include <vector>
+
+using namespace qb;
+
+namespace {
+
+std::vector<std::int16_t> random_s16(std::size_t n, int lo, int hi, std::mt19937& rng) {
+  std::uniform_int_distribution<int> d(lo, hi);
+  std::vector<std::int16_t> v(n);
+  for (auto& x : v) x = std::int16_t(d(rng));
+  return v;
+}
+
+void check_s16(int M, int N, int K, std::vector<std::int16_t> A, std::vector<std::int16_t> B,
+               int8::Isa isa) {
+  std::vector<std::int64_t> got(std::size_t(M) * N, -1), want(std::size_t(M) * N, -2);
+  int8::gemm_s16(M, N, K, A.data(), K, B.data(), K, got.data(), N, isa);
+  int8::gemm_s16_ref(M, N, K, A.data(), K, B.data(), K, want.data(), N);
+  CHECK(got == want);
+}
+
+}  // namespace
+
+TEST_CASE("gemm_s16: exact int64 sums, equal to the reference", "[fixed][int16]") {
+  std::mt19937 rng(7);
+  using Size = std::tuple<int, int, int>;
+  const Size sizes[] = {{1, 1, 1}, {3, 5, 17}, {33, 7, 100}, {64, 9, 1024}};
+  for (const int8::Isa isa : {int8::Isa::scalar, int8::best_isa()})
+    for (const auto& [M, N, K] : sizes) {
+      INFO(int8::isa_name(isa) << " M=" << M << " N=" << N << " K=" << K);
+      const std::size_t a = std::size_t(M) * K, b = std::size_t(N) * K;
+      // Full range on one side, −32768 excluded on the other: one step per block.
+      check_s16(M, N, K, random_s16(a, -32768, 32767, rng), random_s16(b, -32767, 32767, rng), isa);
+      // 16 × 8 bits: long int32 blocks.
+      check_s16(M, N, K, random_s16(a, -32768, 32767, rng), random_s16(b, -128, 127, rng), isa);
+      // Both hold −32768: the pair vpmaddwd wraps, so the reference runs.
+      std::vector<std::int16_t> A(a, -32768), B(b, -32768);
+      check_s16(M, N, K, A, B, isa);
+    }
+}
+
+TEST_CASE("gemm_s16: the int32 block follows the operands' maxima", "[fixed][int16]") {
+  CHECK(int8::gemm_s16_block(32768, 32768) == 0);  // 2·2^30 = 2^31 leaves int32
+  CHECK(int8::gemm_s16_block(32767, 32768) == 1);  // one pair fits, two do not
+  CHECK(int8::gemm_s16_block(32768, 128) == 255);  // ⌊(2^31 − 1) / 2^23⌋
+  CHECK(int8::gemm_s16_block(128, 128) == 65535);  // (2^31 − 1) / 2^15
+  CHECK(int8::gemm_s16_block(0, 5) == (1 << 20));  // zeros: any block
+}
+
+TEST_CASE("fixed_path: int8 up to 8 bits, int16 up to 16, float beyond", "[fixed]") {
+  const FixedPoint b8{8, -3}, b16{16, -9}, b24{24, -20};
+  CHECK(fixed_path(b8, b8) == FixedPath::int8);
+  CHECK(fixed_path(b8, b16) == FixedPath::int16);
+  CHECK(fixed_path(b16, b16) == FixedPath::int16);
+  CHECK(fixed_path(b16, b24) == FixedPath::none);
+  CHECK(fixed_path(b8, std::nullopt) == FixedPath::none);
+}
+
+namespace {
+
+// APT's three hooks on `layer`, each starting at `bits`, multiplying on `gemm`.
+template <class L>
+LayerQuantizers attach_apt(L& layer, int bits, const char* gemm) {
+  QuantSettings s;
+  s.wbits = s.abits = s.gbits = bits;
+  s.options = {{"gemm", gemm}};
+  const LayerQuantizers q = make_method("apt")->make_layer(layer.info(), s);
+  REQUIRE((q.weight && q.input && q.grad));
+  layer.set_hook(HookSlot::weight, q.weight);
+  layer.set_hook(HookSlot::input, q.input);
+  layer.set_hook(HookSlot::grad, q.grad);
+  return q;
+}
+
+Tensor random_tensor(const Shape& shape, float scale, std::uint64_t seed) {
+  Tensor t = Tensor::from_shape(shape);
+  std::mt19937 rng{std::uint32_t(seed)};
+  std::normal_distribution<float> d(0.0f, scale);
+  for (auto& v : t) v = d(rng);
+  return t;
+}
+
+struct Pass {
+  std::vector<float> y, dx, dw;
+};
+
+// One forward and backward of `layer` on x, dy (weights set from w).
+template <class L>
+Pass run(L& layer, const Tensor& w, const Tensor& x, const Tensor& dy) {
+  std::copy(w.begin(), w.end(), layer.weight().value.begin());
+  layer.weight().zero_grad();
+  const Tensor& y = layer.forward(x, true);
+  Pass p{{y.begin(), y.end()}, {}, {}};
+  const Tensor& dx = layer.backward(dy);
+  p.dx.assign(dx.begin(), dx.end());
+  p.dw.assign(layer.weight().grad.begin(), layer.weight().grad.end());
+  return p;
+}
+
+// The fixed-point value of what a hook saw: its output, recomputed from its grid.
+std::vector<double> on_grid(const Quantizer& q, const Tensor& x) {
+  const Grid g = q.grid();
+  std::vector<float> out(x.size());
+  apt::fixed_point_quantize(x.data(), out.data(), x.size(), g.bits, g.pow2_exponent.at(0));
+  return {out.begin(), out.end()};
+}
+
+// got[i] == float(exact[i]): the exact sum, rounded once.
+void check_exact(const std::vector<float>& got, const std::vector<double>& exact) {
+  REQUIRE(got.size() == exact.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO("element " << i << ": " << got[i] << " vs " << exact[i]);
+    CHECK(got[i] == float(exact[i]));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("integer path: Linear equals the fake-quant path at 8 bits", "[fixed][apt]") {
+  const std::size_t N = 8, in = 64, out = 16;
+  Linear a("fc", in, out, true), b("fc", in, out, true);
+  const LayerQuantizers q = attach_apt(a, 8, "integer");
+  attach_apt(b, 8, "fake-quant");
+  const Tensor w = random_tensor({out, in}, 0.2f, 1), x = random_tensor({N, in}, 1.0f, 2),
+               dy = random_tensor({N, out}, 0.01f, 3);
+  const Pass pi = run(a, w, x, dy), pf = run(b, w, x, dy);
+  REQUIRE(q.grad->grid().bits == 8);
+  REQUIRE(q.input->grid().bits == 8);
+  CHECK(a.gemm_counts()[FixedPath::int8] == 3);  // y, dx and dW on the int8 kernels
+  CHECK(b.gemm_counts()[FixedPath::none] == 3);  // and on the float GEMM
+  CHECK(pi.y == pf.y);
+  CHECK(pi.dx == pf.dx);
+  CHECK(pi.dw == pf.dw);
+  CHECK(pi.y != std::vector<float>(pi.y.size(), 0.0f));
+}
+
+TEST_CASE("integer path: Conv2d equals the fake-quant path at 8 bits", "[fixed][apt]") {
+  for (const std::size_t stride : {1u, 2u})
+    for (const std::size_t groups : {1u, 2u}) {
+      INFO("stride " << stride << " groups " << groups);
+      const Conv2dSpec spec{4, 6, 3, stride, 1, groups, true};
+      Conv2d a("conv", spec), b("conv", spec);
+      const LayerQuantizers q = attach_apt(a, 8, "integer");
+      attach_apt(b, 8, "fake-quant");
+      const Tensor w = random_tensor(a.info().weight_shape, 0.3f, 4),
+                   x = random_tensor({3, 4, 7, 7}, 1.0f, 5);
+      const Tensor dy = random_tensor(a.output_shape({3, 4, 7, 7}), 0.01f, 6);
+      const Pass pi = run(a, w, x, dy), pf = run(b, w, x, dy);
+      REQUIRE(q.grad->grid().bits == 8);
+      REQUIRE(q.input->grid().bits == 8);
+      CHECK(a.gemm_counts()[FixedPath::int8] == 3);
+      CHECK(b.gemm_counts()[FixedPath::none] == 3);
+      CHECK(pi.y == pf.y);
+      CHECK(pi.dx == pf.dx);
+      CHECK(pi.dw == pf.dw);
+    }
+}
+
+TEST_CASE("integer path: 16-bit Linear sums exactly, rounds once", "[fixed][apt]") {
+  const std::size_t N = 8, in = 40, out = 12;
+  Linear a("fc", in, out, false);
+  const LayerQuantizers q = attach_apt(a, 16, "integer");
+  const Tensor w = random_tensor({out, in}, 0.2f, 7), x = random_tensor({N, in}, 1.0f, 8),
+               dy = random_tensor({N, out}, 0.01f, 9);
+  const Pass p = run(a, w, x, dy);
+  REQUIRE(q.grad->grid().bits == 16);
+  CHECK(a.gemm_counts()[FixedPath::int16] == 3);
+  const auto xq = on_grid(*q.input, x), wq = on_grid(*q.weight, w), dyq = on_grid(*q.grad, dy);
+  std::vector<double> y(N * out, 0.0), dx(N * in, 0.0), dw(out * in, 0.0);
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t o = 0; o < out; ++o)
+      for (std::size_t i = 0; i < in; ++i) {
+        y[n * out + o] += xq[n * in + i] * wq[o * in + i];
+        dx[n * in + i] += dyq[n * out + o] * wq[o * in + i];
+        dw[o * in + i] += dyq[n * out + o] * xq[n * in + i];
+      }
+  check_exact(p.y, y);
+  check_exact(p.dx, dx);
+  check_exact(p.dw, dw);
+}
+
+TEST_CASE("integer path: 16-bit Conv2d sums exactly, rounds once", "[fixed][apt]") {
+  const Conv2dSpec spec{3, 5, 3, 1, 1, 1, false};
+  Conv2d a("conv", spec);
+  const LayerQuantizers q = attach_apt(a, 16, "integer");
+  const std::size_t N = 2, C = 3, H = 6, W = 6, O = 5, k = 3;
+  const Tensor w = random_tensor(a.info().weight_shape, 0.3f, 10),
+               x = random_tensor({N, C, H, W}, 1.0f, 11);
+  const Tensor dy = random_tensor({N, O, H, W}, 0.01f, 12);
+  const Pass p = run(a, w, x, dy);
+  REQUIRE(q.grad->grid().bits == 16);
+  CHECK(a.gemm_counts()[FixedPath::int16] == 3);
+  const auto xq = on_grid(*q.input, x), wq = on_grid(*q.weight, w), dyq = on_grid(*q.grad, dy);
+  std::vector<double> y(N * O * H * W, 0.0), dx(N * C * H * W, 0.0), dw(O * C * k * k, 0.0);
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t o = 0; o < O; ++o)
+      for (std::size_t oh = 0; oh < H; ++oh)
+        for (std::size_t ow = 0; ow < W; ++ow)
+          for (std::size_t c = 0; c < C; ++c)
+            for (std::size_t i = 0; i < k; ++i)
+              for (std::size_t j = 0; j < k; ++j) {
+                const long ih = long(oh + i) - 1, iw = long(ow + j) - 1;
+                if (ih < 0 || iw < 0 || ih >= long(H) || iw >= long(W)) continue;
+                const std::size_t xi = ((n * C + c) * H + std::size_t(ih)) * W + std::size_t(iw);
+                const std::size_t wi = ((o * C + c) * k + i) * k + j;
+                const std::size_t yi = ((n * O + o) * H + oh) * W + ow;
+                y[yi] += xq[xi] * wq[wi];
+                dx[xi] += dyq[yi] * wq[wi];
+                dw[wi] += dyq[yi] * xq[xi];
+              }
+  check_exact(p.y, y);
+  check_exact(p.dw, dw);
+  check_exact(p.dx, dx);
+}
+
+TEST_CASE("apt refuses an unknown gemm", "[fixed][apt]") {
+  QuantizerSpec spec;
+  spec.role = QuantRole::weight;
+  spec.bits = 8;
+  spec.options = {{"gemm", "integr"}};
+  CHECK_THROWS_WITH(make_method("apt")->make_checked(spec),
+                    Catch::StartsWith("options.gemm") && Catch::Contains("integer"));
+}
+
+// The integer path trains (and learns) and resumes bit for bit: the controllers' state, and so
+// every layer's kernel choice, travels with the checkpoint.
+TEST_CASE("integer path: training resumes bit for bit", "[fixed][apt][checkpoint]") {
+  const test::TempDir tmp;
+  Progress quiet = Progress::silent();
+  QatConfig q{"apt", {}};
+  q.settings.wbits = q.settings.abits = q.settings.gbits = 8;
+  q.settings.options = {{"gemm", "integer"}};
+  TrainConfig c = test::synthetic_lenet();
+  c.quantization = to_json(q);
+  const nlohmann::json full = train(c, quiet, make_qat(q));
+  CHECK(full.at("test_accuracy").get<double>() > 0.5);
+  const nlohmann::json again =
+      test::train_killed_and_resumed(c, q, 1, (tmp.path / "apt-int.h5").string());
+  CHECK(again.at("test_accuracy") == full.at("test_accuracy"));
+  CHECK(again.at("test_loss") == full.at("test_loss"));
+  CHECK(again.at("layers") == full.at("layers"));
+}
