@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <limits>
 
 namespace qb::analysis {
 
@@ -61,6 +62,11 @@ Results read_results(const std::string& path) {
   };
   for (const exp::ResultsColumn& col : exp::kResultsColumns.rows()) {
     const std::string c(col.name);
+    if (col.optional && !s.has(c)) {  // a file merged before the column existed
+      if (col.type == exp::ColumnType::real)
+        for (auto& row : r.rows) row.values[c] = std::numeric_limits<double>::quiet_NaN();
+      continue;
+    }
     if (col.type == exp::ColumnType::text) {
       const auto v = s.read_strings(c);
       sized(c, v.size());
