@@ -140,7 +140,7 @@ Grid overflow_grid(const std::vector<IntegerCell>& cells, const std::vector<std:
         first = false;
       }
       if (m == "int32") continue;  // exact: never wrong
-      std::vector<std::string> row = {"", m};
+      std::vector<std::string> row = {cell_label(*c.row), m};
       for (auto& t : per_layer(r, [](const json& l) {
              const double n = l.at("dot_products").get<double>();
              const double w = l.at("wrong").get<double>();

@@ -168,7 +168,10 @@ SweepReport run_cells(const Sweep& sweep, const std::vector<std::size_t>& indice
     std::snprintf(acc, sizeof acc, " test_acc=%.4f", r.test_accuracy);
     line += acc;
     // Integer top-1 per accumulator model: "int_wrap=0.8123", or "int_wrap=refused".
-    for (const auto& [model, result] : r.integer.items()) {
+    for (const integer::AccModel m : c.integer_acc) {
+      const std::string model = integer::acc_model_name(m);
+      if (!r.integer.contains(model)) continue;
+      const nlohmann::json& result = r.integer.at(model);
       if (result.contains("refused")) {
         line += " int_" + model + "=refused";
         continue;

@@ -88,7 +88,7 @@ with tempfile.TemporaryDirectory() as tmp:
             if model == "int32":
                 check("int32 is never wrong", sum(wrong) == 0, wrong)
             else:
-                layers_wrong = wrong
+                layers_wrong, layers_dots = wrong, dots
         check("the training's record is still there", "summary" in f and "curves" in f)
     for method in ("pact", "fp32"):
         with h5py.File(cells[method], "r") as f:
@@ -165,8 +165,9 @@ with tempfile.TemporaryDirectory() as tmp:
     check("overflow table", "### Per-layer 16-bit overflows (lenet5, synthetic)" in r.stdout,
           r.stdout)
     check("wrap's per-layer counts shown",
-          "| | wrap | " + " | ".join("%d (" % w for w in layers_wrong[:1]) in r.stdout
-          or "| — | wrap | %d (" % layers_wrong[0] in r.stdout, r.stdout)
+          "| minmax W4A4, seed 1 | wrap | %s |\n" % " | ".join(
+              "%d (%.2f%%)" % (w, 100.0 * w / d) for w, d in zip(layers_wrong, layers_dots))
+          in r.stdout, r.stdout)
     check("the refusal shown", rows["pact"]["int_refused"].replace("|", "\\|") in r.stdout,
           r.stdout)
     r = run("report", merged, "--integer", "--format", "csv")
