@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <limits>
 
 namespace qb::analysis {
 
@@ -44,6 +45,11 @@ std::vector<ResultRow> read_rows(const h5::Group& s, const std::string& path, st
   std::vector<ResultRow> rows(n);
   for (const exp::ResultsColumn& col : exp::kResultsColumns.rows()) {
     const std::string c(col.name);
+    if (col.optional && !s.has(c)) {  // a file merged before the column existed
+      if (col.type == exp::ColumnType::real)
+        for (auto& row : rows) row.values[c] = std::numeric_limits<double>::quiet_NaN();
+      continue;
+    }
     if (col.type == exp::ColumnType::text) {
       const auto v = s.read_strings(c);
       sized(c, v.size());

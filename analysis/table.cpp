@@ -26,7 +26,11 @@ Aggregate aggregate(const Results& results, const TableSpec& spec, const Filter&
       throw error(results.path, ": table '", spec.name, "', ", where, ": two results for seed ",
                   r.seed, " (", r.method, " ", r.options, ", first_last ", r.first_last,
                   "): narrow the filter with options, first_last or granularity");
-    v.push_back(r.values.at(spec.metric.column) * spec.metric.scale);
+    // NaN: the cell has no such value (no integer inference under that model, or export
+    // refused it); shown as missing, like a cell without results.
+    const double x = r.values.at(spec.metric.column);
+    if (std::isnan(x)) continue;
+    v.push_back(x * spec.metric.scale);
     g.keys.push_back(r.key);
   }
   g.n = v.size();

@@ -1,9 +1,12 @@
 // `qbench report RESULTS.h5 [--spec FILE] --format md|csv|tex [--plots DIR] [--claims]`:
 // comparison tables (and plots) regenerated from a merged results file; and
 // `qbench report --bench FILE.json --peer REGEX`: Google Benchmark output as ratios against
-// peer rows of the same run. The work is in analysis/; this file only wires flags to it.
+// peer rows of the same run; `qbench report RESULTS.h5 --integer`: the integer-inference
+// tables (accuracy per accumulator model, per-layer overflows). The work is in analysis/; this file
+// only wires flags to it.
 #include "analysis/bench.h"
 #include "analysis/claims.h"
+#include "analysis/integer_table.h"
 #include "analysis/plots.h"
 #include "analysis/render.h"
 #include "analysis/results.h"
@@ -27,7 +30,7 @@ namespace {
 struct ReportArgs {
   std::string results, spec, format = "md", plots, bench, peer;
   std::string claims_dir = QB_CLAIMS_DIR;
-  bool claims = false;
+  bool claims = false, integer = false;
 };
 
 int report(const ReportArgs& a) {
@@ -36,9 +39,15 @@ int report(const ReportArgs& a) {
     throw error("report: give a merged results file (RESULTS.h5) or --bench FILE.json");
   if (!a.bench.empty() && a.peer.empty())
     throw error("--peer: required with --bench (a regex naming the peer rows, e.g. '^copy/')");
+  if (a.integer && (a.results.empty() || !a.spec.empty() || a.claims || !a.plots.empty()))
+    throw error("--integer: give a merged results file, and neither --spec, --claims nor --plots");
   std::string out;
   if (!a.bench.empty()) out += analysis::render(analysis::bench_ratios(a.bench, a.peer), fmt);
-  if (!a.results.empty()) {
+  if (a.integer) {
+    // Each table whole (CSV: each with its header), one empty line between them.
+    for (const analysis::Grid& g : analysis::integer_tables(a.results))
+      out += (out.empty() ? "" : "\n") + analysis::render(g, fmt);
+  } else if (!a.results.empty()) {
     const analysis::Results results = analysis::read_results(a.results);
     const std::vector<analysis::TableSpec> specs =
         a.spec.empty()
@@ -86,6 +95,8 @@ Run add_report(CLI::App& app) {
   cmd->add_option("--format", a->format, one_of("Table format", analysis::kFormats.names()))
       ->capture_default_str();
   cmd->add_option("--plots", a->plots, "Write SVG and PNG plots (gnuplot) into this folder");
+  cmd->add_flag("--integer", a->integer,
+                "Integer-inference tables: top-1 per accumulator model, per-layer overflows");
   cmd->add_flag("--claims", a->claims, "Print the papers' published claims after each table");
   cmd->add_option("--claims-dir", a->claims_dir, "Folder of <method>.json claims")
       ->capture_default_str();

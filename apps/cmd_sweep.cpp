@@ -51,10 +51,11 @@ int dry_run(const exp::Sweep& sweep, const std::vector<std::size_t>& cells, cons
     const char* status = "todo";
     if (!a.run.out.empty()) {
       const auto s = exp::cell_status(a.run.out, c);
-      status = s == exp::CellStatus::done      ? "done"
-               : s == exp::CellStatus::damaged ? "damaged"
-               : s == exp::CellStatus::failed  ? "failed"
-                                               : "todo";
+      status = s == exp::CellStatus::done         ? "done"
+               : s == exp::CellStatus::damaged    ? "damaged"
+               : s == exp::CellStatus::failed     ? "failed"
+               : s == exp::CellStatus::incomplete ? "integer-missing"
+                                                  : "todo";
     }
     std::printf("%s %s %s\n", c.key.c_str(), c.name.c_str(), status);
   }

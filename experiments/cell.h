@@ -3,18 +3,23 @@
 // A cell's key is content_key() of its canonical JSON (cell_json): everything that changes
 // its result — dataset identity (name, limits, validation size; not the folder, so the same
 // sweep keeps its keys on another machine), network, seed, FP32 recipe, method, settings,
-// options, fine-tuning recipe. Thread count is not part of it (it is recorded per cell).
+// options, fine-tuning recipe. Thread count is not part of it (it is recorded per cell), nor
+// are the accumulator models of the integer inference run after training: those results are
+// derived from the trained checkpoint the cell keeps, so asking for more of them later adds
+// them to a finished cell without training it again (experiments/cell_integer.h).
 // Stored results are found by these keys: a change to what cell_json writes orphans them.
 #pragma once
 
 #include "engine/optim.h"
 #include "engine/train.h"
+#include "integer/accumulator.h"
 #include "methods/method.h"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace qb::exp {
 
@@ -44,6 +49,9 @@ struct Cell {
   std::string key;       // content_key(cell_json(*this))
   std::string fp32_key;  // content_key(fp32_json(*this)): the cached pretraining checkpoint
   std::string name;      // <method>/w<w>a<a>[g<g>]/<net>/<dataset>/s<seed>, for people
+  // After training, integer-only inference of the test split under each of these (the
+  // config's "integer": {"acc": [...]}); not part of the key.
+  std::vector<integer::AccModel> integer_acc;
 };
 
 nlohmann::json to_json(const Recipe& r);

@@ -19,12 +19,14 @@ namespace {
 using json = nlohmann::json;
 
 const std::vector<std::string> kTopKeys = {
-    "schema", "name",  "dataset", "networks",   "seeds",       "fp32",    "finetune", "methods",
-    "wbits",  "abits", "gbits",   "first_last", "granularity", "exclude", "include",  "max_cells"};
+    "schema",      "name",    "dataset", "networks",  "seeds",  "fp32",
+    "finetune",    "methods", "wbits",   "abits",     "gbits",  "first_last",
+    "granularity", "exclude", "include", "max_cells", "integer"};
 const std::vector<std::string> kRecipeKeys = {"epochs",   "batch", "optimizer", "lr",
                                               "momentum", "wd",    "schedule",  "warmup"};
 const std::vector<std::string> kDatasetKeys = {"name", "data_dir", "train_limit", "test_limit",
                                                "val_size"};
+const std::vector<std::string> kIntegerKeys = {"acc"};
 const std::vector<std::string> kMethodKeys = {"name",  "options", "recipe",     "wbits",
                                               "abits", "gbits",   "first_last", "granularity"};
 
@@ -129,6 +131,32 @@ MethodEntry read_method(const json& m, const std::string& path, const MethodEntr
   return e;
 }
 
+// "integer": {"acc": ["int32", "wrap", ...]}: the accumulator models every cell's integer
+// inference runs under, each named once.
+std::vector<integer::AccModel> read_integer(const json& j, JsonReader& in) {
+  std::vector<integer::AccModel> models;
+  if (!j.contains("integer") || !in.object(j["integer"], "integer", kIntegerKeys)) return models;
+  const json& spec = j["integer"];
+  std::vector<std::string> names;
+  if (!spec.contains("acc")) {
+    in.problem("integer.acc", "missing (e.g. [\"int32\", \"wrap\", \"saturate\"])");
+    return models;
+  }
+  if (!in.read_list(spec, "acc", "integer", names)) return models;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::string at = item_path(spec, "acc", "integer", i);
+    const auto* row = integer::kAccModels.find(names[i]);
+    if (!row)
+      in.problem(
+          unknown_name(integer::kAccModels.what(), names[i], integer::kAccModels.names(), at));
+    else if (std::find(models.begin(), models.end(), row->value) != models.end())
+      in.problem(at, "'" + names[i] + "' is listed twice");
+    else
+      models.push_back(row->value);
+  }
+  return models;
+}
+
 Rule read_exclude(const json& j, const std::string& path, JsonReader& in) {
   Rule r;
   r.path = path;
@@ -176,6 +204,7 @@ Sweep parse_sweep(const json& j, std::optional<std::uint64_t> max_cells) {
                              std::to_string(kConfigSchema) + ")");
   in.read(j, "name", "", s.name);
   const DatasetSpec data = read_dataset(j, in);
+  const std::vector<integer::AccModel> integer_acc = read_integer(j, in);
 
   // The top-level lists: every methods[] entry starts from them.
   MethodEntry defaults;
@@ -246,6 +275,7 @@ Sweep parse_sweep(const json& j, std::optional<std::uint64_t> max_cells) {
   s.cells =
       expand_cells(entries, includes, excludes, data, fp32, defaults.nets, defaults.seeds, in);
   in.throw_if_any();
+  for (Cell& c : s.cells) c.integer_acc = integer_acc;
   std::set<std::string> keys;
   for (const auto& c : s.cells) keys.insert(c.key);
   s.hash = content_key(json(std::vector<std::string>(keys.begin(), keys.end())));

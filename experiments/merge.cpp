@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -17,8 +18,36 @@ using json = nlohmann::json;
 
 namespace {
 
+// An integer-inference column, int_<quantity>_<model> (results_columns.h): the cell's value,
+// NaN where it did not run that model or export refused it.
+json integer_value(const CellRecord& r, std::string_view column) {
+  if (column == "int_refused") {
+    for (const auto& [model, result] : r.integer.items())
+      if (result.contains("refused")) return result.at("refused");
+    return "";
+  }
+  for (const std::string_view quantity : {"acc_", "agree_", "wrong_", "mismatch_"}) {
+    const std::string prefix = "int_" + std::string(quantity);
+    if (column.substr(0, prefix.size()) != prefix) continue;
+    std::string model(column.substr(prefix.size()));
+    std::replace(model.begin(), model.end(), '_', '-');
+    if (!r.integer.contains(model) || r.integer.at(model).contains("refused"))
+      return std::numeric_limits<double>::quiet_NaN();
+    const json& res = r.integer.at(model);
+    if (quantity == "acc_") return res.at("accuracy");
+    if (quantity == "agree_") return res.at("agreement").at("fraction");
+    if (quantity == "mismatch_") return res.at("reference").at("mismatches").get<double>();
+    double wrong = 0;
+    for (const json& l : res.at("layers")) wrong += l.value("wrong", 0.0);
+    return wrong;
+  }
+  QB_CHECK(false);  // a column results_columns.h added without a value here
+  return nullptr;
+}
+
 // A finished cell's value in one /summary column.
 json column_value(const CellRecord& r, std::string_view column) {
+  if (column.substr(0, 4) == "int_") return integer_value(r, column);
   const json& c = r.config;
   if (column == "key") return r.key;
   if (column == "dataset") return c.at("pretrain").at("dataset").at("name");

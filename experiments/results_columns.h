@@ -18,6 +18,9 @@ struct ResultsColumn {
   // percentages); empty for the other columns.
   std::string_view metric_label = {};
   double metric_scale = 1;
+  // Added after files of this schema were first written: absent from an older merged file,
+  // where readers take it as NaN (real) or "" (text).
+  bool optional = false;
 };
 
 inline constexpr ResultsColumn kResultsColumnRows[] = {
@@ -41,6 +44,36 @@ inline constexpr ResultsColumn kResultsColumnRows[] = {
     {"epochs", ColumnType::real},
     {"seconds", ColumnType::real, "wall time per cell (s)"},
     {"train_seconds", ColumnType::real, "training time (s)"},
+    // Integer inference (experiments/cell_integer.h), one column per quantity and accumulator
+    // model ('-' in a model's name written '_'); NaN where the cell did not run that model or
+    // export refused it. int_refused: the refusal line, "" otherwise.
+    {"int_acc_int32", ColumnType::real, "integer top-1, int32 accumulator (%)", 100, true},
+    {"int_acc_wrap", ColumnType::real, "integer top-1, wrap accumulator (%)", 100, true},
+    {"int_acc_saturate", ColumnType::real, "integer top-1, saturate accumulator (%)", 100, true},
+    {"int_acc_pair_saturate", ColumnType::real, "integer top-1, pair-saturate accumulator (%)", 100,
+     true},
+    {"int_acc_pair_wrap", ColumnType::real, "integer top-1, pair-wrap accumulator (%)", 100, true},
+    {"int_agree_int32", ColumnType::real, "agreement with fake-quant, int32 (%)", 100, true},
+    {"int_agree_wrap", ColumnType::real, "agreement with fake-quant, wrap (%)", 100, true},
+    {"int_agree_saturate", ColumnType::real, "agreement with fake-quant, saturate (%)", 100, true},
+    {"int_agree_pair_saturate", ColumnType::real, "agreement with fake-quant, pair-saturate (%)",
+     100, true},
+    {"int_agree_pair_wrap", ColumnType::real, "agreement with fake-quant, pair-wrap (%)", 100,
+     true},
+    {"int_wrong_int32", ColumnType::real, "overflowed dot products, int32", 1, true},
+    {"int_wrong_wrap", ColumnType::real, "overflowed dot products, wrap", 1, true},
+    {"int_wrong_saturate", ColumnType::real, "overflowed dot products, saturate", 1, true},
+    {"int_wrong_pair_saturate", ColumnType::real, "overflowed dot products, pair-saturate", 1,
+     true},
+    {"int_wrong_pair_wrap", ColumnType::real, "overflowed dot products, pair-wrap", 1, true},
+    {"int_mismatch_int32", ColumnType::real, "engine/simulation mismatches, int32", 1, true},
+    {"int_mismatch_wrap", ColumnType::real, "engine/simulation mismatches, wrap", 1, true},
+    {"int_mismatch_saturate", ColumnType::real, "engine/simulation mismatches, saturate", 1, true},
+    {"int_mismatch_pair_saturate", ColumnType::real, "engine/simulation mismatches, pair-saturate",
+     1, true},
+    {"int_mismatch_pair_wrap", ColumnType::real, "engine/simulation mismatches, pair-wrap", 1,
+     true},
+    {"int_refused", ColumnType::text, {}, 1, true},
 };
 inline constexpr NameTable<ResultsColumn> kResultsColumns{"results column", kResultsColumnRows};
 

@@ -5,6 +5,7 @@
 #include "engine/io/atomic_file.h"
 #include "engine/parallel.h"
 #include "engine/train.h"
+#include "experiments/cell_integer.h"
 #include "experiments/environment.h"
 #include "experiments/store.h"
 #include "methods/qat.h"
@@ -56,6 +57,18 @@ std::string ensure_fp32(const Cell& c, const RunOptions& o, Progress& progress) 
   return path;
 }
 
+// The integer results `c` lacks, computed from its kept checkpoint and written with the ones
+// it has into a new cell file that replaces the old one atomically; the training's record is
+// copied as it was.
+void add_integer(const Cell& c, const RunOptions& o, const std::string& checkpoint,
+                 Progress& progress) {
+  const CellRecord r = read_cell(cell_path(o.out, c.key), c.key);
+  CellOutcome outcome{r.summary, r.environment, r.wall_seconds, r.integer};
+  outcome.integer.update(
+      run_integer(c, checkpoint, missing_integer(c, r.integer), o.threads, progress));
+  write_cell(o.out, c, outcome);
+}
+
 }  // namespace
 
 std::vector<std::size_t> shard_indices(std::size_t cells, std::size_t shard, std::size_t shards) {
@@ -80,8 +93,8 @@ CellStatus cell_status(const std::string& dir, const Cell& c, std::string* why) 
     }
   }
   try {
-    read_cell(path, c.key);
-    return CellStatus::done;
+    const CellRecord r = read_cell(path, c.key);
+    return missing_integer(c, r.integer).empty() ? CellStatus::done : CellStatus::incomplete;
   } catch (const Error& e) {
     if (why) *why = e.what();
     return CellStatus::damaged;
@@ -92,9 +105,16 @@ CellRun run_cell(const Cell& c, const RunOptions& o, Progress& progress, std::st
   FileLock lock(o.out, c.key, /*blocking=*/false);
   if (!lock.owns()) return CellRun::busy;
   // Another process may have finished it between our status check and the lock.
-  const CellStatus now = cell_status(o.out, c);
-  if (!o.force && (now == CellStatus::done || (now == CellStatus::failed && !o.retry_failed)))
-    return CellRun::done_elsewhere;
+  const std::string checkpoint = qat_path(o.out, c.key);
+  if (!o.force) {
+    const CellStatus s = cell_status(o.out, c);
+    if (s == CellStatus::done || (s == CellStatus::failed && !o.retry_failed))
+      return CellRun::done_elsewhere;
+    if (s == CellStatus::incomplete && fs::exists(checkpoint)) {
+      add_integer(c, o, checkpoint, progress);
+      return CellRun::integer_added;
+    }
+  }
   const auto t0 = Clock::now();
   CellOutcome outcome;
   try {
@@ -102,6 +122,7 @@ CellRun run_cell(const Cell& c, const RunOptions& o, Progress& progress, std::st
     TrainConfig t = cell_train_config(c);
     t.threads = o.threads;
     t.init = init;
+    t.out = checkpoint;
     const QatConfig q{c.method, c.quant};
     const TrainExtensions ext = make_qat(q);
     t.quantization = to_json(q);
@@ -113,7 +134,8 @@ CellRun run_cell(const Cell& c, const RunOptions& o, Progress& progress, std::st
     return CellRun::failed;
   }
   outcome.environment = environment(num_threads());
-  outcome.wall_seconds = since(t0);
+  outcome.wall_seconds = since(t0);  // integer inference not included: it has its own "seconds"
+  outcome.integer = run_integer(c, checkpoint, c.integer_acc, o.threads, progress);
   write_cell(o.out, c, outcome);
   remove_quietly(failed_cell_path(o.out, c.key));  // an earlier failure, retried
   return CellRun::ran;
@@ -129,6 +151,8 @@ SweepReport run_cells(const Sweep& sweep, const std::vector<std::size_t>& indice
     std::string why;
     const CellStatus s = cell_status(o.out, sweep.cells[i], &why);
     if (s == CellStatus::damaged) notes.line(why + ": running the cell again");
+    if (s == CellStatus::incomplete)
+      notes.line(sweep.cells[i].key + ": trained; integer results to add");
     if (s == CellStatus::done && !o.force) {
       ++rep.skipped;
       continue;
@@ -168,7 +192,7 @@ SweepReport run_cells(const Sweep& sweep, const std::vector<std::size_t>& indice
       std::fflush(out);
       continue;
     }
-    if (run != CellRun::ran) {
+    if (run == CellRun::busy || run == CellRun::done_elsewhere) {
       notes.line(c.key + (run == CellRun::busy ? ": running in another process, skipped"
                                                : ": finished by another process"));
       ++(run == CellRun::busy ? rep.busy : rep.skipped);
@@ -176,7 +200,23 @@ SweepReport run_cells(const Sweep& sweep, const std::vector<std::size_t>& indice
     }
     ++rep.ran;
     const CellRecord r = read_cell(cell_path(o.out, c.key), c.key);
-    std::fprintf(out, "%s %s test_acc=%.4f\n", c.key.c_str(), c.name.c_str(), r.test_accuracy);
+    std::string line = c.key + " " + c.name;
+    char acc[32];
+    std::snprintf(acc, sizeof acc, " test_acc=%.4f", r.test_accuracy);
+    line += acc;
+    // Integer top-1 per accumulator model: "int_wrap=0.8123", or "int_wrap=refused".
+    for (const integer::AccModel m : c.integer_acc) {
+      const std::string model = integer::acc_model_name(m);
+      if (!r.integer.contains(model)) continue;
+      const nlohmann::json& result = r.integer.at(model);
+      if (result.contains("refused")) {
+        line += " int_" + model + "=refused";
+        continue;
+      }
+      std::snprintf(acc, sizeof acc, "=%.4f", result.at("accuracy").get<double>());
+      line += " int_" + model + acc;
+    }
+    std::fprintf(out, "%s\n", line.c_str());
     std::fflush(out);
   }
   notes.line("sweep " + sweep.hash + ": " + std::to_string(rep.ran) + " run, " +

@@ -26,12 +26,16 @@ struct RunOptions {
 // Cells of shard `shard` (0-based) of `shards`: those whose index ≡ shard (mod shards).
 std::vector<std::size_t> shard_indices(std::size_t cells, std::size_t shard, std::size_t shards);
 
-enum class CellStatus { todo, done, damaged, failed };
+// incomplete: trained, but integer results the sweep asks for (Cell::integer_acc) are missing.
+enum class CellStatus { todo, done, damaged, failed, incomplete };
 // `why` gets the reason when the file exists but does not validate, or why the cell failed.
 CellStatus cell_status(const std::string& dir, const Cell& c, std::string* why = nullptr);
 
-enum class CellRun { ran, failed, busy, done_elsewhere };
-// Pretrains (or reuses) the cell's FP32 checkpoint, fine-tunes, writes DIR/cells/<key>.h5.
+enum class CellRun { ran, integer_added, failed, busy, done_elsewhere };
+// Pretrains (or reuses) the cell's FP32 checkpoint, fine-tunes (keeping the checkpoint in
+// DIR/qat/), runs integer inference under the cell's accumulator models, writes
+// DIR/cells/<key>.h5. An incomplete cell whose checkpoint is kept is not trained again: the
+// missing integer results are added and the cell file rewritten atomically (integer_added).
 // When either training diverges (TrainingDiverged), records the cell as failed
 // (write_failed_cell, with the message as reason) and returns CellRun::failed; `why` gets it.
 CellRun run_cell(const Cell& c, const RunOptions& o, Progress& progress,

@@ -5,6 +5,7 @@
 #include "engine/io/hdf5.h"
 #include "engine/io/input_file.h"
 #include "engine/io/json_parse.h"
+#include "experiments/cell_integer.h"
 #include "experiments/hash.h"
 
 #include <fcntl.h>
@@ -28,6 +29,9 @@ std::string failed_cell_path(const std::string& dir, const std::string& key) {
 
 std::string fp32_path(const std::string& dir, const std::string& key) {
   return (fs::path(dir) / "fp32" / (key + ".h5")).string();
+}
+std::string qat_path(const std::string& dir, const std::string& key) {
+  return (fs::path(dir) / "qat" / (key + ".h5")).string();
 }
 
 FileLock::FileLock(const std::string& dir, const std::string& name, bool blocking) {
@@ -57,7 +61,7 @@ json read_sweep_record(const std::string& dir) {
 
 void prepare_results_dir(const std::string& dir, const Sweep& sweep, const json& config) {
   std::error_code ec;
-  for (const char* sub : {"cells", "fp32", "locks"}) {
+  for (const char* sub : {"cells", "fp32", "qat", "locks"}) {
     fs::create_directories(fs::path(dir) / sub, ec);
     if (ec) throw error(dir, ": cannot create the results folder (", ec.message(), ")");
   }
@@ -112,6 +116,7 @@ void write_cell(const std::string& dir, const Cell& cell, const CellOutcome& o) 
       for (const auto& e : s.at("history")) v.push_back(e.at(col).get<double>());
       c.write_doubles(col, v);
     }
+    write_integer(root, o.integer);
   });
 }
 
@@ -156,9 +161,9 @@ CellRecord read_cell(const std::string& path, const std::string& expected_key) {
     r.config = json::parse(root.read_string("config"));
     if (content_key(r.config) != r.key) throw error("config does not hash to its key");
     r.environment = json::parse(root.read_string("environment"));
-    const json summary = json::parse(root.read_string("summary"));
+    r.summary = json::parse(root.read_string("summary"));
     const json layers = json::parse(root.read_string("layers"));
-    if (!summary.is_object() || !layers.is_array()) throw error("summary or layers malformed");
+    if (!r.summary.is_object() || !layers.is_array()) throw error("summary or layers malformed");
     const h5::Group m = root.open_group("metrics");
     r.test_accuracy = m.read_double("test_accuracy");
     r.val_accuracy = m.read_double("val_accuracy");
@@ -170,6 +175,7 @@ CellRecord read_cell(const std::string& path, const std::string& expected_key) {
     r.wall_seconds = t.read_double("wall_seconds");
     const h5::Group c = root.open_group("curves");
     for (const auto& name : c.children()) c.read_doubles(name);  // checksums verified
+    r.integer = read_integer(root);
     return r;
   } catch (const json::exception& e) {
     throw error(path, ": damaged cell (bad JSON: ", e.what(), ")");

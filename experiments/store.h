@@ -4,6 +4,8 @@
 //   DIR/cells/<key>.h5      one finished cell each, written atomically (docs/results-format.md)
 //   DIR/fp32/<key>.h5       cached FP32 pretraining checkpoints that cells fine-tune from
 //   DIR/fp32/<key>.run.h5   a pretraining in progress (per-epoch checkpoint, resumed after a kill)
+//   DIR/qat/<key>.h5        each cell's trained checkpoint (written after every fine-tuning
+//                           epoch), kept for integer inference (experiments/cell_integer.h)
 //   DIR/locks/<key>.lock    advisory locks (flock) so that concurrent processes — shards on a
 //                           shared file system, MPI ranks, an accidental second run — never
 //                           write the same file at once; the kernel drops them when a process dies
@@ -25,6 +27,7 @@ constexpr int kCellSchema = 1;
 
 std::string cell_path(const std::string& dir, const std::string& key);
 std::string fp32_path(const std::string& dir, const std::string& key);
+std::string qat_path(const std::string& dir, const std::string& key);
 
 // Creates DIR (and its subfolders) and records the sweep in DIR/sweep.json, or checks that the
 // sweep already recorded there is this one. Throws qb::Error for an unwritable folder or a
@@ -39,6 +42,7 @@ struct CellOutcome {
   nlohmann::json summary;      // `qbench train`'s JSON summary (history, metrics, layers, ...)
   nlohmann::json environment;  // environment(threads)
   double wall_seconds = 0;     // the whole cell: data, training, evaluation
+  nlohmann::json integer = nlohmann::json::object();  // experiments/cell_integer.h; {}: none
 };
 
 void write_cell(const std::string& dir, const Cell& cell, const CellOutcome& outcome);
@@ -48,6 +52,8 @@ struct CellRecord {
   std::string key;
   nlohmann::json config;  // cell_json
   nlohmann::json environment;
+  nlohmann::json summary;  // as CellOutcome::summary
+  nlohmann::json integer;  // as CellOutcome::integer
   double test_accuracy = 0, val_accuracy = 0, test_loss = 0, val_loss = 0;
   double epochs = 0, train_seconds = 0, wall_seconds = 0;
 };

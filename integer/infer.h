@@ -20,7 +20,7 @@ struct InferConfig {
   std::string dataset;   // empty: the checkpoint's
   std::string data_dir;  // empty: the checkpoint's
   AccModel acc = AccModel::int32;
-  int8::Isa isa = int8::Isa::scalar;
+  int8::Isa isa = int8::best_isa();  // results do not depend on it (tests/test_integer_engine)
   std::size_t batch = 256;
   int threads = 0;
   std::size_t test_limit = 0;  // 0: the whole test split

@@ -3,10 +3,12 @@
 #include "engine/check.h"
 #include "experiments/config.h"
 #include "experiments/hash.h"
+#include "experiments/results_columns.h"
 #include "experiments/runner.h"
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <set>
 
 using namespace qb;
@@ -199,4 +201,61 @@ TEST_CASE("a config of too many cells is refused before anything expands it", "[
   j["methods"] = json::parse(R"([{"name": "minmax"}])");
   CHECK(problems(j) ==
         "the sweep holds over 2^64-1 cells before excludes, over the limit of 100000" + raise);
+}
+
+TEST_CASE("the integer option names accumulator models and leaves cell keys alone", "[sweep]") {
+  json j = base();
+  const exp::Sweep plain = exp::parse_sweep(j);
+  j["integer"] = {{"acc", {"int32", "pair-saturate"}}};
+  const exp::Sweep with = exp::parse_sweep(j);
+  REQUIRE(with.cells.size() == plain.cells.size());
+  // Integer results are added to a finished cell from its checkpoint, never by training again:
+  // the option is not part of a cell's identity, nor of the sweep's.
+  CHECK(with.hash == plain.hash);
+  for (std::size_t i = 0; i < with.cells.size(); ++i) {
+    CHECK(with.cells[i].key == plain.cells[i].key);
+    CHECK(plain.cells[i].integer_acc.empty());
+    CHECK(with.cells[i].integer_acc ==
+          std::vector{integer::AccModel::int32, integer::AccModel::pair_saturate});
+  }
+  j["integer"] = {{"acc", "wrap"}};  // one value for a list
+  CHECK(exp::parse_sweep(j).cells[0].integer_acc == std::vector{integer::AccModel::wrap});
+
+  j["integer"] = {{"acc", {"int32", "wrapp"}}};
+  CHECK(problems(j) ==
+        "integer.acc[1]: unknown accumulator model 'wrapp' (valid: int32, wrap, saturate, "
+        "pair-saturate, pair-wrap; did you mean 'wrap'?)");
+  j["integer"] = {{"acc", 16}};
+  CHECK(problems(j) == "integer.acc: expected string, got number");
+  j["integer"] = {{"acc", {"saturate", 16}}};
+  CHECK(problems(j) == "integer.acc[1]: expected string, got number");
+  j["integer"] = {"int32"};
+  CHECK(problems(j) == "integer: expected object, got array");
+  j["integer"] = {{"acc", {"wrap", "wrap"}}};
+  CHECK(problems(j) == "integer.acc[1]: 'wrap' is listed twice");
+  j["integer"] = json::object();
+  CHECK(problems(j) == "integer.acc: missing (e.g. [\"int32\", \"wrap\", \"saturate\"])");
+  j["integer"] = {{"accs", {"wrap"}}, {"acc", "int32"}};
+  CHECK(problems(j) == "integer.accs: unknown key (did you mean 'acc'?)");
+  j.erase("integer");
+  j["integr"] = {{"acc", "int32"}};
+  CHECK(problems(j) == "integr: unknown key (did you mean 'integer'?)");
+}
+
+TEST_CASE("every accumulator model has its integer summary columns", "[sweep]") {
+  std::size_t acc_columns = 0;
+  for (const auto& col : exp::kResultsColumns.rows())
+    acc_columns += col.name.substr(0, 8) == "int_acc_";
+  CHECK(acc_columns == std::size(integer::kAccModelRows));
+  for (const auto& row : integer::kAccModelRows) {
+    std::string model(row.name);
+    std::replace(model.begin(), model.end(), '-', '_');
+    for (const char* quantity : {"int_acc_", "int_agree_", "int_wrong_", "int_mismatch_"}) {
+      const exp::ResultsColumn* col = exp::kResultsColumns.find(quantity + model);
+      REQUIRE(col);
+      CHECK(col->type == exp::ColumnType::real);
+      CHECK(col->optional);  // absent from files merged before them
+      CHECK(!col->metric_label.empty());
+    }
+  }
 }
