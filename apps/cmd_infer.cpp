@@ -23,7 +23,10 @@ Run add_infer(CLI::App& app) {
                   one_of("int8 kernels (default: the best this CPU has)", int8::kIsas.names()));
   cmd->add_option("--batch", cfg->batch, "Images per batch")->capture_default_str();
   cmd->add_option("--threads", cfg->threads, "Threads (0: all cores)")->capture_default_str();
-  cmd->add_option("--test-limit", cfg->test_limit, "Use only the first N test images (0: all)")
+  cmd->add_option("--test-limit", cfg->test_limit, "Use only the first N images (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--split", cfg->split,
+                  "Images: test, or train (the data the quantizers were calibrated on)")
       ->capture_default_str();
   return [cfg, isa] {
     cfg->isa = isa->empty() ? int8::best_isa() : int8::kIsas.parse(*isa, "--isa").value;

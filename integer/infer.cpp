@@ -79,10 +79,16 @@ nlohmann::json infer(const InferConfig& cfg, Progress& progress) {
   const std::string dataset =
       cfg.dataset.empty() ? config.at("dataset").get<std::string>() : cfg.dataset;
   const DataSplits splits = load_dataset(dataset, data);
-  const Dataset& test = splits.test;
+  if (cfg.split != "test" && cfg.split != "train")
+    throw key_error("--split", "expected test or train, got '", cfg.split, "'");
+  const Dataset& eval_set = cfg.split == "train" ? splits.train : splits.test;
+  // The training split's length is the checkpoint's (it sets the normalisation): cut here.
+  const std::size_t images = cfg.split == "train" && cfg.test_limit
+                                 ? std::min(cfg.test_limit, eval_set.size())
+                                 : eval_set.size();
 
-  auto net = make_network(config.at("net").get<std::string>(), test.sample_shape(),
-                          test.num_classes, config.at("width").get<float>());
+  auto net = make_network(config.at("net").get<std::string>(), eval_set.sample_shape(),
+                          eval_set.num_classes, config.at("width").get<float>());
   make_qat(qat).attach(*net);
   try {
     load_weights(*net, ck, /*skip_quantizer_params=*/false);
@@ -93,7 +99,7 @@ nlohmann::json infer(const InferConfig& cfg, Progress& progress) {
   const Network inet = export_network(*net, {qat.method, splits.mean, splits.stddev});
   Engine engine(inet, cfg.acc, cfg.isa);
 
-  const Shape s = test.sample_shape();
+  const Shape s = eval_set.sample_shape();
   const std::size_t per = numel(s), classes = std::size_t(inet.classes);
   std::size_t correct = 0, fq_correct = 0, agree = 0, mismatches = 0;
   std::vector<OverflowStats> ref_stats;
@@ -101,17 +107,17 @@ nlohmann::json infer(const InferConfig& cfg, Progress& progress) {
   std::vector<double> logits, ref_logits;
   Trace trace, ref_trace;
   Tensor batch;
-  for (std::size_t begin = 0; begin < test.size(); begin += cfg.batch) {
-    const std::size_t n = std::min(cfg.batch, test.size() - begin);
+  for (std::size_t begin = 0; begin < images; begin += cfg.batch) {
+    const std::size_t n = std::min(cfg.batch, images - begin);
     batch = Tensor::from_shape({n, s[0], s[1], s[2]});
-    std::memcpy(batch.data(), test.images.data() + begin * per, n * per * sizeof(float));
+    std::memcpy(batch.data(), eval_set.images.data() + begin * per, n * per * sizeof(float));
     const Tensor& fq = net->forward(batch, /*training=*/false);
     const auto t0 = std::chrono::steady_clock::now();
     engine.forward(batch.data(), int(n), logits, &trace);
     engine_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     reference_forward(inet, cfg.acc, batch.data(), int(n), ref_logits, &ref_trace, &ref_stats);
     for (std::size_t k = 0; k < n; ++k) {
-      const std::size_t label = test.labels[begin + k];
+      const std::size_t label = eval_set.labels[begin + k];
       const std::size_t top = argmax(logits.data() + k * classes, int(classes));
       const std::size_t fq_top = argmax(fq.data() + k * classes, int(classes));
       correct += top == label;
@@ -128,7 +134,7 @@ nlohmann::json infer(const InferConfig& cfg, Progress& progress) {
       }
       mismatches += !same;
     }
-    progress.line("infer: " + std::to_string(begin + n) + "/" + std::to_string(test.size()) +
+    progress.line("infer: " + std::to_string(begin + n) + "/" + std::to_string(images) +
                   " images, " + std::to_string(mismatches) + " mismatches");
   }
 
@@ -166,24 +172,24 @@ nlohmann::json infer(const InferConfig& cfg, Progress& progress) {
     if (!l.note.empty()) j["note"] = l.note;
     layers.push_back(j);
   }
-  const double N = double(test.size());
-  return {
-      {"checkpoint", path},
-      {"net", inet.name},
-      {"quantization", q},
-      {"acc", acc_model_name(cfg.acc)},
-      {"isa", int8::isa_name(cfg.isa)},
-      {"threads", num_threads()},
-      {"data", splits.identity},
-      {"images", test.size()},
-      {"accuracy", correct / N},
-      {"fake_quant_accuracy", fq_correct / N},
-      {"agreement",
-       {{"top1_agree", agree}, {"disagreements", test.size() - agree}, {"fraction", agree / N}}},
-      {"reference", {{"mismatches", mismatches}, {"overflow_counts_equal", stats_equal}}},
-      {"input", input_json(inet.input)},
-      {"layers", layers},
-      {"images_per_second", engine_seconds > 0 ? N / engine_seconds : 0.0}};
+  const double N = double(images);
+  return {{"checkpoint", path},
+          {"net", inet.name},
+          {"quantization", q},
+          {"acc", acc_model_name(cfg.acc)},
+          {"isa", int8::isa_name(cfg.isa)},
+          {"threads", num_threads()},
+          {"data", splits.identity},
+          {"split", cfg.split},
+          {"images", images},
+          {"accuracy", correct / N},
+          {"fake_quant_accuracy", fq_correct / N},
+          {"agreement",
+           {{"top1_agree", agree}, {"disagreements", images - agree}, {"fraction", agree / N}}},
+          {"reference", {{"mismatches", mismatches}, {"overflow_counts_equal", stats_equal}}},
+          {"input", input_json(inet.input)},
+          {"layers", layers},
+          {"images_per_second", engine_seconds > 0 ? N / engine_seconds : 0.0}};
 }
 
 }  // namespace qb::integer

@@ -23,7 +23,10 @@ struct InferConfig {
   int8::Isa isa = int8::best_isa();  // results do not depend on it (tests/test_integer_engine)
   std::size_t batch = 256;
   int threads = 0;
-  std::size_t test_limit = 0;  // 0: the whole test split
+  std::size_t test_limit = 0;  // 0: the whole split
+  // "test", or "train": the images the quantizers were trained (calibrated) on, where a
+  // data-driven overflow certificate (OAQ) is checked.
+  std::string split = "test";
 };
 
 // Throws qb::Error naming the problem: a file that is not a checkpoint, an FP32 checkpoint, one

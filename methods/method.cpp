@@ -40,6 +40,12 @@ void Method::validate_options(const nlohmann::json& options) const {
   }
 }
 
+nlohmann::json Method::probe_weight_operand(Quantizer& input, const Tensor& x,
+                                            const Tensor& w) const {
+  (void)input, (void)x, (void)w;
+  throw key_error("w", info().name, " takes no weight operand");
+}
+
 std::unique_ptr<Quantizer> Method::make_checked(const QuantizerSpec& spec) const {
   validate(spec);
   return make_quantizer(spec);

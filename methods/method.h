@@ -81,6 +81,12 @@ class Method {
   virtual void on_step(std::size_t step) { (void)step; }
   virtual void on_epoch_end(std::size_t epoch) { (void)epoch; }
 
+  // `qbench probe` with a top-level "w" (PROBE.md, "oaq"): `input` has just quantized `x` as a
+  // layer's input, and `w` is that layer's weight operand. Returns {"grid": {...}, "stats":
+  // {...}}, merged into the response's. The default refuses (key "w").
+  virtual nlohmann::json probe_weight_operand(Quantizer& input, const Tensor& x,
+                                              const Tensor& w) const;
+
   // Reads the cell's settings once, before any quantizer is made or hook called (options that
   // steer the trainer hooks: ALT's threshold rate and freezing schedule). `s.options` has
   // passed validate_options.

@@ -177,6 +177,10 @@ json run_probe(const json& req) {
   }
 
   const Tensor y = q->forward(x, training);
+  // A weight operand (OAQ's overflow mode): the method quantizes it and counts the products.
+  json operand = json::object();
+  if (req.contains("w"))
+    operand = method->probe_weight_operand(*q, x, parse_tensor(req.at("w"), "w"));
   json out = {{"method", m}, {"role", r}, {"bits", spec.bits}, {"y", tensor_json(y)}};
   std::vector<Param*> params;
   q->collect_params(params);
@@ -194,6 +198,8 @@ json run_probe(const json& req) {
   }
   out["grid"] = q->grid().to_json();
   out["stats"] = q->stats();
+  for (const char* part : {"grid", "stats"})
+    if (operand.contains(part)) out[part].update(operand.at(part));
   return out;
 }
 

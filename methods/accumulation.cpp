@@ -1,0 +1,128 @@
+#include "methods/accumulation.h"
+
+#include "engine/check.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace qb::acc {
+namespace {
+
+std::int64_t sat16(std::int64_t v) { return std::clamp<std::int64_t>(v, -32768, 32767); }
+
+}  // namespace
+
+std::int64_t wrap_to(std::int64_t s, int bits) {
+  const std::int64_t m = std::int64_t(1) << bits, half = m / 2;
+  std::int64_t r = s % m;
+  if (r < 0) r += m;
+  return r >= half ? r - m : r;
+}
+
+std::int64_t pair_wrap_sum(const std::int32_t* x, const std::int32_t* w, std::size_t K) {
+  std::int64_t acc = 0;
+  for (std::size_t k = 0; k < K; k += 2) {
+    const std::int64_t second = k + 1 < K ? std::int64_t(x[k + 1]) * w[k + 1] : 0;
+    acc = wrap_to(acc + sat16(std::int64_t(x[k]) * w[k] + second), 16);
+  }
+  return acc;
+}
+
+std::int64_t lanes_sum(const std::int32_t* x, const std::int32_t* w, std::size_t K) {
+  std::array<std::int64_t, 8> lane{};
+  for (std::size_t k = 0; k < K; ++k) {
+    std::int64_t& l = lane[(k % 16) / 2];
+    l = wrap_to(l + std::int64_t(x[k]) * w[k], 16);
+  }
+  std::int64_t s = 0;
+  for (std::int64_t l : lane) s += l;
+  return s;
+}
+
+void Counts::add(const Counts& o) {
+  dot_products += o.dot_products;
+  exceeds += o.exceeds;
+  for (std::size_t m = 0; m < kModelCount; ++m) wrong[m] += o.wrong[m];
+  max_abs = std::max(max_abs, o.max_abs);
+}
+
+Geometry geometry(const LayerInfo& layer, const Shape& xs) {
+  Geometry g;
+  const Shape& ws = layer.weight_shape;
+  if (layer.kind == LayerKind::linear) {
+    if (xs.size() != 2 || ws.size() != 2 || xs[1] != ws[1])
+      throw key_error("x", "expected [B, ", ws.size() == 2 ? ws[1] : 0, "] for weights ",
+                      to_string(ws), ", got ", to_string(xs));
+    g.N = xs[0];
+    g.C = xs[1];
+    g.H = g.W = 1;
+    g.O = ws[0];
+    return g;
+  }
+  if (layer.kind != LayerKind::conv)
+    throw key_error("layer.kind", "integer dot products need a conv or linear layer");
+  g.conv = true;
+  g.groups = std::max<std::size_t>(layer.groups, 1);
+  if (xs.size() != 4 || ws.size() != 4 || xs[1] != ws[1] * g.groups || ws[0] % g.groups != 0)
+    throw key_error("x", "input ", to_string(xs), " does not fit conv weights ", to_string(ws),
+                    " in ", g.groups, " groups");
+  g.N = xs[0];
+  g.C = xs[1];
+  g.H = xs[2];
+  g.W = xs[3];
+  g.O = ws[0];
+  g.kh = ws[2];
+  g.kw = ws[3];
+  g.stride = std::max<std::size_t>(layer.stride, 1);
+  g.padding = layer.padding;
+  if (g.H + 2 * g.padding < g.kh || g.W + 2 * g.padding < g.kw)
+    throw key_error("x", "input ", to_string(xs), " smaller than the kernel");
+  return g;
+}
+
+Counts count(const Geometry& g, const std::int32_t* x, const std::int32_t* w, int acc_bits) {
+  QB_CHECK(acc_bits >= 2 && acc_bits <= 32);
+  const std::int64_t limit = (std::int64_t(1) << (acc_bits - 1)) - 1;
+  const std::size_t K = g.K(), Ho = g.Ho(), Wo = g.Wo(), cg = g.C / g.groups;
+  const std::size_t og = g.O / g.groups;
+  std::vector<std::int32_t> patch(K), wr(g.O * K);
+  // The weights in the same (ky, kx, ci) order, once.
+  for (std::size_t o = 0, k = 0; o < g.O; ++o)
+    for (std::size_t ky = 0; ky < g.kh; ++ky)
+      for (std::size_t kx = 0; kx < g.kw; ++kx)
+        for (std::size_t ci = 0; ci < cg; ++ci)
+          wr[k++] = w[((o * cg + ci) * g.kh + ky) * g.kw + kx];
+  Counts c;
+  for (std::size_t n = 0; n < g.N; ++n)
+    for (std::size_t grp = 0; grp < g.groups; ++grp)
+      for (std::size_t oy = 0; oy < Ho; ++oy)
+        for (std::size_t ox = 0; ox < Wo; ++ox) {
+          // The patch in (ky, kx, ci) order, zero codes where it reaches into the padding.
+          std::size_t k = 0;
+          for (std::size_t ky = 0; ky < g.kh; ++ky)
+            for (std::size_t kx = 0; kx < g.kw; ++kx) {
+              const auto iy = std::ptrdiff_t(oy * g.stride + ky) - std::ptrdiff_t(g.padding);
+              const auto ix = std::ptrdiff_t(ox * g.stride + kx) - std::ptrdiff_t(g.padding);
+              const bool inside =
+                  iy >= 0 && ix >= 0 && iy < std::ptrdiff_t(g.H) && ix < std::ptrdiff_t(g.W);
+              for (std::size_t ci = 0; ci < cg; ++ci)
+                patch[k++] = inside ? x[((n * g.C + grp * cg + ci) * g.H + std::size_t(iy)) * g.W +
+                                        std::size_t(ix)]
+                                    : 0;
+            }
+          for (std::size_t o = grp * og; o < (grp + 1) * og; ++o) {
+            const std::int32_t* wrow = wr.data() + o * K;
+            std::int64_t s = 0;
+            for (std::size_t i = 0; i < K; ++i) s += std::int64_t(patch[i]) * wrow[i];
+            ++c.dot_products;
+            c.exceeds += std::llabs(s) > limit;
+            c.max_abs = std::max<std::int64_t>(c.max_abs, std::llabs(s));
+            c.wrong[std::size_t(Model::wrap)] += wrap_to(s, acc_bits) != s;
+            c.wrong[std::size_t(Model::pair_wrap)] += pair_wrap_sum(patch.data(), wrow, K) != s;
+            c.wrong[std::size_t(Model::lanes)] += lanes_sum(patch.data(), wrow, K) != s;
+          }
+        }
+  return c;
+}
+
+}  // namespace qb::acc
