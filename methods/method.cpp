@@ -23,7 +23,10 @@ void Method::validate(const QuantizerSpec& spec) const {
 void Method::validate_options(const nlohmann::json& options) const {
   const MethodInfo& mi = info();
   if (!options.is_object()) throw key_error("options", "expected an object");
-  for (const auto& [key, value] : options.items()) {
+  for (const auto& item : options.items()) {
+    // Named, not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+    const std::string& key = item.key();
+    const nlohmann::json& value = item.value();
     const auto it = std::find_if(mi.options.begin(), mi.options.end(),
                                  [&](const OptionInfo& o) { return o.name == key; });
     if (it == mi.options.end()) {
