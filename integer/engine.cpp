@@ -35,8 +35,6 @@ void im2col(const Layer& l, const std::uint8_t* x, int N, std::vector<std::uint8
           }
 }
 
-std::int64_t sat32(std::int64_t v) { return std::clamp<std::int64_t>(v, INT32_MIN, INT32_MAX); }
-
 // The requantisation of a conv that adds a shortcut or is pooled (network.h, Wide).
 void wide_requant(const Layer& l, const std::int32_t* acc, const std::uint8_t* shortcut, int N,
                   std::uint8_t* y) {
@@ -58,7 +56,7 @@ void wide_requant(const Layer& l, const std::int32_t* acc, const std::uint8_t* s
              ((std::size_t(n) * s.H + (p / l.Wo) * s.stride) * s.W + (p % l.Wo) * s.stride) * s.C;
       for (int c = 0; c < C; ++c) {
         const std::size_t at = (std::size_t(n) * P + p) * C + c;
-        std::int64_t v = sat32(std::int64_t(acc[at]) + r.bias[c]) * w.m_acc[c];
+        std::int64_t v = std::int64_t(acc[at]) * w.m_acc[c] + r.bias_at(p, c);
         const int cs = c - s.channel_offset;
         if (sc && cs >= 0 && cs < s.C) v += (sc[cs] - s.zero_point) * w.m_sc[c];
         if (l.pooled)
@@ -141,19 +139,27 @@ void Engine::conv(std::size_t i, const std::uint8_t* x, const std::uint8_t* shor
   if (l.logits) {
     for (int m = 0; m < M; ++m)
       for (int c = 0; c < l.C_out; ++c) {
-        const std::int64_t v = std::int64_t(acc[std::size_t(m) * l.C_out + c]) + r.bias[c];
-        logits[std::size_t(m) * l.C_out + c] = l.logit_scale[c] * double(v);
+        const double v = double(acc[std::size_t(m) * l.C_out + c]) + l.logit_bias[c];
+        logits[std::size_t(m) * l.C_out + c] = l.logit_scale[c] * v;
       }
     return;
   }
   y.resize(std::size_t(N) * l.out_size());
   if (l.is_wide()) return wide_requant(l, acc, shortcut, N, y.data());
-  const int8::OutputParams out{r.zero_point, r.lo, r.hi, r.bias.data()};
-  if (r.shift >= 0)
-    int8::requantize_shift(acc, l.C_out, M, l.C_out, r.shift, out, y.data(), l.C_out, isa_);
-  else
-    int8::requantize(acc, l.C_out, M, l.C_out, std::span<const int8::Multiplier>(r.multiplier), out,
-                     y.data(), l.C_out, isa_);
+  // A bias per output position is the same table for every image: one call per image.
+  const int images = r.bias_ld ? N : 1, rows = M / images;
+  for (int n = 0; n < images; ++n) {
+    int8::OutputParams out{r.zero_point, r.lo, r.hi};
+    out.fine_bias = r.bias.data();
+    out.fine_bias_ld = r.bias_ld;
+    const std::int32_t* a = acc + std::size_t(n) * rows * l.C_out;
+    std::uint8_t* yn = y.data() + std::size_t(n) * rows * l.C_out;
+    if (r.shift >= 0)
+      int8::requantize_shift(a, l.C_out, rows, l.C_out, r.shift, out, yn, l.C_out, isa_);
+    else
+      int8::requantize(a, l.C_out, rows, l.C_out, std::span<const int8::Multiplier>(r.multiplier),
+                       out, yn, l.C_out, isa_);
+  }
 }
 
 void Engine::forward(const float* images, int N, std::vector<double>& logits, Trace* trace) {

@@ -177,7 +177,9 @@ TEST_CASE("requantisation rounds once, half to even, in engine and simulation", 
   conv.geometry = int8::ConvGeometry::square(1);
   conv.weight = {1};
   conv.pad_code = 128;
-  conv.requant = {{-128}, 1, {}, 10, 0, 255, 0.5};  // Σ (q + 128)·1 − 128 = the signed code
+  // Σ (q + 128)·1 − 128 = the signed code: B = −128 times the multiplier of x (2^30 for a
+  // shift, m0 = 2^30 for the multiplier 0.5 = 2^30 · 2^(0 − 31)).
+  conv.requant = {{-(std::int64_t(128) << 30)}, 0, 1, {}, 10, 0, 255, 0.5};
   integer::Layer out;  // the logits: a 1×5 "image" summed with weights 0 but the first
   out.name = "logits";
   out.H = 1, out.W = 5, out.C_in = 1, out.Ho = out.Wo = 1, out.C_out = 1;
@@ -185,7 +187,7 @@ TEST_CASE("requantisation rounds once, half to even, in engine and simulation", 
   out.weight = {1, 0, 0, 0, 0};
   out.logits = true;
   out.logit_scale = {1.0};
-  out.requant.bias = {0};
+  out.logit_bias = {0.0};
   net.layers = {conv, out};
   const float image[5] = {1, 3, 5, -1, -3};
   const std::vector<std::uint8_t> expected = {10, 12, 12, 10, 8};
@@ -229,11 +231,11 @@ TEST_CASE("a residual add and a pooled sum round once, in engine and simulation"
     in.geometry = int8::ConvGeometry::square(1);
     in.weight = {1};
     in.pad_code = 128;
-    in.requant = {{-128}, 0, {}, 0, 0, 255, 1.0};
+    in.requant = {{-(std::int64_t(128) << 30)}, 0, 0, {}, 0, 0, 255, 1.0};
     integer::Layer add = in;
     add.name = "add";
     add.pad_code = 0;
-    add.requant = {{0}, -1, {}, 0, 0, 255, 1.0};
+    add.requant = {{0}, 0, -1, {}, 0, 0, 255, 1.0};
     add.shortcut = {0, 1, 5, 1, 1, 0, 0, 1.0};
     add.pooled = pooled;
     add.wide = {
@@ -245,7 +247,7 @@ TEST_CASE("a residual add and a pooled sum round once, in engine and simulation"
     out.weight = pooled ? std::vector<std::int8_t>{1} : std::vector<std::int8_t>{1, 0, 0, 0, 0};
     out.logits = true;
     out.logit_scale = {1.0};
-    out.requant.bias = {0};
+    out.logit_bias = {0.0};
     net.layers = {in, add, out};
     const float image[5] = {1, 1, 1, 1, 3};
     const std::vector<std::uint8_t> expected =
@@ -259,6 +261,64 @@ TEST_CASE("a residual add and a pooled sum round once, in engine and simulation"
       CHECK(trace.codes[1] == expected);
       CHECK(ref.codes[1] == expected);
       CHECK(logits == ref_logits);
+    }
+  }
+}
+
+// The bias kept in int64 after the multiplier, per output position, by hand: a 1×1 conv of
+// codes x = 2 2 2 1 0 (weight 1) with real biases b = 0.6 −0.4 0.4 0.4 1 (accumulator units)
+// at output scale ½: rhe((x + b)/2) = rhe(1.3, 0.8, 1.2, 0.7, 0.5) = 1 1 1 1 0 — the last an
+// exact tie, to even. The bias rounded to int32 first (the old export) gives
+// rhe(3/2, 2/2, 2/2, 1/2, 1/2) = 2 1 1 0 0: this test fails for it.
+TEST_CASE("a fine per-position bias rounds once with the sum, in engine and simulation",
+          "[integer]") {
+  const double b[] = {0.6, -0.4, 0.4, 0.4, 1.0};
+  const float image[5] = {2, 2, 2, 1, 0};
+  const std::vector<std::uint8_t> expected = {11, 11, 11, 11, 10};
+  std::vector<std::uint8_t> int32_bias;  // what rounding the bias to the accumulator step gives
+  for (int p = 0; p < 5; ++p)
+    int32_bias.push_back(std::uint8_t(
+        10 + integer::rounded_shift(std::int64_t(image[p] + std::nearbyint(b[p])), 1)));
+  CHECK(int32_bias != expected);
+
+  integer::Network net;
+  net.name = "by-hand";
+  net.H = 1, net.W = 5, net.C = 1, net.classes = 1;
+  net.input = {integer::ImageInput::Kind::grid, 1.0, 0.0, 128, -128, 127};
+  integer::Layer conv;
+  conv.name = "fine";
+  conv.H = conv.Ho = 1, conv.W = conv.Wo = 5, conv.C_in = conv.C_out = 1;
+  conv.geometry = int8::ConvGeometry::square(1);
+  conv.weight = {1};
+  conv.pad_code = 128;
+  // The stored codes are x + 128: B = rint((b − 128) · 2^30), x's multiplier 2^30 both ways.
+  conv.requant.bias_ld = 1;
+  for (double bp : b) conv.requant.bias.push_back(std::llrint(std::ldexp(bp - 128, 30)));
+  conv.requant.zero_point = 10;
+  integer::Layer out;
+  out.name = "logits";
+  out.H = 1, out.W = 5, out.C_in = 1, out.Ho = out.Wo = 1, out.C_out = 1;
+  out.geometry = {1, 5};
+  out.weight = {1, 0, 0, 0, 0};
+  out.logits = true;
+  out.logit_scale = {1.0};
+  out.logit_bias = {0.25};
+  net.layers = {conv, out};
+  for (bool by_shift : {true, false}) {
+    integer::Requant& r = net.layers[0].requant;
+    r.shift = by_shift ? 1 : -1;
+    r.multiplier = by_shift ? std::vector<int8::Multiplier>{}
+                            : std::vector<int8::Multiplier>{int8::quantize_multiplier(0.5)};
+    for (int8::Isa isa : int8::test::runnable_isas("integer engine")) {
+      INFO((by_shift ? "shift" : "multiplier") << ", isa " << int8::isa_name(isa));
+      integer::Trace trace, ref;
+      std::vector<double> logits, ref_logits;
+      integer::Engine(net, integer::AccModel::int32, isa).forward(image, 1, logits, &trace);
+      integer::reference_forward(net, integer::AccModel::int32, image, 1, ref_logits, &ref);
+      CHECK(trace.codes[0] == expected);
+      CHECK(ref.codes[0] == expected);
+      CHECK(logits == std::vector<double>{11.25});
+      CHECK(ref_logits == logits);
     }
   }
 }
