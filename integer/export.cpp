@@ -607,13 +607,6 @@ void Exporter::wide_requant(Layer& l, const std::vector<double>& acc_scale, cons
 }  // namespace
 
 Network export_network(qb::Network& net, const ExportOptions& opts) {
-  // SAT's export runs and matches the exact simulation, but its logits strayed from the
-  // fake-quant network's (77% top-1 agreement, W4A4 on synthetic data) for a reason not yet
-  // found: refused until it is, rather than reported as if right.
-  if (opts.method == "sat")
-    throw error("layer ", net.hookable_layers().at(0)->name(),
-                ": sat is not exported yet (its "
-                "integer logits disagree with fake-quant for a reason under investigation)");
   return Exporter(net, opts).run();
 }
 
