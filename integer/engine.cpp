@@ -92,10 +92,14 @@ Engine::Engine(const Network& net, AccModel model, int8::Isa isa)
     stat_of_[i] = stats_.size();
     stats_.push_back({l.name});
     // k pixels of C_out channels make whole vectors of 16 (and 8) lanes: gcd(C_out, 16)·k = 16.
+    // A per-position bias table [Ho·Wo][C_out] is already k pixels per row of k·C_out (stride
+    // k·C_out): requantize_rows indexes it in place, nothing to replicate.
+    const Requant& r = l.requant;
+    QB_CHECK(r.bias_ld == 0 || r.bias_ld == l.C_out);
     RowGroup& g = groups_[i];
     g.k = 16 / std::gcd(l.C_out, 16);
     for (int j = 0; j < g.k; ++j) {
-      g.bias.insert(g.bias.end(), l.requant.bias.begin(), l.requant.bias.end());
+      if (!r.bias_ld) g.bias.insert(g.bias.end(), r.bias.begin(), r.bias.end());
       g.multiplier.insert(g.multiplier.end(), l.requant.multiplier.begin(),
                           l.requant.multiplier.end());
     }
@@ -134,39 +138,68 @@ void Engine::conv(std::size_t i, const std::uint8_t* x, const std::uint8_t* shor
   if (l.logits) {
     for (int m = 0; m < M; ++m)
       for (int c = 0; c < l.C_out; ++c) {
-        const std::int64_t v = std::int64_t(acc[std::size_t(m) * l.C_out + c]) + r.bias[c];
-        logits[std::size_t(m) * l.C_out + c] = l.logit_scale[c] * double(v);
+        const double v = double(acc[std::size_t(m) * l.C_out + c]) + l.logit_bias[c];
+        logits[std::size_t(m) * l.C_out + c] = l.logit_scale[c] * v;
       }
     return;
   }
   y.resize(std::size_t(N) * l.out_size());
   if (l.is_wide()) return wide_requantize(l, acc, shortcut, N, y.data(), isa_);
-  const int8::OutputParams out{r.zero_point, r.lo, r.hi, r.bias.data()};
-  if (r.shift >= 0)
-    int8::requantize_shift(acc, l.C_out, M, l.C_out, r.shift, out, y.data(), l.C_out, isa_);
-  else
-    int8::requantize(acc, l.C_out, M, l.C_out, std::span<const int8::Multiplier>(r.multiplier), out,
-                     y.data(), l.C_out, isa_);
+  // A bias per output position is the same table for every image: one call per image.
+  const int images = r.bias_ld ? N : 1, rows = M / images;
+  for (int n = 0; n < images; ++n) {
+    int8::OutputParams out{r.zero_point, r.lo, r.hi};
+    out.fine_bias = r.bias.data();
+    out.fine_bias_ld = r.bias_ld;
+    const std::int32_t* a = acc + std::size_t(n) * rows * l.C_out;
+    std::uint8_t* yn = y.data() + std::size_t(n) * rows * l.C_out;
+    if (r.shift >= 0)
+      int8::requantize_shift(a, l.C_out, rows, l.C_out, r.shift, out, yn, l.C_out, isa_);
+    else
+      int8::requantize(a, l.C_out, rows, l.C_out, std::span<const int8::Multiplier>(r.multiplier),
+                       out, yn, l.C_out, isa_);
+  }
 }
 
-// `rows` pixels of sums → codes, as rows / k rows of k pixels (RowGroup) and the rest alone.
-void Engine::requantize_rows(std::size_t i, const std::int32_t* sums, int rows, std::uint8_t* y) {
+// Pixels [r0, r0 + rows) of sums → codes, as whole RowGroups of k pixels and the rest alone.
+// A per-position bias is indexed by the pixel's place in its image, so the block is cut at
+// image boundaries and each piece reads the table from its first pixel on.
+void Engine::requantize_rows(std::size_t i, const std::int32_t* sums, std::int64_t r0, int rows,
+                             std::uint8_t* y) {
   const Layer& l = net_.layers[i];
   const Requant& r = l.requant;
   const RowGroup& g = groups_[i];
-  auto run = [&](const std::int32_t* s, int m, int n, const std::int32_t* bias,
+  const int C = l.C_out;
+  // m rows of n columns; bias: row 0's fine bias, the next rows' `ld` further (0: the same).
+  auto run = [&](const std::int32_t* s, int m, int n, const std::int64_t* bias, std::int64_t ld,
                  const std::vector<int8::Multiplier>& mult, std::uint8_t* out) {
-    const int8::OutputParams o{r.zero_point, r.lo, r.hi, bias};
+    int8::OutputParams o{r.zero_point, r.lo, r.hi};
+    o.fine_bias = bias;
+    o.fine_bias_ld = ld;
     if (r.shift >= 0)
       int8::requantize_shift(s, n, m, n, r.shift, o, out, n, isa_);
     else
       int8::requantize(s, n, m, n, std::span<const int8::Multiplier>(mult), o, out, n, isa_);
   };
-  const int C = l.C_out, whole = rows / g.k * g.k;
-  if (whole > 0) run(sums, whole / g.k, g.k * C, g.bias.data(), g.multiplier, y);
-  if (whole < rows)
-    run(sums + std::size_t(whole) * C, rows - whole, C, r.bias.data(), r.multiplier,
-        y + std::size_t(whole) * C);
+  // `count` pixels from position p0 of one image (p0 only matters for a per-position bias).
+  auto piece = [&](std::int64_t p0, int count, const std::int32_t* s, std::uint8_t* out) {
+    const int whole = count / g.k * g.k;
+    const std::int64_t* table = r.bias.data() + p0 * r.bias_ld;
+    if (whole > 0)
+      run(s, whole / g.k, g.k * C, r.bias_ld ? table : g.bias.data(), g.k * r.bias_ld, g.multiplier,
+          out);
+    if (whole < count)
+      run(s + std::size_t(whole) * C, count - whole, C, table + whole * r.bias_ld, r.bias_ld,
+          r.multiplier, out + std::size_t(whole) * C);
+  };
+  if (!r.bias_ld) return piece(0, rows, sums, y);
+  const std::int64_t plane = std::int64_t(l.Ho) * l.Wo;
+  for (int done = 0; done < rows;) {
+    const std::int64_t p = (r0 + done) % plane;
+    const int count = int(std::min<std::int64_t>(rows - done, plane - p));
+    piece(p, count, sums + std::size_t(done) * C, y + std::size_t(done) * C);
+    done += count;
+  }
 }
 
 // Each thread takes a range of output pixels and, block by block, computes their sums and
@@ -199,7 +232,7 @@ void Engine::conv_fused(std::size_t i, const std::uint8_t* x, const std::uint8_t
       if (l.is_wide())
         wide_requantize_rows(l, bl.sums.data(), shortcut, r0, r1, y.data(), isa_);
       else
-        requantize_rows(i, bl.sums.data(), rows, y.data() + r0 * C);
+        requantize_rows(i, bl.sums.data(), r0, rows, y.data() + r0 * C);
     }
   });
   OverflowStats& st = stats_[stat_of_[i]];

@@ -52,14 +52,18 @@ class Engine {
   void conv_fused(std::size_t i, const std::uint8_t* x, const std::uint8_t* shortcut, int N,
                   std::vector<std::uint8_t>& y);
 
-  void requantize_rows(std::size_t i, const std::int32_t* sums, int rows, std::uint8_t* y);
+  // Pixels [r0, r0 + rows) of layer i (pixel r = (n·Ho + oy)·Wo + ox): sums → codes y.
+  void requantize_rows(std::size_t i, const std::int32_t* sums, std::int64_t r0, int rows,
+                       std::uint8_t* y);
 
   // The requantisation of k consecutive pixels as one row of k·C_out columns, its per-channel
-  // bias and multipliers repeated k times: the kernels' vectors then have no ragged tail when
-  // C_out is not a multiple of their width (LeNet-5's 6 channels: k = 8, 48 columns).
+  // fine bias and multipliers repeated k times: the kernels' vectors then have no ragged tail
+  // when C_out is not a multiple of their width (LeNet-5's 6 channels: k = 8, 48 columns). A
+  // per-position bias table needs no copy (bias stays empty): its rows of k pixels are k·C_out
+  // consecutive values.
   struct RowGroup {
     int k = 1;
-    std::vector<std::int32_t> bias;
+    std::vector<std::int64_t> bias;
     std::vector<int8::Multiplier> multiplier;
   };
 

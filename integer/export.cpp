@@ -191,6 +191,51 @@ std::vector<T> to_nhwc(const std::vector<T>& w, std::size_t O, std::size_t C, st
   return out;
 }
 
+// Position p's Σ over its padded taps of w·(z − pad_code), per output channel ([Ho·Wo][C_out]),
+// when the input's real zero point z is not the code padding holds (the `pixels` image): what
+// makes the padded border mean real 0, as the float network's zero padding does. Empty when
+// there is nothing to correct.
+std::vector<double> border_correction(const Layer& l, double z) {
+  const auto& g = l.geometry;
+  const double d = z - l.pad_code;
+  if (d == 0 || g.pad_top + g.pad_left + g.pad_bottom + g.pad_right == 0) return {};
+  const int Cg = l.depthwise ? 1 : l.C_in;
+  std::vector<double> out(std::size_t(l.Ho) * l.Wo * l.C_out, 0.0);
+  for (int oy = 0; oy < l.Ho; ++oy)
+    for (int ox = 0; ox < l.Wo; ++ox)
+      for (int ky = 0; ky < g.kh; ++ky)
+        for (int kx = 0; kx < g.kw; ++kx) {
+          const int iy = oy * g.stride_h + ky - g.pad_top, ix = ox * g.stride_w + kx - g.pad_left;
+          if (iy >= 0 && iy < l.H && ix >= 0 && ix < l.W) continue;
+          for (int co = 0; co < l.C_out; ++co) {
+            double w = 0;
+            for (int k = 0; k < Cg; ++k)
+              w += l.weight[((std::size_t(co) * g.kh + ky) * g.kw + kx) * Cg + k];
+            out[(std::size_t(oy) * l.Wo + ox) * l.C_out + co] += w * d;
+          }
+        }
+  return out;
+}
+
+// The requantisation's int64 bias: B = rint((b + border) · x_mult), per channel or, with a
+// border correction, per output position (network.h); |B| < 2^bits or refused.
+void fine_bias(Layer& l, const std::vector<double>& b_acc, const std::vector<double>& border,
+               const std::vector<double>& x_mult, int bits) {
+  Requant& r = l.requant;
+  const std::size_t O = b_acc.size(), P = border.empty() ? 1 : border.size() / O;
+  r.bias_ld = border.empty() ? 0 : std::int64_t(O);
+  r.bias.resize(P * O);
+  for (std::size_t p = 0; p < P; ++p)
+    for (std::size_t o = 0; o < O; ++o) {
+      const double b = b_acc[o] + (border.empty() ? 0.0 : border[p * O + o]);
+      const double B = std::nearbyint(b * x_mult[o]);
+      if (!(std::abs(B) < std::ldexp(1.0, bits)))
+        throw error("layer ", l.name, ": channel ", o, "'s bias ", b,
+                    " (accumulator units) times its multiplier ", x_mult[o], " is beyond 2^", bits);
+      r.bias[p * O + o] = std::int64_t(B);
+    }
+}
+
 class Exporter {
  public:
   Exporter(qb::Network& net, const ExportOptions& opts) : net_(net), opts_(opts) {}
@@ -438,9 +483,9 @@ void Exporter::export_mat(std::size_t& i, const std::vector<Item>& items) {
     }
     l.logits = last;
   } else {
-    // BN folded into the requantisation: real = a·s_acc·(Σ q·w + bias/s_acc) + b.
+    // BN folded into the requantisation: real = a·s_acc·(Σ q·w + b), b in accumulator units.
     const std::size_t per = l.weight.size() / O;
-    r.bias.resize(O);
+    std::vector<double> b_acc(O);
     for (std::size_t o = 0; o < O; ++o) {
       if (bn_a[o] < 0) {  // a negative γ/σ: negate the channel, keep the multiplier positive
         for (std::size_t k = 0; k < per; ++k) {
@@ -454,33 +499,42 @@ void Exporter::export_mat(std::size_t& i, const std::vector<Item>& items) {
         acc_scale[o] = -acc_scale[o];
       }
       acc_scale[o] *= bn_a[o];
-      const double real_bias = bn_a[o] * m.bias[o] + bn_b[o];
-      const double b = std::nearbyint(real_bias / acc_scale[o] - in_.zero_point * wsum[o]);
-      if (!(std::abs(b) <= double(std::numeric_limits<std::int32_t>::max())))
-        throw error("layer ", name, ": channel ", o, "'s bias ", real_bias, " is ", b,
-                    " at the accumulator's scale ", acc_scale[o], ", beyond int32");
-      r.bias[o] = std::int32_t(b);
+      b_acc[o] = (bn_a[o] * m.bias[o] + bn_b[o]) / acc_scale[o] - in_.zero_point * wsum[o];
     }
+    const std::vector<double> border = border_correction(l, in_.zero_point);
+    std::vector<double> x_mult(O);  // the integer multiplier of x: 2^30, m0 or m_acc
+    int bias_bits = 61;             // |B| < 2^bias_bits
     if (last) {
       l.logits = true;
       l.logit_scale = acc_scale;
+      l.logit_bias = b_acc;  // a 1×1 output: its one position's border correction
+      for (std::size_t o = 0; o < O && !border.empty(); ++o) l.logit_bias[o] += border[o];
     } else if (l.is_wide()) {
       wide_requant(l, acc_scale, next, relu, relu6);
+      for (std::size_t o = 0; o < O; ++o) x_mult[o] = double(l.wide.m_acc[o]);
+      bias_bits -= int(std::ceil(std::log2(double(l.Ho) * l.Wo)));  // P of them are summed
     } else {
       bool pow2 = is_pow2(next.scale);
       for (double s : acc_scale) pow2 = pow2 && is_pow2(s) && s == acc_scale[0];
       const double ratio = next.scale / acc_scale[0];
       if (pow2 && ratio >= 1.0) {
         r.shift = std::ilogb(ratio);
+        if (r.shift > 32)
+          throw error("layer ", name, ": requantisation shift ", r.shift, " is beyond 32");
+        x_mult.assign(O, std::ldexp(1.0, 30));
       } else {
         for (std::size_t o = 0; o < O; ++o) {
           const double s = acc_scale[o] / next.scale;
           if (!(s < 2147483648.0))
             throw error("layer ", name, ": requantisation scale ", s, " is 2^31 or more");
           r.multiplier.push_back(int8::quantize_multiplier(s));
+          if (31 - r.multiplier.back().e > 62)
+            throw error("layer ", name, ": requantisation scale ", s, " is below 2^−32");
+          x_mult[o] = double(r.multiplier.back().m0);
         }
       }
     }
+    if (!last) fine_bias(l, b_acc, border, x_mult, bias_bits);
     if (bn)
       l.note = "BatchNorm folded into the requantisation (per-channel multiplier, bias)" +
                (l.note.empty() ? "" : "; " + l.note);
@@ -553,13 +607,6 @@ void Exporter::wide_requant(Layer& l, const std::vector<double>& acc_scale, cons
 }  // namespace
 
 Network export_network(qb::Network& net, const ExportOptions& opts) {
-  // SAT's export runs and matches the exact simulation, but its logits strayed from the
-  // fake-quant network's (77% top-1 agreement, W4A4 on synthetic data) for a reason not yet
-  // found: refused until it is, rather than reported as if right.
-  if (opts.method == "sat")
-    throw error("layer ", net.hookable_layers().at(0)->name(),
-                ": sat is not exported yet (its "
-                "integer logits disagree with fake-quant for a reason under investigation)");
   return Exporter(net, opts).run();
 }
 

@@ -6,8 +6,10 @@
 //                integers — DoReFa's odd multiples of 1/(2^k − 1) — takes half the step, one
 //                bit more) and the codes must fit s8. One step per tensor or per output channel.
 //   activations  the next conv/linear's input quantizer: scale, signedness, bits → u8 codes.
-//   bias         Σ of the layer's bias, BatchNorm's shift and −z·Σw, at the accumulator's scale
-//                s_x·s_w, rounded once (half to even) to int32.
+//   bias         Σ of the layer's bias, BatchNorm's shift and −z·Σw in accumulator units (of
+//                s_x·s_w), times the integer multiplier the accumulator gets, rounded once
+//                (half to even) to int64: ~30 fractional bits; the first layer's border taps
+//                corrected per output position when its zero point is not a code (network.h).
 //   BatchNorm    ALT's FoldedConvBn as trained (the quantizer saw W·γ/σ, bias β − γμ/σ);
 //                a plain conv → BatchNorm2d folded into the requantisation: per channel the
 //                multiplier s_x·s_w·γ/σ / s_out and bias (β − γμ/σ)/(s_x·s_w·γ/σ); a negative

@@ -8,13 +8,13 @@
 // codes −2^(b−1) .. 2^(b−1) − 1 become 128 − 2^(b−1) .. 127 + 2^(b−1) with zero point 128.
 //
 // A layer is one of
-//   conv      y = requant(Σ_{ky,kx,ci} q[oy·s + ky − pad][ox·s + kx − pad][ci] · w[co][ky][kx][ci]
-//                         + bias[co])
+//   conv      y = requant(Σ_{ky,kx,ci} q[oy·s + ky − pad][ox·s + kx − pad][ci] · w[co][ky][kx][ci],
+//                         bias)
 //             with padding holding `pad_code` (the input's zero point, so that it means real 0).
 //             A linear layer is a 1×1 conv over a 1×1 image. The sum Σ q·w is what the
 //             accumulator holds (products of stored u8 codes and s8 weights, in the order
-//             (ky, kx, ci), as im2col lays them out); bias is added afterwards in int32, outside
-//             the accumulator (as MNN's and gemmlowp's kernels do), saturating to int32.
+//             (ky, kx, ci), as im2col lays them out); the bias is added after the multiplier,
+//             outside the accumulator, as an int64 that keeps ~30 fractional bits of it (below).
 //             A depthwise conv (`depthwise`) has one k×k filter per channel: C_in = C_out, the
 //             sum runs over (ky, kx) of channel co only, weights [C][kh][kw].
 //   maxpool   y = max of each k×k window (stride s) of codes — exact, since quantization is
@@ -22,17 +22,28 @@
 //   float     an fp32 layer (`--first-last fp32`): its input dequantised (or the float image),
 //             a float conv, then quantized onto the next grid (or left as logits).
 //
-// Requantisation of a conv's int32 result x (one output channel co):
-//   shift ≥ 0:  y = clamp(rhe(x / 2^shift) + zero_point, lo, hi)           every scale 2^e (ALT)
-//   else:       y = clamp(rhe(x · m0[co] / 2^(31 − e[co])) + zero_point, lo, hi)   Q31 multiplier
-// rhe: one rounding, half to even (engine/int8/requantize.h). ReLU is lo = zero_point, ReLU6
+// Requantisation of a conv's int32 result x (one output channel co, output position p):
+//   shift ≥ 0:  y = clamp(rhe((x · 2^30 + B) / 2^(shift + 30)) + zero_point, lo, hi)  every
+//               scale 2^e (ALT): shifts and adds only
+//   else:       y = clamp(rhe((x · m0[co] + B) / 2^(31 − e[co])) + zero_point, lo, hi)   Q31
+// with B = bias[co] (or bias[p][co], below) the real bias b in accumulator units (b / s_x·s_w,
+// including −z·Σw) times the integer multiplier x gets (2^30 or m0[co]), rounded once to int64:
+// b is kept to 2^−30 of an accumulator step, where an int32 bias keeps it to one step — and one
+// step is up to s_x·s_w / s_out, a sizeable fraction of an output code, which moved codes that
+// the float network rounds the other way (docs/integer-inference.md). rhe: one rounding, half
+// to even (engine/int8/requantize.h, "fine bias"). ReLU is lo = zero_point, ReLU6
 // hi = min(hi, zero_point + rint(6 / scale)). The last conv's result is dequantised instead:
-//   logit[co] = logit_scale[co] · (x + bias[co])   in double.
+//   logit[co] = logit_scale[co] · (x + logit_bias[co])   in double.
+//
+// A bias per output position (bias_ld = C_out, bias [Ho·Wo][C_out]) corrects the first layer's
+// padded taps exactly when its input's real zero point is not a code (the `pixels` image):
+// padding holds pad_code = rint(z), and position p's bias adds Σ_{padded taps} w·(z − pad_code).
 //
 // A conv that ends a residual block, or whose output is globally average-pooled, or both,
 // requantises through `Wide` instead (`is_wide()`): per output pixel p and channel c
-//   v_p = m_acc[c] · sat32(x_p + bias[c]) + m_sc[c] · (s_p − shortcut.zero_point)     int64
-// is the block's exact real output, a_c·(x_p + bias) + s_sc·(s_p − z_sc), in units of
+//   v_p = m_acc[c] · x_p + B[c] + m_sc[c] · (s_p − shortcut.zero_point)     int64
+// (B = bias[c] = rint(b · m_acc[c]), b in accumulator units as above; bias[p][c] per position)
+// is the block's exact real output, a_c·(x_p + b) + s_sc·(s_p − z_sc), in units of
 // s_out · P / 2^shift[c] (P = pixels pooled, else 1); s_p is the shortcut's code (option A:
 // subsampled by its stride, zero-padded channels hold z_sc). Then, with one rounding:
 //   not pooled:  y_p = clamp(rhe(v_p / 2^shift[c]) + zero_point, lo, hi)
@@ -40,7 +51,8 @@
 //                            lo, hi)
 // where the activation (ReLU: v ≥ 0, ReLU6: v ≤ rint(6 / unit)) is applied per pixel before
 // the sum, and 1/P is folded into m_acc and m_sc. Bounds: |m| ≤ 2^(31 − ⌈log2 P⌉), so
-// |v_p| ≤ 2^(62 − ⌈log2 P⌉) + 2^39 and the sum of P of them stays in int64.
+// |v_p| ≤ 2^(62 − ⌈log2 P⌉) + 2^(61 − ⌈log2 P⌉) + 2^39 (export bounds |B| so) and the sum of
+// P of them stays in int64.
 #pragma once
 
 #include "engine/int8/conv.h"
@@ -56,8 +68,9 @@ namespace qb::integer {
 //   grid   the first layer's input quantizer: q = clamp(rint(x / scale), lo, hi) + offset
 //   pixels the method leaves the image in float: its 8-bit pixels are recovered from the
 //          normalisation x = (p/255 − μ)/σ as p = rint(x · 255σ + 255μ), the grid has scale
-//          1/(255σ) and the real zero point 255μ (bias takes −255μ·Σw exactly; padding holds
-//          rint(255μ), an error of at most half a pixel on padded taps only)
+//          1/(255σ) and the real zero point 255μ (bias takes −255μ·Σw; padding holds
+//          rint(255μ), and a bias per output position adds back w·(255μ − rint(255μ)) for
+//          each padded tap: the padded border means real 0, as in the float network)
 //   float  the first layer runs in float (`--first-last fp32`)
 struct ImageInput {
   enum class Kind { grid, pixels, floating } kind = Kind::floating;
@@ -68,7 +81,9 @@ struct ImageInput {
 };
 
 struct Requant {
-  std::vector<std::int32_t> bias;            // per output channel, at the accumulator's scale
+  std::vector<std::int64_t> bias;  // B above: [C_out], or [Ho·Wo][C_out] (bias_ld)
+  std::int64_t bias_ld = 0;        // 0: one per channel; C_out: one per position
+  std::int64_t bias_at(std::size_t p, int c) const { return bias[p * bias_ld + c]; }
   int shift = -1;                            // ≥ 0: power-of-two requantisation
   std::vector<int8::Multiplier> multiplier;  // per output channel, when shift < 0
   int zero_point = 0, lo = 0, hi = 255;      // output grid and clamp, stored u8 codes
@@ -113,6 +128,7 @@ struct Layer {
   Wide wide;                        // the requantisation when shortcut or pooled
   bool logits = false;              // the last layer: results dequantised, not requantised
   std::vector<double> logit_scale;  // per output channel
+  std::vector<double> logit_bias;   // per output channel, in accumulator units
   std::string note;                 // how the layer was exported (BN folded, ReLU as clamp, ...)
 
   bool is_wide() const { return shortcut.from >= 0 || pooled; }

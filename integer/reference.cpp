@@ -37,14 +37,15 @@ std::int64_t accumulate(AccModel model, const std::vector<std::int64_t>& product
   return acc;
 }
 
-std::uint8_t requantize_one(const Requant& r, int c, std::int64_t acc) {
-  const std::int64_t x = sat32(acc + r.bias[c]);
+// One output code: (x·m0 + B) / 2^(31 − e), or (x·2^30 + B) / 2^(shift + 30), rounded once.
+std::uint8_t requantize_one(const Requant& r, std::size_t p, int c, std::int64_t acc) {
+  const std::int64_t x = sat32(acc);  // what the int32 result of the conv holds
   std::int64_t q;
   if (r.shift >= 0) {
-    q = rounded_shift(x, r.shift);
+    q = rounded_shift(x * (std::int64_t(1) << 30) + r.bias_at(p, c), r.shift + 30);
   } else {
     const int8::Multiplier& m = r.multiplier[c];
-    q = rounded_shift(x * m.m0, std::min(31 - m.e, 63));
+    q = rounded_shift(x * m.m0 + r.bias_at(p, c), 31 - m.e);
   }
   return std::uint8_t(std::clamp<std::int64_t>(q + r.zero_point, r.lo, r.hi));
 }
@@ -99,13 +100,14 @@ void conv(const Layer& l, AccModel model, const std::uint8_t* x, const std::uint
             st->wrong += acc != exact;
             st->max_abs_sum = std::max(st->max_abs_sum, std::abs(exact));
           }
-          const std::size_t out = ((std::size_t(n) * l.Ho + oy) * l.Wo + ox) * l.C_out + co;
+          const std::size_t pos = std::size_t(oy) * l.Wo + ox;
+          const std::size_t out = (std::size_t(n) * l.Ho * l.Wo + pos) * l.C_out + co;
           if (l.logits) {
-            logits[out] = l.logit_scale[co] * double(acc + l.requant.bias[co]);
+            logits[out] = l.logit_scale[co] * (double(acc) + l.logit_bias[co]);
           } else if (!l.is_wide()) {
-            y[out] = requantize_one(l.requant, co, acc);
+            y[out] = requantize_one(l.requant, pos, co, acc);
           } else {  // the exact block output in units s_out·P / 2^shift (network.h, Wide)
-            std::int64_t v = sat32(acc + l.requant.bias[co]) * wd.m_acc[co];
+            std::int64_t v = acc * wd.m_acc[co] + l.requant.bias_at(pos, co);
             if (l.shortcut.from >= 0)
               v += (shortcut_code(l.shortcut, shortcut, n, oy, ox, co) - l.shortcut.zero_point) *
                    wd.m_sc[co];
@@ -126,7 +128,7 @@ void conv(const Layer& l, AccModel model, const std::uint8_t* x, const std::uint
 std::int64_t rounded_shift(std::int64_t p, int s) {
   QB_CHECK_GE(s, 0);
   if (s == 0) return p;
-  if (s >= 63) return 0;                       // |p| < 2^62 here: |p| / 2^63 < ½
+  if (s >= 64) return 0;                       // |p / 2^64| ≤ ½, and −½ goes to the even 0
   const std::int64_t floor = p >> s;           // arithmetic shift: rounds toward −∞
   const std::int64_t rest = p - (floor << s);  // in [0, 2^s)
   const std::int64_t half = std::int64_t(1) << (s - 1);

@@ -1,7 +1,7 @@
 // The exact simulation of an integer network: the definitions of integer/network.h and
 // integer/accumulator.h written out as plain loops, for clarity and not for speed — no
 // kernels, no im2col, no packing; sums in int64, each accumulator model simulated product by
-// product; requantisation by its definition (one rounding, half to even, of x·m0 / 2^(31−e)).
+// product; requantisation by its definition (one rounding, half to even, of (x·m0 + B) / 2^(31−e)).
 // The integer engine must equal it bit for bit, every layer, every model, every ISA. Float
 // layers (`--first-last fp32`) and the image's quantisation are float code, shared with the
 // engine (integer/network.h) rather than written twice.

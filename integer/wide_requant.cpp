@@ -7,7 +7,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <climits>
 #include <vector>
 
 namespace qb::integer {
@@ -21,10 +20,6 @@ inline std::int64_t shift_half_even(std::int64_t v, int s) {
   const std::uint64_t r = std::uint64_t(v) & ((std::uint64_t(1) << s) - 1);
   const std::uint64_t half = std::uint64_t(1) << (s - 1);
   return q + (r > half || (r == half && (q & 1)));
-}
-
-inline std::int64_t sat32(std::int64_t v) {
-  return std::clamp<std::int64_t>(v, INT32_MIN, INT32_MAX);
 }
 
 inline std::uint8_t output(const Layer& l, std::int64_t v, int c) {
@@ -47,8 +42,9 @@ inline void pixel(const Layer& l, const std::int32_t* a, const std::uint8_t* sho
   // The shortcut covers channels [c0, c1) of the output; the others add real 0.
   const int c0 = sc ? std::clamp(s.channel_offset, 0, C) : 0;
   const int c1 = sc ? std::clamp(s.channel_offset + s.C, c0, C) : 0;
+  const std::int64_t* bias = r.bias.data() + (std::size_t(oy) * l.Wo + ox) * r.bias_ld;
   for (int c = 0; c < C; ++c) {
-    std::int64_t v = sat32(std::int64_t(a[c]) + r.bias[c]) * w.m_acc[c];
+    std::int64_t v = std::int64_t(a[c]) * w.m_acc[c] + bias[c];
     if (c >= c0 && c < c1) v += (sc[c - s.channel_offset] - s.zero_point) * w.m_sc[c];
     use(c, v);
   }
@@ -63,19 +59,24 @@ void wide_requantize_rows(const Layer& l, const std::int32_t* acc, const std::ui
   const Wide& w = l.wide;
   const Shortcut& s = l.shortcut;
   const int C = l.C_out;
-  // rhe(v / 2^s) = (v + 2^(s−1) − 1 + ((v >> s) & 1)) >> s for s ≥ 1, and v for s = 0: no
-  // branch per element (|v| < 2^62 + 2^61 by Wide's bounds, so the sum stays in int64).
+  // rhe(v / 2^s) = f + ((r + 2^(s−1) − 1 + (f & 1)) >> s), f = v >> s, r = v mod 2^s, for
+  // s ≥ 1, and v for s = 0: no branch per element, and no overflow however close |v| comes to
+  // 2^63 (|v| < 2^62 + 2^61 + 2^39 with the int64 bias, network.h's Wide).
   std::vector<std::int64_t> round_add(C), odd(C);
+  std::vector<std::uint64_t> rest_mask(C);
   for (int c = 0; c < C; ++c) {
     round_add[c] = w.shift[c] > 0 ? (std::int64_t(1) << (w.shift[c] - 1)) - 1 : 0;
     odd[c] = w.shift[c] > 0;
+    rest_mask[c] = (std::uint64_t(1) << w.shift[c]) - 1;
   }
   const std::int64_t lo = rq.lo - rq.zero_point, hi = rq.hi - rq.zero_point;
-  // Channel c of a pixel: its sum, and its shortcut code or −1.
-  auto channel = [&](int c, std::int32_t sum, int code) {
-    std::int64_t v = sat32(std::int64_t(sum) + rq.bias[c]) * w.m_acc[c];
+  // Channel c of a pixel: its sum, its shortcut code or −1, its fine bias.
+  auto channel = [&](int c, std::int32_t sum, int code, std::int64_t bias) {
+    std::int64_t v = std::int64_t(sum) * w.m_acc[c] + bias;
     if (code >= 0) v += (code - s.zero_point) * w.m_sc[c];
-    const std::int64_t q = (v + round_add[c] + ((v >> w.shift[c]) & odd[c])) >> w.shift[c];
+    const std::int64_t f = v >> w.shift[c];
+    const std::uint64_t r = (std::uint64_t(v) & rest_mask[c]) + round_add[c] + (f & odd[c]);
+    const std::int64_t q = f + std::int64_t(r >> w.shift[c]);
     return std::uint8_t(std::clamp(q, lo, hi) + rq.zero_point);
   };
   if (isa != int8::Isa::scalar) {
@@ -92,14 +93,15 @@ void wide_requantize_rows(const Layer& l, const std::int32_t* acc, const std::ui
   int oy = int(r0 % plane / l.Wo), ox = int(r0 % l.Wo);
   for (std::int64_t r = r0; r < r1; ++r) {
     const std::int32_t* a = acc + (r - r0) * C;
+    const std::int64_t* b = rq.bias.data() + (std::int64_t(oy) * l.Wo + ox) * rq.bias_ld;
     std::uint8_t* out = y + r * C;
-    for (int c = 0; c < c0; ++c) out[c] = channel(c, a[c], -1);
+    for (int c = 0; c < c0; ++c) out[c] = channel(c, a[c], -1, b[c]);
     if (c1 > c0) {
       const std::uint8_t* sc =  // the shortcut's pixel (option A: subsampled)
           shortcut + ((n * s.H + oy * s.stride) * s.W + ox * s.stride) * s.C;
-      for (int c = c0; c < c1; ++c) out[c] = channel(c, a[c], sc[c - s.channel_offset]);
+      for (int c = c0; c < c1; ++c) out[c] = channel(c, a[c], sc[c - s.channel_offset], b[c]);
     }
-    for (int c = std::max(c0, c1); c < C; ++c) out[c] = channel(c, a[c], -1);
+    for (int c = std::max(c0, c1); c < C; ++c) out[c] = channel(c, a[c], -1, b[c]);
     if (++ox == l.Wo) {
       ox = 0;
       if (++oy == l.Ho) oy = 0, ++n;

@@ -1,6 +1,7 @@
 // The requantisation of a conv that ends a residual block or is globally average-pooled
 // (network.h, Wide): per output pixel p and channel c
-//   v_p = m_acc[c] · sat32(x_p + bias[c]) + m_sc[c] · (s_p − shortcut.zero_point)      int64
+//   v_p = m_acc[c] · x_p + B + m_sc[c] · (s_p − shortcut.zero_point)      int64
+// (B = requant.bias_at(p, c): the fine bias, per channel or per position)
 // then one rounding, half to even, by 2^shift[c] (pooled: of Σ_p clamp(v_p, v_lo, v_hi)).
 // The integer engine's fast path; the exact simulation (integer/reference.cpp) computes the
 // same by its own plain loops, and the engine is tested equal to it bit for bit. `isa` above

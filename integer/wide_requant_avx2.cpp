@@ -3,7 +3,9 @@
 // variable arithmetic shift of int64 lanes, so the kernel runs only where it can stay exact
 // without them (WideAvx2::usable):
 //   · |m_acc|, |m_sc| < 2^31: vpmuldq multiplies the low 32 bits of each lane exactly, and
-//     sat32(x + bias) and s − z_sc are int32 values;
+//     x and s − z_sc are int32 values;
+//   · every fine bias |B| < 2^61 (what export promises): added in the 64-bit lanes, v stays
+//     below 2^62 + 2^61 + 2^39 in magnitude, inside int64;
 //   · lo ≤ zero_point ≤ hi and every shift ≤ 54: v is first clamped to
 //     [L, H] = [e·2^s, (hi − zp + 1)·2^s], e the even one of lo − zp − 1, lo − zp − 2 —
 //     rounding is monotone, so values beyond those bounds give the same clamped code — then
@@ -14,7 +16,6 @@
 #include "engine/int8/intrinsics.h"
 
 #include <algorithm>
-#include <climits>
 #include <cstring>
 
 #define QB_AVX2 QB_INT8_ISA("avx2")
@@ -29,14 +30,15 @@ WideAvx2::WideAvx2(const Layer& l) {
   for (int c = 0; c < C && usable; ++c)
     usable = w.shift[c] <= 54 && std::llabs(w.m_acc[c]) < (1ll << 31) &&
              std::llabs(w.m_sc[c]) < (1ll << 31);
+  for (std::size_t j = 0; j < rq.bias.size() && usable; ++j)  // per channel or per position
+    usable = std::llabs(rq.bias[j]) < (1ll << 61);
   if (!usable) return;
   even_floor = rq.lo - rq.zero_point - 1;
   if (even_floor % 2) --even_floor;
-  bias.resize(C), m_acc.resize(C), m_sc.resize(C), lower.resize(C), upper.resize(C);
+  m_acc.resize(C), m_sc.resize(C), lower.resize(C), upper.resize(C);
   round_add.resize(C), odd.resize(C), shift.resize(C);
   for (int c = 0; c < C; ++c) {
     const int s = w.shift[c];
-    bias[c] = rq.bias[c];
     m_acc[c] = w.m_acc[c];
     m_sc[c] = w.m_sc[c];
     lower[c] = std::int64_t(even_floor) * (std::int64_t(1) << s);
@@ -59,14 +61,13 @@ QB_AVX2 inline __m256i clamp64(__m256i v, __m256i lo, __m256i hi) {
   return _mm256_blendv_epi8(v, lo, _mm256_cmpgt_epi64(lo, v));
 }
 
-// Channels [c, c + 4) of one pixel: a their sums, sc their shortcut codes (or null).
-QB_AVX2 inline void four(const WideAvx2& k, int c, const std::int32_t* a, const std::uint8_t* sc,
-                         int sc_zero_point, int base, int lo, int hi, std::uint8_t* out) {
-  const __m256i int32_min = _mm256_set1_epi64x(INT32_MIN),
-                int32_max = _mm256_set1_epi64x(INT32_MAX);
-  __m256i x = _mm256_cvtepi32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + c)));
-  x = clamp64(_mm256_add_epi64(x, load4(k.bias.data() + c)), int32_min, int32_max);
-  __m256i v = _mm256_mul_epi32(x, load4(k.m_acc.data() + c));
+// Channels [c, c + 4) of one pixel: a their sums, b their fine biases, sc their shortcut codes
+// (or null).
+QB_AVX2 inline void four(const WideAvx2& k, int c, const std::int32_t* a, const std::int64_t* b,
+                         const std::uint8_t* sc, int sc_zero_point, int base, int lo, int hi,
+                         std::uint8_t* out) {
+  const __m256i x = _mm256_cvtepi32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + c)));
+  __m256i v = _mm256_add_epi64(_mm256_mul_epi32(x, load4(k.m_acc.data() + c)), load4(b + c));
   if (sc) {
     std::int32_t codes;
     std::memcpy(&codes, sc, 4);
@@ -93,7 +94,8 @@ QB_AVX2 void wide_rows_avx2(const WideAvx2& k, const Layer& l, const std::int32_
                             const std::uint8_t* shortcut, std::int64_t r0, std::int64_t r1,
                             std::uint8_t* y, const ScalarChannel& scalar) {
   const Shortcut& s = l.shortcut;
-  const int C = l.C_out, lo = l.requant.lo, hi = l.requant.hi;
+  const Requant& rq = l.requant;
+  const int C = l.C_out, lo = rq.lo, hi = rq.hi;
   const int base = k.even_floor + l.requant.zero_point;
   const bool has_sc = s.from >= 0;
   const int c0 = has_sc ? std::clamp(s.channel_offset, 0, C) : 0;
@@ -103,6 +105,7 @@ QB_AVX2 void wide_rows_avx2(const WideAvx2& k, const Layer& l, const std::int32_
   int oy = int(r0 % plane / l.Wo), ox = int(r0 % l.Wo);
   for (std::int64_t r = r0; r < r1; ++r) {
     const std::int32_t* a = acc + (r - r0) * C;
+    const std::int64_t* bias = rq.bias.data() + (std::int64_t(oy) * l.Wo + ox) * rq.bias_ld;
     std::uint8_t* out = y + r * C;
     const std::uint8_t* sc =  // the shortcut's pixel (option A: subsampled)
         has_sc ? shortcut + ((n * s.H + oy * s.stride) * s.W + ox * s.stride) * s.C : nullptr;
@@ -111,9 +114,10 @@ QB_AVX2 void wide_rows_avx2(const WideAvx2& k, const Layer& l, const std::int32_
     auto run = [&](int b, int e, bool with_sc) {
       int c = b;
       for (; c + 4 <= e; c += 4)
-        four(k, c, a, with_sc ? sc + (c - s.channel_offset) : nullptr, s.zero_point, base, lo, hi,
-             out);
-      for (; c < e; ++c) out[c] = scalar(c, a[c], with_sc ? int(sc[c - s.channel_offset]) : -1);
+        four(k, c, a, bias, with_sc ? sc + (c - s.channel_offset) : nullptr, s.zero_point, base, lo,
+             hi, out);
+      for (; c < e; ++c)
+        out[c] = scalar(c, a[c], with_sc ? int(sc[c - s.channel_offset]) : -1, bias[c]);
     };
     run(0, c0, false);
     if (c1 > c0) run(c0, c1, true);

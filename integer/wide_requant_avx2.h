@@ -15,12 +15,13 @@ struct WideAvx2 {
   explicit WideAvx2(const Layer& l);
   bool usable = false;  // false: run the scalar loop
   int even_floor = 0;   // e: L = e·2^s
-  std::vector<std::int64_t> bias, m_acc, m_sc, lower, upper, round_add, odd, shift;
+  std::vector<std::int64_t> m_acc, m_sc, lower, upper, round_add, odd, shift;
 };
 
-// The scalar result of channel c from its sum and shortcut code (−1: none), for the channels
-// left over when a run is not a multiple of four.
-using ScalarChannel = std::function<std::uint8_t(int c, std::int32_t sum, int shortcut_code)>;
+// The scalar result of channel c from its sum, shortcut code (−1: none) and fine bias, for the
+// channels left over when a run is not a multiple of four.
+using ScalarChannel =
+    std::function<std::uint8_t(int c, std::int32_t sum, int shortcut_code, std::int64_t bias)>;
 
 void wide_rows_avx2(const WideAvx2& k, const Layer& l, const std::int32_t* acc,
                     const std::uint8_t* shortcut, std::int64_t r0, std::int64_t r1, std::uint8_t* y,

@@ -10,6 +10,7 @@
 #include "integer/export.h"
 #include "integer/reference.h"
 #include "integer/wide_requant.h"
+#include "integer/wide_requant_avx2.h"
 #include "methods/qat.h"
 #include "tests/int8_isas.h"
 
@@ -77,6 +78,7 @@ TEST_CASE("integer engine equals the exact simulation, every layer, model and IS
       {"lenet5", "alt", 4, 4},
       {"lenet5", "pact", 4, 4},
       {"lenet5", "dorefa", 4, 4},
+      {"lenet5", "sat", 4, 4},
       {"lenet5", "minmax", 4, 4},
       {"lenet5", "syq", 2, 4, "layer"},
       {"lenet5", "minmax", 4, 4, "tensor", "fp32"},
@@ -88,6 +90,7 @@ TEST_CASE("integer engine equals the exact simulation, every layer, model and IS
       {"resnet20", "minmax", 8, 8},
       {"resnet20", "alt", 8, 8},
       {"resnet20", "pact", 4, 4},
+      {"resnet20", "sat", 4, 4},
       {"resnet20", "syq", 2, 4, "channel"},
       {"resnet20", "minmax", 4, 4, "tensor", "fp32"},
       {"mobilenet_tiny", "minmax", 8, 8},
@@ -123,11 +126,12 @@ TEST_CASE("integer engine equals the exact simulation, every layer, model and IS
 
 TEST_CASE("integer logits follow the fake-quant network", "[integer]") {
   const Case cases[] = {
-      {"lenet5", "minmax", 8, 8},         {"lenet5", "alt", 8, 8},
-      {"lenet5", "pact", 4, 4},           {"lenet5", "dorefa", 4, 4},
-      {"vgg_small", "minmax", 8, 8},      {"vgg_small", "alt", 8, 8},
-      {"resnet20", "minmax", 8, 8},       {"resnet20", "alt", 8, 8},
-      {"mobilenet_tiny", "minmax", 8, 8}, {"mobilenet_tiny", "alt", 8, 8},
+      {"lenet5", "minmax", 8, 8},      {"lenet5", "alt", 8, 8},
+      {"lenet5", "pact", 4, 4},        {"lenet5", "dorefa", 4, 4},
+      {"lenet5", "sat", 4, 4},         {"vgg_small", "minmax", 8, 8},
+      {"vgg_small", "alt", 8, 8},      {"resnet20", "minmax", 8, 8},
+      {"resnet20", "alt", 8, 8},       {"mobilenet_tiny", "minmax", 8, 8},
+      {"mobilenet_tiny", "alt", 8, 8},
   };
   const int N = 16;
   const Tensor images = random_images(N, 5);
@@ -162,7 +166,6 @@ TEST_CASE("what integer inference cannot represent is refused, naming the layer"
   refused({"lenet5", "syq", 2, 4, "pixel"}, "layer conv1: weight grid of granularity 'pixel'");
   refused({"lenet5", "minmax", 32, 8}, "layer conv2: its weights are not quantized");
   refused({"lenet5", "minmax", 8, 32}, "layer conv2: its input is not quantized");
-  refused({"lenet5", "sat", 4, 4}, "layer conv1: sat is not exported yet");
 }
 
 // One 1×1 convolution by hand: sums 1, 3, 5, −1, −3 halved. Half to even gives 0, 2, 2, 0, −2
@@ -178,7 +181,9 @@ TEST_CASE("requantisation rounds once, half to even, in engine and simulation", 
   conv.geometry = int8::ConvGeometry::square(1);
   conv.weight = {1};
   conv.pad_code = 128;
-  conv.requant = {{-128}, 1, {}, 10, 0, 255, 0.5};  // Σ (q + 128)·1 − 128 = the signed code
+  // Σ (q + 128)·1 − 128 = the signed code: B = −128 times the multiplier of x (2^30 for a
+  // shift, m0 = 2^30 for the multiplier 0.5 = 2^30 · 2^(0 − 31)).
+  conv.requant = {{-(std::int64_t(128) << 30)}, 0, 1, {}, 10, 0, 255, 0.5};
   integer::Layer out;  // the logits: a 1×5 "image" summed with weights 0 but the first
   out.name = "logits";
   out.H = 1, out.W = 5, out.C_in = 1, out.Ho = out.Wo = 1, out.C_out = 1;
@@ -186,7 +191,7 @@ TEST_CASE("requantisation rounds once, half to even, in engine and simulation", 
   out.weight = {1, 0, 0, 0, 0};
   out.logits = true;
   out.logit_scale = {1.0};
-  out.requant.bias = {0};
+  out.logit_bias = {0.0};
   net.layers = {conv, out};
   const float image[5] = {1, 3, 5, -1, -3};
   const std::vector<std::uint8_t> expected = {10, 12, 12, 10, 8};
@@ -230,11 +235,11 @@ TEST_CASE("a residual add and a pooled sum round once, in engine and simulation"
     in.geometry = int8::ConvGeometry::square(1);
     in.weight = {1};
     in.pad_code = 128;
-    in.requant = {{-128}, 0, {}, 0, 0, 255, 1.0};
+    in.requant = {{-(std::int64_t(128) << 30)}, 0, 0, {}, 0, 0, 255, 1.0};
     integer::Layer add = in;
     add.name = "add";
     add.pad_code = 0;
-    add.requant = {{0}, -1, {}, 0, 0, 255, 1.0};
+    add.requant = {{0}, 0, -1, {}, 0, 0, 255, 1.0};
     add.shortcut = {0, 1, 5, 1, 1, 0, 0, 1.0};
     add.pooled = pooled;
     add.wide = {
@@ -246,7 +251,7 @@ TEST_CASE("a residual add and a pooled sum round once, in engine and simulation"
     out.weight = pooled ? std::vector<std::int8_t>{1} : std::vector<std::int8_t>{1, 0, 0, 0, 0};
     out.logits = true;
     out.logit_scale = {1.0};
-    out.requant.bias = {0};
+    out.logit_bias = {0.0};
     net.layers = {in, add, out};
     const float image[5] = {1, 1, 1, 1, 3};
     const std::vector<std::uint8_t> expected =
@@ -265,10 +270,10 @@ TEST_CASE("a residual add and a pooled sum round once, in engine and simulation"
 }
 
 // The residual requantisation's AVX2 kernel against its scalar loop on values a network
-// rarely produces: sums at the int32 ends (the bias add saturates), shifts 0 to 54, exact
+// rarely produces: sums at the int32 ends, fine biases up to ±(2^61 − 1), shifts 0 to 54, exact
 // ties (power-of-two multipliers), shortcut codes at both ends, channels outside the shortcut,
-// a channel count not a multiple of four, and one multiplier of 2^31 that sends the layer back
-// to the scalar loop.
+// a channel count not a multiple of four, a bias per output position (every third trial), and
+// a multiplier of 2^31 or a bias of 2^61 that sends the layer back to the scalar loop.
 TEST_CASE("the residual requantisation's AVX2 kernel equals its scalar loop", "[integer]") {
   if (!int8::cpu_has(int8::Isa::avx2)) return;
   Rng rng(41);
@@ -293,10 +298,22 @@ TEST_CASE("the residual requantisation's AVX2 kernel equals its scalar loop", "[
       };
       l.wide.m_acc.push_back(mult());
       l.wide.m_sc.push_back(mult());
-      l.requant.bias.push_back(std::int32_t(rng.uniform_int(std::uint64_t(1) << 32)));
     }
+    const int P = l.Ho * l.Wo;
+    l.requant.bias_ld = trial % 3 == 0 ? C : 0;
+    l.requant.bias.resize(l.requant.bias_ld ? std::size_t(P) * C : C);
+    constexpr std::int64_t kBiasMax = (std::int64_t(1) << 61) - 1;
+    for (auto& b : l.requant.bias) {
+      const std::int64_t u = std::int64_t(rng.uniform_int(std::uint64_t(1) << 61));
+      b = rng.uniform_int(4) == 0 ? kBiasMax : u;
+      if (rng.uniform_int(2)) b = -b;
+    }
+    const integer::detail::WideAvx2 kernel(l);
+    CHECK(kernel.usable);
+    if (trial == 38) l.requant.bias.back() = kBiasMax + 1;         // the scalar fallback
     if (trial == 39) l.wide.m_acc[C / 2] = std::int64_t(1) << 31;  // the scalar fallback
-    const std::int64_t M = 2 * l.Ho * l.Wo;                        // two images
+    if (trial >= 38) CHECK_FALSE(integer::detail::WideAvx2(l).usable);
+    const std::int64_t M = 2 * l.Ho * l.Wo;  // two images
     std::vector<std::int32_t> acc(M * C);
     for (auto& a : acc)
       a = rng.uniform_int(4) == 0 ? (rng.uniform_int(2) ? INT32_MAX : INT32_MIN)
@@ -312,5 +329,123 @@ TEST_CASE("the residual requantisation's AVX2 kernel equals its scalar loop", "[
                                   int8::Isa::avx2);
     INFO("trial " << trial << ", C " << C);
     CHECK(scalar == avx2);
+  }
+}
+
+// The bias kept in int64 after the multiplier, per output position, by hand: a 1×1 conv of
+// codes x = 2 2 2 1 0 (weight 1) with real biases b = 0.6 −0.4 0.4 0.4 1 (accumulator units)
+// at output scale ½: rhe((x + b)/2) = rhe(1.3, 0.8, 1.2, 0.7, 0.5) = 1 1 1 1 0 — the last an
+// exact tie, to even. The bias rounded to int32 first (the old export) gives
+// rhe(3/2, 2/2, 2/2, 1/2, 1/2) = 2 1 1 0 0: this test fails for it.
+TEST_CASE("a fine per-position bias rounds once with the sum, in engine and simulation",
+          "[integer]") {
+  const double b[] = {0.6, -0.4, 0.4, 0.4, 1.0};
+  const float image[5] = {2, 2, 2, 1, 0};
+  const std::vector<std::uint8_t> expected = {11, 11, 11, 11, 10};
+  std::vector<std::uint8_t> int32_bias;  // what rounding the bias to the accumulator step gives
+  for (int p = 0; p < 5; ++p)
+    int32_bias.push_back(std::uint8_t(
+        10 + integer::rounded_shift(std::int64_t(image[p] + std::nearbyint(b[p])), 1)));
+  CHECK(int32_bias != expected);
+
+  integer::Network net;
+  net.name = "by-hand";
+  net.H = 1, net.W = 5, net.C = 1, net.classes = 1;
+  net.input = {integer::ImageInput::Kind::grid, 1.0, 0.0, 128, -128, 127};
+  integer::Layer conv;
+  conv.name = "fine";
+  conv.H = conv.Ho = 1, conv.W = conv.Wo = 5, conv.C_in = conv.C_out = 1;
+  conv.geometry = int8::ConvGeometry::square(1);
+  conv.weight = {1};
+  conv.pad_code = 128;
+  // The stored codes are x + 128: B = rint((b − 128) · 2^30), x's multiplier 2^30 both ways.
+  conv.requant.bias_ld = 1;
+  for (double bp : b) conv.requant.bias.push_back(std::llrint(std::ldexp(bp - 128, 30)));
+  conv.requant.zero_point = 10;
+  integer::Layer out;
+  out.name = "logits";
+  out.H = 1, out.W = 5, out.C_in = 1, out.Ho = out.Wo = 1, out.C_out = 1;
+  out.geometry = {1, 5};
+  out.weight = {1, 0, 0, 0, 0};
+  out.logits = true;
+  out.logit_scale = {1.0};
+  out.logit_bias = {0.25};
+  net.layers = {conv, out};
+  for (bool by_shift : {true, false}) {
+    integer::Requant& r = net.layers[0].requant;
+    r.shift = by_shift ? 1 : -1;
+    r.multiplier = by_shift ? std::vector<int8::Multiplier>{}
+                            : std::vector<int8::Multiplier>{int8::quantize_multiplier(0.5)};
+    for (int8::Isa isa : int8::test::runnable_isas("integer engine")) {
+      INFO((by_shift ? "shift" : "multiplier") << ", isa " << int8::isa_name(isa));
+      integer::Trace trace, ref;
+      std::vector<double> logits, ref_logits;
+      integer::Engine(net, integer::AccModel::int32, isa).forward(image, 1, logits, &trace);
+      integer::reference_forward(net, integer::AccModel::int32, image, 1, ref_logits, &ref);
+      CHECK(trace.codes[0] == expected);
+      CHECK(ref.codes[0] == expected);
+      CHECK(logits == std::vector<double>{11.25});
+      CHECK(ref_logits == logits);
+    }
+  }
+}
+
+// A per-position bias table where the fused conv's blocks cut an image and its row groups:
+// 24 channels (row groups of k = 2 pixels), 13×13 = 169 output pixels (odd: image boundaries
+// fall inside a group), five images in blocks of 672 rows (the second starts at pixel 165 of
+// the fourth image). Engine and simulation must agree on every ISA, for the shift and the
+// multiplier form; the table varies by position, so indexing it from the block (not the image)
+// or by group misplaces biases and fails.
+TEST_CASE("a per-position bias table survives blocks and row groups that cut images", "[integer]") {
+  constexpr int N = 5, S = 13, C_in = 2, C = 24, P = S * S;
+  Rng rng(29);
+  integer::Network net;
+  net.name = "table";
+  net.H = net.W = S, net.C = C_in, net.classes = 1;
+  net.input = {integer::ImageInput::Kind::grid, 1.0, 0.0, 128, -128, 127};
+  integer::Layer conv;
+  conv.name = "table";
+  conv.H = conv.Ho = conv.W = conv.Wo = S, conv.C_in = C_in, conv.C_out = C;
+  conv.geometry = int8::ConvGeometry::square(3, 1, 1);
+  for (int j = 0; j < C * 9 * C_in; ++j) conv.weight.push_back(std::int8_t(rng.uniform_int(255)));
+  conv.pad_code = 128;
+  conv.requant.bias_ld = C;
+  for (int j = 0; j < P * C; ++j)
+    conv.requant.bias.push_back(std::int64_t(rng.uniform_int(std::uint64_t(1) << 46)) -
+                                (std::int64_t(1) << 45));
+  conv.requant.zero_point = 128;
+  for (int c = 0; c < C; ++c)
+    conv.requant.multiplier.push_back(int8::quantize_multiplier(std::ldexp(1.0 + c / 32.0, -12)));
+  integer::Layer out;  // one logit per image: a 13×13 window over all channels
+  out.name = "logits";
+  out.H = out.W = S, out.C_in = C, out.Ho = out.Wo = 1, out.C_out = 1;
+  out.geometry = {S, S};
+  for (int j = 0; j < P * C; ++j) out.weight.push_back(std::int8_t(int(rng.uniform_int(7)) - 3));
+  out.logits = true;
+  out.logit_scale = {1.0};
+  out.logit_bias = {0.0};
+  net.layers = {conv, out};
+  std::vector<float> images(std::size_t(N) * C_in * P);
+  for (float& v : images) v = float(int(rng.uniform_int(256)) - 128);
+
+  integer::Network same = net;  // row 0 of the table at every position: must differ
+  same.layers[0].requant.bias_ld = 0;
+  same.layers[0].requant.bias.resize(C);
+  for (int shift : {-1, 12}) {
+    net.layers[0].requant.shift = same.layers[0].requant.shift = shift;
+    integer::Trace ref, ref_same;
+    std::vector<double> ref_logits, logits_same;
+    integer::reference_forward(net, integer::AccModel::int32, images.data(), N, ref_logits, &ref);
+    integer::reference_forward(same, integer::AccModel::int32, images.data(), N, logits_same,
+                               &ref_same);
+    CHECK(ref.codes[0] != ref_same.codes[0]);
+    for (int8::Isa isa : int8::test::runnable_isas("integer engine")) {
+      INFO((shift >= 0 ? "shift" : "multiplier") << ", isa " << int8::isa_name(isa));
+      integer::Trace trace;
+      std::vector<double> logits;
+      integer::Engine(net, integer::AccModel::int32, isa).forward(images.data(), N, logits, &trace);
+      CHECK(trace.codes[0] == ref.codes[0]);
+      CHECK(logits == ref_logits);
+    }
   }
 }

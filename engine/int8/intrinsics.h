@@ -58,6 +58,12 @@ inline simde__m512i maskz_loadu_epi32(simde__mmask16 k, const void* p) {
     if (k >> i & 1) std::memcpy(&l.v[i], static_cast<const char*>(p) + 4 * i, 4);
   return vec(l);
 }
+inline simde__m512i maskz_loadu_epi64(simde__mmask8 k, const void* p) {
+  Lanes<std::int64_t, 8> l{};
+  for (int i = 0; i < 8; ++i)
+    if (k >> i & 1) std::memcpy(&l.v[i], static_cast<const char*>(p) + 8 * i, 8);
+  return vec(l);
+}
 // vpmovdb with a write mask: each selected int32 truncated to its low byte.
 inline void mask_cvtepi32_storeu_epi8(void* p, simde__mmask16 k, simde__m512i x) {
   const auto l = lanes<std::int32_t>(x);
@@ -94,6 +100,7 @@ inline simde__m512i sra_epi32(simde__m512i a, simde__m128i count) {
 }  // namespace qb::int8::emulated
 
 #define _mm512_maskz_loadu_epi32 ::qb::int8::emulated::maskz_loadu_epi32
+#define _mm512_maskz_loadu_epi64 ::qb::int8::emulated::maskz_loadu_epi64
 #define _mm512_mask_cvtepi32_storeu_epi8 ::qb::int8::emulated::mask_cvtepi32_storeu_epi8
 #define _mm512_cmplt_epi32_mask ::qb::int8::emulated::cmplt_epi32_mask
 #define _mm512_srav_epi64 ::qb::int8::emulated::srav_epi64

@@ -90,16 +90,20 @@ Out finish(std::int64_t r, const OutputParams& o) {
   return Out(std::clamp<std::int64_t>(r + o.zero_point, o.lo, o.hi));
 }
 
-template <class Out>
-void shift_ref(const std::int32_t* C, int ldc, int M, int N, int shift, const OutputParams& out,
-               Out* Y, int ldy) {
-  check_shift(shift);
-  const OutputParams o = checked<Out>(out, M, N, ldc, ldy);
-  for (int m = 0; m < M; ++m)
+// The fine bias's preconditions: |B| < 2^61 and total shifts ≤ 62 (requantize.h).
+void check_fine_bias(const OutputParams& o, int M, int N, std::span<const Multiplier> mult) {
+  if (!o.fine_bias) return;
+  for (const Multiplier& mu : mult)
+    if (31 - std::int64_t(mu.e) > 62)
+      throw error("requantize: a fine bias needs a total right shift ≤ 62 (got ", 31 - mu.e, ")");
+  const std::int64_t rows = o.fine_bias_ld == 0 ? 1 : M;
+  QB_CHECK(o.fine_bias_ld == 0 || o.fine_bias_ld >= N);
+  constexpr std::int64_t kMax = std::int64_t(1) << 61;
+  for (std::int64_t m = 0; m < rows; ++m)
     for (int n = 0; n < N; ++n) {
-      std::int32_t x = C[std::int64_t(m) * ldc + n];
-      if (o.bias) x = add_sat32(x, o.bias[n]);
-      Y[std::int64_t(m) * ldy + n] = finish<Out>(round_shift_half_even(x, shift), o);
+      const std::int64_t b = o.fine_bias[m * o.fine_bias_ld + n];
+      if (b <= -kMax || b >= kMax)
+        throw error("requantize: fine bias ", b, " is not inside (−2^61, 2^61)");
     }
 }
 
@@ -109,15 +113,40 @@ void mult_ref(const std::int32_t* C, int ldc, int M, int N, std::span<const Mult
   QB_CHECK(mult.size() == 1 || mult.size() == std::size_t(N));
   const OutputParams o = checked<Out>(out, M, N, ldc, ldy);
   for (const Multiplier& mu : mult) total_shift(mu);  // refuses e > 31
+  check_fine_bias(o, M, N, mult);
   for (int m = 0; m < M; ++m)
     for (int n = 0; n < N; ++n) {
       std::int32_t x = C[std::int64_t(m) * ldc + n];
       if (o.bias) x = add_sat32(x, o.bias[n]);
       const Multiplier& mu = mult.size() == 1 ? mult[0] : mult[n];
-      // |x · m0| ≤ 2^31 · 2^31 = 2^62: exact in int64.
-      const std::int64_t p = std::int64_t(x) * mu.m0;
+      // |x · m0| ≤ 2^31 · 2^31 = 2^62: exact in int64; with |B| < 2^61 the sum is too.
+      std::int64_t p = std::int64_t(x) * mu.m0;
+      if (o.fine_bias) p += o.fine_bias[m * o.fine_bias_ld + n];
       const int s = int(std::min<std::int64_t>(31 - std::int64_t(mu.e), 64));
       Y[std::int64_t(m) * ldy + n] = finish<Out>(round_shift_half_even(p, s), o);
+    }
+}
+
+// The shift form with a fine bias is the multiplier form with M0 = 2^30, e = 1 − shift.
+Multiplier shift_as_multiplier(int shift) {
+  check_shift(shift);
+  return {std::int32_t(1) << 30, 1 - shift};
+}
+
+template <class Out>
+void shift_ref(const std::int32_t* C, int ldc, int M, int N, int shift, const OutputParams& out,
+               Out* Y, int ldy) {
+  if (out.fine_bias) {
+    const Multiplier mu = shift_as_multiplier(shift);
+    return mult_ref(C, ldc, M, N, std::span<const Multiplier>(&mu, 1), out, Y, ldy);
+  }
+  check_shift(shift);
+  const OutputParams o = checked<Out>(out, M, N, ldc, ldy);
+  for (int m = 0; m < M; ++m)
+    for (int n = 0; n < N; ++n) {
+      std::int32_t x = C[std::int64_t(m) * ldc + n];
+      if (o.bias) x = add_sat32(x, o.bias[n]);
+      Y[std::int64_t(m) * ldy + n] = finish<Out>(round_shift_half_even(x, shift), o);
     }
 }
 
@@ -141,6 +170,8 @@ detail::RequantArgs make_args(const std::int32_t* C, int ldc, int N, const Outpu
   a.ldc = ldc;
   a.N = N;
   a.bias = o.bias;
+  a.fine_bias = o.fine_bias;
+  a.fine_bias_ld = o.fine_bias_ld;
   a.zero_point = o.zero_point;
   a.lo = o.lo;
   a.hi = o.hi;
@@ -152,27 +183,6 @@ detail::RequantArgs make_args(const std::int32_t* C, int ldc, int N, const Outpu
 
 void check_isa(Isa isa) {
   if (!cpu_has(isa)) throw error("requantize: this CPU cannot run the ", isa_name(isa), " kernels");
-}
-
-template <class Out>
-void shift_fast(const std::int32_t* C, int ldc, int M, int N, int shift, const OutputParams& out,
-                Out* Y, int ldy, Isa isa) {
-  check_isa(isa);
-  if (isa == Isa::scalar) return shift_ref(C, ldc, M, N, shift, out, Y, ldy);
-  check_shift(shift);
-  const OutputParams o = checked<Out>(out, M, N, ldc, ldy);
-  if (M == 0 || N == 0) return;
-  if (shift >= 32) {
-    // |x / 2^32| ≤ 1/2 for every int32 x, and −1/2 goes to the even 0: y is the clamped zero
-    // point everywhere.
-    const Out y = finish<Out>(0, o);
-    for (int m = 0; m < M; ++m) std::fill_n(Y + std::int64_t(m) * ldy, N, y);
-    return;
-  }
-  detail::RequantArgs a = make_args(C, ldc, N, o, Y, ldy);
-  const std::int32_t s = shift;
-  a.shift = &s;
-  run_rows(uses_avx512(isa) ? detail::requant_shift_avx512 : detail::requant_shift_avx2, a, M);
 }
 
 template <class Out>
@@ -188,12 +198,38 @@ void mult_fast(const std::int32_t* C, int ldc, int M, int N, std::span<const Mul
     m0[i] = mult[i].m0;
     shift[i] = total_shift(mult[i]);
   }
+  check_fine_bias(o, M, N, mult);
   if (M == 0 || N == 0) return;
   detail::RequantArgs a = make_args(C, ldc, N, o, Y, ldy);
   a.m0 = m0.data();
   a.shift = shift.data();
   a.per_column = mult.size() != 1;
   run_rows(uses_avx512(isa) ? detail::requant_mult_avx512 : detail::requant_mult_avx2, a, M);
+}
+
+template <class Out>
+void shift_fast(const std::int32_t* C, int ldc, int M, int N, int shift, const OutputParams& out,
+                Out* Y, int ldy, Isa isa) {
+  check_isa(isa);
+  if (isa == Isa::scalar) return shift_ref(C, ldc, M, N, shift, out, Y, ldy);
+  if (out.fine_bias) {
+    const Multiplier mu = shift_as_multiplier(shift);
+    return mult_fast(C, ldc, M, N, std::span<const Multiplier>(&mu, 1), out, Y, ldy, isa);
+  }
+  check_shift(shift);
+  const OutputParams o = checked<Out>(out, M, N, ldc, ldy);
+  if (M == 0 || N == 0) return;
+  if (shift >= 32) {
+    // |x / 2^32| ≤ 1/2 for every int32 x, and −1/2 goes to the even 0: y is the clamped zero
+    // point everywhere.
+    const Out y = finish<Out>(0, o);
+    for (int m = 0; m < M; ++m) std::fill_n(Y + std::int64_t(m) * ldy, N, y);
+    return;
+  }
+  detail::RequantArgs a = make_args(C, ldc, N, o, Y, ldy);
+  const std::int32_t s = shift;
+  a.shift = &s;
+  run_rows(uses_avx512(isa) ? detail::requant_shift_avx512 : detail::requant_shift_avx2, a, M);
 }
 
 }  // namespace

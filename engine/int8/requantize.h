@@ -6,6 +6,19 @@
 //   by shift:       y = clamp(rhe(x / 2^shift) + zero_point, lo, hi)          shift ≥ 0
 //   by multiplier:  y = clamp(rhe(x · M0 / 2^(31 − e)) + zero_point, lo, hi)  e ≤ 31
 //
+// A fine bias B (int64, optional) enters the same rounding, after the multiplier:
+//   by multiplier:  y = clamp(rhe((x · M0 + B[m][n]) / 2^(31 − e)) + zero_point, lo, hi)
+//   by shift:       y = clamp(rhe((x · 2^30 + B[m][n]) / 2^(shift + 30)) + zero_point, lo, hi)
+// i.e. a bias in accumulator units kept with ~30 fractional bits (B = rint(b · M0), or b·2^30),
+// where the int32 bias can only hold the accumulator step itself: an integer network whose real
+// bias is not a multiple of s_x·s_w (every BatchNorm shift, every float bias) then rounds its
+// outputs where the float network does, not up to ½·s_x·s_w / s_out codes away. B is one value
+// per column (fine_bias_ld = 0) or a full M×N table (row m at fine_bias + m·ld: a bias per
+// output position, e.g. the exact correction of padded taps whose zero point is not a code).
+// Requires |B| < 2^61 and a total right shift 31 − e (or shift + 30) ≤ 62, so that the sum and
+// its rounding stay inside int64 (qb::Error otherwise). The shift form is the multiplier form
+// with M0 = 2^30, e = 1 − shift: the same kernels compute it.
+//
 // Rounding rule: rhe is round half to even, applied ONCE to the exact rational value: x·M0 is
 // formed exactly in int64 (|x·M0| ≤ 2^62) and divided by 2^(31 − e) with one rounding; a
 // quotient exactly halfway between two integers goes to the even one (6/4 → 2, 10/4 → 2,
@@ -55,7 +68,9 @@ struct OutputParams {
   int zero_point = 0;
   int lo = std::numeric_limits<int>::min();  // intersected with the output type's range
   int hi = std::numeric_limits<int>::max();
-  const std::int32_t* bias = nullptr;  // N values (one per column), or none
+  const std::int32_t* bias = nullptr;       // N values (one per column), or none
+  const std::int64_t* fine_bias = nullptr;  // after the multiplier (see above), or none
+  std::int64_t fine_bias_ld = 0;            // 0: N values for every row; else row stride
 };
 
 // rhe(p / 2^s) for any s ≥ 0, exactly: the rounding every requantisation uses.

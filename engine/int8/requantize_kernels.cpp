@@ -24,6 +24,11 @@
 // overflows; q + 1 neither, since |q| ≤ 2^30 for s ≥ 1. For s = 0, half is set to 1 and the
 // parity masked off, so nothing is ever rounded up.
 //
+// Fine bias (int64, added to x · M0 before the rounding): 8 (16) consecutive columns are loaded
+// as two (two) vectors and split into the even and odd columns' 64-bit lanes the products sit
+// in. |p + B| < 2^62 + 2^61 and s ≤ 62 (checked by the caller), so the rounding's sum
+// p + B + 2^(s−1) stays below 2^63.
+//
 // Bias: sat32(x + b) as (x + b) with wrap-around replaced by INT32_MAX or INT32_MIN where
 // x and b have the same sign and the sum has the other one.
 //
@@ -103,11 +108,26 @@ QB_AVX2 inline void store8_avx2(__m256i v, Out* y) {
   _mm_storel_epi64(reinterpret_cast<__m128i*>(y), b);
 }
 
+// Fine biases of 8 columns: (b0, b2, b4, b6) and (b1, b3, b5, b7); zero without one.
+struct FineAvx2 {
+  __m256i e, o;
+};
+
+QB_AVX2 inline FineAvx2 fine8_avx2(const std::int64_t* b) {
+  if (!b) return {_mm256_setzero_si256(), _mm256_setzero_si256()};
+  const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
+  const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 4));
+  // unpack gives (b0, b4, b2, b6) and (b1, b5, b3, b7); 0xD8 swaps the middle 64-bit lanes.
+  return {_mm256_permute4x64_epi64(_mm256_unpacklo_epi64(lo, hi), 0xD8),
+          _mm256_permute4x64_epi64(_mm256_unpackhi_epi64(lo, hi), 0xD8)};
+}
+
 template <class Out>
-QB_AVX2 inline void mult8_avx2(__m256i x, const ColsAvx2& c, __m256i lo64, __m256i hi64, __m256i zp,
-                               Out* y) {
-  const __m256i p_e = _mm256_mul_epi32(x, c.m);
-  const __m256i p_o = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(c.m, 32));
+QB_AVX2 inline void mult8_avx2(__m256i x, const ColsAvx2& c, FineAvx2 b, __m256i lo64, __m256i hi64,
+                               __m256i zp, Out* y) {
+  const __m256i p_e = _mm256_add_epi64(_mm256_mul_epi32(x, c.m), b.e);
+  const __m256i p_o =
+      _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(c.m, 32)), b.o);
   const __m256i r_e = clamp64_avx2(round_shift_avx2(p_e, c.s_e, c.off_e, c.bm_e), lo64, hi64);
   const __m256i r_o = clamp64_avx2(round_shift_avx2(p_o, c.s_o, c.off_o, c.bm_o), lo64, hi64);
   // The low int32 of each 64-bit lane holds the (small) result: interleave them back.
@@ -140,25 +160,29 @@ QB_AVX2 void mult_rows_avx2(const RequantArgs& a, int r0, int r1) {
   for (int r = r0; r < r1; ++r) {
     const std::int32_t* c = a.C + std::int64_t(r) * a.ldc;
     Out* y = static_cast<Out*>(a.Y) + std::int64_t(r) * a.ldy;
+    const std::int64_t* fb = a.fine_bias ? a.fine_bias + r * a.fine_bias_ld : nullptr;
     for (int n = 0; n < n8; n += 8) {
       __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + n));
       if (a.bias)
         x = sat_add_avx2(x, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bias + n)));
+      const FineAvx2 b = fine8_avx2(fb ? fb + n : nullptr);
       if constexpr (kPerColumn)
         mult8_avx2(x,
                    cols_avx2(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.m0 + n)),
                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.shift + n))),
-                   lo64, hi64, zp, y + n);
+                   b, lo64, hi64, zp, y + n);
       else
-        mult8_avx2(x, fixed, lo64, hi64, zp, y + n);
+        mult8_avx2(x, fixed, b, lo64, hi64, zp, y + n);
     }
     if (rem) {
       alignas(32) std::int32_t tx[8] = {};
       std::memcpy(tx, c + n8, sizeof(std::int32_t) * rem);
       __m256i x = _mm256_load_si256(reinterpret_cast<const __m256i*>(tx));
       if (a.bias) x = sat_add_avx2(x, _mm256_load_si256(reinterpret_cast<const __m256i*>(tb)));
+      std::int64_t tf[8] = {};
+      if (fb) std::memcpy(tf, fb + n8, sizeof(std::int64_t) * rem);
       Out ty[8];
-      mult8_avx2(x, tail, lo64, hi64, zp, ty);
+      mult8_avx2(x, tail, fine8_avx2(fb ? tf : nullptr), lo64, hi64, zp, ty);
       std::memcpy(y + n8, ty, sizeof(Out) * rem);
     }
   }
@@ -243,11 +267,26 @@ QB_AVX512 inline __m512i round_shift_512(__m512i p, __m512i s, __m512i off, __m5
   return _mm512_srav_epi64(_mm512_add_epi64(_mm512_add_epi64(p, off), bit), s);
 }
 
+// Fine biases of 16 columns (masked-off ones 0): the even and the odd columns' 64-bit lanes.
+struct Fine512 {
+  __m512i e, o;
+};
+
+QB_AVX512 inline Fine512 fine16_512(const std::int64_t* b, __mmask16 k) {
+  if (!b) return {_mm512_setzero_si512(), _mm512_setzero_si512()};
+  const __m512i lo = _mm512_maskz_loadu_epi64(__mmask8(k), b);
+  const __m512i hi = _mm512_maskz_loadu_epi64(__mmask8(k >> 8), b + 8);
+  const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+  return {_mm512_permutex2var_epi64(lo, even, hi), _mm512_permutex2var_epi64(lo, odd, hi)};
+}
+
 template <class Out>
-QB_AVX512 inline void mult16_512(__m512i x, const Cols512& c, __m512i lo64, __m512i hi64,
+QB_AVX512 inline void mult16_512(__m512i x, const Cols512& c, Fine512 b, __m512i lo64, __m512i hi64,
                                  __m512i zp, Out* y, __mmask16 k) {
-  const __m512i p_e = _mm512_mul_epi32(x, c.m);
-  const __m512i p_o = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(c.m, 32));
+  const __m512i p_e = _mm512_add_epi64(_mm512_mul_epi32(x, c.m), b.e);
+  const __m512i p_o =
+      _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(c.m, 32)), b.o);
   const __m512i r_e =
       _mm512_min_epi64(_mm512_max_epi64(round_shift_512(p_e, c.s_e, c.off_e, c.bm_e), lo64), hi64);
   const __m512i r_o =
@@ -269,18 +308,20 @@ QB_AVX512 void mult_rows_512(const RequantArgs& a, int r0, int r1) {
   for (int r = r0; r < r1; ++r) {
     const std::int32_t* c = a.C + std::int64_t(r) * a.ldc;
     Out* y = static_cast<Out*>(a.Y) + std::int64_t(r) * a.ldy;
+    const std::int64_t* fb = a.fine_bias ? a.fine_bias + r * a.fine_bias_ld : nullptr;
     for (int n = 0; n < N; n += 16) {
       // Masked-off lanes load 0 (x, bias, M0 and shift): they compute 0 and are not stored.
       const __mmask16 k = N - n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (N - n)) - 1);
       __m512i x = _mm512_maskz_loadu_epi32(k, c + n);
       if (a.bias) x = sat_add_512(x, _mm512_maskz_loadu_epi32(k, a.bias + n));
+      const Fine512 b = fine16_512(fb ? fb + n : nullptr, k);
       if constexpr (kPerColumn)
         mult16_512(x,
                    cols_512(_mm512_maskz_loadu_epi32(k, a.m0 + n),
                             _mm512_maskz_loadu_epi32(k, a.shift + n)),
-                   lo64, hi64, zp, y + n, k);
+                   b, lo64, hi64, zp, y + n, k);
       else
-        mult16_512(x, fixed, lo64, hi64, zp, y + n, k);
+        mult16_512(x, fixed, b, lo64, hi64, zp, y + n, k);
     }
   }
 }

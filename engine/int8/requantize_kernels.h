@@ -10,6 +10,9 @@ struct RequantArgs {
   const std::int32_t* C;
   int ldc, N;
   const std::int32_t* bias;  // N values or null
+  // Multiplier kernels: added to x · M0 before the rounding; row r at fine_bias + r · ld.
+  const std::int64_t* fine_bias;  // or null
+  std::int64_t fine_bias_ld;
   // Multiplier kernels: m0 and the total right shift 31 − e, capped to [0, 63], one per column
   // when per_column, else one. Shift kernels: shift[0] in [0, 31].
   const std::int32_t* m0;
