@@ -45,7 +45,7 @@ Grid claims_table(const std::string& dir, const std::vector<std::string>& method
       continue;
     }
     const json j = read_user_json(path, "claims file");
-    check_keys(j, path, {"schema", "method", "paper", "url", "note", "claims"});
+    check_keys(j, path, {"schema", "method", "paper", "url", "note", "claims", "tests"});
     if (j.value("schema", 0) != 1) throw error(path, ": schema: expected 1");
     if (!j.contains("claims") || !j.at("claims").is_array())
       throw error(path, ": claims: expected an array");

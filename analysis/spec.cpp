@@ -68,7 +68,25 @@ void read_optional(JsonReader& in, const json& j, const std::string& key, const 
   if (in.problems().size() == before) out = v;
 }
 
-Filter parse_filter(const json& j, const std::string& at, JsonReader& in) {
+std::vector<Filter> parse_filters(const json& j, const std::string& key, JsonReader& in) {
+  std::vector<Filter> out;
+  if (!j.contains(key)) {
+    in.problem(key, "missing (a non-empty array of filters)");
+    return out;
+  }
+  const json& list = j.at(key);
+  if (!list.is_array() || list.empty()) {
+    in.problem(key, "expected a non-empty array of filters");
+    return out;
+  }
+  for (std::size_t i = 0; i < list.size(); ++i)
+    out.push_back(parse_filter(list[i], exp::index_path(key, i), in));
+  return out;
+}
+
+}  // namespace
+
+Filter parse_filter(const json& j, const std::string& at, exp::JsonReader& in) {
   Filter f;
   if (!in.object(j, at, kFilterKeys)) return f;
   read_optional(in, j, "method", at, f.method);
@@ -99,24 +117,6 @@ Filter parse_filter(const json& j, const std::string& at, JsonReader& in) {
   }
   return f;
 }
-
-std::vector<Filter> parse_filters(const json& j, const std::string& key, JsonReader& in) {
-  std::vector<Filter> out;
-  if (!j.contains(key)) {
-    in.problem(key, "missing (a non-empty array of filters)");
-    return out;
-  }
-  const json& list = j.at(key);
-  if (!list.is_array() || list.empty()) {
-    in.problem(key, "expected a non-empty array of filters");
-    return out;
-  }
-  for (std::size_t i = 0; i < list.size(); ++i)
-    out.push_back(parse_filter(list[i], exp::index_path(key, i), in));
-  return out;
-}
-
-}  // namespace
 
 TableSpec parse_spec(const json& j, const std::string& origin) {
   JsonReader in;

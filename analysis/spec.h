@@ -24,6 +24,10 @@
 #include <string>
 #include <vector>
 
+namespace qb::exp {
+class JsonReader;
+}
+
 namespace qb::analysis {
 
 struct Filter {
@@ -51,6 +55,9 @@ struct TableSpec {
   std::vector<Filter> rows, columns;
   int precision = 2;  // decimals shown (CSV: two more)
 };
+
+// One filter object at key path `at` (claims tests use them too); problems go to `in`.
+Filter parse_filter(const nlohmann::json& j, const std::string& at, exp::JsonReader& in);
 
 // `origin` prefixes every problem (the spec file's name); throws qb::Errors.
 TableSpec parse_spec(const nlohmann::json& j, const std::string& origin);

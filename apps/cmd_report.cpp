@@ -12,6 +12,7 @@
 #include "analysis/results.h"
 #include "analysis/spec.h"
 #include "analysis/table.h"
+#include "analysis/verdicts.h"
 #include "apps/commands.h"
 #include "engine/check.h"
 
@@ -78,6 +79,11 @@ int report(const ReportArgs& a) {
         for (const auto& f : p.files) std::fprintf(stderr, "wrote %s\n", f.c_str());
       }
     }
+    if (a.claims) {  // the verdicts, computed from every cell of the file (CSV: a third CSV)
+      const auto tests = analysis::load_claim_tests(a.claims_dir);
+      out += "\n" +
+             analysis::render(analysis::verdicts_table(analysis::evaluate(tests, results)), fmt);
+    }
   }
   std::fputs(out.c_str(), stdout);
   return 0;
@@ -97,7 +103,8 @@ Run add_report(CLI::App& app) {
   cmd->add_option("--plots", a->plots, "Write SVG and PNG plots (gnuplot) into this folder");
   cmd->add_flag("--integer", a->integer,
                 "Integer-inference tables: top-1 per accumulator model, per-layer overflows");
-  cmd->add_flag("--claims", a->claims, "Print the papers' published claims after each table");
+  cmd->add_flag("--claims", a->claims,
+                "The papers' claims after each table, then each claim's verdict on these cells");
   cmd->add_option("--claims-dir", a->claims_dir, "Folder of <method>.json claims")
       ->capture_default_str();
   cmd->add_option("--bench", a->bench, "Google Benchmark JSON (--benchmark_out) to tabulate");
