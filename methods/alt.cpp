@@ -38,7 +38,15 @@ void AltQuantizer::calibrate(const Tensor& x) {
            : spec_.role == QuantRole::weight && spec_.training ? "3sd"
                                                                : "max";
   float t = 0.0f;
-  if (rule == "klj") {
+  if (rule == "mse") {
+    // The grid itself: the power-of-2 step of least squared error, and log2 t half-way into
+    // the interval whose ceiling gives that step's exponent, so the first threshold updates
+    // move t without changing the grid.
+    if (max_abs(x.data(), n) > 0.0f) {
+      const int e = pow2_mse_exponent(x.data(), n, spec_.bits, signed_);
+      t = std::exp2(float(e + spec_.bits - (signed_ ? 1 : 0)) - 0.5f);
+    }
+  } else if (rule == "klj") {
     // Levels per side of zero: 2^(b−1) signed, 2^b unsigned.
     const std::size_t levels = std::size_t(1) << (signed_ ? spec_.bits - 1 : spec_.bits);
     t = kl_j_threshold(x.data(), n, levels, signed_);
@@ -47,7 +55,7 @@ void AltQuantizer::calibrate(const Tensor& x) {
   } else if (rule == "max") {
     t = max_abs(x.data(), n);
   } else {
-    throw key_error("options.calibration", "expected auto, max, 3sd or klj, got '", rule, "'");
+    throw key_error("options.calibration", "expected auto, max, 3sd, klj or mse, got '", rule, "'");
   }
   if (!std::isfinite(t)) throw key_error("x", "calibration met a non-finite value");
   // An all-zero tensor has no range; t = 1 keeps the grid finite until data arrives.
@@ -129,7 +137,8 @@ class AltMethod final : public Method {
           "fixed; with --epochs 0 nothing trains, with more only the weights do)"},
          {"calibration", "auto",
           "threshold initialisation: auto (weights 3SD when retrained, MAX when static; "
-          "activations KL-J, the image MAX; gradients MAX), or max, 3sd, klj for all"},
+          "activations KL-J (below 4 bits MSE), the image MAX; gradients MAX), or max, 3sd, "
+          "klj, mse (the power-of-2 step of least squared error) for all"},
          {"threshold_lr", 0.01, "Adam learning rate of the log2 thresholds"},
          {"fold_bn", true, "fold BatchNorm into the preceding convolution's weights"},
          {"bn_freeze_epoch", 1, "epochs after which folded BN uses its moving statistics"},
@@ -175,6 +184,14 @@ class AltMethod final : public Method {
       // beyond its threshold (LeNet-5, measured), costing 1.5 points of static INT8 accuracy.
       if (layer.first && a.option<std::string>("calibration", "auto") == "auto")
         a.options["calibration"] = "max";
+      // Below 4 bits KL-J collapses behind quantized layers: their outputs are spikes on a
+      // lattice, and a threshold just past the first spike folds all the others into one bin
+      // where J sees no difference (J = 0), so every active unit gets the top code (LeNet-5
+      // W2A2: fc1's t = 2^-5.5 against max 2^2.6, 29% of its inputs clipped, static accuracy
+      // 10%). The squared error on the power-of-2 grid charges clipping by distance
+      // (tests/test_alt.cpp, docs/alt-calibration.md).
+      else if (s.abits < 4 && a.option<std::string>("calibration", "auto") == "auto")
+        a.options["calibration"] = "mse";
       q.input = make_checked(a);
     }
     if (s.gbits < 32)

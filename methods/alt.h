@@ -15,7 +15,9 @@
 // The learned parameter is `log2_t`, one per tensor. Initialisation (`calibrate`): weights by
 // 3SD (|mean| + 3·std) when the quantizer will be trained, by MAX for static quantization;
 // activations by the KL-J threshold (methods/calibration.h); gradients by MAX. The option
-// `calibration` (max | 3sd | klj) overrides the rule.
+// `calibration` (max | 3sd | klj | mse) overrides the rule. In training (make_layer) the image
+// is calibrated by MAX and, below 4 bits, the other activations by MSE on the power-of-2 grid
+// (KL-J collapses there: alt.cpp); the probe keeps the rule above (PROBE.md).
 #pragma once
 
 #include "methods/quantizer.h"

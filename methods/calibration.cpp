@@ -83,4 +83,25 @@ float kl_j_threshold(const float* x, std::size_t n, std::size_t levels, bool is_
   return float(double(best_bins) * width);
 }
 
+int pow2_mse_exponent(const float* x, std::size_t n, int bits, bool is_signed) {
+  const double lo = is_signed ? -std::ldexp(1.0, bits - 1) : 0.0;
+  const double hi = is_signed ? std::ldexp(1.0, bits - 1) - 1.0 : std::ldexp(1.0, bits) - 1.0;
+  double top = 0.0;
+  for (std::size_t i = 0; i < n; ++i) top = std::max(top, double(std::abs(x[i])));
+  // The smallest e with hi·2^e ≥ top clips nothing; each step down halves the grid.
+  const int e_max = int(std::ceil(std::log2(top / hi)));
+  int best_e = e_max;
+  double best = std::numeric_limits<double>::infinity();
+  for (int e = e_max; e >= e_max - 12; --e) {
+    const double step = std::ldexp(1.0, e);
+    double sse = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double q = step * std::clamp(std::rint(double(x[i]) / step), lo, hi);
+      sse += (double(x[i]) - q) * (double(x[i]) - q);
+    }
+    if (sse < best) best = sse, best_e = e;
+  }
+  return best_e;
+}
+
 }  // namespace qb

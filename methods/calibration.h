@@ -18,4 +18,12 @@ float three_sigma(const float* x, std::size_t n);
 // Returns 0 when no value is positive.
 float kl_j_threshold(const float* x, std::size_t n, std::size_t levels, bool is_signed);
 
+// The power-of-2 step s = 2^e that minimises the mean squared error Σ (x − s·clamp(rint(x/s),
+// lo, hi))² of n values on a `bits`-bit grid (signed: codes −2^(b−1) .. 2^(b−1) − 1, unsigned:
+// 0 .. 2^b − 1), over the steps from the one whose top code reaches max|x| down to 2^−12 of it
+// (below that the grid holds almost nothing). Returns e; ties go to the larger step. Unlike
+// KL-J's comparison of shapes, the squared error charges clipped values by how far they are
+// clipped, which is what decides a 2-bit grid (methods/alt.h). n > 0 and max|x| > 0 finite.
+int pow2_mse_exponent(const float* x, std::size_t n, int bits, bool is_signed);
+
 }  // namespace qb

@@ -147,6 +147,55 @@ TEST_CASE("alt: calibration by 3SD, MAX and KL-J", "[alt]") {
   CHECK(kl_j_threshold(zeros.data(), zeros.size(), 256, false) == 0.0f);
 }
 
+TEST_CASE("ALT below 4 bits: KL-J folds a ReLU output's tail into one spike, the MSE grid not",
+          "[alt][calibration]") {
+  // A ReLU output shaped like LeNet-5's fc1 input behind 2-bit layers: 70% exact zeros, the
+  // rest on a lattice of step 0.25 (sums of few-level products), geometric counts.
+  Rng rng(7);
+  Tensor a = Tensor::from_shape({50000});
+  for (auto& v : a) {
+    if (rng.uniform() < 0.7) {
+      v = 0.0f;
+      continue;
+    }
+    int k = 1;
+    while (k < 24 && rng.uniform() < 0.8) ++k;
+    v = 0.25f * float(k);
+  }
+  const float top = float(xt::amax(a)());
+  const auto clipped_share = [&](float t) {  // of the non-zero values
+    std::size_t nz = 0, beyond = 0;
+    for (float v : a) nz += v > 0, beyond += v > t;
+    return double(beyond) / double(nz);
+  };
+  // 2 bits unsigned = 4 levels, candidates from 4 of 2048 bins up: a t just past the first
+  // spike folds every other spike into that same last bin, so P is one spike, Q (that level's
+  // mass over its one non-empty bin) the same spike, and J = 0 — the minimum. Every non-zero
+  // value then lands on the top code. (At 8 bits the candidates start at max/8, past it.)
+  const float t2 = kl_j_threshold(a.data(), a.size(), 4, false);
+  CHECK(t2 > 0.25f);
+  CHECK(t2 < 0.5f);
+  CHECK(clipped_share(t2) > 0.75);
+  // At 8 bits the same rule keeps nearly the whole range.
+  CHECK(clipped_share(kl_j_threshold(a.data(), a.size(), 256, false)) < 0.01);
+
+  // The squared error charges clipping by distance: its step keeps most values inside.
+  const int e = pow2_mse_exponent(a.data(), a.size(), 2, false);
+  CHECK(clipped_share(3 * std::ldexp(1.0f, e)) < 0.3);
+  // It is the exhaustive argmin over the candidate steps.
+  const auto sse = [&](int k) {
+    double s = 0;
+    for (float v : a) {
+      const double q = std::ldexp(1.0, k) * std::clamp(std::rint(v / std::ldexp(1.0, k)), 0.0, 3.0);
+      s += (v - q) * (v - q);
+    }
+    return s;
+  };
+  const int e_max = int(std::ceil(std::log2(top / 3.0)));
+  for (int k = e_max; k >= e_max - 12; --k) CHECK(sse(e) <= sse(k));
+  CHECK(e <= e_max);
+}
+
 // ---- BatchNorm folded into the convolution ----
 
 namespace {
