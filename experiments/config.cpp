@@ -162,10 +162,21 @@ Rule read_exclude(const json& j, const std::string& path, JsonReader& in) {
   r.path = path;
   if (!in.object(j, path, kRuleKeys)) return r;
   if (j.empty()) in.problem(path, "empty rule (it would exclude every cell)");
+  // Each value read as the setting it matches (a seed as a seed, bits as bits), so a number no
+  // cell can hold is refused with its key instead of silently matching nothing.
   for (const auto& [k, v] : j.items()) {
-    const json items = v.is_array() ? v : json::array({v});
-    for (const auto& x : items)
-      r.match[k].push_back(x.is_string() ? x.get<std::string>() : canonical_dump(x));
+    std::vector<std::string>& match = r.match[k];
+    if (k == "seed") {
+      std::vector<std::uint64_t> seeds;
+      if (in.read_list(j, k, path, seeds))
+        for (std::uint64_t s : seeds) match.push_back(std::to_string(s));
+    } else if (k == "wbits" || k == "abits" || k == "gbits") {
+      std::vector<int> bits;
+      if (in.read_list(j, k, path, bits))
+        for (int b : bits) match.push_back(std::to_string(b));
+    } else {
+      in.read_list(j, k, path, match);
+    }
   }
   return r;
 }

@@ -23,15 +23,17 @@ std::string zlib_error(gzFile f, const std::string& path, int& code) {
   return msg.starts_with(path + ": ") ? msg.substr(path.size() + 2) : msg;
 }
 
-// Reads up to n bytes; returns how many arrived (fewer only at the end of the stream).
-std::size_t read_some(gzFile f, const std::string& path, std::uint8_t* dst, std::size_t n) {
+// Reads up to n bytes at uncompressed byte offset `at`; returns how many arrived (fewer only
+// at the end of the stream). A damage is reported at the offset the data had reached.
+std::size_t read_some(gzFile f, const std::string& path, std::uint8_t* dst, std::size_t n,
+                      std::size_t at) {
   std::size_t got = 0;
   while (got < n) {
     const unsigned chunk = unsigned(std::min<std::size_t>(n - got, 1u << 30));
     const int r = gzread(f, dst + got, chunk);
     if (r < 0) {
       int code = 0;
-      throw error(path, ": damaged compressed stream after byte offset ", got, " (",
+      throw error(path, ": damaged compressed stream after byte offset ", at + got, " (",
                   zlib_error(f, path, code), ")");
     }
     if (r == 0) break;
@@ -49,7 +51,7 @@ IdxArray read_idx(const std::string& path, std::size_t ndim) {
   gzbuffer(f.get(), 1u << 17);
 
   std::uint8_t head[4];
-  if (read_some(f.get(), path, head, 4) != 4)
+  if (read_some(f.get(), path, head, 4, 0) != 4)
     throw error(path, ": truncated header: fewer than 4 bytes at byte offset 0");
   if (head[0] != 0 || head[1] != 0 || head[2] != 0x08 || head[3] != ndim)
     throw error(path, ": bad magic at byte offset 0: expected 00 00 08 0", ndim, ", got ",
@@ -58,7 +60,7 @@ IdxArray read_idx(const std::string& path, std::size_t ndim) {
   std::size_t count = 1;
   for (std::size_t d = 0; d < ndim; ++d) {
     std::uint8_t b[4];
-    if (read_some(f.get(), path, b, 4) != 4)
+    if (read_some(f.get(), path, b, 4, 4 + 4 * d) != 4)
       throw error(path, ": truncated header at byte offset ", 4 + 4 * d);
     const std::uint32_t v =
         std::uint32_t(b[0]) << 24 | std::uint32_t(b[1]) << 16 | std::uint32_t(b[2]) << 8 | b[3];
@@ -76,7 +78,7 @@ IdxArray read_idx(const std::string& path, std::size_t ndim) {
   while (got < count) {
     const std::size_t want = std::min(count - got, kChunk);
     a.data.resize(got + want);
-    const std::size_t arrived = read_some(f.get(), path, a.data.data() + got, want);
+    const std::size_t arrived = read_some(f.get(), path, a.data.data() + got, want, start + got);
     got += arrived;
     if (arrived < want) break;
   }
@@ -84,7 +86,7 @@ IdxArray read_idx(const std::string& path, std::size_t ndim) {
     throw error(path, ": truncated: data ends at byte offset ", start + got, ", header promises ",
                 start + count, " bytes");
   std::uint8_t extra;
-  if (read_some(f.get(), path, &extra, 1) != 0)
+  if (read_some(f.get(), path, &extra, 1, start + count) != 0)
     throw error(path, ": trailing bytes after the data at byte offset ", start + count);
   // gzread reports a gzip stream cut short (its CRC and length trailer missing) not as a
   // failed read but as the end of the data, with Z_BUF_ERROR left behind.
