@@ -186,7 +186,11 @@ void read_include(const json& r, const std::string& path, const std::vector<Meth
                   std::vector<MethodEntry>& out, JsonReader& in) {
   if (!in.object(r, path, kRuleKeys)) return;
   std::string name;
+  const std::size_t problems = in.problems().size();
   in.read(r, "method", path, name);
+  // A method name that is not a string, or methods[] that could not be read, has been
+  // reported already: one problem, one line.
+  if (in.problems().size() > problems || (!name.empty() && entries.empty())) return;
   const auto it = std::find_if(entries.begin(), entries.end(),
                                [&](const MethodEntry& e) { return e.name == name; });
   if (it == entries.end()) {
@@ -240,6 +244,7 @@ Sweep parse_sweep(const json& j, std::optional<std::uint64_t> max_cells) {
     defaults.recipe = read_recipe(j["finetune"], "finetune", Recipe{}, in);
 
   std::vector<MethodEntry> entries;
+  std::vector<bool> entry_read;  // false: reading it found a problem (not checked further)
   if (!j.contains("methods")) {
     in.problem("methods", "missing (e.g. [{\"name\": \"minmax\"}])");
   } else if (!j["methods"].is_array()) {
@@ -247,8 +252,11 @@ Sweep parse_sweep(const json& j, std::optional<std::uint64_t> max_cells) {
   } else if (j["methods"].empty()) {
     in.problem("methods", "empty list (the product would be empty)");
   } else {
-    for (std::size_t i = 0; i < j["methods"].size(); ++i)
+    for (std::size_t i = 0; i < j["methods"].size(); ++i) {
+      const std::size_t problems = in.problems().size();
       entries.push_back(read_method(j["methods"][i], index_path("methods", i), defaults, in));
+      entry_read.push_back(in.problems().size() == problems);
+    }
   }
 
   std::vector<Rule> excludes;
@@ -266,7 +274,8 @@ Sweep parse_sweep(const json& j, std::optional<std::uint64_t> max_cells) {
         read_include(j[key][i], index_path(key, i), entries, includes, in);
     }
   }
-  for (const auto& e : entries) check_method(e, in);
+  for (std::size_t i = 0; i < entries.size(); ++i)
+    if (entry_read[i]) check_method(entries[i], in);
   for (const auto& e : includes) check_method(e, in);
   // Counted before anything loops over the products (trial_install, expand_cells).
   std::size_t limit = kDefaultMaxCells;
