@@ -182,15 +182,17 @@ Rule read_exclude(const json& j, const std::string& path, JsonReader& in) {
 }
 
 // An include rule: the settings of the methods[] entry it names, with some lists replaced.
+// `entries_read`: every methods[] entry was read without a problem (else a name not found
+// among them may be one that could not be read, already reported).
 void read_include(const json& r, const std::string& path, const std::vector<MethodEntry>& entries,
-                  std::vector<MethodEntry>& out, JsonReader& in) {
+                  bool entries_read, std::vector<MethodEntry>& out, JsonReader& in) {
   if (!in.object(r, path, kRuleKeys)) return;
   std::string name;
   const std::size_t problems = in.problems().size();
   in.read(r, "method", path, name);
-  // A method name that is not a string, or methods[] that could not be read, has been
+  // A method name that is not a string, or a methods[] entry that could not be read, has been
   // reported already: one problem, one line.
-  if (in.problems().size() > problems || (!name.empty() && entries.empty())) return;
+  if (in.problems().size() > problems || (!name.empty() && !entries_read)) return;
   const auto it = std::find_if(entries.begin(), entries.end(),
                                [&](const MethodEntry& e) { return e.name == name; });
   if (it == entries.end()) {
@@ -259,6 +261,8 @@ Sweep parse_sweep(const json& j, std::optional<std::uint64_t> max_cells) {
     }
   }
 
+  const bool entries_read = !entries.empty() && std::find(entry_read.begin(), entry_read.end(),
+                                                          false) == entry_read.end();
   std::vector<Rule> excludes;
   std::vector<MethodEntry> includes;
   for (const char* key : {"exclude", "include"}) {
@@ -271,7 +275,7 @@ Sweep parse_sweep(const json& j, std::optional<std::uint64_t> max_cells) {
       if (std::string(key) == "exclude")
         excludes.push_back(read_exclude(j[key][i], index_path(key, i), in));
       else
-        read_include(j[key][i], index_path(key, i), entries, includes, in);
+        read_include(j[key][i], index_path(key, i), entries, entries_read, includes, in);
     }
   }
   for (std::size_t i = 0; i < entries.size(); ++i)
