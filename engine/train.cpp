@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <string_view>
 
 namespace qb {
 namespace {
@@ -317,10 +318,12 @@ nlohmann::json train(const TrainConfig& cfg, Progress& progress, const TrainExte
   net->init_weights(cfg.seed);
   if (ext.attach) ext.attach(*net);
   if (!cfg.init.empty()) {
-    const Checkpoint init = load_checkpoint(cfg.init);  // its refusals name the file
     try {
-      load_weights(*net, init, /*skip_quantizer_params=*/true);
+      load_weights(*net, load_checkpoint(cfg.init), /*skip_quantizer_params=*/true);
     } catch (const Error& e) {
+      // The checkpoint's own refusals name the file already.
+      if (std::string_view(e.what()).starts_with(cfg.init + ": "))
+        throw error("initial weights: ", e.what());
       throw error("initial weights ", cfg.init, ": ", e.what());
     }
   }

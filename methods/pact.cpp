@@ -18,20 +18,21 @@ constexpr float kMinAlpha = 1e-3f;
 
 const char* const kNeedsKind = "PACT needs layer.kind (conv or linear) to initialise alpha";
 
-// Without a layer (a bare probe request) there is no initial value: NaN until the request's
-// params.alpha replaces it.
-float initial_alpha(const QuantizerSpec& spec, PactInit init) {
+// α starts at 8 for conv and 10 for linear inputs (PROBE.md, SAT §A.3). Without a layer (a
+// bare probe request) there is no initial value: NaN until the request's params.alpha
+// replaces it.
+float initial_alpha(const QuantizerSpec& spec) {
   if (!spec.layer) return std::numeric_limits<float>::quiet_NaN();
-  if (spec.layer->kind == LayerKind::conv) return init.conv;
-  if (spec.layer->kind == LayerKind::linear) return init.linear;
+  if (spec.layer->kind == LayerKind::conv) return 8.0f;
+  if (spec.layer->kind == LayerKind::linear) return 10.0f;
   throw key_error("layer.kind", "PACT initialises alpha for conv or linear layers only");
 }
 
 }  // namespace
 
-PactQuantizer::PactQuantizer(QuantizerSpec spec, bool calibrated_gradient, PactInit init)
+PactQuantizer::PactQuantizer(QuantizerSpec spec, bool calibrated_gradient)
     : Quantizer(std::move(spec)), calibrated_(calibrated_gradient) {
-  alpha_ = &add_param("alpha", {}, initial_alpha(spec_, init));
+  alpha_ = &add_param("alpha", {}, initial_alpha(spec_));
   alpha_->min_value = kMinAlpha;
 }
 
@@ -102,7 +103,7 @@ class PactMethod final : public Method {
     return mi;
   }
   std::unique_ptr<Quantizer> make_quantizer(const QuantizerSpec& spec) const override {
-    return std::make_unique<PactQuantizer>(spec, /*calibrated_gradient=*/false, PactInit{});
+    return std::make_unique<PactQuantizer>(spec, /*calibrated_gradient=*/false);
   }
   void configure(const QuantSettings& s) override {
     alpha_decay_ = s.options.value("alpha_decay", kAlphaDecay);

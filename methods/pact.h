@@ -9,8 +9,8 @@
 // implementations clamp it (a large step could otherwise leave it negative, every activation
 // clipped to nothing, and the layer dead).
 //
-// The method `pact` follows Choi et al. 2018 (§3): α per layer, initialised to 10 in every layer,
-// trained with the weights' optimizer and rate, L2-regularised (λ_α·α²/2, option
+// The method `pact` follows Choi et al. 2018 (§3): α per layer, trained with the weights'
+// optimizer and rate, L2-regularised (λ_α·α²/2, option
 // `alpha_decay`, applied by the optimizer so the probe's dα stays the formula above); weights by
 // DoReFa (dorefa.h) with their per-tensor scale kept (Q·max|tanh W|, option `weight_scale`).
 // Why the scale: DoReFa's levels span [−1, 1] whatever the float weights' scale, which the
@@ -19,23 +19,19 @@
 // ~√fan_in larger than the float network's: every unit saturates at α = 10, the loss starts
 // near 20, α is the only scale the optimizer can still reduce, and the last hidden layer's α
 // fell to its floor (−36 before the clamp): W8A8 from scratch at lr 0.05 stayed at chance.
-// With the scale kept, α = 10 is the loose initial clip the paper intends.
-// SAT (sat.h) reuses this quantizer with its own initial α (8 for conv, 10 for linear, SAT §A.3)
-// and the calibrated gradient.
+// With the scale kept, the initial α is the loose clip the paper intends. α starts at 8 for conv
+// and 10 for linear inputs (SAT §A.3; the paper's 10 everywhere, but PROBE.md, normative for
+// both methods, fixes 8 for conv). SAT (sat.h) reuses this quantizer with the calibrated
+// gradient.
 #pragma once
 
 #include "methods/quantizer.h"
 
 namespace qb {
 
-// The initial α of a layer's PACT clip, by layer kind.
-struct PactInit {
-  float conv = 10.0f, linear = 10.0f;
-};
-
 class PactQuantizer final : public Quantizer {
  public:
-  PactQuantizer(QuantizerSpec spec, bool calibrated_gradient, PactInit init);
+  PactQuantizer(QuantizerSpec spec, bool calibrated_gradient);
   const Tensor& forward(const Tensor& x, bool training) override;
   const Tensor& backward(const Tensor& dy) override;
   Grid grid() const override;

@@ -78,9 +78,7 @@ class SatMethod final : public Method {
 
   std::unique_ptr<Quantizer> make_quantizer(const QuantizerSpec& spec) const override {
     if (spec.role == QuantRole::weight) return std::make_unique<SatWeightQuantizer>(spec);
-    // α starts at 8 for conv and 10 for linear inputs (SAT §A.3).
-    return std::make_unique<PactQuantizer>(spec, spec.option<bool>("calibrated_gradient", true),
-                                           PactInit{8.0f, 10.0f});
+    return std::make_unique<PactQuantizer>(spec, spec.option<bool>("calibrated_gradient", true));
   }
 
   // Every layer but the final FC is followed by BN or feeds a nonlinearity whose input scale

@@ -204,10 +204,12 @@ with tempfile.TemporaryDirectory() as tmp:
 
     fifo_why = ": is not a regular file (a FIFO, device or socket), expected "
     for args, what in inputs:
-        refused_as(args, folder, folder + ": is a directory, expected " + what)
-        refused_as(args, fifo, fifo + fifo_why + what)
-        refused_as(args, unreadable, unreadable + ": cannot read (Input/output error), expected " +
-                   what)
+        # --init's refusals say whose file it is.
+        prefix = "initial weights: " if "--init" in args else ""
+        refused_as(args, folder, prefix + folder + ": is a directory, expected " + what)
+        refused_as(args, fifo, prefix + fifo + fifo_why + what)
+        refused_as(args, unreadable, prefix + unreadable +
+                   ": cannot read (Input/output error), expected " + what)
     for args, what in outputs:
         refused_as(args, folder, folder + ": is a directory, expected " + what)
         refused_as(args, fifo, fifo + fifo_why + what)

@@ -1,6 +1,6 @@
-// PACT as Choi et al. 2018 train it (methods/pact.h): α from 10 in every layer (SAT keeps its
-// 8 / 10), L2 on α through the quantizer group's optimizer, DoReFa weights that keep their
-// per-tensor scale (and the unit-range DoReFa behind `weight_scale: false`).
+// PACT as Choi et al. 2018 train it (methods/pact.h): α from PROBE.md's 8 / 10, L2 on α
+// through the quantizer group's optimizer, DoReFa weights that keep their per-tensor scale
+// (and the unit-range DoReFa behind `weight_scale: false`).
 #include "engine/nets.h"
 #include "engine/optim.h"
 #include "methods/dorefa.h"
@@ -59,8 +59,8 @@ TEST_CASE("pact: DoReFa weights with their scale kept, straight through to tanh"
   }
 }
 
-TEST_CASE("pact: alpha from 10 in every layer, SAT's from 8 (conv) and 10", "[pact]") {
-  CHECK(initial_alphas("pact") == std::vector<float>{10.0f, 10.0f, 10.0f, 10.0f});
+TEST_CASE("pact and sat: alpha from 8 (conv) and 10 (linear), as PROBE.md says", "[pact]") {
+  CHECK(initial_alphas("pact") == std::vector<float>{8.0f, 10.0f, 10.0f, 10.0f});
   CHECK(initial_alphas("sat") == std::vector<float>{8.0f, 10.0f, 10.0f, 10.0f});
 }
 
