@@ -15,6 +15,7 @@
 #include "analysis/verdicts.h"
 #include "apps/commands.h"
 #include "engine/check.h"
+#include "engine/io/input_file.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -42,6 +43,8 @@ int report(const ReportArgs& a) {
     throw error("--peer: required with --bench (a regex naming the peer rows, e.g. '^copy/')");
   if (a.integer && (a.results.empty() || !a.spec.empty() || a.claims || !a.plots.empty()))
     throw error("--integer: give a merged results file, and neither --spec, --claims nor --plots");
+  if (!a.plots.empty()) check_folder(a.plots, "a folder for the plots", /*may_be_created=*/true);
+  if (a.claims) check_folder(a.claims_dir, "a folder of claims", /*may_be_created=*/false);
   std::string out;
   if (!a.bench.empty()) out += analysis::render(analysis::bench_ratios(a.bench, a.peer), fmt);
   if (a.integer) {

@@ -158,7 +158,7 @@ void Optimizer::load_state(const std::map<std::string, Tensor>& in) {
 
 Optimizer make_optimizer(const std::vector<Param*>& params, const OptimizerSpec& weights,
                          const ScheduleSpec& sched, bool exclude_bn_bias,
-                         const OptimizerSpec* quantizer) {
+                         const OptimizerSpec* quantizer, float quantizer_decay) {
   std::vector<Param*> decayed, undecayed, quant;
   for (Param* p : params) {
     switch (p->role) {
@@ -183,7 +183,7 @@ Optimizer make_optimizer(const std::vector<Param*>& params, const OptimizerSpec&
   }
   if (!quant.empty()) {
     OptimizerSpec s = quantizer ? *quantizer : weights;
-    s.weight_decay = 0.0f;
+    s.weight_decay = quantizer_decay;
     opt.add_group(ParamGroup("quantizer", quant, s, sched));
   }
   return opt;

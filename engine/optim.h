@@ -4,8 +4,9 @@
 // base learning rate, weight decay and schedule. The default grouping is by ParamRole:
 //   "weights"    conv/linear weights (and biases/BN when exclude_bn_bias is false), decayed
 //   "no_decay"   biases and BN γ/β when exclude_bn_bias is true, same optimizer, no decay
-//   "quantizer"  parameters that quantization methods learn; never decayed; a method may give
-//                them their own optimizer and rate (ALT trains thresholds with Adam)
+//   "quantizer"  parameters that quantization methods learn; a method may give them their own
+//                optimizer and rate (ALT trains thresholds with Adam) and an L2 coefficient
+//                (PACT regularises α); not decayed otherwise
 //
 // SGD:  b ← μ·b + (g + λw);  w ← w − lr·b   (Nesterov: w ← w − lr·(g + λw + μ·b))
 // Adam: m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;  w ← w − lr·m̂/(√v̂ + ε),  g = ∇ + λw
@@ -101,9 +102,10 @@ class Optimizer {
   std::vector<ParamGroup> groups_;
 };
 
-// The default grouping described above. `quantizer` applies to ParamRole::quantizer params.
+// The default grouping described above. `quantizer` (default: the weights' optimizer) and
+// `quantizer_decay` (the group's L2 coefficient) apply to ParamRole::quantizer params.
 Optimizer make_optimizer(const std::vector<Param*>& params, const OptimizerSpec& weights,
                          const ScheduleSpec& sched, bool exclude_bn_bias,
-                         const OptimizerSpec* quantizer = nullptr);
+                         const OptimizerSpec* quantizer = nullptr, float quantizer_decay = 0.0f);
 
 }  // namespace qb

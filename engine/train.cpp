@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <string_view>
 
 namespace qb {
 namespace {
@@ -36,8 +37,7 @@ std::string run_identity(const TrainConfig& c, const DataSplits& d) {
 
 // Fails before any training when the checkpoint could not be written later.
 void check_writable(const std::string& path) {
-  if (!folder_is_writable(std::filesystem::path(path).parent_path().string()))
-    throw error(path, ": cannot write here (folder missing or not writable)");
+  check_output_file(path, "a checkpoint file to write");
 }
 
 // One line per finished epoch on the progress stream.
@@ -321,12 +321,16 @@ nlohmann::json train(const TrainConfig& cfg, Progress& progress, const TrainExte
     try {
       load_weights(*net, load_checkpoint(cfg.init), /*skip_quantizer_params=*/true);
     } catch (const Error& e) {
+      // The checkpoint's own refusals name the file already.
+      if (std::string_view(e.what()).starts_with(cfg.init + ": "))
+        throw error("initial weights: ", e.what());
       throw error("initial weights ", cfg.init, ": ", e.what());
     }
   }
   const OptimizerSpec* qopt = ext.quantizer_optimizer ? &*ext.quantizer_optimizer : nullptr;
   Trainer trainer(*net, data, cfg,
-                  make_optimizer(net->params(), cfg.opt, cfg.schedule, cfg.exclude_bn_bias, qopt));
+                  make_optimizer(net->params(), cfg.opt, cfg.schedule, cfg.exclude_bn_bias, qopt,
+                                 ext.quantizer_weight_decay));
   trainer.on_train_begin = ext.on_train_begin;
   trainer.on_epoch_begin = ext.on_epoch_begin;
   trainer.on_step = ext.on_step;

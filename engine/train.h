@@ -84,6 +84,7 @@ std::string chance_warning(const EpochRecord& first, std::size_t classes, bool h
 struct TrainExtensions {
   std::function<void(Network&)> attach;
   std::optional<OptimizerSpec> quantizer_optimizer;
+  float quantizer_weight_decay = 0.0f;  // L2 on the quantizer group (PACT's on α)
   std::function<nlohmann::json(Network&)> report;
   bool calibrate = false;
   std::function<void(std::size_t steps_per_epoch)> on_train_begin;  // once, before any epoch

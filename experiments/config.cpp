@@ -162,20 +162,37 @@ Rule read_exclude(const json& j, const std::string& path, JsonReader& in) {
   r.path = path;
   if (!in.object(j, path, kRuleKeys)) return r;
   if (j.empty()) in.problem(path, "empty rule (it would exclude every cell)");
+  // Each value read as the setting it matches (a seed as a seed, bits as bits), so a number no
+  // cell can hold is refused with its key instead of silently matching nothing.
   for (const auto& [k, v] : j.items()) {
-    const json items = v.is_array() ? v : json::array({v});
-    for (const auto& x : items)
-      r.match[k].push_back(x.is_string() ? x.get<std::string>() : canonical_dump(x));
+    std::vector<std::string>& match = r.match[k];
+    if (k == "seed") {
+      std::vector<std::uint64_t> seeds;
+      if (in.read_list(j, k, path, seeds))
+        for (std::uint64_t s : seeds) match.push_back(std::to_string(s));
+    } else if (k == "wbits" || k == "abits" || k == "gbits") {
+      std::vector<int> bits;
+      if (in.read_list(j, k, path, bits))
+        for (int b : bits) match.push_back(std::to_string(b));
+    } else {
+      in.read_list(j, k, path, match);
+    }
   }
   return r;
 }
 
 // An include rule: the settings of the methods[] entry it names, with some lists replaced.
+// `entries_read`: every methods[] entry was read without a problem (else a name not found
+// among them may be one that could not be read, already reported).
 void read_include(const json& r, const std::string& path, const std::vector<MethodEntry>& entries,
-                  std::vector<MethodEntry>& out, JsonReader& in) {
+                  bool entries_read, std::vector<MethodEntry>& out, JsonReader& in) {
   if (!in.object(r, path, kRuleKeys)) return;
   std::string name;
+  const std::size_t problems = in.problems().size();
   in.read(r, "method", path, name);
+  // A method name that is not a string, or a methods[] entry that could not be read, has been
+  // reported already: one problem, one line.
+  if (in.problems().size() > problems || (!name.empty() && !entries_read)) return;
   const auto it = std::find_if(entries.begin(), entries.end(),
                                [&](const MethodEntry& e) { return e.name == name; });
   if (it == entries.end()) {
@@ -229,6 +246,7 @@ Sweep parse_sweep(const json& j, std::optional<std::uint64_t> max_cells) {
     defaults.recipe = read_recipe(j["finetune"], "finetune", Recipe{}, in);
 
   std::vector<MethodEntry> entries;
+  std::vector<bool> entry_read;  // false: reading it found a problem (not checked further)
   if (!j.contains("methods")) {
     in.problem("methods", "missing (e.g. [{\"name\": \"minmax\"}])");
   } else if (!j["methods"].is_array()) {
@@ -236,10 +254,15 @@ Sweep parse_sweep(const json& j, std::optional<std::uint64_t> max_cells) {
   } else if (j["methods"].empty()) {
     in.problem("methods", "empty list (the product would be empty)");
   } else {
-    for (std::size_t i = 0; i < j["methods"].size(); ++i)
+    for (std::size_t i = 0; i < j["methods"].size(); ++i) {
+      const std::size_t problems = in.problems().size();
       entries.push_back(read_method(j["methods"][i], index_path("methods", i), defaults, in));
+      entry_read.push_back(in.problems().size() == problems);
+    }
   }
 
+  const bool entries_read = !entries.empty() && std::find(entry_read.begin(), entry_read.end(),
+                                                          false) == entry_read.end();
   std::vector<Rule> excludes;
   std::vector<MethodEntry> includes;
   for (const char* key : {"exclude", "include"}) {
@@ -252,10 +275,11 @@ Sweep parse_sweep(const json& j, std::optional<std::uint64_t> max_cells) {
       if (std::string(key) == "exclude")
         excludes.push_back(read_exclude(j[key][i], index_path(key, i), in));
       else
-        read_include(j[key][i], index_path(key, i), entries, includes, in);
+        read_include(j[key][i], index_path(key, i), entries, entries_read, includes, in);
     }
   }
-  for (const auto& e : entries) check_method(e, in);
+  for (std::size_t i = 0; i < entries.size(); ++i)
+    if (entry_read[i]) check_method(entries[i], in);
   for (const auto& e : includes) check_method(e, in);
   // Counted before anything loops over the products (trial_install, expand_cells).
   std::size_t limit = kDefaultMaxCells;

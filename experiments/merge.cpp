@@ -1,6 +1,7 @@
 #include "experiments/merge.h"
 
 #include "engine/check.h"
+#include "engine/io/atomic_file.h"
 #include "engine/io/hdf5.h"
 #include "experiments/results_columns.h"
 #include "experiments/store.h"
@@ -101,6 +102,7 @@ CellRecord failed_row(const FailedCell& f) {
 
 MergeReport merge_results(const std::vector<std::string>& dirs, const std::string& out) {
   QB_CHECK(!dirs.empty());
+  check_output_file(out, "an HDF5 file to write");
   const json sweep = read_sweep_record(dirs.front());
   for (const auto& d : dirs)
     if (read_sweep_record(d).value("hash", "") != sweep.value("hash", ""))

@@ -156,8 +156,11 @@ class AltMethod final : public Method {
     fold_bn_ = o.value("fold_bn", true);
     bn_freeze_epoch_ = o.value("bn_freeze_epoch", 1);
     threshold_freeze_epoch_ = o.value("threshold_freeze_epoch", 0);
-    if (bn_freeze_epoch_ < 0 || threshold_freeze_epoch_ < 0)
-      throw key_error("options", "freeze epochs must be >= 0");
+    if (bn_freeze_epoch_ < 0)
+      throw key_error("options.bn_freeze_epoch", "must be >= 0, got ", bn_freeze_epoch_);
+    if (threshold_freeze_epoch_ < 0)
+      throw key_error("options.threshold_freeze_epoch", "must be >= 0, got ",
+                      threshold_freeze_epoch_);
   }
 
   std::unique_ptr<Quantizer> make_quantizer(const QuantizerSpec& spec) const override {

@@ -8,7 +8,8 @@
 
 namespace qb {
 
-DorefaWeightQuantizer::DorefaWeightQuantizer(QuantizerSpec spec) : Quantizer(std::move(spec)) {}
+DorefaWeightQuantizer::DorefaWeightQuantizer(QuantizerSpec spec, bool keep_scale)
+    : Quantizer(std::move(spec)), keep_scale_(keep_scale) {}
 
 const Tensor& DorefaWeightQuantizer::forward(const Tensor& w, bool) {
   const std::size_t n = w.size();
@@ -33,6 +34,8 @@ const Tensor& DorefaWeightQuantizer::forward(const Tensor& w, bool) {
     const float u = t[i] * inv_2m + 0.5f;
     y[i] = 2.0f * std::rint(levels * u) / levels - 1.0f;
   }
+  if (keep_scale_)
+    for (std::size_t i = 0; i < n; ++i) y[i] *= max_abs_t_;
   return y_;
 }
 
@@ -43,6 +46,10 @@ const Tensor& DorefaWeightQuantizer::backward(const Tensor& dy) {
   const float* g = dy.data();
   const float* t = t_.data();
   float* dx = dx_.data();
+  if (keep_scale_) {
+    for (std::size_t i = 0; i < n; ++i) dx[i] = g[i] * (1.0f - t[i] * t[i]);
+    return dx_;
+  }
   if (max_abs_t_ == 0.0f) {
     std::fill(dx, dx + n, 0.0f);
     return dx_;
@@ -57,9 +64,9 @@ const Tensor& DorefaWeightQuantizer::backward(const Tensor& dy) {
 }
 
 Grid DorefaWeightQuantizer::grid() const {
-  // Levels −1 + scale·q for q in 0 .. 2^k − 1.
+  // Levels −1 + scale·q for q in 0 .. 2^k − 1 (times M with keep_scale).
   Grid g{spec_.bits, true};
-  g.scale = {2.0f / float((1ull << spec_.bits) - 1)};
+  g.scale = {(keep_scale_ ? 2.0f * max_abs_t_ : 2.0f) / float((1ull << spec_.bits) - 1)};
   return g;
 }
 

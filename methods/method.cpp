@@ -3,8 +3,30 @@
 #include "engine/check.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 namespace qb {
+namespace {
+
+// Options are read as their default's type: an int (bits, epochs) or a float (rates). A value
+// that type cannot hold is refused here, naming the key, for every option of every method,
+// before a conversion wraps it (2^70 as an int) or turns it into infinity (1e39 as a float).
+void check_number_fits(const std::string& key, const nlohmann::json& value,
+                       const nlohmann::json& default_value) {
+  const double v = value.get<double>();
+  if (default_value.is_number_integer()) {
+    if (v != std::floor(v) || v < std::numeric_limits<int>::min() ||
+        v > std::numeric_limits<int>::max())
+      throw key_error("options." + key, "expected an integer in -2^31 .. 2^31-1, got ",
+                      value.dump());
+  } else if (!(std::abs(v) <= double(std::numeric_limits<float>::max()))) {
+    throw key_error("options." + key,
+                    "expected a number of magnitude at most 3.4e38 (a float), got ", value.dump());
+  }
+}
+
+}  // namespace
 
 void Method::validate(const QuantizerSpec& spec) const {
   const MethodInfo& mi = info();
@@ -39,6 +61,7 @@ void Method::validate_options(const nlohmann::json& options) const {
         !(value.is_number() && it->default_value.is_number()))
       throw key_error("options." + key, "expected ", it->default_value.type_name(), ", got ",
                       value.type_name());
+    if (value.is_number()) check_number_fits(key, value, it->default_value);
     if (key == "granularity") kGranularities.parse(value.get<std::string>(), "options." + key);
   }
 }

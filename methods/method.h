@@ -70,6 +70,8 @@ class Method {
   // FoldedConvBn before the quantizers are installed, so the weight quantizer sees the folded
   // weight); callbacks before each epoch, after each step and after each epoch.
   virtual std::optional<OptimizerSpec> quantizer_optimizer() const { return std::nullopt; }
+  // The L2 coefficient of the "quantizer" group (0: not decayed); read after configure().
+  virtual float quantizer_weight_decay() const { return 0.0f; }
   virtual bool fold_bn() const { return false; }
   // Before each epoch (0-based), with the network the quantizers live in: freezing BatchNorm
   // statistics or thresholds on a schedule (ALT) happens here. A resumed run calls it from its

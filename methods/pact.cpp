@@ -18,8 +18,9 @@ constexpr float kMinAlpha = 1e-3f;
 
 const char* const kNeedsKind = "PACT needs layer.kind (conv or linear) to initialise alpha";
 
-// α starts at 8 for conv and 10 for linear inputs (SAT §A.3). Without a layer (a bare probe
-// request) there is no initial value: NaN until the request's params.alpha replaces it.
+// α starts at 8 for conv and 10 for linear inputs (PROBE.md, SAT §A.3). Without a layer (a
+// bare probe request) there is no initial value: NaN until the request's params.alpha
+// replaces it.
 float initial_alpha(const QuantizerSpec& spec) {
   if (!spec.layer) return std::numeric_limits<float>::quiet_NaN();
   if (spec.layer->kind == LayerKind::conv) return 8.0f;
@@ -89,18 +90,27 @@ namespace {
 class PactMethod final : public Method {
  public:
   const MethodInfo& info() const override {
-    static const MethodInfo mi{"pact",
-                               "Choi et al. 2018, PACT (arXiv:1805.06085)",
-                               "activations clipped at a learned alpha per layer, k-bit uniform",
-                               {QuantRole::activation},
-                               1,
-                               16,
-                               {}};
+    static const MethodInfo mi{
+        "pact",
+        "Choi et al. 2018, PACT (arXiv:1805.06085)",
+        "activations clipped at a learned alpha per layer, k-bit uniform; DoReFa weights",
+        {QuantRole::activation},
+        1,
+        16,
+        {{"alpha_decay", kAlphaDecay, "L2 coefficient of alpha (the paper's regulariser)"},
+         {"weight_scale", true,
+          "DoReFa weights keep their per-tensor scale max|tanh W| (false: levels in [-1, 1])"}}};
     return mi;
   }
   std::unique_ptr<Quantizer> make_quantizer(const QuantizerSpec& spec) const override {
     return std::make_unique<PactQuantizer>(spec, /*calibrated_gradient=*/false);
   }
+  void configure(const QuantSettings& s) override {
+    alpha_decay_ = s.options.value("alpha_decay", kAlphaDecay);
+    if (!(alpha_decay_ >= 0.0 && alpha_decay_ <= 1.0))
+      throw key_error("options.alpha_decay", "expected a number in [0, 1], got ", alpha_decay_);
+  }
+  float quantizer_weight_decay() const override { return float(alpha_decay_); }
   // PACT quantizes weights as DoReFa does (Choi et al. 2018, §3), so a "W4A4 PACT" cell
   // gets DoReFa weights beside its PACT activations.
   LayerQuantizers make_layer(const LayerInfo& layer, const QuantSettings& s) const override {
@@ -108,9 +118,15 @@ class PactMethod final : public Method {
     const int wbits = weight_bits(layer, s);
     if (wbits < 32)
       q.weight = std::make_shared<DorefaWeightQuantizer>(
-          slot_spec(layer, s, QuantRole::weight, wbits, "weight_q"));
+          slot_spec(layer, s, QuantRole::weight, wbits, "weight_q"),
+          s.options.value("weight_scale", true));
     return q;
   }
+
+ private:
+  // λ_α: the paper regularises α with L2 (§3) at the weights' coefficient; 2e-4 here.
+  static constexpr double kAlphaDecay = 2e-4;
+  double alpha_decay_ = kAlphaDecay;
 };
 
 }  // namespace

@@ -73,6 +73,10 @@ LayerInfo parse_layer(const json& l) {
   if (!l.is_object()) throw key_error("layer", "expected an object");
   LayerInfo info;
   info.name = "probe";
+  // Read as what it must be: a kind that is not a string is refused here, naming the key, not
+  // by the JSON library's own exception (found by fuzz_probe: "layer": {"kind": 2}).
+  if (l.contains("kind") && !l.at("kind").is_string())
+    throw key_error("layer.kind", "expected conv or linear, got ", l.at("kind").dump());
   const std::string kind = l.value("kind", "");
   if (kind == "conv")
     info.kind = LayerKind::conv;
@@ -85,7 +89,7 @@ LayerInfo parse_layer(const json& l) {
   info.kernel_h = info.kernel_w = 1;
   if (l.contains("kernel")) {
     const json& k = l.at("kernel");
-    if (!k.is_array() || k.size() != 2 || !k[0].is_number_integer() || !k[1].is_number_integer())
+    if (!k.is_array() || k.size() != 2 || !k[0].is_number_unsigned() || !k[1].is_number_unsigned())
       throw key_error("layer.kernel", "expected [kh, kw]");
     info.kernel_h = k[0].get<std::size_t>();
     info.kernel_w = k[1].get<std::size_t>();

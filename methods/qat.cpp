@@ -58,6 +58,7 @@ TrainExtensions make_qat(const QatConfig& c) {
     }
   };
   ext.quantizer_optimizer = method->quantizer_optimizer();
+  ext.quantizer_weight_decay = method->quantizer_weight_decay();
   ext.calibrate = true;
   ext.on_train_begin = [method](std::size_t steps) { method->on_train_begin(steps); };
   ext.on_epoch_begin = [method, attached](std::size_t epoch) {

@@ -119,6 +119,18 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run("train", "--data-dir", data, *quick)
     refused("gzip cut in the middle", r, os.path.join(data, "train-images-idx3-ubyte.gz"))
     check("gzip cut in the middle exits 1", r.returncode == 1, r.returncode)
+    # Bytes after the gzip stream (zlib's gzread skipped them without a word), and a CRC that
+    # does not match (the offset is the uncompressed data's end, where the check runs).
+    for label, data, line in [
+            ("bytes after the gzip stream", good + b"xyz",
+             ": trailing bytes after the gzip stream at compressed byte offset %d" % len(good)),
+            ("gzip CRC mismatch", good[:-8] + bytes([good[-8] ^ 0xFF]) + good[-7:],
+             ": damaged compressed stream after byte offset %d (incorrect data check)"
+             % (16 + 200 * 28 * 28))]:
+        data_dir = fashion_folder(os.path.join(tmp, label.replace(" ", "-")),
+                                  **{"train-images-idx3-ubyte.gz": data})
+        refused_with(label, run("train", "--data-dir", data_dir, *quick),
+                     os.path.join(data_dir, "train-images-idx3-ubyte.gz") + line)
     # A header of 2^22 × 64 × 64 images (16 GiB) over 100 bytes of data, read under a 2 GiB
     # address-space limit: a reader that allocated what the header says would die of it.
     huge = gzip.compress(idx([1 << 22, 64, 64], bytes(100)))

@@ -1,14 +1,11 @@
 #!/usr/bin/python3
 """Issue 20's PACT case: `qbench train --net lenet5 --method pact --wbits 8 --abits 8 --lr 0.05
---epochs 1` from scratch on Fashion-MNIST. It does not learn (see methods/pact.h: DoReFa weights,
-normalised to |w| <= 1 per tensor, without BatchNorm saturate every PACT clip at its initial
-alpha of 8-10, and the last hidden layer's alpha is driven to its floor), and it must say so:
-alpha stays in its domain (alpha >= 1e-3), the run ends with the chance warning on stderr and
-in its JSON. minmax, on the same command, learns (>= 80%) and gives no warning. Run by CTest:
+--epochs 1` from scratch on Fashion-MNIST learns (>= 80% test accuracy, no warning) with every
+alpha in its domain, as minmax does on the same command. It stayed at chance while PACT's
+DoReFa weights lost their scale (methods/pact.h says why). Run by CTest:
     tests/pact_scratch_test.py build/qbench
 """
 import json
-import re
 import subprocess
 import sys
 
@@ -26,14 +23,11 @@ def train(method):
 r = train("pact")
 check("pact exits 0", r.returncode == 0, r.stderr[-2000:])
 summary = json.loads(r.stdout) if r.returncode == 0 else {}
-warning = re.compile(r"^warning: validation accuracy \d+\.\d\d% after epoch 1 is at chance "
-                     r"\(10\.00% for 10 classes\): the network is not learning \(learning rate\? "
-                     r"quantizer ranges\?\)$", re.M)
-check("pact: the chance warning on stderr", warning.search(r.stderr), r.stderr[-2000:])
-check("pact: the same warning in the JSON",
-      len(summary.get("warnings", [])) == 1 and warning.match(summary["warnings"][0]), summary)
+check("pact learns", summary.get("test_accuracy", 0) >= 0.8, r.stderr[-2000:])
+check("pact: no warning", "warnings" not in summary and "warning" not in r.stderr, r.stderr)
 alphas = [l["input"]["stats"]["alpha"] for l in summary.get("layers", []) if "input" in l]
-check("pact: every alpha in its domain", alphas and min(alphas) >= 1e-3, alphas)
+# Every layer but the first (whose input, the image, stays in floating point) has a clip.
+check("pact: every alpha in its domain", len(alphas) == 4 and min(alphas) >= 1e-3, alphas)
 
 r = train("minmax")
 summary = json.loads(r.stdout) if r.returncode == 0 else {}

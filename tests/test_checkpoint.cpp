@@ -137,6 +137,6 @@ TEST_CASE("a failed save leaves the previous checkpoint intact", "[checkpoint]")
 // for the fuzzers by tests/fuzz/lsan.supp); the refusal is qbench's part.
 TEST_CASE("fuzz findings: damaged dataset headers are refused", "[checkpoint][fuzz]") {
   const std::string leak =
-      std::string(QB_SOURCE_DIR) + "/tests/fuzz/regressions/" + "hdf5-dataset-layout-leak.h5";
+      std::string(QB_SOURCE_DIR) + "/tests/fuzz/regressions/checkpoint/hdf5-dataset-layout-leak.h5";
   CHECK_THROWS_WITH(load_checkpoint(leak), leak + ": /params/conv.weight: cannot open dataset");
 }

@@ -2,6 +2,8 @@
 
 #include "engine/check.h"
 
+#include <cpuid.h>
+
 #include <cstdlib>
 #include <string>
 
@@ -10,6 +12,18 @@ namespace qb::int8 {
 const char* isa_name(Isa isa) { return kIsas.row_of(isa).name.data(); }
 
 Isa parse_isa(std::string_view name) { return kIsas.parse(name).value; }
+
+namespace {
+
+// AVX-VNNI is CPUID.(EAX=7, ECX=1):EAX bit 4, read here directly: clang 14 (the fuzz build)
+// does not know the name "avxvnni" in __builtin_cpu_supports.
+bool cpu_has_avxvnni() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return false;
+  return (eax >> 4) & 1u;
+}
+
+}  // namespace
 
 bool cpu_has(Isa isa) {
 #ifdef QB_INT8_EMULATE
@@ -22,7 +36,7 @@ bool cpu_has(Isa isa) {
     case Isa::avx2:
       return __builtin_cpu_supports("avx2");
     case Isa::avxvnni:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni");
+      return __builtin_cpu_supports("avx2") && cpu_has_avxvnni();
     case Isa::avx512bw:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
     case Isa::avx512vnni:

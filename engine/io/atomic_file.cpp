@@ -3,6 +3,7 @@
 #include "engine/check.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -38,6 +39,17 @@ void write_text_atomically(const std::string& path, const std::string& text) {
     out << text;
     if (!out.flush()) throw error(partial, ": cannot write");
   });
+}
+
+void check_output_file(const std::string& path, const std::string& what) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) throw error(path, ": is a directory, expected ", what);
+    if (!S_ISREG(st.st_mode))
+      throw error(path, ": is not a regular file (a FIFO, device or socket), expected ", what);
+  }
+  if (!folder_is_writable(std::filesystem::path(path).parent_path().string()))
+    throw error(path, ": cannot write here (folder missing or not writable)");
 }
 
 bool folder_is_writable(const std::string& dir) {

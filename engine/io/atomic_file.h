@@ -31,6 +31,12 @@ void write_text_atomically(const std::string& path, const std::string& text);
 // before a long run rather than discovered when it first saves.
 bool folder_is_writable(const std::string& dir);
 
+// Refuses, before a long run rather than at its first save, a `path` that could not take the
+// file: an existing directory, FIFO, device or socket (a rename would fail on the first and
+// silently replace the others), or a folder where no file can be created. qb::Error "<path>:
+// <why>, expected <what>", `what` with its article ("an HDF5 file to write").
+void check_output_file(const std::string& path, const std::string& what);
+
 // Removes `path` if it exists; failures are ignored (cleanup on an error path).
 void remove_quietly(const std::string& path);
 

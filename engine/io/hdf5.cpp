@@ -87,6 +87,29 @@ struct OpenDataset {
   }
 };
 
+// qbench stores a non-empty dataset as one chunk exactly its shape, checksummed (Fletcher-32,
+// its only filter), and everything else contiguous and unfiltered (Group::write,
+// create_column). HDF5 1.10 trusts a damaged chunk shape larger than the dataset and reads
+// past its buffers (found by fuzz_checkpoint, tests/fuzz/regressions/checkpoint/): any other
+// chunking or filter is refused before a read.
+void check_storage_as_written(hid_t dcpl, H5D_layout_t layout, const std::vector<hsize_t>& dims,
+                              const std::string& where) {
+  const int filters = H5Pget_nfilters(dcpl);
+  if (layout == H5D_CONTIGUOUS) {
+    if (filters != 0) throw error(where, ": damaged (a filter qbench never writes)");
+    return;
+  }
+  hsize_t chunk[8] = {};
+  if (H5Pget_chunk(dcpl, 8, chunk) != int(dims.size()) ||
+      !std::equal(dims.begin(), dims.end(), chunk))
+    throw error(where, ": damaged (a chunk shape qbench never writes)");
+  unsigned flags = 0;
+  std::size_t values = 0;
+  if (filters != 1 || H5Pget_filter2(dcpl, 0, &flags, &values, nullptr, 0, nullptr, nullptr) !=
+                          H5Z_FILTER_FLETCHER32)
+    throw error(where, ": damaged (a filter qbench never writes)");
+}
+
 OpenDataset open_dataset(hid_t loc, const std::string& name, const std::string& where) {
   if (!link_exists(loc, name)) throw error(where, ": dataset not found");
   OpenDataset d;
@@ -108,6 +131,7 @@ OpenDataset open_dataset(hid_t loc, const std::string& name, const std::string& 
   if (rank > 0)
     check_status(H5Sget_simple_extent_dims(space.get(), d.dims.data(), nullptr), where,
                  "cannot read shape");
+  check_storage_as_written(dcpl.get(), layout, d.dims, where);
   return d;
 }
 

@@ -32,4 +32,14 @@ void check_input_file(const std::string& path, const std::string& what) {
     throw error(path, ": cannot read (", std::strerror(read_errno), "), expected ", what);
 }
 
+void check_folder(const std::string& path, const std::string& what, bool may_be_created) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT && may_be_created) return;
+    if (errno == ENOENT) throw error(path, ": folder not found, expected ", what);
+    throw error(path, ": cannot access (", std::strerror(errno), "), expected ", what);
+  }
+  if (!S_ISDIR(st.st_mode)) throw error(path, ": is not a directory, expected ", what);
+}
+
 }  // namespace qb

@@ -15,4 +15,9 @@ namespace qb {
 // `what` names the expected content with its article: "a sweep config", "an IDX file".
 void check_input_file(const std::string& path, const std::string& what);
 
+// Throws qb::Error "<path>: is not a directory, expected <what>" when `path` exists and is not
+// a folder, and "<path>: folder not found, expected <what>" when it is missing, unless
+// `may_be_created` (an output folder made on demand).
+void check_folder(const std::string& path, const std::string& what, bool may_be_created);
+
 }  // namespace qb
