@@ -281,7 +281,7 @@ TEST_CASE("residual block: the shortcut adds the first layer's hooked input",
   INFO(r.report);
   CHECK(r.ok);
 
-  // Forward: the hooked block on x is the unhooked block on 1.3·x, bit for bit.
+  // Forward: the hooked block on x is the unhooked block on s·x, bit for bit.
   auto plain_main = std::make_unique<Sequential>("main");
   plain_main->emplace<Conv2d>("c1", Conv2dSpec{3, 6, 3, 2, 1, 1, false});
   plain_main->emplace<BatchNorm2d>("bn", 6);
@@ -291,12 +291,22 @@ TEST_CASE("residual block: the shortcut adds the first layer's hooked input",
   std::vector<Param*> plain_params;
   plain.collect_params(plain_params);
   REQUIRE(hooked_params.size() == plain_params.size() + 1);  // + the hook's scale
+  float s = 0.0f;  // the hook's scale, as randomize_params left it
   for (std::size_t i = 0, j = 0; i < hooked_params.size(); ++i)
-    if (hooked_params[i]->role != ParamRole::quantizer)
+    if (hooked_params[i]->role == ParamRole::quantizer)
+      s = hooked_params[i]->value(0);
+    else
       plain_params[j++]->value = hooked_params[i]->value;
+  REQUIRE(s != 0.0f);
+  std::vector<Buffer*> hooked_buffers, plain_buffers;  // BatchNorm's running statistics
+  block.collect_buffers(hooked_buffers);
+  plain.collect_buffers(plain_buffers);
+  REQUIRE(hooked_buffers.size() == plain_buffers.size());
+  for (std::size_t i = 0; i < hooked_buffers.size(); ++i)
+    plain_buffers[i]->value = hooked_buffers[i]->value;
   Tensor x = Tensor::from_shape({2, 3, 7, 7});
   fill_normal(x, 22);
-  const Tensor scaled = x * 1.3f;
+  const Tensor scaled = x * s;
   const Tensor y = block.forward(x, false);
   const Tensor& want = plain.forward(scaled, false);
   for (std::size_t i = 0; i < y.size(); ++i) REQUIRE(y.data()[i] == want.data()[i]);
