@@ -45,7 +45,8 @@ json run_integer(const Cell& c, const std::string& checkpoint,
       r["seconds"] = seconds;
       r["computed_with"] = names;  // "seconds" is the wall time of these models together
       r["qbench_commit"] = commit;
-      out[r.at("acc").get<std::string>()] = std::move(r);
+      const std::string name = r.at("acc").get<std::string>();  // before r is moved from
+      out[name] = std::move(r);
     }
   } catch (const Error& e) {
     // What export cannot represent (the same for every model): the line `qbench infer` prints.
