@@ -50,6 +50,9 @@ struct LayerInfo {
   std::size_t fan_out = 0;  // outputs one input feeds:  out/groups * kh * kw
   bool first = false;       // the first conv/linear of the network (sees the raw image)
   bool last = false;        // the last conv/linear (produces the logits)
+  // The first layer of a residual block's main branch: the block applies this layer's input
+  // hook and adds that same x̂ on its shortcut, so the layer takes x̂ and returns dL/dx̂.
+  bool block_applies_input_hook = false;
 };
 
 class Layer {
@@ -84,6 +87,11 @@ class Layer {
   const std::string& name() const { return info_.name; }
 
  protected:
+  // The input hook this layer applies itself: none when its block applies it (see LayerInfo).
+  TensorHook* own_input_hook() const {
+    return info_.block_applies_input_hook ? nullptr : hook(HookSlot::input);
+  }
+
   LayerInfo info_;
 };
 

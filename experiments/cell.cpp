@@ -24,27 +24,39 @@ json dataset_identity(const DatasetSpec& d) {
           {"val_size", d.val_size}};
 }
 
+namespace {
+
+// Width 1 is left out, so the keys of every config without "width" stay as they were.
+json with_width(json j, const Cell& c) {
+  if (c.width != 1.0f) j["width"] = c.width;
+  return normalise_numbers(j);
+}
+
+}  // namespace
+
 json fp32_json(const Cell& c) {
-  return normalise_numbers(json{{"kind", "fp32-pretrain"},
-                                {"dataset", dataset_identity(c.data)},
-                                {"net", c.net},
-                                {"seed", c.seed},
-                                {"recipe", to_json(c.fp32)}});
+  return with_width(json{{"kind", "fp32-pretrain"},
+                         {"dataset", dataset_identity(c.data)},
+                         {"net", c.net},
+                         {"seed", c.seed},
+                         {"recipe", to_json(c.fp32)}},
+                    c);
 }
 
 json cell_json(const Cell& c) {
-  return normalise_numbers(json{{"kind", "cell"},
-                                {"pretrain", fp32_json(c)},
-                                {"net", c.net},
-                                {"seed", c.seed},
-                                {"method", c.method},
-                                {"wbits", c.quant.wbits},
-                                {"abits", c.quant.abits},
-                                {"gbits", c.quant.gbits},
-                                {"first_last", kFirstLast.row_of(c.quant.first_last).name},
-                                {"granularity", c.quant.granularity},
-                                {"options", c.quant.options},
-                                {"recipe", to_json(c.recipe)}});
+  return with_width(json{{"kind", "cell"},
+                         {"pretrain", fp32_json(c)},
+                         {"net", c.net},
+                         {"seed", c.seed},
+                         {"method", c.method},
+                         {"wbits", c.quant.wbits},
+                         {"abits", c.quant.abits},
+                         {"gbits", c.quant.gbits},
+                         {"first_last", kFirstLast.row_of(c.quant.first_last).name},
+                         {"granularity", c.quant.granularity},
+                         {"options", c.quant.options},
+                         {"recipe", to_json(c.recipe)}},
+                    c);
 }
 
 namespace {
@@ -65,6 +77,7 @@ std::string bits_name(const QuantSettings& q) {
 TrainConfig base_config(const Cell& c, const Recipe& r) {
   TrainConfig t;
   t.net = c.net;
+  t.width = c.width;
   t.dataset = c.data.name;
   t.data.dir = c.data.data_dir;
   t.data.train_limit = c.data.train_limit;
@@ -87,7 +100,12 @@ TrainConfig base_config(const Cell& c, const Recipe& r) {
 void set_identity(Cell& c) {
   c.key = content_key(cell_json(c));
   c.fp32_key = content_key(fp32_json(c));
-  c.name = c.method + "/" + bits_name(c.quant) + "/" + c.net + "/" + c.data.name + "/s" +
+  std::string net = c.net;
+  if (c.width != 1.0f) {  // resnet20x0.25 (appended, not "x" + …: the -Wrestrict above)
+    net += 'x';
+    net += json(c.width).dump();
+  }
+  c.name = c.method + "/" + bits_name(c.quant) + "/" + net + "/" + c.data.name + "/s" +
            std::to_string(c.seed);
 }
 

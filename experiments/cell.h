@@ -2,12 +2,12 @@
 //
 // A cell's key is content_key() of its canonical JSON (cell_json): everything that changes
 // its result — dataset identity (name, limits, validation size; not the folder, so the same
-// sweep keeps its keys on another machine), network, seed, FP32 recipe, method, settings,
-// options, fine-tuning recipe. Thread count is not part of it (it is recorded per cell), nor
-// are the accumulator models of the integer inference run after training: those results are
-// derived from the trained checkpoint the cell keeps, so asking for more of them later adds
-// them to a finished cell without training it again (experiments/cell_integer.h).
-// Stored results are found by these keys: a change to what cell_json writes orphans them.
+// sweep keeps its keys on another machine), network (and its width, when not 1), seed, FP32
+// recipe, method, settings, options, fine-tuning recipe. Thread count is not part of it (it is
+// recorded per cell), nor are the accumulator models of the integer inference run after training:
+// those results are derived from the trained checkpoint the cell keeps, so asking for more of them
+// later adds them to a finished cell without training it again (experiments/cell_integer.h). Stored
+// results are found by these keys: a change to what cell_json writes orphans them.
 #pragma once
 
 #include "engine/optim.h"
@@ -41,6 +41,7 @@ struct Cell {
   std::size_t index = 0;  // position in the sweep's expansion order
   DatasetSpec data;
   std::string net;
+  float width = 1.0f;  // the network's channel multiplier; part of the key only when not 1
   std::uint64_t seed = 1;
   Recipe fp32;  // the pretraining this cell fine-tunes from
   std::string method;

@@ -15,34 +15,45 @@ using json = nlohmann::json;
 json run_integer(const Cell& c, const std::string& checkpoint,
                  const std::vector<integer::AccModel>& models, int threads, Progress& progress) {
   json out = json::object();
-  for (const integer::AccModel m : models) {
-    const std::string name = integer::acc_model_name(m);
-    if (!std::filesystem::exists(checkpoint)) {
-      // train() writes a checkpoint after each epoch: a cell of 0 fine-tuning epochs has none.
-      out[name] = {{"acc", name},
-                   {"refused", "no trained checkpoint to export (the cell fine-tuned 0 epochs)"}};
-      continue;
-    }
-    integer::InferConfig cfg;
-    cfg.checkpoint = checkpoint;
-    cfg.dataset = c.data.name;
-    cfg.data_dir = c.data.data_dir;
-    cfg.test_limit = c.data.test_limit;  // the cell's own test split
-    cfg.acc = m;
-    cfg.threads = threads;
-    progress.line("integer inference of " + c.name + ", accumulator " + name);
-    const auto t0 = std::chrono::steady_clock::now();
-    try {
-      json r = integer::infer(cfg, progress);
-      r["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      // Integer results may be added to a cell later than its training, by another qbench.
-      r["qbench_commit"] = environment(threads).value("qbench_commit", "");
+  if (models.empty()) return out;
+  if (!std::filesystem::exists(checkpoint)) {
+    // train() writes a checkpoint after each epoch: a cell of 0 fine-tuning epochs has none.
+    for (const integer::AccModel m : models)
+      out[integer::acc_model_name(m)] = {
+          {"acc", integer::acc_model_name(m)},
+          {"refused", "no trained checkpoint to export (the cell fine-tuned 0 epochs)"}};
+    return out;
+  }
+  integer::InferConfig cfg;
+  cfg.checkpoint = checkpoint;
+  cfg.dataset = c.data.name;
+  cfg.data_dir = c.data.data_dir;
+  cfg.test_limit = c.data.test_limit;  // the cell's own test split
+  cfg.threads = threads;
+  json names = json::array();
+  for (const integer::AccModel m : models) names.push_back(integer::acc_model_name(m));
+  progress.line("integer inference of " + c.name + ", accumulators " + names.dump());
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    // All models in one pass: the checkpoint, data, fake-quant network and simulation once.
+    std::vector<json> rs = integer::infer_models(cfg, models, progress);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    // Integer results may be added to a cell later than its training, by another qbench.
+    const std::string commit = environment(threads).value("qbench_commit", "");
+    for (json& r : rs) {
+      r["seconds"] = seconds;
+      r["computed_with"] = names;  // "seconds" is the wall time of these models together
+      r["qbench_commit"] = commit;
+      const std::string name = r.at("acc").get<std::string>();  // before r is moved from
       out[name] = std::move(r);
-    } catch (const Error& e) {
-      // What export cannot represent: the same line `qbench infer` would print.
-      out[name] = {{"acc", name}, {"refused", e.what()}};
-      progress.line(c.name + ": integer inference refused: " + e.what());
     }
+  } catch (const Error& e) {
+    // What export cannot represent (the same for every model): the line `qbench infer` prints.
+    for (const integer::AccModel m : models)
+      out[integer::acc_model_name(m)] = {{"acc", integer::acc_model_name(m)},
+                                         {"refused", e.what()}};
+    progress.line(c.name + ": integer inference refused: " + e.what());
   }
   return out;
 }

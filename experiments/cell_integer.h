@@ -22,8 +22,9 @@
 
 namespace qb::exp {
 
-// {model name: result}; a result is integer::infer()'s JSON plus "seconds" (its wall time), or
-// {"acc": name, "refused": reason}.
+// {model name: result}; a result is integer::infer_models()'s JSON plus "seconds" (the wall
+// time of all the models computed together, named in "computed_with"), or {"acc": name,
+// "refused": reason}. The models are computed in one pass (integer/infer.h).
 nlohmann::json run_integer(const Cell& c, const std::string& checkpoint,
                            const std::vector<integer::AccModel>& models, int threads,
                            Progress& progress);

@@ -19,9 +19,9 @@ namespace {
 using json = nlohmann::json;
 
 const std::vector<std::string> kTopKeys = {
-    "schema",      "name",    "dataset", "networks",  "seeds",  "fp32",
-    "finetune",    "methods", "wbits",   "abits",     "gbits",  "first_last",
-    "granularity", "exclude", "include", "max_cells", "integer"};
+    "schema",      "name",    "dataset", "networks",  "seeds",   "fp32",
+    "finetune",    "methods", "wbits",   "abits",     "gbits",   "first_last",
+    "granularity", "exclude", "include", "max_cells", "integer", "width"};
 const std::vector<std::string> kRecipeKeys = {"epochs",   "batch", "optimizer", "lr",
                                               "momentum", "wd",    "schedule",  "warmup"};
 const std::vector<std::string> kDatasetKeys = {"name", "data_dir", "train_limit", "test_limit",
@@ -221,6 +221,9 @@ Sweep parse_sweep(const json& j, std::optional<std::uint64_t> max_cells) {
                              std::to_string(kConfigSchema) + ")");
   in.read(j, "name", "", s.name);
   const DatasetSpec data = read_dataset(j, in);
+  double width = 1.0;  // every network's channel multiplier (qbench train --width)
+  in.read(j, "width", "", width);
+  if (!(width > 0.0)) in.problem("width", "expected a positive channel multiplier");
   const std::vector<integer::AccModel> integer_acc = read_integer(j, in);
 
   // The top-level lists: every methods[] entry starts from them.
@@ -299,7 +302,12 @@ Sweep parse_sweep(const json& j, std::optional<std::uint64_t> max_cells) {
   s.cells =
       expand_cells(entries, includes, excludes, data, fp32, defaults.nets, defaults.seeds, in);
   in.throw_if_any();
-  for (Cell& c : s.cells) c.integer_acc = integer_acc;
+  for (Cell& c : s.cells) {
+    c.integer_acc = integer_acc;
+    if (float(width) == 1.0f) continue;
+    c.width = float(width);
+    set_identity(c);
+  }
   std::set<std::string> keys;
   for (const auto& c : s.cells) keys.insert(c.key);
   s.hash = content_key(json(std::vector<std::string>(keys.begin(), keys.end())));

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <deque>
 
 namespace qb::integer {
 namespace {
@@ -48,7 +49,9 @@ nlohmann::json input_json(const ImageInput& in) {
 
 }  // namespace
 
-nlohmann::json infer(const InferConfig& cfg, Progress& progress) {
+std::vector<nlohmann::json> infer_models(const InferConfig& cfg, std::span<const AccModel> models,
+                                         Progress& progress) {
+  QB_CHECK(!models.empty());
   if (cfg.batch == 0) throw error("--batch must be at least 1");
   if (cfg.threads < 0) throw error("--threads must be >= 0, got ", cfg.threads);
   if (!int8::cpu_has(cfg.isa))
@@ -97,99 +100,129 @@ nlohmann::json infer(const InferConfig& cfg, Progress& progress) {
     throw error(path, ": ", e.what());
   }
   const Network inet = export_network(*net, {qat.method, splits.mean, splits.stddev});
-  Engine engine(inet, cfg.acc, cfg.isa);
+  const std::size_t M = models.size();
+  std::deque<Engine> engines;  // one per model (an Engine is not movable)
+  for (const AccModel m : models) engines.emplace_back(inet, m, cfg.isa);
 
   const Shape s = eval_set.sample_shape();
   const std::size_t per = numel(s), classes = std::size_t(inet.classes);
-  std::size_t correct = 0, fq_correct = 0, agree = 0, mismatches = 0;
-  std::vector<OverflowStats> ref_stats;
-  double engine_seconds = 0;
-  std::vector<double> logits, ref_logits;
-  Trace trace, ref_trace;
+  std::size_t fq_correct = 0;
+  std::vector<std::size_t> correct(M), agree(M), mismatches(M);
+  std::vector<double> engine_seconds(M);
+  std::vector<ReferenceRun> ref;
+  std::vector<double> logits;
+  std::vector<std::size_t> fq_top;
+  Trace trace;
   Tensor batch;
   for (std::size_t begin = 0; begin < images; begin += cfg.batch) {
     const std::size_t n = std::min(cfg.batch, images - begin);
     batch = Tensor::from_shape({n, s[0], s[1], s[2]});
     std::memcpy(batch.data(), eval_set.images.data() + begin * per, n * per * sizeof(float));
+    // The fake-quant network and the simulation once for all models.
     const Tensor& fq = net->forward(batch, /*training=*/false);
-    const auto t0 = std::chrono::steady_clock::now();
-    engine.forward(batch.data(), int(n), logits, &trace);
-    engine_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    reference_forward(inet, cfg.acc, batch.data(), int(n), ref_logits, &ref_trace, &ref_stats);
+    fq_top.resize(n);
     for (std::size_t k = 0; k < n; ++k) {
-      const std::size_t label = eval_set.labels[begin + k];
-      const std::size_t top = argmax(logits.data() + k * classes, int(classes));
-      const std::size_t fq_top = argmax(fq.data() + k * classes, int(classes));
-      correct += top == label;
-      fq_correct += fq_top == label;
-      agree += top == fq_top;
-      bool same =
-          std::equal(logits.begin() + long(k * classes), logits.begin() + long((k + 1) * classes),
-                     ref_logits.begin() + long(k * classes));
-      for (std::size_t i = 0; i < trace.codes.size() && same; ++i) {
-        const std::size_t len = trace.codes[i].size() / n;
-        same = std::equal(trace.codes[i].begin() + long(k * len),
-                          trace.codes[i].begin() + long((k + 1) * len),
-                          ref_trace.codes[i].begin() + long(k * len));
-      }
-      mismatches += !same;
+      fq_top[k] = argmax(fq.data() + k * classes, int(classes));
+      fq_correct += fq_top[k] == eval_set.labels[begin + k];
     }
-    progress.line("infer: " + std::to_string(begin + n) + "/" + std::to_string(images) +
-                  " images, " + std::to_string(mismatches) + " mismatches");
+    reference_forward(inet, models, batch.data(), int(n), ref);
+    for (std::size_t m = 0; m < M; ++m) {
+      const auto t0 = std::chrono::steady_clock::now();
+      engines[m].forward(batch.data(), int(n), logits, &trace);
+      engine_seconds[m] +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const std::vector<double>& ref_logits = ref[m].logits;
+      const Trace& ref_trace = ref[m].trace;
+      for (std::size_t k = 0; k < n; ++k) {
+        const std::size_t top = argmax(logits.data() + k * classes, int(classes));
+        correct[m] += top == eval_set.labels[begin + k];
+        agree[m] += top == fq_top[k];
+        bool same =
+            std::equal(logits.begin() + long(k * classes), logits.begin() + long((k + 1) * classes),
+                       ref_logits.begin() + long(k * classes));
+        for (std::size_t i = 0; i < trace.codes.size() && same; ++i) {
+          const std::size_t len = trace.codes[i].size() / n;
+          same = std::equal(trace.codes[i].begin() + long(k * len),
+                            trace.codes[i].begin() + long((k + 1) * len),
+                            ref_trace.codes[i].begin() + long(k * len));
+        }
+        mismatches[m] += !same;
+      }
+    }
+    std::string line = "infer: " + std::to_string(begin + n) + "/" + std::to_string(images) +
+                       " images, mismatches";
+    for (std::size_t m = 0; m < M; ++m)
+      line += std::string(m ? ", " : " ") + acc_model_name(models[m]) + " " +
+              std::to_string(mismatches[m]);
+    progress.line(line);
   }
 
-  nlohmann::json layers = nlohmann::json::array();
-  std::size_t conv = 0;
-  bool stats_equal = true;
-  for (const Layer& l : inet.layers) {
-    nlohmann::json j = {{"layer", l.name}};
-    if (l.kind == Layer::Kind::maxpool) {
-      j["kind"] = "maxpool";
-    } else if (l.kind == Layer::Kind::floating) {
-      j["kind"] = "fp32";
-    } else {
-      const OverflowStats& st = engine.stats().at(conv);
-      stats_equal = stats_equal && conv < ref_stats.size() &&
-                    st.dot_products == ref_stats[conv].dot_products &&
-                    st.wrong == ref_stats[conv].wrong &&
-                    st.max_abs_sum == ref_stats[conv].max_abs_sum;
-      ++conv;
-      j["kind"] = "int8";
-      j["weight_bits"] = l.weight_bits;
-      if (l.depthwise) j["depthwise"] = true;
-      j["requantisation"] = l.logits ? "dequantised (logits)"
-                            : l.is_wide()
-                                ? std::string(l.shortcut.from >= 0 ? "residual add, " : "") +
-                                      (l.pooled ? "global average pooling, " : "") +
-                                      "multipliers per channel, one rounding"
-                            : l.requant.shift >= 0 ? "shift " + std::to_string(l.requant.shift)
-                                                   : "Q31 multiplier per channel";
-      j["dot_products"] = st.dot_products;
-      j["wrong"] = st.wrong;
-      j["wrong_fraction"] = st.dot_products ? double(st.wrong) / double(st.dot_products) : 0.0;
-      j["max_abs_sum"] = st.max_abs_sum;
+  std::vector<nlohmann::json> out;
+  for (std::size_t m = 0; m < M; ++m) {
+    const Engine& engine = engines[m];
+    const std::vector<OverflowStats> no_stats;
+    const std::vector<OverflowStats>& ref_stats = ref.empty() ? no_stats : ref[m].stats;
+    nlohmann::json layers = nlohmann::json::array();
+    std::size_t conv = 0;
+    bool stats_equal = true;
+    for (const Layer& l : inet.layers) {
+      nlohmann::json j = {{"layer", l.name}};
+      if (l.kind == Layer::Kind::maxpool) {
+        j["kind"] = "maxpool";
+      } else if (l.kind == Layer::Kind::floating) {
+        j["kind"] = "fp32";
+      } else {
+        const OverflowStats& st = engine.stats().at(conv);
+        stats_equal = stats_equal && conv < ref_stats.size() &&
+                      st.dot_products == ref_stats[conv].dot_products &&
+                      st.wrong == ref_stats[conv].wrong &&
+                      st.max_abs_sum == ref_stats[conv].max_abs_sum;
+        ++conv;
+        j["kind"] = "int8";
+        j["weight_bits"] = l.weight_bits;
+        if (l.depthwise) j["depthwise"] = true;
+        j["requantisation"] = l.logits ? "dequantised (logits)"
+                              : l.is_wide()
+                                  ? std::string(l.shortcut.from >= 0 ? "residual add, " : "") +
+                                        (l.pooled ? "global average pooling, " : "") +
+                                        "multipliers per channel, one rounding"
+                              : l.requant.shift >= 0 ? "shift " + std::to_string(l.requant.shift)
+                                                     : "Q31 multiplier per channel";
+        j["dot_products"] = st.dot_products;
+        j["wrong"] = st.wrong;
+        j["wrong_fraction"] = st.dot_products ? double(st.wrong) / double(st.dot_products) : 0.0;
+        j["max_abs_sum"] = st.max_abs_sum;
+      }
+      if (!l.note.empty()) j["note"] = l.note;
+      layers.push_back(j);
     }
-    if (!l.note.empty()) j["note"] = l.note;
-    layers.push_back(j);
+    const double N = double(images);
+    out.push_back(
+        {{"checkpoint", path},
+         {"net", inet.name},
+         {"quantization", q},
+         {"acc", acc_model_name(models[m])},
+         {"isa", int8::isa_name(cfg.isa)},
+         {"threads", num_threads()},
+         {"data", splits.identity},
+         {"split", cfg.split},
+         {"images", images},
+         {"accuracy", correct[m] / N},
+         {"fake_quant_accuracy", fq_correct / N},
+         {"agreement",
+          {{"top1_agree", agree[m]},
+           {"disagreements", images - agree[m]},
+           {"fraction", agree[m] / N}}},
+         {"reference", {{"mismatches", mismatches[m]}, {"overflow_counts_equal", stats_equal}}},
+         {"input", input_json(inet.input)},
+         {"layers", layers},
+         {"images_per_second", engine_seconds[m] > 0 ? N / engine_seconds[m] : 0.0}});
   }
-  const double N = double(images);
-  return {{"checkpoint", path},
-          {"net", inet.name},
-          {"quantization", q},
-          {"acc", acc_model_name(cfg.acc)},
-          {"isa", int8::isa_name(cfg.isa)},
-          {"threads", num_threads()},
-          {"data", splits.identity},
-          {"split", cfg.split},
-          {"images", images},
-          {"accuracy", correct / N},
-          {"fake_quant_accuracy", fq_correct / N},
-          {"agreement",
-           {{"top1_agree", agree}, {"disagreements", images - agree}, {"fraction", agree / N}}},
-          {"reference", {{"mismatches", mismatches}, {"overflow_counts_equal", stats_equal}}},
-          {"input", input_json(inet.input)},
-          {"layers", layers},
-          {"images_per_second", engine_seconds > 0 ? N / engine_seconds : 0.0}};
+  return out;
 }
 
+nlohmann::json infer(const InferConfig& cfg, Progress& progress) {
+  const AccModel models[] = {cfg.acc};
+  return std::move(infer_models(cfg, models, progress).front());
+}
 }  // namespace qb::integer

@@ -11,7 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <span>
 #include <string>
+#include <vector>
 
 namespace qb::integer {
 
@@ -32,5 +34,12 @@ struct InferConfig {
 // Throws qb::Error naming the problem: a file that is not a checkpoint, an FP32 checkpoint, one
 // without quantizer state, a layer export refuses.
 nlohmann::json infer(const InferConfig& cfg, Progress& progress);
+
+// The same for several accumulator models (cfg.acc ignored), one document per model, in their
+// order, equal to infer() for each: the checkpoint, the data, the fake-quant network and the
+// simulation (integer/reference.h, products shared across models) run once — a sweep cell's
+// integer results.
+std::vector<nlohmann::json> infer_models(const InferConfig& cfg, std::span<const AccModel> models,
+                                         Progress& progress);
 
 }  // namespace qb::integer

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <span>
 
 namespace qb::integer {
 namespace {
@@ -59,8 +60,6 @@ std::int64_t shortcut_code(const Shortcut& s, const std::uint8_t* src, int n, in
   return src[((std::size_t(n) * s.H + oy * s.stride) * s.W + ox * s.stride) * s.C + cs];
 }
 
-// A conv (depthwise: input channel = output channel, weights [C][kh][kw]); `shortcut` is the
-// block input's codes when l adds one. A pooled output y is [N][C_out].
 // One rounding of v / 2^shift onto the output grid.
 std::uint8_t requantize_wide(const Layer& l, int c, std::int64_t v) {
   const Requant& r = l.requant;
@@ -68,58 +67,111 @@ std::uint8_t requantize_wide(const Layer& l, int c, std::int64_t v) {
   return std::uint8_t(std::clamp<std::int64_t>(q, r.lo, r.hi));
 }
 
-void conv(const Layer& l, AccModel model, const std::uint8_t* x, const std::uint8_t* shortcut,
-          int N, std::uint8_t* y, double* logits, OverflowStats* st) {
+// One model's network inside the pass over all models: this layer's input codes, the block
+// input's codes when the layer adds a shortcut, where its outputs go, its statistics.
+struct ModelLayer {
+  AccModel model;
+  const std::uint8_t* x;
+  const std::uint8_t* shortcut;
+  std::uint8_t* y;
+  double* logits;
+  OverflowStats* st;
+  std::vector<std::int64_t> pooled;  // [C_out] of one image
+};
+
+// Image n of models ms[first..] whose input (and shortcut) codes equal ms[first]'s: the
+// products of each dot product are formed once, from ms[first]'s codes, and each model
+// accumulates them its own way. A conv (depthwise: input channel = output channel, weights
+// [C][kh][kw]); a pooled output y is [N][C_out].
+void conv_image(const Layer& l, std::vector<ModelLayer>& ms, const std::vector<std::size_t>& group,
+                int n) {
   const auto& g = l.geometry;
-  const int Cg = l.depthwise ? 1 : l.C_in;  // input channels one output sums over
   const Wide& wd = l.wide;
-  std::vector<std::int64_t> products, pooled(l.C_out);
-  for (int n = 0; n < N; ++n) {
-    std::fill(pooled.begin(), pooled.end(), 0);
-    for (int oy = 0; oy < l.Ho; ++oy)
-      for (int ox = 0; ox < l.Wo; ++ox)
-        for (int co = 0; co < l.C_out; ++co) {
-          products.clear();
-          for (int ky = 0; ky < g.kh; ++ky)
-            for (int kx = 0; kx < g.kw; ++kx)
-              for (int k = 0; k < Cg; ++k) {
-                const int ci = l.depthwise ? co : k;
-                const int iy = oy * g.stride_h + ky - g.pad_top;
-                const int ix = ox * g.stride_w + kx - g.pad_left;
-                const bool inside = iy >= 0 && iy < l.H && ix >= 0 && ix < l.W;
-                const std::int64_t q =
-                    inside ? x[((std::size_t(n) * l.H + iy) * l.W + ix) * l.C_in + ci] : l.pad_code;
-                const std::int64_t w =
-                    l.weight[((std::size_t(co) * g.kh + ky) * g.kw + kx) * Cg + k];
-                products.push_back(q * w);
-              }
-          const std::int64_t exact = accumulate(AccModel::int32, products);
-          const std::int64_t acc = accumulate(model, products);
-          if (st) {
-            st->dot_products += 1;
-            st->wrong += acc != exact;
-            st->max_abs_sum = std::max(st->max_abs_sum, std::abs(exact));
+  const std::uint8_t* x = ms[group.front()].x;
+  const std::size_t K = std::size_t(l.K());
+  // The input patch of one output position in (ky, kx, ci) order, padded taps holding the
+  // zero point's code; a depthwise conv's [ky][kx][C] (each channel reads its own taps).
+  std::vector<std::int64_t> patch(std::size_t(g.kh) * g.kw * l.C_in), products(K);
+  for (std::size_t m : group) std::fill(ms[m].pooled.begin(), ms[m].pooled.end(), 0);
+  for (int oy = 0; oy < l.Ho; ++oy)
+    for (int ox = 0; ox < l.Wo; ++ox) {
+      std::size_t t = 0;
+      for (int ky = 0; ky < g.kh; ++ky)
+        for (int kx = 0; kx < g.kw; ++kx) {
+          const int iy = oy * g.stride_h + ky - g.pad_top;
+          const int ix = ox * g.stride_w + kx - g.pad_left;
+          const bool inside = iy >= 0 && iy < l.H && ix >= 0 && ix < l.W;
+          for (int ci = 0; ci < l.C_in; ++ci)
+            patch[t++] =
+                inside ? x[((std::size_t(n) * l.H + iy) * l.W + ix) * l.C_in + ci] : l.pad_code;
+        }
+      for (int co = 0; co < l.C_out; ++co) {
+        const std::int8_t* w = l.weight.data() + std::size_t(co) * K;  // [co][ky][kx][Cg]
+        for (std::size_t k = 0; k < K; ++k) {
+          // Tap k: (ky, kx) = k / Cg and channel k % Cg, Cg = C_in (depthwise: 1, channel co).
+          const std::size_t tap = l.depthwise ? k * std::size_t(l.C_in) + std::size_t(co) : k;
+          products[k] = patch[tap] * std::int64_t(w[k]);
+        }
+        const std::int64_t exact = accumulate(AccModel::int32, products);
+        const std::size_t pos = std::size_t(oy) * l.Wo + ox;
+        const std::size_t out = (std::size_t(n) * l.Ho * l.Wo + pos) * l.C_out + co;
+        for (std::size_t m : group) {
+          ModelLayer& r = ms[m];
+          const std::int64_t acc =
+              r.model == AccModel::int32 ? exact : accumulate(r.model, products);
+          if (r.st) {
+            r.st->dot_products += 1;
+            r.st->wrong += acc != exact;
+            r.st->max_abs_sum = std::max(r.st->max_abs_sum, std::abs(exact));
           }
-          const std::size_t pos = std::size_t(oy) * l.Wo + ox;
-          const std::size_t out = (std::size_t(n) * l.Ho * l.Wo + pos) * l.C_out + co;
           if (l.logits) {
-            logits[out] = l.logit_scale[co] * (double(acc) + l.logit_bias[co]);
+            r.logits[out] = l.logit_scale[co] * (double(acc) + l.logit_bias[co]);
           } else if (!l.is_wide()) {
-            y[out] = requantize_one(l.requant, pos, co, acc);
+            r.y[out] = requantize_one(l.requant, pos, co, acc);
           } else {  // the exact block output in units s_out·P / 2^shift (network.h, Wide)
             std::int64_t v = acc * wd.m_acc[co] + l.requant.bias_at(pos, co);
             if (l.shortcut.from >= 0)
-              v += (shortcut_code(l.shortcut, shortcut, n, oy, ox, co) - l.shortcut.zero_point) *
+              v += (shortcut_code(l.shortcut, r.shortcut, n, oy, ox, co) - l.shortcut.zero_point) *
                    wd.m_sc[co];
             if (l.pooled)
-              pooled[co] += std::clamp(v, wd.v_lo[co], wd.v_hi[co]);
+              r.pooled[co] += std::clamp(v, wd.v_lo[co], wd.v_hi[co]);
             else
-              y[out] = requantize_wide(l, co, v);
+              r.y[out] = requantize_wide(l, co, v);
           }
         }
-    if (l.pooled)
+      }
+    }
+  if (l.pooled)
+    for (std::size_t m : group)
       for (int co = 0; co < l.C_out; ++co)
-        y[std::size_t(n) * l.C_out + co] = requantize_wide(l, co, pooled[co]);
+        ms[m].y[std::size_t(n) * l.C_out + co] = requantize_wide(l, co, ms[m].pooled[co]);
+}
+
+// The conv layer l for every model: per image, the models whose codes entering l are equal
+// (no model's accumulator has made them differ yet: the common case) share one set of products.
+void conv(const Layer& l, std::vector<ModelLayer>& ms, int N) {
+  const std::size_t in = std::size_t(l.H) * l.W * l.C_in;
+  const std::size_t sc =
+      l.shortcut.from >= 0 ? std::size_t(l.shortcut.H) * l.shortcut.W * l.shortcut.C : 0;
+  std::vector<bool> done(ms.size());
+  std::vector<std::size_t> group;
+  for (int n = 0; n < N; ++n) {
+    std::fill(done.begin(), done.end(), false);
+    for (std::size_t a = 0; a < ms.size(); ++a) {
+      if (done[a]) continue;
+      group.assign(1, a);
+      for (std::size_t b = a + 1; b < ms.size(); ++b) {
+        const bool same =
+            !done[b] && std::equal(ms[a].x + n * in, ms[a].x + (n + 1) * in, ms[b].x + n * in) &&
+            (sc == 0 || std::equal(ms[a].shortcut + n * sc, ms[a].shortcut + (n + 1) * sc,
+                                   ms[b].shortcut + n * sc));
+        if (same) {
+          group.push_back(b);
+          done[b] = true;
+        }
+      }
+      conv_image(l, ms, group, n);
+    }
   }
 }
 
@@ -136,53 +188,87 @@ std::int64_t rounded_shift(std::int64_t p, int s) {
   return floor;
 }
 
-void reference_forward(const Network& net, AccModel model, const float* images, int N,
-                       std::vector<double>& logits, Trace* trace,
-                       std::vector<OverflowStats>* stats) {
-  std::vector<std::uint8_t> x;
-  std::vector<std::vector<std::uint8_t>> outputs(net.layers.size());
-  std::vector<float> xf, yf;
-  quantize_image(net.input, images, N, net.C, net.H, net.W, x, xf);
+void reference_forward(const Network& net, std::span<const AccModel> models, const float* images,
+                       int N, std::vector<ReferenceRun>& runs) {
+  const std::size_t M = models.size();
+  runs.resize(M);
+  // Per model: every layer's output codes (the shortcuts read earlier ones), its input codes.
+  std::vector<std::vector<std::vector<std::uint8_t>>> outputs(
+      M, std::vector<std::vector<std::uint8_t>>(net.layers.size()));
+  std::vector<std::vector<std::uint8_t>> x(M);
+  std::vector<float> xf0, xf, yf;
+  quantize_image(net.input, images, N, net.C, net.H, net.W, x[0], xf0);
+  for (std::size_t m = 1; m < M; ++m) x[m] = x[0];
   bool xf_is_input = net.input.kind == ImageInput::Kind::floating;
-  logits.assign(std::size_t(N) * net.classes, 0.0);
-  if (trace) trace->codes.assign(net.layers.size(), {});
+  for (ReferenceRun& r : runs) {
+    r.logits.assign(std::size_t(N) * net.classes, 0.0);
+    r.trace.codes.assign(net.layers.size(), {});
+  }
   std::size_t conv_index = 0;
+  std::vector<ModelLayer> ms(M);
   for (std::size_t i = 0; i < net.layers.size(); ++i) {
     const Layer& l = net.layers[i];
-    std::vector<std::uint8_t>& y = outputs[i];
-    y.assign(l.logits ? 0 : std::size_t(N) * l.out_size(), 0);
+    for (std::size_t m = 0; m < M; ++m)
+      outputs[m][i].assign(l.logits ? 0 : std::size_t(N) * l.out_size(), 0);
     if (l.kind == Layer::Kind::conv) {
-      OverflowStats* st = nullptr;
-      if (stats) {
-        if (stats->size() <= conv_index) stats->push_back({l.name});
-        st = &(*stats)[conv_index];
+      for (std::size_t m = 0; m < M; ++m) {
+        std::vector<OverflowStats>& stats = runs[m].stats;
+        if (stats.size() <= conv_index) stats.push_back({l.name});
+        const std::uint8_t* shortcut =
+            l.shortcut.from >= 0 ? outputs[m].at(std::size_t(l.shortcut.from)).data() : nullptr;
+        ms[m] = {models[m],
+                 x[m].data(),
+                 shortcut,
+                 outputs[m][i].data(),
+                 runs[m].logits.data(),
+                 &stats[conv_index],
+                 std::vector<std::int64_t>(l.C_out)};
       }
       ++conv_index;
-      const std::uint8_t* shortcut =
-          l.shortcut.from >= 0 ? outputs.at(std::size_t(l.shortcut.from)).data() : nullptr;
-      conv(l, model, x.data(), shortcut, N, y.data(), logits.data(), st);
-    } else if (l.kind == Layer::Kind::maxpool) {
-      maxpool_codes(l, x.data(), N, y.data());
+      conv(l, ms, N);
     } else {
-      if (!xf_is_input) {
-        xf.resize(x.size());
-        for (std::size_t k = 0; k < x.size(); ++k)
-          xf[k] = float(l.input_scale * (double(x[k]) - l.input_zero_point));
-      }
-      yf.resize(std::size_t(N) * l.Ho * l.Wo * l.C_out);
-      float_conv(l, xf.data(), N, yf.data());
-      for (std::size_t k = 0; k < yf.size(); ++k) {
-        if (l.logits)
-          logits[k] = yf[k];
-        else
-          y[k] = quantize_real(l.requant, yf[k]);
+      for (std::size_t m = 0; m < M; ++m) {
+        std::vector<std::uint8_t>& y = outputs[m][i];
+        if (l.kind == Layer::Kind::maxpool) {
+          maxpool_codes(l, x[m].data(), N, y.data());
+          continue;
+        }
+        if (xf_is_input) {
+          xf = xf0;
+        } else {
+          xf.resize(x[m].size());
+          for (std::size_t k = 0; k < x[m].size(); ++k)
+            xf[k] = float(l.input_scale * (double(x[m][k]) - l.input_zero_point));
+        }
+        yf.resize(std::size_t(N) * l.Ho * l.Wo * l.C_out);
+        float_conv(l, xf.data(), N, yf.data());
+        for (std::size_t k = 0; k < yf.size(); ++k) {
+          if (l.logits)
+            runs[m].logits[k] = yf[k];
+          else
+            y[k] = quantize_real(l.requant, yf[k]);
+        }
       }
     }
     if (l.logits) break;
-    if (trace) trace->codes[i] = y;
-    x = y;
+    for (std::size_t m = 0; m < M; ++m) {
+      runs[m].trace.codes[i] = outputs[m][i];
+      x[m] = outputs[m][i];
+    }
     xf_is_input = false;
   }
+}
+
+void reference_forward(const Network& net, AccModel model, const float* images, int N,
+                       std::vector<double>& logits, Trace* trace,
+                       std::vector<OverflowStats>* stats) {
+  std::vector<ReferenceRun> runs;
+  if (stats) runs.push_back({{}, {}, *stats});
+  const AccModel models[] = {model};
+  reference_forward(net, models, images, N, runs);
+  logits = std::move(runs[0].logits);
+  if (trace) *trace = std::move(runs[0].trace);
+  if (stats) *stats = std::move(runs[0].stats);
 }
 
 }  // namespace qb::integer

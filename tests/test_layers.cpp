@@ -5,6 +5,7 @@
 #include "engine/layers/batchnorm.h"
 #include "engine/layers/conv2d.h"
 #include "engine/layers/flatten.h"
+#include "engine/layers/folded_conv_bn.h"
 #include "engine/layers/linear.h"
 #include "engine/layers/pooling.h"
 #include "engine/layers/residual.h"
@@ -14,6 +15,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 using namespace qb;
@@ -226,7 +228,146 @@ TEST_CASE("residual block with option-A shortcut", "[layers][gradcheck]") {
   CHECK(y(0, 5, 1, 0) == 0.0f);
 }
 
-namespace {}  // namespace
+namespace {
+
+// Fake quantization onto 0.25·k, k ∈ [−4, 4], with the clipped straight-through estimator
+// (dL/dx = dL/dx̂ inside [−1, 1], 0 outside): the smallest hook that quantizes. It counts its
+// calls, so a test sees whether the input was quantized once or twice.
+class GridHook final : public TensorHook {
+ public:
+  const Tensor& forward(const Tensor& x, bool) override {
+    ++forwards;
+    x_ = &x;
+    ensure_shape(y_, shape_of(x));
+    for (std::size_t i = 0; i < x.size(); ++i)
+      y_.data()[i] = 0.25f * std::clamp(std::nearbyint(x.data()[i] / 0.25f), -4.0f, 4.0f);
+    return y_;
+  }
+  const Tensor& backward(const Tensor& dy) override {
+    ++backwards;
+    ensure_shape(dx_, shape_of(dy));
+    for (std::size_t i = 0; i < dy.size(); ++i)
+      dx_.data()[i] = std::abs(x_->data()[i]) <= 1.0f ? dy.data()[i] : 0.0f;
+    return dx_;
+  }
+  int forwards = 0, backwards = 0;
+
+ private:
+  const Tensor* x_ = nullptr;
+  Tensor y_, dx_;
+};
+
+void copy_params(Layer& from, Layer& to) {
+  std::vector<Param*> a, b;
+  from.collect_params(a);
+  to.collect_params(b);
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) b[i]->value = a[i]->value;
+}
+
+}  // namespace
+
+TEST_CASE("residual block: the shortcut adds the first layer's hooked input",
+          "[layers][residual][hooks][gradcheck]") {
+  // y = c1(s·x) + shortcut(s·x): the hook's scale s gets dL/dx̂ of both branches, which the
+  // finite differences of s and x check.
+  auto main = std::make_unique<Sequential>("main");
+  Conv2d& c1 = main->emplace<Conv2d>("c1", Conv2dSpec{3, 6, 3, 2, 1, 1, false});
+  main->emplace<BatchNorm2d>("bn", 6);
+  c1.set_hook(HookSlot::input, std::make_shared<ScaleHook>(1.3f));
+  Residual block("res", std::move(main), std::make_unique<ShortcutPad>("sc", 3, 6, 2));
+  randomize_params(block, 21);
+  auto r = check_layer(block, {2, 3, 7, 7});
+  INFO(r.report);
+  CHECK(r.ok);
+
+  // Forward: the hooked block on x is the unhooked block on s·x, bit for bit.
+  auto plain_main = std::make_unique<Sequential>("main");
+  plain_main->emplace<Conv2d>("c1", Conv2dSpec{3, 6, 3, 2, 1, 1, false});
+  plain_main->emplace<BatchNorm2d>("bn", 6);
+  Residual plain("res", std::move(plain_main), std::make_unique<ShortcutPad>("sc", 3, 6, 2));
+  std::vector<Param*> hooked_params;
+  block.collect_params(hooked_params);
+  std::vector<Param*> plain_params;
+  plain.collect_params(plain_params);
+  REQUIRE(hooked_params.size() == plain_params.size() + 1);  // + the hook's scale
+  float s = 0.0f;  // the hook's scale, as randomize_params left it
+  for (std::size_t i = 0, j = 0; i < hooked_params.size(); ++i)
+    if (hooked_params[i]->role == ParamRole::quantizer)
+      s = hooked_params[i]->value(0);
+    else
+      plain_params[j++]->value = hooked_params[i]->value;
+  REQUIRE(s != 0.0f);
+  std::vector<Buffer*> hooked_buffers, plain_buffers;  // BatchNorm's running statistics
+  block.collect_buffers(hooked_buffers);
+  plain.collect_buffers(plain_buffers);
+  REQUIRE(hooked_buffers.size() == plain_buffers.size());
+  for (std::size_t i = 0; i < hooked_buffers.size(); ++i)
+    plain_buffers[i]->value = hooked_buffers[i]->value;
+  Tensor x = Tensor::from_shape({2, 3, 7, 7});
+  fill_normal(x, 22);
+  const Tensor scaled = x * s;
+  const Tensor y = block.forward(x, false);
+  const Tensor& want = plain.forward(scaled, false);
+  for (std::size_t i = 0; i < y.size(); ++i) REQUIRE(y.data()[i] == want.data()[i]);
+}
+
+TEST_CASE("residual block: quantized shortcut in closed form, the STE applied once",
+          "[layers][residual][hooks]") {
+  // y = c(q(x)) + q(x) and dL/dx = 1{|x| ≤ 1} ⊙ (cᵀ·dy + dy), for a plain convolution c and
+  // for a convolution with BatchNorm folded after the block was built (as ALT's networks are).
+  for (const bool folded : {false, true}) {
+    INFO((folded ? "FoldedConvBn" : "Conv2d"));
+    const Conv2dSpec spec{4, 4, 3, 1, 1, 1, false};
+    auto main = std::make_unique<Sequential>("main");
+    main->emplace<Conv2d>("c", spec);
+    if (folded) main->emplace<BatchNorm2d>("bn", 4);
+    Sequential* chain = main.get();
+    Residual block("res", std::move(main));
+    if (folded) {  // what Network::fold_batchnorm does
+      std::unique_ptr<BatchNorm2d> bn(static_cast<BatchNorm2d*>(chain->release(1).release()));
+      std::unique_ptr<Conv2d> conv(static_cast<Conv2d*>(chain->release(0).release()));
+      chain->insert(0, std::make_unique<FoldedConvBn>(std::move(conv), std::move(bn)));
+    }
+    auto hook = std::make_shared<GridHook>();
+    chain->at(0).set_hook(HookSlot::input, hook);
+    randomize_params(block, 23);
+
+    // The reference: the same first layer without a hook, run on q(x).
+    LayerPtr ref = std::make_unique<Conv2d>("c", spec);
+    if (folded) {  // frozen, both: the running statistics, deterministic
+      auto f = std::make_unique<FoldedConvBn>(std::make_unique<Conv2d>("c", spec),
+                                              std::make_unique<BatchNorm2d>("bn", 4));
+      f->set_frozen(true);
+      ref = std::move(f);
+      static_cast<FoldedConvBn&>(chain->at(0)).set_frozen(true);
+    }
+    copy_params(chain->at(0), *ref);
+
+    Tensor x = Tensor::from_shape({2, 4, 5, 5}), dy = Tensor::from_shape({2, 4, 5, 5});
+    fill_normal(x, 24, 0.8f);  // about a fifth of the values beyond ±1: clipped
+    fill_normal(dy, 25);
+    const Tensor y = block.forward(x, true);
+    const Tensor dx = block.backward(dy);
+    CHECK(hook->forwards == 1);
+    CHECK(hook->backwards == 1);
+
+    GridHook q;
+    const Tensor xq = q.forward(x, true);
+    const Tensor& cy = ref->forward(xq, true);
+    for (std::size_t i = 0; i < y.size(); ++i)
+      REQUIRE(y.data()[i] == Approx(cy.data()[i] + xq.data()[i]).margin(1e-6));
+    const Tensor& cdx = ref->backward(dy);
+    std::size_t clipped = 0;
+    for (std::size_t i = 0; i < dx.size(); ++i) {
+      const bool inside = std::abs(x.data()[i]) <= 1.0f;
+      clipped += !inside;
+      const float want = inside ? cdx.data()[i] + dy.data()[i] : 0.0f;
+      REQUIRE(dx.data()[i] == Approx(want).margin(1e-5));
+    }
+    CHECK(clipped > 0);
+  }
+}
 
 TEST_CASE("weight and input hooks are differentiated through", "[layers][hooks][gradcheck]") {
   Conv2d conv("conv", {3, 4, 3, 1, 1, 1, true});

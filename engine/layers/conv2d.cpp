@@ -74,7 +74,7 @@ void Conv2d::set_hook(HookSlot slot, std::shared_ptr<TensorHook> hook) {
 
 const Tensor& Conv2d::forward(const Tensor& x_in, bool training) {
   const Shape ys = output_shape(shape_of(x_in));
-  x_ = &hook_forward(hooks_.input.get(), x_in, training);
+  x_ = &hook_forward(own_input_hook(), x_in, training);
   w_ = &hook_forward(hooks_.weight.get(), weight_.value, training);
   ensure_shape(y_, ys);
   const Conv2dGeometry q = geometry(spec_, shape_of(*x_));
@@ -150,7 +150,7 @@ const Tensor& Conv2d::backward(const Tensor& dy_in) {
     for (std::size_t i = 0, n = g.size(); i < n; ++i) wg[i] += gp[i];
   }
   if (has_bias_) accumulate_channel_bias_grad(bias_.grad.data(), dy.data(), q.N, q.O, q.HWo);
-  return hook_backward(hooks_.input.get(), dx_);
+  return hook_backward(own_input_hook(), dx_);
 }
 
 }  // namespace qb

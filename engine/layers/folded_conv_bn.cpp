@@ -48,7 +48,7 @@ const Tensor& FoldedConvBn::forward(const Tensor& x_in, bool training) {
   float* rm = bn_->running_mean().value.data();
   float* rv = bn_->running_var().value.data();
 
-  x_ = &hook_forward(conv_->hook(HookSlot::input), x_in, training);
+  x_ = &hook_forward(own_input_hook(), x_in, training);
   batch_stats_ = training && !frozen_;
   sigma_.resize(O);
   mean_b_.resize(O);
@@ -194,7 +194,7 @@ const Tensor& FoldedConvBn::backward(const Tensor& dz_in) {
     }
   }
   if (!need_dx) zeros_like_shape(dx_, shape_of(*x_));
-  return hook_backward(conv_->hook(HookSlot::input), dx_);
+  return hook_backward(own_input_hook(), dx_);
 }
 
 }  // namespace qb

@@ -46,7 +46,7 @@ void Linear::set_hook(HookSlot slot, std::shared_ptr<TensorHook> hook) {
 
 const Tensor& Linear::forward(const Tensor& x_in, bool training) {
   const Shape ys = output_shape(shape_of(x_in));
-  x_ = &hook_forward(hooks_.input.get(), x_in, training);
+  x_ = &hook_forward(own_input_hook(), x_in, training);
   w_ = &hook_forward(hooks_.weight.get(), weight_.value, training);
   ensure_shape(y_, ys);
   const int N = int(ys[0]);
@@ -123,7 +123,7 @@ const Tensor& Linear::backward(const Tensor& dy_in) {
     sgemm_parallel_rows(false, false, N, int(in_), int(out_), 1.0f, dy.data(), int(out_),
                         w_->data(), int(in_), 0.0f, dx_.data(), int(in_));
   }
-  return hook_backward(hooks_.input.get(), dx_);
+  return hook_backward(own_input_hook(), dx_);
 }
 
 }  // namespace qb

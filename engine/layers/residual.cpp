@@ -1,6 +1,7 @@
 #include "engine/layers/residual.h"
 
 #include "engine/check.h"
+#include "engine/layers/hooks.h"
 
 #include <algorithm>
 
@@ -10,6 +11,13 @@ Residual::Residual(std::string name, std::unique_ptr<Sequential> main, LayerPtr 
     : Layer(LayerInfo{}), main_(std::move(main)), shortcut_(std::move(shortcut)) {
   info_.name = std::move(name);
   info_.kind = LayerKind::residual;
+  QB_CHECK_GT(main_->size(), 0u);
+  if (main_->at(0).has_hooks()) main_->at(0).mutable_info().block_applies_input_hook = true;
+}
+
+TensorHook* Residual::input_hook() {
+  Layer& first = main_->at(0);
+  return first.info().block_applies_input_hook ? first.hook(HookSlot::input) : nullptr;
 }
 
 Shape Residual::output_shape(const Shape& in) const {
@@ -20,7 +28,8 @@ Shape Residual::output_shape(const Shape& in) const {
   return a;
 }
 
-const Tensor& Residual::forward(const Tensor& x, bool training) {
+const Tensor& Residual::forward(const Tensor& x_in, bool training) {
+  const Tensor& x = hook_forward(input_hook(), x_in, training);
   const Tensor& a = main_->forward(x, training);
   const Tensor& b = shortcut_ ? shortcut_->forward(x, training) : x;
   QB_CHECK(a.shape() == b.shape());
@@ -45,7 +54,7 @@ const Tensor& Residual::backward(const Tensor& dy) {
   const std::size_t n = da.size();
 #pragma omp parallel for simd schedule(static)
   for (std::size_t i = 0; i < n; ++i) dp[i] = ap[i] + bp[i];
-  return dx_;
+  return hook_backward(input_hook(), dx_);
 }
 
 void Residual::collect_params(std::vector<Param*>& out) {

@@ -1,4 +1,11 @@
-// Residual block: y = main(x) + shortcut(x), the shortcut being the identity when absent.
+// Residual block: y = main(x̂) + shortcut(x̂), the shortcut being the identity when absent.
+//
+// x̂ = q(x) is the block input as the input hook q of main's first layer quantizes it (x itself
+// when that layer has no input hook: fp32). The block applies q once and feeds x̂ to both
+// branches, so the shortcut adds the values the first convolution sees, on its input grid —
+// what an integer network adds (integer/export.cpp: the block input's codes). Backward, q gets
+// the sum of both branches' dL/dx̂ and maps it to dL/dx by its own rule (the STE, or the
+// method's exact gradient), as a convolution's input hook does.
 //
 // ShortcutPad is He et al.'s option A for CIFAR ResNets (2016, §4.2): subsample by the stride
 // and zero-pad the new channels (half before, half after, as the reference implementations
@@ -25,6 +32,8 @@ class Residual final : public Layer {
   Layer* shortcut() { return shortcut_.get(); }  // nullptr: the identity
 
  private:
+  TensorHook* input_hook();  // main's first layer's input hook, applied here; may be null
+
   std::unique_ptr<Sequential> main_;
   LayerPtr shortcut_;
   Tensor y_, dx_;
