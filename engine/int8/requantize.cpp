@@ -98,7 +98,17 @@ void check_fine_bias(const OutputParams& o, int M, int N, std::span<const Multip
       throw error("requantize: a fine bias needs a total right shift ≤ 62 (got ", 31 - mu.e, ")");
   const std::int64_t rows = o.fine_bias_ld == 0 ? 1 : M;
   QB_CHECK(o.fine_bias_ld == 0 || o.fine_bias_ld >= N);
+  // b ∈ (−2^61, 2^61) ⟺ b + 2^61 − 1 ∈ [0, 2^62 − 2] as unsigned: one add and compare per
+  // value, OR-reduced, which the compiler vectorises (a bias per output position is a table as
+  // large as the output, checked on every call); the value is looked for only on failure.
   constexpr std::int64_t kMax = std::int64_t(1) << 61;
+  constexpr std::uint64_t kOffset = kMax - 1, kRange = 2 * kMax - 2;
+  bool outside = false;
+  for (std::int64_t m = 0; m < rows; ++m) {
+    const std::int64_t* b = o.fine_bias + m * o.fine_bias_ld;
+    for (int n = 0; n < N; ++n) outside |= std::uint64_t(b[n]) + kOffset > kRange;
+  }
+  if (!outside) return;
   for (std::int64_t m = 0; m < rows; ++m)
     for (int n = 0; n < N; ++n) {
       const std::int64_t b = o.fine_bias[m * o.fine_bias_ld + n];
