@@ -40,27 +40,46 @@ void im2col(const Layer& l, const std::uint8_t* x, int N, std::vector<std::uint8
           }
 }
 
+// The largest |sum| of n sums: their minimum and maximum in int32 (a reduction the compiler
+// vectorises, where a max of int64 absolute values stays scalar on AVX2), widened at the end.
+std::int64_t max_abs(const std::int32_t* sums, std::size_t n) {
+  std::int32_t lo = 0, hi = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    lo = std::min(lo, sums[k]);
+    hi = std::max(hi, sums[k]);
+  }
+  return std::max(-std::int64_t(lo), std::int64_t(hi));
+}
+
 }  // namespace
 
+// The window's rows are first reduced down the columns (max of whole input rows, contiguous,
+// so it vectorises whatever C is), then across: kh + kw maxima per output code instead of
+// kh·kw, and no per-channel loop over short rows (LeNet-5's 6 channels).
 void maxpool_codes(const Layer& l, const std::uint8_t* x, int N, std::uint8_t* y) {
   const auto& g = l.geometry;
   const int C = l.C_out;
-  // Images split across threads when there are enough of them; channels innermost.
+  const std::size_t row = std::size_t(l.W) * C, out_row = std::size_t(l.Wo) * C;
+  // Images split across threads when there are enough of them.
   const std::int64_t per_image = std::int64_t(l.Ho) * l.Wo * C * g.kh * g.kw;
   const int T = int(std::clamp<std::int64_t>(N * per_image / 65536, 1, omp_get_max_threads()));
   parallel_split(N, T, [&](int, std::int64_t n0, std::int64_t n1) {
+    std::vector<std::uint8_t> column_max(row);
     for (std::int64_t n = n0; n < n1; ++n)
-      for (int oy = 0; oy < l.Ho; ++oy)
-        for (int ox = 0; ox < l.Wo; ++ox) {
-          std::uint8_t* m = y + ((n * l.Ho + oy) * l.Wo + ox) * C;
-          std::fill(m, m + C, std::uint8_t(0));
-          for (int ky = 0; ky < g.kh; ++ky)
-            for (int kx = 0; kx < g.kw; ++kx) {
-              const int iy = oy * g.stride_h + ky, ix = ox * g.stride_w + kx;
-              const std::uint8_t* p = x + ((n * l.H + iy) * l.W + ix) * l.C_in;
-              for (int c = 0; c < C; ++c) m[c] = std::max(m[c], p[c]);
-            }
+      for (int oy = 0; oy < l.Ho; ++oy) {
+        const std::uint8_t* top = x + (std::size_t(n) * l.H + std::size_t(oy) * g.stride_h) * row;
+        std::uint8_t* cm = column_max.data();
+        std::copy(top, top + row, cm);
+        for (int ky = 1; ky < g.kh; ++ky)
+          for (std::size_t j = 0; j < row; ++j) cm[j] = std::max(cm[j], top[ky * row + j]);
+        std::uint8_t* m = y + (std::size_t(n) * l.Ho + oy) * out_row;
+        for (int ox = 0; ox < l.Wo; ++ox, m += C) {
+          const std::uint8_t* w = cm + std::size_t(ox) * g.stride_w * C;
+          std::copy(w, w + C, m);
+          for (int kx = 1; kx < g.kw; ++kx)
+            for (int c = 0; c < C; ++c) m[c] = std::max(m[c], w[kx * C + c]);
         }
+      }
   });
 }
 
@@ -117,8 +136,7 @@ void Engine::conv(std::size_t i, const std::uint8_t* x, const std::uint8_t* shor
 
   OverflowStats& st = stats_[stat_of_[i]];
   st.dot_products += std::int64_t(M) * l.C_out;
-  for (std::int32_t v : exact_)
-    st.max_abs_sum = std::max<std::int64_t>(st.max_abs_sum, std::abs(std::int64_t(v)));
+  st.max_abs_sum = std::max(st.max_abs_sum, max_abs(exact_.data(), exact_.size()));
   const std::int32_t* acc = exact_.data();
   if (const auto acc16 = as_acc16(model_)) {
     im2col(l, x, N, columns_);
@@ -227,8 +245,7 @@ void Engine::conv_fused(std::size_t i, const std::uint8_t* x, const std::uint8_t
       const int rows = int(r1 - r0);
       convs_[i].forward_rows(x, N, l.H, l.W, std::uint8_t(l.pad_code), r0, r1, bl.sums.data(),
                              bl.columns);
-      for (std::size_t k = 0; k < std::size_t(rows) * C; ++k)
-        bl.max_abs_sum = std::max(bl.max_abs_sum, std::abs(std::int64_t(bl.sums[k])));
+      bl.max_abs_sum = std::max(bl.max_abs_sum, max_abs(bl.sums.data(), std::size_t(rows) * C));
       if (l.is_wide())
         wide_requantize_rows(l, bl.sums.data(), shortcut, r0, r1, y.data(), isa_);
       else

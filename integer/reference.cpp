@@ -175,6 +175,25 @@ void conv(const Layer& l, std::vector<ModelLayer>& ms, int N) {
   }
 }
 
+// Max pooling of codes by its definition: each output code is the largest of its window
+// (no padding), one code at a time.
+void maxpool(const Layer& l, const std::uint8_t* x, int N, std::uint8_t* y) {
+  const auto& g = l.geometry;
+  const int C = l.C_out;
+  for (int n = 0; n < N; ++n)
+    for (int oy = 0; oy < l.Ho; ++oy)
+      for (int ox = 0; ox < l.Wo; ++ox)
+        for (int c = 0; c < C; ++c) {
+          std::uint8_t m = 0;
+          for (int ky = 0; ky < g.kh; ++ky)
+            for (int kx = 0; kx < g.kw; ++kx) {
+              const int iy = oy * g.stride_h + ky, ix = ox * g.stride_w + kx;
+              m = std::max(m, x[((std::size_t(n) * l.H + iy) * l.W + ix) * l.C_in + c]);
+            }
+          y[((std::size_t(n) * l.Ho + oy) * l.Wo + ox) * C + c] = m;
+        }
+}
+
 }  // namespace
 
 std::int64_t rounded_shift(std::int64_t p, int s) {
@@ -230,7 +249,7 @@ void reference_forward(const Network& net, std::span<const AccModel> models, con
       for (std::size_t m = 0; m < M; ++m) {
         std::vector<std::uint8_t>& y = outputs[m][i];
         if (l.kind == Layer::Kind::maxpool) {
-          maxpool_codes(l, x[m].data(), N, y.data());
+          maxpool(l, x[m].data(), N, y.data());
           continue;
         }
         if (xf_is_input) {

@@ -81,11 +81,16 @@ QB_AVX2 inline void four(const WideAvx2& k, int c, const std::int32_t* a, const 
   const __m256i odd = _mm256_and_si256(_mm256_srlv_epi64(u, s), load4(k.odd.data() + c));
   const __m256i q = _mm256_srlv_epi64(
       _mm256_add_epi64(_mm256_add_epi64(u, load4(k.round_add.data() + c)), odd), s);
-  // q ∈ [0, 259]: code = clamp(q + e + zp, lo, hi).
-  alignas(32) std::int64_t lanes[4];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), q);
-  for (int j = 0; j < 4; ++j)
-    out[c + j] = std::uint8_t(std::clamp<std::int64_t>(lanes[j] + base, lo, hi));
+  // q ∈ [0, 259]: code = clamp(q + e + zp, lo, hi), in int32 lanes (the low halves of the
+  // int64 ones), packed to four bytes: no round trip through memory and scalar clamps.
+  const __m128i q32 = _mm256_castsi256_si128(
+      _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
+  const __m128i code =
+      _mm_min_epi32(_mm_max_epi32(_mm_add_epi32(q32, _mm_set1_epi32(base)), _mm_set1_epi32(lo)),
+                    _mm_set1_epi32(hi));
+  const __m128i words = _mm_packus_epi32(code, code);  // lo, hi ⊂ [0, 255]: no saturation
+  const std::int32_t bytes = _mm_cvtsi128_si32(_mm_packus_epi16(words, words));
+  std::memcpy(out + c, &bytes, 4);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include <climits>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 using namespace qb;
@@ -165,4 +166,30 @@ TEST_CASE("a fine bias beyond 2^61 or a total shift beyond 62 is refused",
     CHECK_NOTHROW(requantize(C, 1, 1, 1, Multiplier{1 << 30, -31}, o, y, 1, isa));
     b[0] = kBound;
   }
+  // The bounds themselves, anywhere in a per-position table (the check runs over the whole
+  // table at once): ±(2^61 − 1) pass, ±2^61 and beyond are refused wherever they sit.
+  constexpr int M = 37, N = 3;
+  std::vector<std::int32_t> sums(M * N, 5);
+  std::vector<std::uint8_t> out(M * N);
+  std::vector<std::int64_t> table(M * N, 0);
+  OutputParams t{0};
+  t.fine_bias = table.data();
+  t.fine_bias_ld = N;
+  for (Isa isa : test::runnable_isas("requantize fine bias"))
+    for (int at : {0, 50, M * N - 1})
+      for (std::int64_t v :
+           {kBound - 1, -(kBound - 1), kBound, -kBound, std::int64_t(-1) << 62,
+            std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()}) {
+        table[at] = v;
+        const bool inside = v > -kBound && v < kBound;
+        INFO(isa_name(isa) << " bias " << v << " at " << at);
+        if (inside)
+          CHECK_NOTHROW(
+              requantize(sums.data(), N, M, N, Multiplier{1 << 30, 1}, t, out.data(), N, isa));
+        else
+          CHECK_THROWS_AS(
+              requantize(sums.data(), N, M, N, Multiplier{1 << 30, 1}, t, out.data(), N, isa),
+              Error);
+        table[at] = 0;
+      }
 }

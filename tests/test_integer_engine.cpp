@@ -490,3 +490,41 @@ TEST_CASE("a per-position bias table survives blocks and row groups that cut ima
     }
   }
 }
+
+TEST_CASE("max pooling of codes takes each window's largest code", "[integer]") {
+  // Windows that overlap (3×3, stride 2), that leave input columns unread (2×2, stride 3), and
+  // LeNet-5's (2×2, stride 2), on channel counts that fill no vector: against the definition.
+  struct Pool {
+    int k, stride, H, W, C;
+  };
+  Rng rng(5);
+  for (const Pool p :
+       {Pool{3, 2, 9, 11, 5}, Pool{2, 3, 8, 7, 3}, Pool{2, 2, 28, 28, 6}, Pool{3, 1, 5, 5, 17}}) {
+    integer::Layer l;
+    l.kind = integer::Layer::Kind::maxpool;
+    l.H = p.H, l.W = p.W, l.C_in = l.C_out = p.C;
+    l.geometry = int8::ConvGeometry::square(p.k, p.stride);
+    l.Ho = l.geometry.out_h(p.H), l.Wo = l.geometry.out_w(p.W);
+    const int N = 3;
+    std::vector<std::uint8_t> x(std::size_t(N) * p.H * p.W * p.C);
+    for (auto& v : x) v = std::uint8_t(rng.uniform_int(256));
+    std::vector<std::uint8_t> got(std::size_t(N) * l.Ho * l.Wo * p.C + 1, 7);
+    integer::maxpool_codes(l, x.data(), N, got.data());
+    std::size_t bad = 0;
+    for (int n = 0; n < N; ++n)
+      for (int oy = 0; oy < l.Ho; ++oy)
+        for (int ox = 0; ox < l.Wo; ++ox)
+          for (int c = 0; c < p.C; ++c) {
+            int want = 0;
+            for (int ky = 0; ky < p.k; ++ky)
+              for (int kx = 0; kx < p.k; ++kx) {
+                const int iy = oy * p.stride + ky, ix = ox * p.stride + kx;
+                want = std::max<int>(want, x[((std::size_t(n) * p.H + iy) * p.W + ix) * p.C + c]);
+              }
+            bad += got[((std::size_t(n) * l.Ho + oy) * l.Wo + ox) * p.C + c] != want;
+          }
+    INFO("k " << p.k << " stride " << p.stride << " H " << p.H << " W " << p.W << " C " << p.C);
+    CHECK(bad == 0);
+    CHECK(got.back() == 7);
+  }
+}

@@ -2,6 +2,8 @@
 
 #include "engine/check.h"
 #include "engine/int8/conv_kernels.h"
+#include "engine/int8/im2col.h"
+#include "engine/int8/kernels.h"
 #include "engine/int8/reference.h"
 #include "engine/parallel.h"
 
@@ -36,98 +38,11 @@ int out_size(int in, int k, int stride, int pad0, int pad1, const char* what) {
   return int((padded - k) / stride + 1);
 }
 
-// Valid taps [k0, k1) of a window starting at input position `start` (may be negative).
-void valid_taps(int start, int k, int in, int& k0, int& k1) {
-  k0 = std::clamp(-start, 0, k);
-  k1 = std::clamp(in - start, k0, k);
-}
-
 // The thread count for `work` independent units of about `unit_cost` bytes: at least 32 KiB
 // of work a thread.
 int threads_for(std::int64_t work, std::int64_t unit_cost) {
   const std::int64_t by_size = std::max<std::int64_t>(1, work * unit_cost / 32768);
   return int(std::min<std::int64_t>({omp_get_max_threads(), by_size, work}));
-}
-
-// memcpy and memset for im2col's runs, which are short when C_in is (LeNet-5's first conv:
-// 5 bytes) and then cost more as libc calls than as copies: up to 64 bytes, two overlapping
-// fixed-size moves that the compiler inlines; longer runs go to libc.
-inline void copy_run(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) {
-  auto two = [&](auto word) {  // the first and the last sizeof(word) bytes
-    constexpr std::size_t w = sizeof(word);
-    std::memcpy(&word, src, w);
-    std::memcpy(dst, &word, w);
-    std::memcpy(&word, src + n - w, w);
-    std::memcpy(dst + n - w, &word, w);
-  };
-  struct Bytes16 {
-    std::uint64_t lo, hi;
-  };
-  struct Bytes32 {
-    Bytes16 lo, hi;
-  };
-  if (n > 64) {
-    std::memcpy(dst, src, n);
-  } else if (n >= 32) {  // a 3×3 window's row of 16 channels: 48 bytes
-    two(Bytes32{});
-  } else if (n >= 16) {
-    two(Bytes16{});
-  } else if (n >= 8) {
-    two(std::uint64_t{});
-  } else if (n >= 4) {
-    two(std::uint32_t{});
-  } else if (n > 0) {  // 1 to 3 bytes
-    dst[0] = src[0];
-    dst[n / 2] = src[n / 2];
-    dst[n - 1] = src[n - 1];
-  }
-}
-
-inline void fill_run(std::uint8_t* dst, std::uint8_t z, std::size_t n) {
-  if (n == 0) return;
-  if (n > 16) return void(std::memset(dst, z, n));
-  const std::uint64_t word = 0x0101010101010101ull * z;
-  if (n >= 8) {
-    std::memcpy(dst, &word, 8);
-    std::memcpy(dst + n - 8, &word, 8);
-  } else if (n >= 4) {
-    std::memcpy(dst, &word, 4);
-    std::memcpy(dst + n - 4, &word, 4);
-  } else {
-    dst[0] = dst[n / 2] = dst[n - 1] = z;
-  }
-}
-
-// Output pixels (rows of the M×K patch matrix) [r0, r1) -> out, row r at (r − r0)·K.
-void im2col(const std::uint8_t* x, int H, int W, int C, std::uint8_t z, const ConvGeometry& g,
-            int Ho, int Wo, std::int64_t r0, std::int64_t r1, std::uint8_t* out) {
-  const std::size_t K = std::size_t(g.kh) * g.kw * C, rowk = std::size_t(g.kw) * C;
-  const std::int64_t plane = std::int64_t(Ho) * Wo;
-  // Row r0's coordinates, then stepped: no division per row.
-  std::int64_t n = r0 / plane;
-  int oy = int(r0 % plane / Wo), ox = int(r0 % Wo);
-  for (std::int64_t r = r0; r < r1; ++r) {
-    std::uint8_t* dst = out + std::size_t(r - r0) * K;
-    const int iy0 = oy * g.stride_h - g.pad_top, ix0 = ox * g.stride_w - g.pad_left;
-    int kx0, kx1;
-    valid_taps(ix0, g.kw, W, kx0, kx1);
-    for (int ky = 0; ky < g.kh; ++ky, dst += rowk) {
-      const int iy = iy0 + ky;
-      if (iy < 0 || iy >= H) {
-        fill_run(dst, z, rowk);
-        continue;
-      }
-      // Taps kx0..kx1 read input columns ix0 + kx0 .. ix0 + kx1 − 1: one contiguous run.
-      fill_run(dst, z, std::size_t(kx0) * C);
-      copy_run(dst + std::size_t(kx0) * C, x + ((n * H + iy) * W + ix0 + kx0) * std::int64_t(C),
-               std::size_t(kx1 - kx0) * C);
-      fill_run(dst + std::size_t(kx1) * C, z, std::size_t(g.kw - kx1) * C);
-    }
-    if (++ox == Wo) {
-      ox = 0;
-      if (++oy == Ho) oy = 0, ++n;
-    }
-  }
 }
 
 // A 1×1, stride-1, unpadded convolution: the input already is the M×K patch matrix.
@@ -270,12 +185,22 @@ void Conv2dInt8::forward_rows(const std::uint8_t* x, int N, int H, int W, std::u
     }
     return;
   }
+  // Above scalar, the GEMM kernel builds each tile of patch rows itself (kernels.h, Patches):
+  // no patch matrix is written to memory and read back to be converted.
+  if (packed_.isa() != Isa::scalar) {
+    for (std::int64_t b0 = r0; b0 < r1; b0 += INT_MAX / 2) {
+      const Patches p{x, H, W, C_in_, z, g_, Ho, Wo};
+      const std::int64_t rows = std::min<std::int64_t>(INT_MAX / 2, r1 - b0);
+      detail::gemm_patches(p, b0, int(rows), packed_, y + (b0 - r0) * C_out_, C_out_);
+    }
+    return;
+  }
   // Block by block (about 512 KiB of patches, so they are still in L2 when multiplied).
   const std::int64_t block = std::max<std::int64_t>(64, (512 << 10) / K);
   columns.resize(std::size_t(std::min(block, r1 - r0)) * K);
   for (std::int64_t b0 = r0; b0 < r1; b0 += block) {
     const std::int64_t rows = std::min(block, r1 - b0);
-    im2col(x, H, W, C_in_, z, g_, Ho, Wo, b0, b0 + rows, columns.data());
+    im2col({x, H, W, C_in_, z, g_, Ho, Wo}, b0, b0 + rows, columns.data(), K);
     gemm(columns.data(), K, int(rows), packed_, y + (b0 - r0) * C_out_, C_out_);
   }
 }

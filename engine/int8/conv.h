@@ -20,10 +20,12 @@
 // N×K row-major matrix the GEMM packs, so C = patches · Wᵀ is y in NHWC directly.
 //
 // Paths, every one exact (integer sums) and tested equal to conv2d_ref:
-//  * groups = 1: output pixels split across OpenMP's threads; each thread im2cols blocks of
-//    its pixels (sized to stay in L2) and multiplies them with qb::int8::gemm, single-threaded
-//    there, with the weights packed once for the ISA. A 1×1, stride-1, unpadded convolution
-//    skips im2col: the input already is the M×K matrix, and the GEMM splits its rows.
+//  * groups = 1: output pixels split across OpenMP's threads, the weights packed once for the
+//    ISA. Above scalar, each thread's GEMM kernel builds its register tile of patch rows
+//    straight from x (im2col fused into the kernel's row packing: kernels.h, Patches); the
+//    scalar path im2cols blocks of pixels (sized to stay in L2) and multiplies them with
+//    gemm_ref. A 1×1, stride-1, unpadded convolution skips im2col: the input already is the
+//    M×K matrix, and the GEMM splits its rows.
 //  * depthwise: a direct loop over output pixels with channels innermost; the AVX2 kernel
 //    (used for every ISA from avx2 up) widens to int16 and accumulates in int32, the scalar
 //    one does the same one channel at a time. Rows (image, output row) are split across

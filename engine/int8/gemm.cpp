@@ -160,6 +160,18 @@ void gemm(const std::int8_t* A, int lda, int M, const PackedWeights& W, std::int
   gemm_impl(A, lda, M, W, C, ldc);
 }
 
+void detail::gemm_patches(const Patches& p, std::int64_t first, int rows, const PackedWeights& W,
+                          std::int32_t* C, int ldc) {
+  check_args(W.K(), rows, W, ldc, Accumulator::int32);
+  QB_CHECK(W.isa() != Isa::scalar);  // the reference kernel reads a matrix
+  QB_CHECK_EQ(std::int64_t(p.g.kh) * p.g.kw * p.C, W.K());
+  if (rows == 0) return;
+  detail::GemmArgs args{nullptr, false, W.K(), &W, C, ldc};
+  args.patches = &p;
+  args.first = first;
+  W.kernel()->rows(args, 0, rows);
+}
+
 void gemm_acc16(const std::uint8_t* A, int lda, int M, const PackedWeights& W, std::int32_t* C,
                 int ldc) {
   check_args(lda, M, W, ldc, Accumulator::int16);

@@ -8,18 +8,25 @@
 #pragma once
 
 #include "engine/int8/gemm.h"
+#include "engine/int8/im2col.h"
 
 #include <cstdint>
 
 namespace qb::int8::detail {
 
 struct GemmArgs {
-  const void* A;  // std::uint8_t or std::int8_t, by a_signed
+  const void* A;  // std::uint8_t or std::int8_t, by a_signed; unused with patches
   bool a_signed;
   int lda;
   const PackedWeights* W;
   std::int32_t* C;
   int ldc;
+  // Instead of A: the patch matrix of a convolution, from row `first` on (im2col.h). The
+  // kernel builds each register tile of rows from the input straight into its packed rows
+  // (im2col of kMR rows, then its conversion, both in L1): the patches are never written out
+  // as a matrix and read back. Not the scalar kernels.
+  const Patches* patches = nullptr;
+  std::int64_t first = 0;
 };
 
 // Computes rows [m0, m1) of C.
@@ -40,5 +47,11 @@ extern const GemmKernel avxvnni_gemm;
 extern const GemmKernel avx512bw_gemm;
 extern const GemmKernel avx512bw_narrow_gemm;
 extern const GemmKernel avx512vnni_gemm;
+
+// Rows [first, first + rows) of the product of p's patch matrix and W (packed for an ISA above
+// scalar, Accumulator::int32, K = kh·kw·C) into C (ldc; row first at C), on the calling
+// thread.
+void gemm_patches(const Patches& p, std::int64_t first, int rows, const PackedWeights& W,
+                  std::int32_t* C, int ldc);
 
 }  // namespace qb::int8::detail

@@ -98,7 +98,22 @@ void check_fine_bias(const OutputParams& o, int M, int N, std::span<const Multip
       throw error("requantize: a fine bias needs a total right shift ≤ 62 (got ", 31 - mu.e, ")");
   const std::int64_t rows = o.fine_bias_ld == 0 ? 1 : M;
   QB_CHECK(o.fine_bias_ld == 0 || o.fine_bias_ld >= N);
+  // b ∈ (−2^61, 2^61) ⟺ u = b + 2^61 − 1 ∈ [0, 2^62 − 2] as unsigned ⟺ neither u nor u + 1
+  // has a bit above 61: adds, logical shifts and an OR reduction, which AVX2 vectorises (it
+  // has no unsigned or 64-bit min/max). A bias per output position is a table as large as the
+  // output, checked on every call; the offending value is looked for only on failure.
   constexpr std::int64_t kMax = std::int64_t(1) << 61;
+  constexpr std::uint64_t kOffset = kMax - 1;
+  std::uint64_t high = 0;
+  for (std::int64_t m = 0; m < rows; ++m) {
+    const std::int64_t* b = o.fine_bias + m * o.fine_bias_ld;
+    for (int n = 0; n < N; ++n) {
+      const std::uint64_t u = std::uint64_t(b[n]) + kOffset;
+      high |= (u >> 62) | ((u + 1) >> 62);
+    }
+  }
+  const bool outside = high != 0;
+  if (!outside) return;
   for (std::int64_t m = 0; m < rows; ++m)
     for (int n = 0; n < N; ++n) {
       const std::int64_t b = o.fine_bias[m * o.fine_bias_ld + n];
