@@ -67,6 +67,8 @@ const ConvCase kConvCases[] = {
     {8, 4, 1, 1, 0, 1, 5, 5, false},  // pointwise (no im2col)
     {3, 2, 1, 2, 0, 1, 6, 6, false},  // 1×1 stride 2 (im2col)
     {2, 3, 3, 3, 2, 1, 8, 7, false},  // stride 3, padding 2
+    {4, 6, 3, 1, 2, 2, 6, 5, false},  // grouped, padding k−1 (dx as a flipped convolution)
+    {4, 6, 3, 2, 1, 2, 9, 8, true},   // grouped, stride 2, padding (dx by col2im)
 };
 
 }  // namespace
