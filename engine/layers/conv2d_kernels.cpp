@@ -118,9 +118,12 @@ void add_weight_grad_parts(const Conv2dScratch& scratch, int T, float* dw, std::
 //   dx[c, h, w] = Σ_{o,i,j} dy[o, h + p − i, w + p − j] · W[o, c, i, j].
 // Run through the forward path, its GEMM writes (C/g, H·W) per image instead of the
 // (C/g·k·k, Ho·Wo) columns that col2im folds: 9× fewer stores for a 3×3 kernel and no
-// scatter-add (ResNet-20's stage-1 backward: −15% time). Stride > 1 would need a dilated dy:
-// those convolutions keep col2im.
-bool data_grad_is_a_convolution(const Conv2dGeometry& q) { return q.s == 1 && q.p < q.k; }
+// scatter-add (ResNet-20's stage-1 backward: −15% time). Its GEMM has only C/g rows, though:
+// below 8 (a 3-channel stem: 2× slower than col2im) the column GEMM's C/g·k·k rows win. Stride
+// > 1 would need a dilated dy: those convolutions keep col2im.
+bool data_grad_is_a_convolution(const Conv2dGeometry& q) {
+  return q.s == 1 && q.p < q.k && q.Cg >= 8;
+}
 
 void data_grad_by_convolution(float* dx, const float* dy, const float* w, const Conv2dGeometry& q,
                               Conv2dScratch& scratch) {
