@@ -1,7 +1,8 @@
 // Quantizer benchmarks, registered from the method registry: every method × role × bits on a
 // tensor that fits in L2 and one that does not, beside a plain copy of the same bytes (the
-// memory-bandwidth ceiling a fused fake-quant pass should approach); and the whole LeNet-5
-// training step in FP32 beside the same step with each method at W4A4 (the cost of QAT); and
+// memory-bandwidth ceiling a fused fake-quant pass should approach); and the whole LeNet-5 and
+// ResNet-20 training steps in FP32 beside the same step with each method at W4A4 (the cost of
+// QAT; scripts/qat_step_ratios.py pairs them pass by pass); and
 // APT's training step on LeNet-5 and ResNet-20 with its GEMMs on the integer kernels, on float
 // GEMMs of the same fixed-point values (fake-quant), and in FP32 — batch 128, 1 and 2 threads:
 //   build/bench_quantizers --benchmark_filter='apt_step' --benchmark_repetitions=3
@@ -17,6 +18,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace {
@@ -107,9 +109,10 @@ void sgd_steps(benchmark::State& state, Network& net) {
   state.SetItemsProcessed(std::int64_t(state.iterations() * 128));
 }
 
-void BM_lenet_step(benchmark::State& state, std::string method, int wbits, int abits) {
+void BM_net_step(benchmark::State& state, std::string net_name, std::string method, int wbits,
+                 int abits) {
   set_threads(int(state.range(0)));
-  auto net = make_network("lenet5", {1, 28, 28});
+  auto net = make_network(net_name, {1, 28, 28});
   net->init_weights(1);
   if (!method.empty()) {
     QatConfig c{method, {}};
@@ -155,27 +158,38 @@ void qb::bench::register_benchmarks() {
           benchmark::RegisterBenchmark(label.c_str(), BM_quantizer, name, role, bits)->Arg(n);
       }
   }
-  benchmark::RegisterBenchmark("lenet5_step/none", BM_lenet_step, std::string(), 32, 32)
-      ->Arg(1)
-      ->Arg(2)
-      ->ArgName("threads")
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond);
-  // W4A4, or the method's nearest width: narrower weights where 4 bits are refused (SYQ:
-  // ternary), its narrowest where that is above 4 (APT: W8A8).
-  for (const auto& name : method_names()) {
-    const int lowest = make_method(name)->info().min_bits;
-    int wbits = std::max(4, lowest);
-    while (wbits > 1 && name != "fp32" && !accepts(name, QuantRole::weight, wbits)) --wbits;
-    const int abits = std::max(4, lowest);
-    const std::string label =
-        "lenet5_step/" + name + "_w" + std::to_string(wbits) + "a" + std::to_string(abits);
-    benchmark::RegisterBenchmark(label.c_str(), BM_lenet_step, name, wbits, abits)
+  // The step of each network without quantizers, then with each method at W4A4, or the
+  // method's nearest width: narrower weights where 4 bits are refused (SYQ: ternary), its
+  // narrowest where that is above 4 (APT: W8A8). scripts/qat_step_ratios.py pairs them.
+  for (const char* net : {"lenet5", "resnet20"}) {
+    const std::string prefix = std::string(net) + "_step/";
+    benchmark::RegisterBenchmark((prefix + "none").c_str(), BM_net_step, std::string(net),
+                                 std::string(), 32, 32)
         ->Arg(1)
         ->Arg(2)
         ->ArgName("threads")
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
+    for (const auto& name : method_names()) {
+      const MethodInfo info = make_method(name)->info();
+      const int lowest = info.min_bits;
+      int wbits = std::max(4, lowest);
+      // Only a weight quantizer of the method's own can refuse a width (PACT's weights are
+      // DoReFa's, built by its make_layer, and take 4 bits).
+      const bool own_weights =
+          std::find(info.roles.begin(), info.roles.end(), QuantRole::weight) != info.roles.end();
+      while (wbits > 1 && name != "fp32" && own_weights && !accepts(name, QuantRole::weight, wbits))
+        --wbits;
+      const int abits = std::max(4, lowest);
+      const std::string label =
+          prefix + name + "_w" + std::to_string(wbits) + "a" + std::to_string(abits);
+      benchmark::RegisterBenchmark(label.c_str(), BM_net_step, std::string(net), name, wbits, abits)
+          ->Arg(1)
+          ->Arg(2)
+          ->ArgName("threads")
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
+    }
   }
   for (const char* net : {"lenet5", "resnet20"})
     for (const char* gemm : {"", "fake-quant", "integer"}) {

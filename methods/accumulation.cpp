@@ -85,7 +85,10 @@ Counts count(const Geometry& g, const std::int32_t* x, const std::int32_t* w, in
   const std::int64_t limit = (std::int64_t(1) << (acc_bits - 1)) - 1;
   const std::size_t K = g.K(), Ho = g.Ho(), Wo = g.Wo(), cg = g.C / g.groups;
   const std::size_t og = g.O / g.groups;
-  std::vector<std::int32_t> patch(K), wr(g.O * K);
+  // Reused from count to count (OAQ counts every few training steps): no allocation per step.
+  thread_local std::vector<std::int32_t> patch, wr;
+  patch.resize(K);
+  wr.resize(g.O * K);
   // The weights in the same (ky, kx, ci) order, once.
   for (std::size_t o = 0, k = 0; o < g.O; ++o)
     for (std::size_t ky = 0; ky < g.kh; ++ky)

@@ -80,14 +80,20 @@ float scale_of(float range, double alpha, int qmax) {
   return range > 0.0f ? float(double(range) * alpha / double(qmax)) : 1.0f;
 }
 
-std::vector<std::int32_t> codes(const float* x, std::size_t n, float scale, int qmax,
-                                bool is_signed) {
+void codes(const float* x, std::size_t n, float scale, int qmax, bool is_signed,
+           std::vector<std::int32_t>& out) {
   // The forward's arithmetic (fake_quant: float division, rint), so the codes are the ones the
   // layer computed with.
   const float lo = is_signed ? -float(qmax) : 0.0f, hi = float(qmax);
-  std::vector<std::int32_t> c(n);
+  out.resize(n);
   for (std::size_t i = 0; i < n; ++i)
-    c[i] = std::int32_t(std::clamp(std::nearbyint(x[i] / scale), lo, hi));
+    out[i] = std::int32_t(std::clamp(std::nearbyint(x[i] / scale), lo, hi));
+}
+
+std::vector<std::int32_t> codes(const float* x, std::size_t n, float scale, int qmax,
+                                bool is_signed) {
+  std::vector<std::int32_t> c;
+  codes(x, n, scale, qmax, is_signed, c);
   return c;
 }
 
@@ -208,11 +214,11 @@ void Layer::step_done(std::size_t steps_per_epoch) {
     const acc::Geometry g = acc::geometry(*info, input.shape);
     const int bits = controller.settings().acc_bits;
     controller.observe([&](double alpha) {
-      const auto x = codes(input.values.data(), input.values.size(),
-                           scale_of(input.range, alpha, input.qmax), input.qmax, input.is_signed);
-      const auto w = codes(weight.values.data(), weight.values.size(),
-                           scale_of(weight.range, alpha, weight.qmax), weight.qmax, true);
-      return acc::count(g, x.data(), w.data(), bits);
+      codes(input.values.data(), input.values.size(), scale_of(input.range, alpha, input.qmax),
+            input.qmax, input.is_signed, input_codes);
+      codes(weight.values.data(), weight.values.size(), scale_of(weight.range, alpha, weight.qmax),
+            weight.qmax, true, weight_codes);
+      return acc::count(g, input_codes.data(), weight_codes.data(), bits);
     });
   }
   input.set = weight.set = false;

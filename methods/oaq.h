@@ -121,6 +121,7 @@ struct Layer {
     bool set = false;
   };
   Operand input, weight;
+  std::vector<std::int32_t> input_codes, weight_codes;  // reused by every count
   // Count the deposited step (if complete) and advance the controller.
   void step_done(std::size_t steps_per_epoch);
 };
@@ -128,6 +129,9 @@ struct Layer {
 // Integer codes of x at scale range·α/qmax: clamp(rint(x/scale)), as the forward computes them.
 std::vector<std::int32_t> codes(const float* x, std::size_t n, float scale, int qmax,
                                 bool is_signed);
+// The same into `out`, resized to n (no allocation once it has held n codes).
+void codes(const float* x, std::size_t n, float scale, int qmax, bool is_signed,
+           std::vector<std::int32_t>& out);
 float scale_of(float range, double alpha, int qmax);
 
 }  // namespace oaq

@@ -60,15 +60,17 @@ struct ConvCase {
 };
 
 const ConvCase kConvCases[] = {
-    {3, 4, 3, 1, 1, 1, 7, 6, true},   // same padding, odd sizes
-    {2, 6, 5, 1, 2, 1, 8, 8, false},  // LeNet-like 5×5
-    {4, 4, 3, 2, 1, 1, 9, 9, false},  // stride 2
-    {4, 6, 3, 2, 0, 2, 9, 8, true},   // grouped, no padding
-    {6, 6, 3, 1, 1, 6, 6, 6, false},  // depthwise
-    {5, 5, 3, 2, 1, 5, 7, 7, true},   // depthwise, stride 2
-    {8, 4, 1, 1, 0, 1, 5, 5, false},  // pointwise (no im2col)
-    {3, 2, 1, 2, 0, 1, 6, 6, false},  // 1×1 stride 2 (im2col)
-    {2, 3, 3, 3, 2, 1, 8, 7, false},  // stride 3, padding 2
+    {3, 4, 3, 1, 1, 1, 7, 6, true},    // same padding, odd sizes
+    {2, 6, 5, 1, 2, 1, 8, 8, false},   // LeNet-like 5×5
+    {4, 4, 3, 2, 1, 1, 9, 9, false},   // stride 2
+    {4, 6, 3, 2, 0, 2, 9, 8, true},    // grouped, no padding
+    {6, 6, 3, 1, 1, 6, 6, 6, false},   // depthwise
+    {5, 5, 3, 2, 1, 5, 7, 7, true},    // depthwise, stride 2
+    {8, 4, 1, 1, 0, 1, 5, 5, false},   // pointwise (no im2col)
+    {3, 2, 1, 2, 0, 1, 6, 6, false},   // 1×1 stride 2 (im2col)
+    {2, 3, 3, 3, 2, 1, 8, 7, false},   // stride 3, padding 2
+    {16, 6, 3, 1, 2, 2, 6, 5, false},  // grouped, padding k−1 (dx as a flipped convolution)
+    {4, 6, 3, 2, 1, 2, 9, 8, true},    // grouped, stride 2, padding (dx by col2im)
 };
 
 }  // namespace

@@ -113,6 +113,35 @@ void add_weight_grad_parts(const Conv2dScratch& scratch, int T, float* dw, std::
   }
 }
 
+// With stride 1, dL/dx is itself a convolution: of dy, padded by k−1−p, with the weights
+// flipped in space and with input and output channels swapped within each group,
+//   dx[c, h, w] = Σ_{o,i,j} dy[o, h + p − i, w + p − j] · W[o, c, i, j].
+// Run through the forward path, its GEMM writes (C/g, H·W) per image instead of the
+// (C/g·k·k, Ho·Wo) columns that col2im folds: 9× fewer stores for a 3×3 kernel and no
+// scatter-add (ResNet-20's stage-1 backward: −15% time). Its GEMM has only C/g rows, though:
+// below 8 (a 3-channel stem: 2× slower than col2im) the column GEMM's C/g·k·k rows win. Stride
+// > 1 would need a dilated dy: those convolutions keep col2im.
+bool data_grad_is_a_convolution(const Conv2dGeometry& q) {
+  return q.s == 1 && q.p < q.k && q.Cg >= 8;
+}
+
+void data_grad_by_convolution(float* dx, const float* dy, const float* w, const Conv2dGeometry& q,
+                              Conv2dScratch& scratch) {
+  // flipped[g·Cg + c][o][i][j] = w[g·Og + o][c][k−1−i][k−1−j]
+  const std::size_t kk = q.k * q.k;
+  scratch.flipped_weights.resize(q.O * q.K);
+  float* flipped = scratch.flipped_weights.data();
+  for (std::size_t g = 0; g < q.g; ++g)
+    for (std::size_t o = 0; o < q.Og; ++o)
+      for (std::size_t c = 0; c < q.Cg; ++c) {
+        const float* src = w + ((g * q.Og + o) * q.Cg + c) * kk;
+        float* dst = flipped + ((g * q.Cg + c) * q.Og + o) * kk;
+        for (std::size_t t = 0; t < kk; ++t) dst[t] = src[kk - 1 - t];
+      }
+  const Conv2dGeometry t = conv2d_geometry(q.N, q.O, q.Ho, q.Wo, q.C, q.k, 1, q.k - 1 - q.p, q.g);
+  conv2d_forward_gemm(dx, dy, flipped, t, scratch);
+}
+
 }  // namespace
 
 Conv2dGeometry conv2d_geometry(std::size_t N, std::size_t C, std::size_t H, std::size_t W,
@@ -193,6 +222,11 @@ void conv2d_forward_gemm(float* y, const float* x, const float* w, const Conv2dG
 
 void conv2d_backward_gemm(float* dx, float* dw, const float* dy, const float* x, const float* w,
                           const Conv2dGeometry& q, Conv2dScratch& scratch) {
+  if (dx && data_grad_is_a_convolution(q)) {
+    conv2d_backward_gemm(nullptr, dw, dy, x, w, q, scratch);  // dW alone, through the columns
+    data_grad_by_convolution(dx, dy, w, q, scratch);
+    return;
+  }
   const bool direct = q.k == 1 && q.s == 1 && q.p == 0;
   // columns, their gradient (only when dx is wanted), the gathered output gradient
   const std::size_t nb_max = images_per_gemm(q, (dx ? 2 * q.K : q.K) + q.Og);

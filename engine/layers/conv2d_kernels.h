@@ -6,8 +6,10 @@
 //
 // General path: per image and group, im2col into a (C/g·k·k, Ho·Wo) matrix and one sgemm
 // (skipped for 1×1/stride-1/no-padding kernels, where the input already is that matrix); a few
-// images share one sgemm when their images are small. Depthwise (g = C = O): a direct loop,
-// since each output channel is a tiny 2-D stencil and a GEMM per channel would be all overhead.
+// images share one sgemm when their images are small. With stride 1 and C/g ≥ 8, dL/dx is computed
+// as the forward convolution of dy with the flipped, channel-swapped weights (no col2im). Depthwise
+// (g = C = O): a direct loop, since each output channel is a tiny 2-D stencil and a GEMM per
+// channel would be all overhead.
 //
 // Threads: images are split over qbench's threads by parallel_split (a fixed partition for a
 // thread count). Weight gradients are summed per thread into private partial sums, then added
@@ -46,6 +48,7 @@ struct Conv2dScratch {
   std::vector<std::vector<float>> dw_parts;  // per thread: partial weight gradients
   std::vector<float> depthwise_dx;           // dx when the caller wants none: the depthwise loop
                                              // computes dx and dw together
+  std::vector<float> flipped_weights;        // stride-1 dx as a convolution: W flipped, (C,O/g,k,k)
 };
 
 // y = x ⊛ w, overwritten; no bias. Chooses the depthwise or the GEMM path.

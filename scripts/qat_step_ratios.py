@@ -1,0 +1,72 @@
+#!/usr/bin/python3
+"""The cost of QAT per method: bench_quantizers' training-step rows against FP32, paired pass
+by pass, as a Markdown table.
+
+    build/bench_quantizers --benchmark_filter='_step/.*threads:1' \\
+        --benchmark_repetitions=7 --benchmark_enable_random_interleaving=true \\
+        --benchmark_min_time=1 --benchmark_out=runs/qat-steps.json
+    scripts/qat_step_ratios.py runs/qat-steps.json
+
+Rows are <net>_step/<method>_w<W>a<A>/threads:<t> (lenet5_step/none/threads:<t> is the network
+without quantizers; resnet20_step likewise). A method's cost is its step time over the plain
+FP32 step's time, minus one: "+4.1% (+1.0..+7.3)". With interleaved repetitions, repetition i
+of every row ran in the same shuffled pass, so the ratio is taken per pass and the median of
+the passes is printed with their range. Timing medians alone spread ±15% on a shared host,
+which hides a 5% cost; pairing by pass cancels the drift the two rows share.
+"""
+import json
+import re
+import statistics
+import sys
+from collections import defaultdict
+
+NAME = re.compile(r"^(\w+)_step/([^/]+)/threads:(\d+)")
+
+
+def load(paths):
+    """{(net, variant, threads): {pass: seconds per step}}."""
+    rows = defaultdict(dict)
+    for path in paths:
+        with open(path) as f:
+            doc = json.load(f)
+        for i, b in enumerate(doc.get("benchmarks", [])):
+            if b.get("run_type", "iteration") != "iteration" or b.get("error_occurred"):
+                continue
+            m = NAME.match(b.get("run_name", b["name"]))
+            if not m:
+                continue
+            key = (m[1], m[2], int(m[3]))
+            rows[key][(path, b.get("repetition_index", ("run", i)))] = b["real_time"]
+    return rows
+
+
+def cost(row, base):
+    """row/base − 1 in percent, paired per pass when they share two or more passes."""
+    common = row.keys() & base.keys()
+    if len(common) < 2:
+        r = statistics.median(row.values()) / statistics.median(base.values())
+        return f"{100 * (r - 1):+.1f}%"
+    per_pass = sorted(100 * (row[k] / base[k] - 1) for k in common)
+    return (f"{statistics.median(per_pass):+.1f}% ({per_pass[0]:+.1f}..{per_pass[-1]:+.1f}, "
+            f"{len(per_pass)} passes)")
+
+
+def main(paths):
+    rows = load(paths)
+    print("| net | threads | method | ms per step (median) | cost vs FP32, paired |")
+    print("|---|---|---|---|---|")
+    for net, threads in sorted({(k[0], k[2]) for k in rows}):
+        base = rows.get((net, "none", threads))
+        if not base:
+            continue
+        for (n, variant, t), row in sorted(rows.items()):
+            if (n, t) != (net, threads) or variant == "none":
+                continue
+            ms = statistics.median(row.values())
+            print(f"| {net} | {threads} | {variant} | {ms:.2f} | {cost(row, base)} |")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    main(sys.argv[1:])
