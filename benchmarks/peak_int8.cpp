@@ -49,9 +49,10 @@ constexpr int kRounds = 24;  // asm statements (rounds of kChains steps) per ite
                      [t] "=&v"(t)                                                               \
                    : [a] "v"(a), [w] "v"(w), [ones] "v"(ones));                                 \
     const V all[] = {c0, c1, c2, c3, c4, c5, c6, c7, c8, c9};                                   \
-    std::int32_t sum = 0;                                                                       \
+    /* Only keeps the chains alive: unsigned, so the sum may wrap without UB. */                \
+    std::uint32_t sum = 0;                                                                      \
     for (const V& v : all) {                                                                    \
-      std::int32_t first;                                                                       \
+      std::uint32_t first;                                                                      \
       std::memcpy(&first, &v, sizeof first);                                                    \
       sum += first;                                                                             \
     }                                                                                           \

@@ -37,6 +37,12 @@ def refused_with(name, result, line):
           "%r, expected %r" % (result.stderr, line))
 
 
+def asan_instrumented(path):
+    """True for a binary built with AddressSanitizer (scripts/test-sanitizers' build)."""
+    with open(path, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def digest(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()

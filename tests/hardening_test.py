@@ -18,19 +18,32 @@ import tempfile
 
 import h5py
 
-from checks import check, finish, refused, refused_with, synthetic_sweep, write
+from checks import (asan_instrumented, check, finish, refused, refused_with, synthetic_sweep,
+                    write)
 
 QBENCH = os.path.abspath(sys.argv[1])
+ASAN = asan_instrumented(QBENCH)
 
 
 def run(*args, stdin=None, memory_limit=None):
     # A reader that blocks on a FIFO would hang here: the timeout turns that into a failure.
+    env = None
+    if memory_limit and ASAN:
+        # ASan reserves terabytes of address space for its shadow at start-up, so an RLIMIT_AS
+        # kills it before main(). Its own limits stand in: one allocation over the limit, or a
+        # resident size over it (many smaller ones), aborts with a report.
+        env = dict(os.environ)
+        env["ASAN_OPTIONS"] = ":".join(filter(None, [
+            env.get("ASAN_OPTIONS"), "allocator_may_return_null=0",
+            "max_allocation_size_mb=%d" % (memory_limit >> 20),
+            "hard_rss_limit_mb=%d" % (memory_limit >> 20)]))
+
     def limit():
-        if memory_limit:
+        if memory_limit and not ASAN:
             resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
     try:
         return subprocess.run([QBENCH, *args], capture_output=True, text=True, timeout=300,
-                              input=stdin, preexec_fn=limit)
+                              input=stdin, preexec_fn=limit, env=env)
     except subprocess.TimeoutExpired:
         check("%s returns (no hang)" % " ".join(args), False)
         return subprocess.CompletedProcess(args, 99, "", "timeout\n")

@@ -39,7 +39,9 @@ Checkpoint sample() {
 }
 
 bool same(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  // An empty tensor's data() may be null, which memcmp must not be given even for 0 bytes.
+  return a.shape() == b.shape() &&
+         (a.size() == 0 || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 void overwrite(const fs::path& p, std::size_t offset, const std::string& bytes) {

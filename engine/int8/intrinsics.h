@@ -81,7 +81,13 @@ inline simde__mmask16 cmplt_epi32_mask(simde__m512i a, simde__m512i b) {
 inline simde__m512i srav_epi64(simde__m512i a, simde__m512i count) {
   auto x = lanes<std::int64_t>(a);
   const auto c = lanes<std::uint64_t>(count);
-  for (int i = 0; i < 8; ++i) x.v[i] = x.v[i] >> (c.v[i] > 63 ? 63 : c.v[i]);
+  for (int i = 0; i < 8; ++i) {
+    // The count gets a name of its own: GCC 12 with -fsanitize=shift,bounds miscompiles
+    // `x >> (c.v[i] > 63 ? 63 : c.v[i])`, using a lane's value as the index (every lane then
+    // shifted by the first count), which broke the emulated tests under UBSan only.
+    const unsigned s = c.v[i] > 63 ? 63u : unsigned(c.v[i]);
+    x.v[i] >>= s;
+  }
   return vec(x);
 }
 inline simde__m512i srai_epi32(simde__m512i a, unsigned count) {
