@@ -139,7 +139,8 @@ std::unique_ptr<Network> make_network(const std::string& name, const Shape& inpu
                                       std::size_t num_classes, float width) {
   if (input_shape.size() != 3)
     throw error("network input must be [C, H, W], got ", to_string(input_shape));
-  if (!(width > 0.0f)) throw key_error("width", "must be positive, got ", width);
+  if (!(width > 0.0f && width <= kMaxWidth))
+    throw key_error("width", "expected a channel multiplier in (0, ", kMaxWidth, "], got ", width);
   for (const auto& e : kNetworks)
     if (name == e.name)
       return std::make_unique<Network>(name, input_shape, num_classes,

@@ -21,6 +21,9 @@ namespace qb {
 
 const std::vector<std::string>& network_names();
 
+// The widest channel multiplier accepted (64× the channels; beyond, counts overflow their types).
+inline constexpr float kMaxWidth = 64.0f;
+
 // Throws qb::Error naming the valid networks when `name` is unknown.
 std::unique_ptr<Network> make_network(const std::string& name, const Shape& input_shape,
                                       std::size_t num_classes = 10, float width = 1.0f);

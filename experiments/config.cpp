@@ -223,7 +223,9 @@ Sweep parse_sweep(const json& j, std::optional<std::uint64_t> max_cells) {
   const DatasetSpec data = read_dataset(j, in);
   double width = 1.0;  // every network's channel multiplier (qbench train --width)
   in.read(j, "width", "", width);
-  if (!(width > 0.0)) in.problem("width", "expected a positive channel multiplier");
+  if (!(width > 0.0 && width <= kMaxWidth))
+    in.problem("width", "expected a channel multiplier in (0, " + std::to_string(int(kMaxWidth)) +
+                            "], got " + j.value("width", json()).dump());
   const std::vector<integer::AccModel> integer_acc = read_integer(j, in);
 
   // The top-level lists: every methods[] entry starts from them.

@@ -46,7 +46,7 @@ RULE = {"method": "minmax", "net": "lenet5", "seed": 1, "wbits": 4, "abits": 4, 
 # A valid config holding every key the validator reads; the walk below fails when the
 # validator knows a key this sample lacks, so a new key cannot escape the checks.
 SAMPLE = {
-    "schema": 1, "name": "classes", "networks": ["lenet5"], "seeds": [1],
+    "schema": 1, "name": "classes", "networks": ["lenet5"], "width": 1.0, "seeds": [1],
     "dataset": {"name": "synthetic", "data_dir": "", "train_limit": 0, "test_limit": 0,
                 "val_size": 20},
     "fp32": dict(RECIPE), "finetune": dict(RECIPE),
