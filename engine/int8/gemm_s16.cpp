@@ -83,12 +83,7 @@ int gemm_s16_block(std::int32_t max_a, std::int32_t max_b) {
 
 void gemm_s16(int M, int N, int K, const std::int16_t* A, int lda, const std::int16_t* B, int ldb,
               std::int64_t* C, int ldc, Isa isa) {
-  QB_CHECK_GE(M, 0);
-  QB_CHECK_GE(N, 0);
-  QB_CHECK_GE(K, 0);
-  QB_CHECK_GE(lda, K);
-  QB_CHECK_GE(ldb, K);
-  QB_CHECK_GE(ldc, N);
+  check_gemm_s16_shape(M, N, K, lda, ldb, ldc);
   if (M == 0 || N == 0) return;
   const bool vector = isa != Isa::scalar && cpu_has(Isa::avx2);
   const int block =

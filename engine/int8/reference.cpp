@@ -95,14 +95,18 @@ void gemm_ref(int M, int N, int K, const std::int8_t* A, int lda, const std::int
   gemm_ref_impl(M, N, K, A, lda, W, ldw, C, ldc);
 }
 
-void gemm_s16_ref(int M, int N, int K, const std::int16_t* A, int lda, const std::int16_t* B,
-                  int ldb, std::int64_t* C, int ldc) {
+void check_gemm_s16_shape(int M, int N, int K, int lda, int ldb, int ldc) {
   QB_CHECK_GE(M, 0);
   QB_CHECK_GE(N, 0);
   QB_CHECK_GE(K, 0);
   QB_CHECK_GE(lda, K);
   QB_CHECK_GE(ldb, K);
   QB_CHECK_GE(ldc, N);
+}
+
+void gemm_s16_ref(int M, int N, int K, const std::int16_t* A, int lda, const std::int16_t* B,
+                  int ldb, std::int64_t* C, int ldc) {
+  check_gemm_s16_shape(M, N, K, lda, ldb, ldc);
   for (int m = 0; m < M; ++m)
     for (int n = 0; n < N; ++n) {
       const std::int16_t* a = A + std::int64_t(m) * lda;

@@ -44,6 +44,10 @@ inline constexpr Named<Acc16> kAcc16Rows[] = {{"wrap", Acc16::wrap},
                                               {"pair-wrap", Acc16::pair_wrap}};
 inline constexpr NameTable<Named<Acc16>> kAcc16Models{"16-bit accumulation model", kAcc16Rows};
 
+// The shape checks gemm_s16 and gemm_s16_ref share (non-negative sizes, leading dimensions
+// at least a row): QB_CHECK failures, since callers are internal.
+void check_gemm_s16_shape(int M, int N, int K, int lda, int ldb, int ldc);
+
 // int16 × int16 with exact int64 sums, C = A·Bᵀ (A: M×K, B: N×K, row-major): the reference of
 // gemm_s16 (gemm_s16.h), the integer training path's kernel for 16-bit operands. Any K: a
 // product is at most 2^30 in magnitude, so 2^33 of them fit int64.
