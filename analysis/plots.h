@@ -1,5 +1,5 @@
-// Plots of a table with gnuplot (Debian gnuplot-nox), each as SVG and PNG (pngcairo when
-// gnuplot has it, else png), written to DIR as <table name>-<plot>.{svg,png}:
+// Plots of a table with gnuplot (analysis/gnuplot.h), written to DIR as
+// <table name>-<plot>.{svg,png}:
 //
 //  * acc-vs-bits: the metric per column (bit-width) for each row (method), mean with the
 //    seeds' std as error bars, the baseline as a dashed line;
@@ -11,19 +11,12 @@
 // gnuplot reads the data inline from its script on stdin; nothing else is left behind.
 #pragma once
 
+#include "analysis/gnuplot.h"
 #include "analysis/table.h"
 
 #include <string>
-#include <vector>
 
 namespace qb::analysis {
-
-struct PlotOutcome {
-  std::vector<std::string> files;  // written
-  std::string skipped;             // why nothing was written (no gnuplot), else empty
-};
-
-bool gnuplot_available();
 
 PlotOutcome write_plots(const Table& t, const Results& results, const std::string& dir);
 

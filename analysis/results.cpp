@@ -24,6 +24,7 @@ std::string* text_field(ResultRow& row, std::string_view name) {
   if (name == "granularity") return &row.granularity;
   if (name == "first_last") return &row.first_last;
   if (name == "options") return &row.options;
+  if (name == "init") return &row.init;
   return nullptr;
 }
 void set_integer(ResultRow& row, std::string_view name, double v) {

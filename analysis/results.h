@@ -13,6 +13,7 @@ namespace qb::analysis {
 // One row of /summary: one finished cell.
 struct ResultRow {
   std::string key, net, method, dataset, granularity, first_last, options;  // options: JSON
+  std::string init = "fp32";  // where training started (a file merged before: "fp32")
   int wbits = 32, abits = 32, gbits = 32;
   std::int64_t seed = 0;
   std::map<std::string, double> values;  // test_acc, val_acc, test_loss, val_loss, epochs, ...

@@ -17,6 +17,7 @@ bool Filter::matches(const ResultRow& r) const {
   if (method && *method != r.method) return false;
   if (first_last && *first_last != r.first_last) return false;
   if (granularity && *granularity != r.granularity) return false;
+  if (init && *init != r.init) return false;
   if (wbits && *wbits != r.wbits) return false;
   if (abits && *abits != r.abits) return false;
   if (gbits && *gbits != r.gbits) return false;
@@ -52,8 +53,8 @@ namespace {
 
 using exp::JsonReader;
 
-const std::vector<std::string> kFilterKeys = {"label",       "method", "options", "first_last",
-                                              "granularity", "wbits",  "abits",   "gbits"};
+const std::vector<std::string> kFilterKeys = {
+    "label", "method", "options", "first_last", "granularity", "init", "wbits", "abits", "gbits"};
 const std::vector<std::string> kSpecKeys = {"schema", "name",     "title", "network", "dataset",
                                             "metric", "baseline", "rows",  "columns", "precision"};
 
@@ -92,6 +93,7 @@ Filter parse_filter(const json& j, const std::string& at, exp::JsonReader& in) {
   read_optional(in, j, "method", at, f.method);
   read_optional(in, j, "first_last", at, f.first_last);
   read_optional(in, j, "granularity", at, f.granularity);
+  read_optional(in, j, "init", at, f.init);
   read_optional(in, j, "wbits", at, f.wbits);
   read_optional(in, j, "abits", at, f.abits);
   read_optional(in, j, "gbits", at, f.gbits);
@@ -113,6 +115,7 @@ Filter parse_filter(const json& j, const std::string& at, exp::JsonReader& in) {
          << (f.abits ? std::to_string(*f.abits) : "*");
     if (f.first_last) os << " first_last=" << *f.first_last;
     if (f.granularity) os << " granularity=" << *f.granularity;
+    if (f.init) os << " init=" << *f.init;
     f.label = os.str();
   }
   return f;
@@ -166,7 +169,7 @@ std::vector<TableSpec> default_specs(const Results& results, const std::string& 
     s.network = net;
     s.dataset = dataset;
     bool has_fp32 = false;
-    using RowKey = std::tuple<std::string, std::string, std::string, std::string>;
+    using RowKey = std::tuple<std::string, std::string, std::string, std::string, std::string>;
     std::vector<RowKey> rows;
     std::vector<std::pair<int, int>> cols;
     for (const auto& r : results.rows) {
@@ -175,13 +178,13 @@ std::vector<TableSpec> default_specs(const Results& results, const std::string& 
         has_fp32 = true;
         continue;
       }
-      const RowKey k{r.method, r.options, r.first_last, r.granularity};
+      const RowKey k{r.method, r.options, r.first_last, r.granularity, r.init};
       if (std::find(rows.begin(), rows.end(), k) == rows.end()) rows.push_back(k);
       if (std::find(cols.begin(), cols.end(), std::pair{r.wbits, r.abits}) == cols.end())
         cols.emplace_back(r.wbits, r.abits);
     }
     if (has_fp32) s.baseline = Filter{.label = "fp32", .method = "fp32"};
-    for (const auto& [method, options, first_last, granularity] : rows) {
+    for (const auto& [method, options, first_last, granularity, init] : rows) {
       Filter f{.label = method,
                .method = method,
                .options = json::parse(options),
@@ -195,6 +198,9 @@ std::vector<TableSpec> default_specs(const Results& results, const std::string& 
         f.granularity = granularity;
         f.label += " (first/last " + first_last + ", " + granularity + ")";
       }
+      // Every row says where its training started; "fp32" (fine-tuned) is the default.
+      f.init = init;
+      if (init != "fp32") f.label += " from " + init;
       s.rows.push_back(f);
     }
     // Widest first: W8A8, W4A4, W2A8, W2A4, ...

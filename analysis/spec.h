@@ -32,7 +32,7 @@ namespace qb::analysis {
 
 struct Filter {
   std::string label;
-  std::optional<std::string> method, first_last, granularity;
+  std::optional<std::string> method, first_last, granularity, init;
   std::optional<nlohmann::json> options;  // an object; subset match
   bool options_exact = false;             // default specs: {} must not match {"mode": ...}
   std::optional<int> wbits, abits, gbits;

@@ -13,6 +13,7 @@
 #include "analysis/spec.h"
 #include "analysis/table.h"
 #include "analysis/verdicts.h"
+#include "analysis/widths.h"
 #include "apps/commands.h"
 #include "engine/check.h"
 #include "engine/io/input_file.h"
@@ -82,6 +83,11 @@ int report(const ReportArgs& a) {
         for (const auto& f : p.files) std::fprintf(stderr, "wrote %s\n", f.c_str());
       }
     }
+    if (!a.plots.empty()) {  // APT's widths per layer over training, for each APT cell
+      const analysis::PlotOutcome p = analysis::write_width_plots(results, a.plots);
+      if (!p.skipped.empty()) std::fprintf(stderr, "qbench report: %s\n", p.skipped.c_str());
+      for (const auto& f : p.files) std::fprintf(stderr, "wrote %s\n", f.c_str());
+    }
     if (a.claims) {  // the verdicts, computed from every cell of the file (CSV: a third CSV)
       const auto tests = analysis::load_claim_tests(a.claims_dir);
       out += "\n" +
@@ -103,7 +109,8 @@ Run add_report(CLI::App& app) {
                   "Table spec (analysis/tables/*.json); default: every method x every W/A");
   cmd->add_option("--format", a->format, one_of("Table format", analysis::kFormats.names()))
       ->capture_default_str();
-  cmd->add_option("--plots", a->plots, "Write SVG and PNG plots (gnuplot) into this folder");
+  cmd->add_option("--plots", a->plots,
+                  "Write SVG and PNG plots (gnuplot) into this folder (APT: widths per layer too)");
   cmd->add_flag("--integer", a->integer,
                 "Integer-inference tables: top-1 per accumulator model, per-layer overflows");
   cmd->add_flag("--claims", a->claims,

@@ -47,7 +47,7 @@ int dry_run(const exp::Sweep& sweep, const std::vector<std::size_t>& cells, cons
   std::set<std::string> pretrain;
   for (std::size_t i : cells) {
     const exp::Cell& c = sweep.cells[i];
-    pretrain.insert(c.fp32_key);
+    if (!c.fp32_key.empty()) pretrain.insert(c.fp32_key);  // "": from scratch
     const char* status = "todo";
     if (!a.run.out.empty()) {
       const auto s = exp::cell_status(a.run.out, c);

@@ -2,10 +2,15 @@
 // tensor that fits in L2 and one that does not, beside a plain copy of the same bytes (the
 // memory-bandwidth ceiling a fused fake-quant pass should approach); and the whole LeNet-5 and
 // ResNet-20 training steps in FP32 beside the same step with each method at W4A4 (the cost of
-// QAT; scripts/qat_step_ratios.py pairs them pass by pass); and
-// APT's training step on LeNet-5 and ResNet-20 with its GEMMs on the integer kernels, on float
-// GEMMs of the same fixed-point values (fake-quant), and in FP32 — batch 128, 1 and 2 threads:
-//   build/bench_quantizers --benchmark_filter='apt_step' --benchmark_repetitions=3
+// QAT; scripts/qat_step_ratios.py pairs them pass by pass); and APT's training step at
+// W8A8G8 (every GEMM operand, output gradients included, starting at 8 bits) with its GEMMs on
+// the integer kernels (<net>_step/apt_w8a8g8_integer) and on float GEMMs of the same fixed-point
+// values (<net>_step/apt_w8a8g8_fake-quant), beside the FP32 step (<net>_step/none) — batch
+// 128, 1 and 2 threads; one interleaved run gives issue 17's three ratios, paired per pass:
+//   build/bench_quantizers --benchmark_filter='_step/(none|apt_w8a8g8_)' \
+//       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true \
+//       --benchmark_min_time=1 --benchmark_out=runs/apt-steps.json
+//   scripts/qat_step_ratios.py runs/apt-steps.json
 #include "benchmarks/main.h"
 #include "engine/check.h"
 #include "engine/loss.h"
@@ -123,18 +128,17 @@ void BM_net_step(benchmark::State& state, std::string net_name, std::string meth
   sgd_steps(state, *net);
 }
 
-// SGD steps of `net_name`: FP32 when `gemm` is empty, else APT at W8A8G8 (every GEMM's operands
-// start at 8 bits) with options.gemm = gemm.
+// SGD steps of `net_name` with APT at W8A8G8 (every GEMM's operands start at 8 bits) and
+// options.gemm = gemm. The widths are those the controller settles on during the untimed step
+// and after (no epoch length is given, so its adaptive interval runs throughout).
 void BM_apt_step(benchmark::State& state, std::string net_name, std::string gemm) {
   set_threads(int(state.range(0)));
   auto net = make_network(net_name, {1, 28, 28});
   net->init_weights(1);
-  if (!gemm.empty()) {
-    QatConfig c{"apt", {}};
-    c.settings.wbits = c.settings.abits = c.settings.gbits = 8;
-    c.settings.options = {{"gemm", gemm}};
-    make_qat(c).attach(*net);
-  }
+  QatConfig c{"apt", {}};
+  c.settings.wbits = c.settings.abits = c.settings.gbits = 8;
+  c.settings.options = {{"gemm", gemm}};
+  make_qat(c).attach(*net);
   sgd_steps(state, *net);
 }
 
@@ -191,9 +195,10 @@ void qb::bench::register_benchmarks() {
           ->Unit(benchmark::kMillisecond);
     }
   }
+  // APT's steps, named so that scripts/qat_step_ratios.py pairs them with <net>_step/none.
   for (const char* net : {"lenet5", "resnet20"})
-    for (const char* gemm : {"", "fake-quant", "integer"}) {
-      const std::string label = std::string("apt_step/") + net + "/" + (*gemm ? gemm : "fp32");
+    for (const char* gemm : {"fake-quant", "integer"}) {
+      const std::string label = std::string(net) + "_step/apt_w8a8g8_" + gemm;
       benchmark::RegisterBenchmark(label.c_str(), BM_apt_step, std::string(net), std::string(gemm))
           ->Arg(1)
           ->Arg(2)

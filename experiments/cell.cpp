@@ -44,19 +44,23 @@ json fp32_json(const Cell& c) {
 }
 
 json cell_json(const Cell& c) {
-  return with_width(json{{"kind", "cell"},
-                         {"pretrain", fp32_json(c)},
-                         {"net", c.net},
-                         {"seed", c.seed},
-                         {"method", c.method},
-                         {"wbits", c.quant.wbits},
-                         {"abits", c.quant.abits},
-                         {"gbits", c.quant.gbits},
-                         {"first_last", kFirstLast.row_of(c.quant.first_last).name},
-                         {"granularity", c.quant.granularity},
-                         {"options", c.quant.options},
-                         {"recipe", to_json(c.recipe)}},
-                    c);
+  json j = with_width(json{{"kind", "cell"},
+                           {"pretrain", fp32_json(c)},
+                           {"net", c.net},
+                           {"seed", c.seed},
+                           {"method", c.method},
+                           {"wbits", c.quant.wbits},
+                           {"abits", c.quant.abits},
+                           {"gbits", c.quant.gbits},
+                           {"first_last", kFirstLast.row_of(c.quant.first_last).name},
+                           {"granularity", c.quant.granularity},
+                           {"options", c.quant.options},
+                           {"recipe", to_json(c.recipe)}},
+                      c);
+  // "pretrain" stays (it holds the dataset's identity, and a scratch cell's default recipe);
+  // "init" appears only for scratch, so every fine-tuning cell keeps its key.
+  if (c.init != Init::fp32) j["init"] = kInits.row_of(c.init).name;
+  return j;
 }
 
 namespace {
@@ -99,7 +103,7 @@ TrainConfig base_config(const Cell& c, const Recipe& r) {
 
 void set_identity(Cell& c) {
   c.key = content_key(cell_json(c));
-  c.fp32_key = content_key(fp32_json(c));
+  c.fp32_key = c.init == Init::fp32 ? content_key(fp32_json(c)) : "";
   std::string net = c.net;
   if (c.width != 1.0f) {  // resnet20x0.25 (appended, not "x" + …: the -Wrestrict above)
     net += 'x';
@@ -107,6 +111,7 @@ void set_identity(Cell& c) {
   }
   c.name = c.method + "/" + bits_name(c.quant) + "/" + net + "/" + c.data.name + "/s" +
            std::to_string(c.seed);
+  if (c.init == Init::scratch) c.name += "/scratch";
 }
 
 TrainConfig fp32_train_config(const Cell& c) { return base_config(c, c.fp32); }

@@ -27,8 +27,8 @@ const std::vector<std::string> kRecipeKeys = {"epochs",   "batch", "optimizer", 
 const std::vector<std::string> kDatasetKeys = {"name", "data_dir", "train_limit", "test_limit",
                                                "val_size"};
 const std::vector<std::string> kIntegerKeys = {"acc"};
-const std::vector<std::string> kMethodKeys = {"name",  "options", "recipe",     "wbits",
-                                              "abits", "gbits",   "first_last", "granularity"};
+const std::vector<std::string> kMethodKeys = {
+    "name", "options", "init", "recipe", "wbits", "abits", "gbits", "first_last", "granularity"};
 
 Recipe read_recipe(const json& j, const std::string& path, Recipe r, JsonReader& in) {
   if (!in.object(j, path, kRecipeKeys)) return r;
@@ -107,8 +107,9 @@ void read_setting_lists(const json& j, const std::string& path, MethodEntry& e, 
                                 item_path(j, "granularity", path, i)));
 }
 
+// `fp32`: the config's pretraining recipe, which a scratch entry's recipe starts from.
 MethodEntry read_method(const json& m, const std::string& path, const MethodEntry& defaults,
-                        JsonReader& in) {
+                        const Recipe& fp32, JsonReader& in) {
   MethodEntry e = defaults;
   e.path = path;
   if (m.is_string()) {
@@ -125,6 +126,10 @@ MethodEntry read_method(const json& m, const std::string& path, const MethodEntr
       in.problem(join_key_path(path, "options"),
                  std::string("expected object, got ") + m["options"].type_name());
   }
+  in.read_name(m, "init", path, kInits, e.init);
+  // From scratch, the network trains as the FP32 pretraining would (issue 17: "the FP32 recipe
+  // unchanged"); a recipe given here still overrides it key by key.
+  if (e.init == Init::scratch) e.recipe = fp32;
   if (m.contains("recipe"))
     e.recipe = read_recipe(m["recipe"], join_key_path(path, "recipe"), e.recipe, in);
   read_setting_lists(m, path, e, in);
@@ -261,7 +266,7 @@ Sweep parse_sweep(const json& j, std::optional<std::uint64_t> max_cells) {
   } else {
     for (std::size_t i = 0; i < j["methods"].size(); ++i) {
       const std::size_t problems = in.problems().size();
-      entries.push_back(read_method(j["methods"][i], index_path("methods", i), defaults, in));
+      entries.push_back(read_method(j["methods"][i], index_path("methods", i), defaults, fp32, in));
       entry_read.push_back(in.problems().size() == problems);
     }
   }

@@ -49,6 +49,7 @@ void expand(const MethodEntry& m, const DatasetSpec& data, const Recipe& fp32,
                 c.fp32 = fp32;
                 c.method = m.name;
                 c.quant = QuantSettings{w, a, g, gr, fl, normalise_numbers(m.options)};
+                c.init = m.init;
                 c.recipe = m.recipe;
                 set_identity(c);
                 out.push_back(std::move(c));

@@ -21,7 +21,8 @@ struct MethodEntry {
   std::string path;  // "methods[2]" or "include[0]"
   std::string name;
   nlohmann::json options = nlohmann::json::object();
-  Recipe recipe;
+  Init init = Init::fp32;
+  Recipe recipe;  // resolved: over `finetune`, or over `fp32` for init "scratch"
   std::vector<std::string> nets, granularity;
   std::vector<FirstLast> first_last;
   std::vector<std::uint64_t> seeds;

@@ -46,9 +46,31 @@ json integer_value(const CellRecord& r, std::string_view column) {
   return nullptr;
 }
 
+// apt_share_<bits>: the tensor-steps at `bits` over all tensor-steps of the cell's APT
+// quantizers (their stats.steps_at_bits, methods/apt.h), NaN when it has none.
+json apt_share(const CellRecord& r, std::string_view column) {
+  const std::string bits(column.substr(std::string_view("apt_share_").size()));
+  double at = 0, all = 0;
+  const json none = json::array();
+  const json& layers = r.summary.is_object() ? r.summary.value("layers", none) : none;
+  for (const json& layer : layers)
+    for (const char* slot : {"weight", "input", "grad"}) {
+      if (!layer.contains(slot) || !layer.at(slot).contains("stats")) continue;
+      const json& stats = layer.at(slot).at("stats");
+      if (!stats.is_object() || !stats.contains("steps_at_bits")) continue;
+      for (const auto& [width, steps] : stats.at("steps_at_bits").items()) {
+        all += steps.get<double>();
+        if (width == bits) at += steps.get<double>();
+      }
+    }
+  return all > 0 ? at / all : std::numeric_limits<double>::quiet_NaN();
+}
+
 // A finished cell's value in one /summary column.
 json column_value(const CellRecord& r, std::string_view column) {
   if (column.substr(0, 4) == "int_") return integer_value(r, column);
+  if (column.substr(0, 10) == "apt_share_") return apt_share(r, column);
+  if (column == "init") return r.config.value("init", "fp32");  // absent: fine-tuned
   const json& c = r.config;
   if (column == "key") return r.key;
   if (column == "dataset") return c.at("pretrain").at("dataset").at("name");

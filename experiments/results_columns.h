@@ -74,6 +74,14 @@ inline constexpr ResultsColumn kResultsColumnRows[] = {
     {"int_mismatch_pair_wrap", ColumnType::real, "engine/simulation mismatches, pair-wrap", 1,
      true},
     {"int_refused", ColumnType::text, {}, 1, true},
+    // Where training started (experiments/cell.h Init): "fp32" (fine-tuned) or "scratch".
+    {"init", ColumnType::text, {}, 1, true},
+    // APT (methods/apt.h): the share of tensor-steps — one quantized tensor (a layer's input,
+    // weights or output gradient) in one training step — taken at each width, over every
+    // layer of the network; NaN for cells without APT quantizers.
+    {"apt_share_8", ColumnType::real, "APT tensor-steps at 8 bits (%)", 100, true},
+    {"apt_share_16", ColumnType::real, "APT tensor-steps at 16 bits (%)", 100, true},
+    {"apt_share_24", ColumnType::real, "APT tensor-steps at 24 bits (%)", 100, true},
 };
 inline constexpr NameTable<ResultsColumn> kResultsColumns{"results column", kResultsColumnRows};
 

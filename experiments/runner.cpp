@@ -118,10 +118,9 @@ CellRun run_cell(const Cell& c, const RunOptions& o, Progress& progress, std::st
   const auto t0 = Clock::now();
   CellOutcome outcome;
   try {
-    const std::string init = ensure_fp32(c, o, progress);
     TrainConfig t = cell_train_config(c);
     t.threads = o.threads;
-    t.init = init;
+    if (c.init == Init::fp32) t.init = ensure_fp32(c, o, progress);
     t.out = checkpoint;
     const QatConfig q{c.method, c.quant};
     const TrainExtensions ext = make_qat(q);

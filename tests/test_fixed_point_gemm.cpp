@@ -204,6 +204,37 @@ TEST_CASE("integer path: 16-bit Linear sums exactly, rounds once", "[fixed][apt]
   check_exact(p.dw, dw);
 }
 
+// The int8 forward of an ungrouped convolution reads patches straight from the image
+// (conv2d_fixed.h): exact sums on a layer with ResNet-20's channel counts, stride 2, padding.
+TEST_CASE("integer path: 8-bit Conv2d forward from image patches sums exactly", "[fixed][apt]") {
+  const std::size_t N = 2, C = 16, H = 9, W = 9, O = 32, k = 3, s = 2;
+  const std::size_t Ho = (H + 2 - k) / s + 1, Wo = (W + 2 - k) / s + 1;
+  const Conv2dSpec spec{C, O, k, s, 1, 1, false};
+  Conv2d a("conv", spec);
+  const LayerQuantizers q = attach_apt(a, 8, "integer");
+  const Tensor w = random_tensor(a.info().weight_shape, 0.3f, 13),
+               x = random_tensor({N, C, H, W}, 1.0f, 14);
+  const Tensor dy = random_tensor(a.output_shape({N, C, H, W}), 0.01f, 15);
+  const Pass p = run(a, w, x, dy);
+  REQUIRE(q.input->grid().bits == 8);
+  REQUIRE(q.weight->grid().bits == 8);
+  const auto xq = on_grid(*q.input, x), wq = on_grid(*q.weight, w);
+  std::vector<double> y(N * O * Ho * Wo, 0.0);
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t o = 0; o < O; ++o)
+      for (std::size_t oh = 0; oh < Ho; ++oh)
+        for (std::size_t ow = 0; ow < Wo; ++ow)
+          for (std::size_t c = 0; c < C; ++c)
+            for (std::size_t i = 0; i < k; ++i)
+              for (std::size_t j = 0; j < k; ++j) {
+                const long ih = long(oh * s + i) - 1, iw = long(ow * s + j) - 1;
+                if (ih < 0 || iw < 0 || ih >= long(H) || iw >= long(W)) continue;
+                const std::size_t xi = ((n * C + c) * H + std::size_t(ih)) * W + std::size_t(iw);
+                y[((n * O + o) * Ho + oh) * Wo + ow] += xq[xi] * wq[((o * C + c) * k + i) * k + j];
+              }
+  check_exact(p.y, y);
+}
+
 TEST_CASE("integer path: 16-bit Conv2d sums exactly, rounds once", "[fixed][apt]") {
   const Conv2dSpec spec{3, 5, 3, 1, 1, 1, false};
   Conv2d a("conv", spec);

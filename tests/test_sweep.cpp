@@ -259,3 +259,67 @@ TEST_CASE("every accumulator model has its integer summary columns", "[sweep]") 
     }
   }
 }
+
+TEST_CASE("cells that fine-tune keep the keys they had before init existed", "[sweep]") {
+  // ci-tiny's keys and sweep hash as qbench printed them before cells could start from scratch
+  // (`qbench sweep experiments/configs/ci-tiny.json --dry-run` at commit 3b31885).
+  const exp::Sweep s =
+      exp::load_sweep(std::string(QB_SOURCE_DIR) + "/experiments/configs/ci-tiny.json");
+  const std::vector<std::string> keys = {"b4a4905ee4f96d29", "c045af51fc206a86", "12e808273d4b4aae",
+                                         "dd1d21701955025b", "72082fe79d46f013"};
+  REQUIRE(s.cells.size() == keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) CHECK(s.cells[i].key == keys[i]);
+  CHECK(s.hash == "b49b640827d67b44");
+  // Writing the default out changes nothing either.
+  json j = base();
+  j["methods"][1]["init"] = "fp32";
+  CHECK(exp::parse_sweep(j).hash == exp::parse_sweep(base()).hash);
+}
+
+TEST_CASE("a method entry with init scratch trains from random init with the FP32 recipe",
+          "[sweep]") {
+  json j = base();
+  j["fp32"] = {{"epochs", 7}, {"lr", 0.1}, {"batch", 64}};
+  j["finetune"] = {{"epochs", 2}, {"lr", 0.001}};
+  const exp::Sweep tuned = exp::parse_sweep(j);
+  j["methods"][1]["init"] = "scratch";
+  const exp::Sweep s = exp::parse_sweep(j);
+  REQUIRE(s.cells.size() == tuned.cells.size());
+  for (std::size_t i = 0; i < s.cells.size(); ++i) {
+    const exp::Cell& c = s.cells[i];
+    if (c.method == "fp32") {  // the other entry is untouched
+      CHECK(c.init == exp::Init::fp32);
+      CHECK(c.key == tuned.cells[i].key);
+      CHECK(!c.fp32_key.empty());
+      continue;
+    }
+    CHECK(c.init == exp::Init::scratch);
+    CHECK(c.recipe.epochs == 7);  // the fp32 recipe, not finetune's
+    CHECK(c.recipe.lr == 0.1);
+    CHECK(c.recipe.batch == 64);
+    CHECK(c.fp32_key.empty());  // no pretraining behind it
+    CHECK(c.key != tuned.cells[i].key);
+    CHECK(exp::cell_json(c).at("init") == "scratch");
+    CHECK(c.name.size() > 8);
+    CHECK(c.name.substr(c.name.size() - 8) == "/scratch");
+    CHECK(exp::cell_train_config(c).init.empty());
+  }
+  // A recipe in the entry overrides the fp32 one key by key.
+  j["methods"][1]["recipe"] = {{"lr", 0.02}};
+  const exp::Cell& c = exp::parse_sweep(j).cells.back();
+  CHECK(c.recipe.lr == 0.02);
+  CHECK(c.recipe.epochs == 7);
+  // An include rule takes its entry's init.
+  j["include"] = json::parse(R"([{"method": "minmax", "wbits": 2, "abits": 2, "seed": 1}])");
+  for (const exp::Cell& cell : exp::parse_sweep(j).cells)
+    if (cell.method == "minmax") CHECK(cell.init == exp::Init::scratch);
+}
+
+TEST_CASE("a misspelt init is refused with the valid names", "[sweep]") {
+  json j = base();
+  j["methods"][1]["init"] = "scrach";
+  CHECK(problems(j) ==
+        "methods[1].init: unknown init 'scrach' (valid: fp32, scratch; did you mean 'scratch'?)");
+  j["methods"][1]["init"] = 1;
+  CHECK(problems(j) == "methods[1].init: expected string, got number");
+}

@@ -85,6 +85,80 @@ void load_weights(Conv2dFixedScratch& s, FixedPath path, int shift, const float*
   }
 }
 
+// The int8 forward's weights: w (O, C, k, k) as codes in Conv2dInt8's [O][k][k][C] order,
+// packed, and the correction of the +128 its input carries.
+void load_conv_weights(Conv2dFixedScratch& s, int shift, const float* w, const Conv2dGeometry& q) {
+  const std::size_t kk = q.k * q.k;
+  std::vector<std::int8_t> codes(q.O * q.K);
+  const float inv = std::ldexp(1.0f, -shift);
+  for (std::size_t o = 0; o < q.O; ++o)
+    for (std::size_t c = 0; c < q.C; ++c)
+      for (std::size_t t = 0; t < kk; ++t)
+        codes[(o * kk + t) * q.C + c] = std::int8_t(w[(o * q.C + c) * kk + t] * inv);
+  const int k = int(q.k);
+  s.conv = int8::Conv2dInt8(codes.data(), int(q.C), int(q.O),
+                            int8::ConvGeometry::square(k, int(q.s), int(q.p)));
+  s.conv_bias = s.conv.zero_point_bias(128);
+}
+
+// dx on the int8 path of an ungrouped stride-1 convolution (p < k): the transposed
+// convolution is the convolution of dy, padded k − 1 − p, with the filters flipped and their
+// channels swapped, w'[c][k−1−i][k−1−j][o] = w[o][c][i][j]. Its output is H × W, and its exact
+// int32 sums are the col2im sums of the other path.
+bool dx_as_conv(FixedPath path, const Conv2dGeometry& q) {
+  return path == FixedPath::int8 && q.g == 1 && q.s == 1 && q.p < q.k;
+}
+
+// w'[c][k−1−i][k−1−j][o] = code of w[o][c][i][j] (dx_as_conv), packed with its correction.
+void load_flipped_weights(Conv2dFixedScratch& s, int shift, const float* w,
+                          const Conv2dGeometry& q) {
+  const std::size_t k = q.k, kk = k * k;
+  std::vector<std::int8_t> codes(q.O * q.K);
+  const float inv = std::ldexp(1.0f, -shift);
+  for (std::size_t o = 0; o < q.O; ++o)
+    for (std::size_t c = 0; c < q.C; ++c)
+      for (std::size_t i = 0; i < k; ++i)
+        for (std::size_t j = 0; j < k; ++j)
+          codes[(c * kk + (k - 1 - i) * k + (k - 1 - j)) * q.O + o] =
+              std::int8_t(w[((o * q.C + c) * k + i) * k + j] * inv);
+  s.conv = int8::Conv2dInt8(codes.data(), int(q.O), int(q.C),
+                            int8::ConvGeometry::square(int(k), 1, int(k - 1 - q.p)));
+  s.conv_bias = s.conv.zero_point_bias(128);
+}
+
+// One image x (C, HW) on its grid, ≤ 8-bit codes, as code + 128 in (HW, C) order.
+void to_nhwc_u8(const float* x, std::size_t C, std::size_t HW, int shift, std::uint8_t* out) {
+  const float inv = std::ldexp(1.0f, -shift);
+  for (std::size_t c = 0; c < C; ++c) {
+    const float* xc = x + c * HW;
+    for (std::size_t i = 0; i < HW; ++i)
+      out[i * C + c] = std::uint8_t(std::int32_t(xc[i] * inv) + 128);
+  }
+}
+
+// out (N, Co, HWo) = float(step · Σ) of s.conv over in (N, Ci, Hi, Wi), its codes at `shift`:
+// Conv2dInt8's kernel reads patches from each image; images split over T threads.
+void conv_int8_patches(float* out, const float* in, int shift, double step, std::size_t N,
+                       std::size_t Ci, std::size_t Hi, std::size_t Wi, std::size_t Co,
+                       std::size_t HWo, Conv2dFixedScratch& s, int T) {
+  parallel_split(std::int64_t(N), T, [&](int t, std::int64_t n0, std::int64_t n1) {
+    Conv2dFixedScratch::Thread& f = s.threads[std::size_t(t)];
+    f.image.resize(Ci * Hi * Wi);
+    f.gemm.c32.resize(HWo * Co);
+    const std::int32_t* c32 = f.gemm.c32.data();
+    const std::int32_t* bias = s.conv_bias.data();
+    for (std::size_t n = std::size_t(n0); n < std::size_t(n1); ++n) {
+      to_nhwc_u8(in + n * Ci * Hi * Wi, Ci, Hi * Wi, shift, f.image.data());
+      s.conv.forward_rows(f.image.data(), 1, int(Hi), int(Wi), 128, 0, std::int64_t(HWo),
+                          f.gemm.c32.data(), f.columns);  // (HWo × Co)
+      float* on = out + n * Co * HWo;
+      for (std::size_t o = 0; o < Co; ++o)
+        for (std::size_t pix = 0; pix < HWo; ++pix)
+          on[o * HWo + pix] = float(double(std::int64_t(c32[pix * Co + o]) + bias[o]) * step);
+    }
+  });
+}
+
 int prepare_threads(Conv2dFixedScratch& s) {
   const int T = num_threads();
   if (s.threads.size() < std::size_t(T)) s.threads.resize(std::size_t(T));
@@ -96,9 +170,14 @@ int prepare_threads(Conv2dFixedScratch& s) {
 void conv2d_forward_fixed(float* y, const float* x, FixedPoint fx, const float* w, FixedPoint fw,
                           FixedPath path, const Conv2dGeometry& q, Conv2dFixedScratch& s) {
   QB_CHECK(path != FixedPath::none && !q.depthwise());
-  load_weights(s, path, fw.shift, w, q, false);
   const double step = pow2(fx.shift + fw.shift);
   const int T = prepare_threads(s);
+  if (path == FixedPath::int8 && q.g == 1) {
+    load_conv_weights(s, fw.shift, w, q);
+    conv_int8_patches(y, x, fx.shift, step, q.N, q.C, q.H, q.W, q.O, q.HWo, s, T);
+    return;
+  }
+  load_weights(s, path, fw.shift, w, q, false);
   parallel_split(std::int64_t(q.N), T, [&](int t, std::int64_t n0, std::int64_t n1) {
     Conv2dFixedScratch::Thread& f = s.threads[std::size_t(t)];
     for (std::size_t n = std::size_t(n0); n < std::size_t(n1); ++n)
@@ -118,9 +197,14 @@ void conv2d_data_grad_fixed(float* dx, const float* dy, FixedPoint fdy, const fl
                             FixedPoint fw, FixedPath path, const Conv2dGeometry& q,
                             Conv2dFixedScratch& s) {
   QB_CHECK(path != FixedPath::none && !q.depthwise());
-  load_weights(s, path, fw.shift, w, q, true);
   const double step = pow2(fdy.shift + fw.shift);
   const int T = prepare_threads(s);
+  if (dx_as_conv(path, q)) {
+    load_flipped_weights(s, fw.shift, w, q);
+    conv_int8_patches(dx, dy, fdy.shift, step, q.N, q.O, q.Ho, q.Wo, q.C, q.H * q.W, s, T);
+    return;
+  }
+  load_weights(s, path, fw.shift, w, q, true);
   parallel_split(std::int64_t(q.N), T, [&](int t, std::int64_t n0, std::int64_t n1) {
     Conv2dFixedScratch::Thread& f = s.threads[std::size_t(t)];
     for (std::size_t n = std::size_t(n0); n < std::size_t(n1); ++n)

@@ -18,9 +18,20 @@
 // im2col), one packing of B per call (W, Wᵀ) or per image (dy_n), and the int32 → float
 // scaling of every result. Images are split over qbench's threads as in conv2d_kernels; the
 // int8 GEMM then runs single-threaded inside. Depthwise convolutions stay on their float loop.
+//
+// The int8 forward of an ungrouped convolution skips the im2row matrix (it was a quarter of
+// ResNet-20's APT step under perf): x_n's codes are written once as u8, code + 128, in NHWC,
+// and int8::Conv2dInt8 (the integer inference's convolution) has its GEMM kernel build each
+// tile of patch rows straight from that image in L1 (engine/int8/kernels.h, Patches), padding
+// read as 128 (code 0). Its sums Σ (code + 128)·w drop 128·Σ_k w per output channel
+// (zero_point_bias) to become Σ code·w: the same exact sums as the im2row path. dx of a
+// stride-1 one goes the same way: the transposed convolution is a convolution of dy (padded
+// k − 1 − p) with the filters flipped and their channels swapped, so neither dyᵀ nor the
+// int64 col2im (a tenth of the step) is made.
 #pragma once
 
 #include "engine/fixed_point_gemm.h"
+#include "engine/int8/conv.h"
 #include "engine/layers/conv2d_kernels.h"
 
 #include <cstdint>
@@ -30,11 +41,16 @@ namespace qb {
 
 struct Conv2dFixedScratch {
   struct Thread {
-    FixedGemmScratch gemm;            // A, the per-image B, products
-    std::vector<std::int16_t> codes;  // one image's group as codes, zero-padded
-    std::vector<std::int64_t> sums;   // dx's exact sums, zero-padded
+    FixedGemmScratch gemm;              // A, the per-image B, products
+    std::vector<std::int16_t> codes;    // one image's group as codes, zero-padded
+    std::vector<std::int64_t> sums;     // dx's exact sums, zero-padded
+    std::vector<std::uint8_t> image;    // the int8 forward: one image's codes + 128, NHWC
+    std::vector<std::uint8_t> columns;  // Conv2dInt8's im2col block (its scalar fallback only)
   };
   std::vector<Thread> threads;
+  // The int8 forward's weights, [O][k][k][C], or dx's flipped ones, [C][k][k][O]; packed
+  int8::Conv2dInt8 conv;
+  std::vector<std::int32_t> conv_bias;              // −128·Σ w per output channel of `conv`
   std::vector<CodeMatrix> weights;                  // per group: W_g or W_gᵀ, packed
   std::vector<std::vector<std::int64_t>> dw_parts;  // per thread: exact weight-gradient sums
 };
