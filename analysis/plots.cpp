@@ -95,9 +95,13 @@ std::vector<std::string> accuracy_vs_overflow(const Table& t, const std::string&
   for (std::size_t a = 0; a < cols.size(); ++a) {
     const std::string& ca = t.spec.metric_of(a).column;
     if (ca.rfind(acc_prefix, 0) != 0) continue;
-    const std::string model = ca.substr(acc_prefix.size());
+    std::string model = ca.substr(acc_prefix.size());
     for (std::size_t r = 0; r < cols.size(); ++r)
-      if (t.spec.metric_of(r).column == rate_prefix + model) pairs.push_back({model, a, r});
+      if (t.spec.metric_of(r).column == rate_prefix + model) {
+        std::replace(model.begin(), model.end(), '_', '-');  // the model's own name
+        pairs.push_back({model, a, r});
+        break;
+      }
   }
   if (pairs.empty()) return {};
   std::ostringstream s;

@@ -145,12 +145,14 @@ TEST_CASE("the OAQ table puts each method, bits and quantity in its cell", "[rep
   CHECK(t.cells[7][column("fake-quant")].missing());
 
   const std::string md = render(t, Format::md);
-  CHECK(md.find("| OAQ α W8A7 | 90.00 ± 1.41 (n=2) | 90.00 ± 1.41 (n=2) | 89.00 ± 1.41 (n=2) |") !=
-        std::string::npos);
+  CHECK(
+      md.find(
+          "| OAQ α W8A7 | 90.000 ± 1.414 (n=2) | 90.000 ± 1.414 (n=2) | 89.000 ± 1.414 (n=2) |") !=
+      std::string::npos);
   CHECK(md.find("overflow % pair-wrap = overflow rate, pair-wrap (% of dot products)") !=
         std::string::npos);
   CHECK(md.find("Δ") == std::string::npos);  // no baseline, and no Δ across quantities
-  CHECK(render(t, Format::csv).find("oaq-lenet5,OAQ α W8A7,top-1 wrap,int_acc_wrap,2,89.0000,") !=
+  CHECK(render(t, Format::csv).find("oaq-lenet5,OAQ α W8A7,top-1 wrap,int_acc_wrap,2,89.00000,") !=
         std::string::npos);
 
   if (!gnuplot_available()) {
