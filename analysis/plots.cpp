@@ -22,6 +22,49 @@ const char* const kStyle =
 
 bool higher_is_better(const Table& t) { return t.spec.metric.scale == 100; }
 
+// Plot 4 (tables whose columns name their own metrics): for each accumulator model M with both
+// an int_acc_M and an int_rate_M column, one point per row at (overflow rate, integer top-1),
+// the point type the model's, the colour the row's. Nothing when no such pair exists.
+std::vector<std::string> accuracy_vs_overflow(const Table& t, const std::string& base) {
+  const auto& cols = t.spec.columns;
+  struct Pair {
+    std::string model;
+    std::size_t acc, rate;
+  };
+  std::vector<Pair> pairs;
+  const std::string acc_prefix = "int_acc_", rate_prefix = "int_rate_";
+  for (std::size_t a = 0; a < cols.size(); ++a) {
+    const std::string& ca = t.spec.metric_of(a).column;
+    if (ca.rfind(acc_prefix, 0) != 0) continue;
+    std::string model = ca.substr(acc_prefix.size());
+    for (std::size_t r = 0; r < cols.size(); ++r)
+      if (t.spec.metric_of(r).column == rate_prefix + model) {
+        std::replace(model.begin(), model.end(), '_', '-');  // the model's own name
+        pairs.push_back({model, a, r});
+        break;
+      }
+  }
+  if (pairs.empty()) return {};
+  std::ostringstream s;
+  s << kStyle << "set title " << quoted(t.spec.name + ": integer top-1 vs overflow rate")
+    << "\nset xlabel 'overflow rate (% of dot products, mean over seeds)'\n"
+    << "set ylabel 'integer top-1 (%)'\nset key outside right top\n";
+  std::ostringstream plot;
+  std::size_t series = 0;
+  for (std::size_t p = 0; p < pairs.size(); ++p)
+    for (std::size_t r = 0; r < t.spec.rows.size(); ++r) {
+      const Aggregate &acc = t.cells[r][pairs[p].acc], &rate = t.cells[r][pairs[p].rate];
+      if (acc.missing() || rate.missing()) continue;
+      s << "$o" << p << "_" << r << " << EOD\n" << rate.mean << " " << acc.mean << "\nEOD\n";
+      plot << (series++ ? ", " : "") << "$o" << p << "_" << r << " with points lt " << r + 1
+           << " pt " << 4 + 2 * p << " ps 1.6 title "
+           << quoted(t.spec.rows[r].label + ", " + pairs[p].model);
+    }
+  if (!series) return {};
+  s << "plot " << plot.str() << "\n";
+  return run_gnuplot(s.str(), base + "-acc-vs-overflow", "1100,600");
+}
+
 }  // namespace
 
 PlotOutcome write_plots(const Table& t, const Results& results, const std::string& dir) {
@@ -37,6 +80,11 @@ PlotOutcome write_plots(const Table& t, const Results& results, const std::strin
   const std::string ylabel = t.spec.metric.name;
   std::map<std::string, const ResultRow*> by_key;
   for (const auto& r : results.rows) by_key[r.key] = &r;
+  // Columns of different quantities: plots 1-3 (one metric along bit-widths) do not apply.
+  if (t.spec.has_column_metrics()) {
+    out.files = accuracy_vs_overflow(t, base);
+    return out;
+  }
 
   // 1. The metric against the columns (bit-widths), one line per row, error bars = std.
   // When one collapse (a method at chance) stretches the axis over more than 10 points, a

@@ -6,7 +6,10 @@
 //  * pareto: the metric against model size = weight bits × parameters (kbit; first/last-layer
 //    and bias precision ignored), every table cell a point, the Pareto front as a line;
 //  * curves: validation accuracy per fine-tuning epoch (mean over seeds), one panel per
-//    column, one line per row.
+//    column, one line per row;
+//  * acc-vs-overflow, instead of the three above for a table whose columns name their own
+//    metrics (spec.h): integer top-1 against overflow rate, one point per row and accumulator
+//    model that has both an int_acc_<model> and an int_rate_<model> column.
 //
 // gnuplot reads the data inline from its script on stdin; nothing else is left behind.
 #pragma once

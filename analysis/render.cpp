@@ -136,6 +136,16 @@ std::string note_of(const Table& t, Format f) {
     else
       os << value_text(t.baseline, t.spec.precision, f);
   }
+  if (t.spec.has_column_metrics()) {
+    os << ". Columns of their own quantity: ";
+    bool first = true;
+    for (const Filter& c : t.spec.columns)
+      if (c.metric) {
+        os << (first ? "" : "; ") << (tex ? escape_latex(c.label) : c.label) << " = "
+           << (tex ? escape_latex(c.metric->name) : c.metric->name);
+        first = false;
+      }
+  }
   os << ". " << (tex ? "---" : "—") << ": no finished cell.";
   if (t.cells_failed > 0)
     os << " failed: training diverged (" << t.cells_failed << " of the sweep's cells).";
@@ -165,9 +175,9 @@ std::string render_csv(const Table& t) {
   std::ostringstream os;
   const int p = t.spec.precision + 2;
   auto record = [&](const std::string& row, const std::string& col, const Aggregate& a, bool delta,
-                    double d) {
+                    double d, const Metric& metric) {
     os << csv_field(t.spec.name) << "," << csv_field(row) << "," << csv_field(col) << ","
-       << t.spec.metric.column << "," << a.n << ",";
+       << metric.column << "," << a.n << ",";
     if (a.missing()) {
       os << ",,," << (a.failed > 0 ? "failed" : "missing") << "\n";
       return;
@@ -176,11 +186,12 @@ std::string render_csv(const Table& t) {
        << (delta ? signed_fixed(d, p) : "") << ",ok\n";
   };
   os << "table,row,column,metric,n,mean,std,delta,status\n";
-  if (t.spec.baseline) record(t.spec.baseline->label, "baseline", t.baseline, false, 0);
+  if (t.spec.baseline)
+    record(t.spec.baseline->label, "baseline", t.baseline, false, 0, t.spec.metric);
   for (std::size_t r = 0; r < t.spec.rows.size(); ++r)
     for (std::size_t c = 0; c < t.spec.columns.size(); ++c)
       record(t.spec.rows[r].label, t.spec.columns[c].label, t.cells[r][c], t.has_delta(r, c),
-             t.has_delta(r, c) ? t.delta(r, c) : 0);
+             t.has_delta(r, c) ? t.delta(r, c) : 0, t.spec.metric_of(c));
   return os.str();
 }
 

@@ -54,7 +54,8 @@ namespace {
 using exp::JsonReader;
 
 const std::vector<std::string> kFilterKeys = {
-    "label", "method", "options", "first_last", "granularity", "init", "wbits", "abits", "gbits"};
+    "label", "method", "options", "first_last", "granularity", "init", "wbits", "abits", "gbits",
+    "metric"};
 const std::vector<std::string> kSpecKeys = {"schema", "name",     "title", "network", "dataset",
                                             "metric", "baseline", "rows",  "columns", "precision"};
 
@@ -104,6 +105,15 @@ Filter parse_filter(const json& j, const std::string& at, exp::JsonReader& in) {
       in.problem(join_key_path(at, "options"),
                  std::string("expected object, got ") + j.at("options").type_name());
   }
+  if (j.contains("metric")) {
+    std::string metric;
+    in.read(j, "metric", at, metric);
+    try {
+      if (!metric.empty()) f.metric = metric_named(metric, join_key_path(at, "metric"));
+    } catch (const Error& e) {
+      in.problem(e);
+    }
+  }
   if (j.contains("label")) {
     in.read(j, "label", at, f.label);
   } else {  // a readable default: the filter's own values
@@ -144,6 +154,12 @@ TableSpec parse_spec(const json& j, const std::string& origin) {
     if (j.contains("baseline")) s.baseline = parse_filter(j.at("baseline"), "baseline", in);
     s.rows = parse_filters(j, "rows", in);
     s.columns = parse_filters(j, "columns", in);
+    // A row's or the baseline's metric would make a cell's quantity depend on two filters.
+    if (s.baseline && s.baseline->metric)
+      in.problem("baseline.metric", "only a column may name its own metric");
+    for (std::size_t r = 0; r < s.rows.size(); ++r)
+      if (s.rows[r].metric)
+        in.problem(exp::index_path("rows", r) + ".metric", "only a column may name its own metric");
   }
   if (in.ok()) return s;
   std::vector<Error> problems;

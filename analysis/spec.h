@@ -7,6 +7,11 @@
 //    "columns": [{"label": "W4A4", "wbits": 4, "abits": 4}, ...],
 //    "precision": 2}
 //
+// A column may name its own metric ({"label": "wrap", "metric": "int_acc_wrap"}): a table of
+// several quantities of the same cells (analysis/tables/oaq-lenet5.json: integer top-1 under
+// each accumulator and overflow rates). Its cells then show no Δ to the baseline; rows and the
+// baseline keep the table's metric (a metric there is refused).
+//
 // Rows, columns and the baseline are all filters over the summary's columns: a table cell
 // takes the results that match its row AND its column (AND the network and dataset), one per
 // seed. `options` matches when every key given equals the cell's option (a subset match).
@@ -30,15 +35,6 @@ class JsonReader;
 
 namespace qb::analysis {
 
-struct Filter {
-  std::string label;
-  std::optional<std::string> method, first_last, granularity, init;
-  std::optional<nlohmann::json> options;  // an object; subset match
-  bool options_exact = false;             // default specs: {} must not match {"mode": ...}
-  std::optional<int> wbits, abits, gbits;
-  bool matches(const ResultRow& r) const;
-};
-
 // How a metric is shown: accuracies as percentages (Δ in percentage points).
 struct Metric {
   std::string column;  // summary column
@@ -48,12 +44,31 @@ struct Metric {
 // The metric of a kResultsColumns column with a label; throws qb::Error (at key_path) else.
 Metric metric_named(const std::string& column, const std::string& key_path = "");
 
+struct Filter {
+  std::string label;
+  std::optional<std::string> method, first_last, granularity, init;
+  std::optional<nlohmann::json> options;  // an object; subset match
+  bool options_exact = false;             // default specs: {} must not match {"mode": ...}
+  std::optional<int> wbits, abits, gbits;
+  std::optional<Metric> metric;  // a column's own metric (not a filter: matches() ignores it)
+  bool matches(const ResultRow& r) const;
+};
+
 struct TableSpec {
   std::string name, title, network, dataset;
   Metric metric = metric_named("test_acc");
   std::optional<Filter> baseline;
   std::vector<Filter> rows, columns;
   int precision = 2;  // decimals shown (CSV: two more)
+  // Column c's metric: its own, else the table's.
+  const Metric& metric_of(std::size_t c) const {
+    return columns[c].metric ? *columns[c].metric : metric;
+  }
+  bool has_column_metrics() const {
+    for (const Filter& f : columns)
+      if (f.metric) return true;
+    return false;
+  }
 };
 
 // One filter object at key path `at` (claims tests use them too); problems go to `in`.

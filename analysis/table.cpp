@@ -11,6 +11,7 @@ namespace {
 
 Aggregate aggregate(const Results& results, const TableSpec& spec, const Filter& a, const Filter* b,
                     const std::string& where) {
+  const Metric& metric = b && b->metric ? *b->metric : spec.metric;
   Aggregate g;
   std::set<std::int64_t> seeds;
   std::vector<double> v;
@@ -28,9 +29,9 @@ Aggregate aggregate(const Results& results, const TableSpec& spec, const Filter&
                   "): narrow the filter with options, first_last or granularity");
     // NaN: the cell has no such value (no integer inference under that model, or export
     // refused it); shown as missing, like a cell without results.
-    const double x = r.values.at(spec.metric.column);
+    const double x = r.values.at(metric.column);
     if (std::isnan(x)) continue;
-    v.push_back(x * spec.metric.scale);
+    v.push_back(x * metric.scale);
     g.keys.push_back(r.key);
   }
   g.n = v.size();

@@ -26,8 +26,9 @@ struct Table {
   std::vector<std::vector<Aggregate>> cells;  // [row][column]
   std::string source;                         // the results file
   std::int64_t cells_expected = 0, cells_merged = 0, cells_failed = 0;
+  // Not for a column with its own metric: the baseline is in the table's.
   bool has_delta(std::size_t r, std::size_t c) const {
-    return !cells[r][c].missing() && !baseline.missing();
+    return !cells[r][c].missing() && !baseline.missing() && !spec.columns[c].metric;
   }
   double delta(std::size_t r, std::size_t c) const { return cells[r][c].mean - baseline.mean; }
 };

@@ -28,7 +28,12 @@ Run add_infer(CLI::App& app) {
   cmd->add_option("--split", cfg->split,
                   "Images: test, or train (the data the quantizers were calibrated on)")
       ->capture_default_str();
-  return [cfg, isa] {
+  auto no_stats = std::make_shared<bool>(false);
+  cmd->add_flag("--no-stats", *no_stats,
+                "Count no overflows: pair-wrap then runs on the 16-bit kernels (gemm_acc16), "
+                "the speed OAQ is for; the other 16-bit models are refused");
+  return [cfg, isa, no_stats] {
+    cfg->count_overflows = !*no_stats;
     cfg->isa = isa->empty() ? int8::best_isa() : int8::kIsas.parse(*isa, "--isa").value;
     Progress progress(stderr);
     const nlohmann::json out = integer::infer(*cfg, progress);

@@ -17,6 +17,18 @@
 // with no exact simulation, no fake-quant pass and no agreement check. The ratio int8 / fp32
 // of the same net, batch and threads is the speed-up of integer inference;
 // benchmarks/peer_torch_int8.py sets these rows beside PyTorch's quantized engine.
+//
+// 16-bit accumulation (issue 16, "Speed"), rows
+//   infer/<acc16|acc32>/<net>/batch:<B>/threads:<T>
+// for LeNet-5, ResNet-20 and MobileNet-tiny (3×32×32): one overflow-free W8A7 network run twice,
+// by the engine's pair-wrap model on gemm_acc16 without counting (acc16: vpmaddubsw + vpaddw)
+// and by its exact int32 path (acc32: the same vpmaddubsw, widened by vpmaddwd and added by
+// vpaddd, as 7-bit activations allow). The network is A2Q's (L1 bound for a 16-bit accumulator
+// and 7-bit inputs, the image's 8-bit pixels in the first layer): no dot product can overflow,
+// whatever the input; the row checks it on its images with the counting engine (0 wrong dot
+// products under pair-wrap) and fails otherwise. Which OAQ-style network it is does not change
+// the time: the kernels' work depends on the shapes, not on the codes. Pair the rows pass by
+// pass with scripts/infer_acc16_ratios.py (the command is in its docstring).
 #include "benchmarks/main.h"
 #include "engine/int8/isa.h"
 #include "engine/nets.h"
@@ -86,6 +98,38 @@ void BM_int8(benchmark::State& state, NetCase c, std::size_t N, int abits) {
   state.SetLabel(int8::isa_name(engine.isa()));
 }
 
+// acc16: `pair-wrap` on the 16-bit kernels; otherwise exact int32 sums.
+void BM_acc(benchmark::State& state, NetCase c, std::size_t N, bool acc16) {
+  set_threads(int(state.range(0)));
+  auto net = make_network(c.name, c.input, 10);
+  QatConfig q{"a2q", {}};
+  q.settings.wbits = 8;
+  q.settings.abits = 7;
+  q.settings.options = {{"acc_bits", 16}};
+  make_qat(q).attach(*net);
+  net->init_weights(1);
+  net->forward(random_images(64, c.input, 3), false);  // calibrates every quantizer
+  const integer::Network inet = integer::export_network(*net, {"a2q", {kMean}, {kStd}});
+  const Tensor x = random_images(N, c.input, 2);
+  std::vector<double> logits;
+  {  // the certificate, on these images
+    integer::Engine counting(inet, integer::AccModel::pair_wrap, int8::best_isa());
+    counting.forward(x.data(), int(N), logits);
+    for (const integer::OverflowStats& st : counting.stats())
+      if (st.wrong > 0)
+        return state.SkipWithError(("layer " + st.layer + " overflows 16 bits").c_str());
+  }
+  integer::Engine engine(inet, acc16 ? integer::AccModel::pair_wrap : integer::AccModel::int32,
+                         int8::best_isa(), {.count_overflows = !acc16});
+  engine.forward(x.data(), int(N), logits);  // warm-up: allocates the engine's buffers
+  for (auto _ : state) {
+    engine.forward(x.data(), int(N), logits);
+    benchmark::DoNotOptimize(logits.data());
+  }
+  state.SetItemsProcessed(std::int64_t(state.iterations() * N));
+  state.SetLabel(int8::isa_name(engine.isa()));
+}
+
 }  // namespace
 
 void qb::bench::register_benchmarks() {
@@ -100,5 +144,19 @@ void qb::bench::register_benchmarks() {
                       : benchmark::RegisterBenchmark(name.c_str(), BM_int8, c, N,
                                                      kind == std::string("int8") ? 8 : 7);
         b->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMicrosecond);
+      }
+  const NetCase acc_nets[] = {
+      {"lenet5", {1, 28, 28}}, {"resnet20", {3, 32, 32}}, {"mobilenet_tiny", {3, 32, 32}}};
+  for (const NetCase& c : acc_nets)
+    for (std::size_t N : {128, 1})
+      for (const bool acc16 : {true, false}) {
+        const std::string name = "infer/" + std::string(acc16 ? "acc16" : "acc32") + "/" + c.name +
+                                 "/batch:" + std::to_string(N);
+        benchmark::RegisterBenchmark(name.c_str(), BM_acc, c, N, acc16)
+            ->Arg(1)
+            ->Arg(2)
+            ->ArgName("threads")
+            ->UseRealTime()
+            ->Unit(benchmark::kMicrosecond);
       }
 }

@@ -27,7 +27,7 @@ json integer_value(const CellRecord& r, std::string_view column) {
       if (result.contains("refused")) return result.at("refused");
     return "";
   }
-  for (const std::string_view quantity : {"acc_", "agree_", "wrong_", "mismatch_"}) {
+  for (const std::string_view quantity : {"acc_", "agree_", "wrong_", "rate_", "mismatch_"}) {
     const std::string prefix = "int_" + std::string(quantity);
     if (column.substr(0, prefix.size()) != prefix) continue;
     std::string model(column.substr(prefix.size()));
@@ -38,9 +38,13 @@ json integer_value(const CellRecord& r, std::string_view column) {
     if (quantity == "acc_") return res.at("accuracy");
     if (quantity == "agree_") return res.at("agreement").at("fraction");
     if (quantity == "mismatch_") return res.at("reference").at("mismatches").get<double>();
-    double wrong = 0;
-    for (const json& l : res.at("layers")) wrong += l.value("wrong", 0.0);
-    return wrong;
+    double wrong = 0, dot_products = 0;
+    for (const json& l : res.at("layers")) {
+      wrong += l.value("wrong", 0.0);
+      dot_products += l.value("dot_products", 0.0);
+    }
+    if (quantity == "wrong_") return wrong;
+    return dot_products > 0 ? wrong / dot_products : std::numeric_limits<double>::quiet_NaN();
   }
   QB_CHECK(false);  // a column results_columns.h added without a value here
   return nullptr;

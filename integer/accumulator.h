@@ -7,6 +7,8 @@
 //                  (vpmaddubsw, then widened: vpmaddwd with ones)
 //   pair-wrap      adjacent products summed saturating to int16, pairs summed modulo 2^16
 //                  (vpmaddubsw, then vpaddw: engine/int8/gemm.h's gemm_acc16)
+//   lanes          8 int16 lanes, lane j adding products 2j, 2j+1 of every 16 modulo 2^16,
+//                  widened and summed in int32 at the end (MNN's ARM kernel; OAQ's `lanes`)
 // The 16-bit models are engine/int8/reference.h's Acc16, applied to the products in the
 // order (ky, kx, ci) of the im2col row; that order matters for `saturate` and the pairings.
 // Per layer a run counts the dot products computed, how many of them the model got wrong
@@ -25,7 +27,7 @@
 
 namespace qb::integer {
 
-enum class AccModel { int32, wrap, saturate, pair_saturate, pair_wrap };
+enum class AccModel { int32, wrap, saturate, pair_saturate, pair_wrap, lanes };
 
 // One row per model: its name and engine/int8's 16-bit model behind it (none for int32).
 struct AccModelInfo {
@@ -38,11 +40,13 @@ inline constexpr AccModelInfo kAccModelRows[] = {
     {"wrap", AccModel::wrap, int8::Acc16::wrap},
     {"saturate", AccModel::saturate, int8::Acc16::saturate},
     {"pair-saturate", AccModel::pair_saturate, int8::Acc16::pair_saturate},
-    {"pair-wrap", AccModel::pair_wrap, int8::Acc16::pair_wrap}};
+    {"pair-wrap", AccModel::pair_wrap, int8::Acc16::pair_wrap},
+    {"lanes", AccModel::lanes, int8::Acc16::lanes}};
 inline constexpr NameTable<AccModelInfo> kAccModels{"accumulator model", kAccModelRows};
 
-inline constexpr AccModel kAllAccModels[] = {AccModel::int32, AccModel::wrap, AccModel::saturate,
-                                             AccModel::pair_saturate, AccModel::pair_wrap};
+inline constexpr AccModel kAllAccModels[] = {AccModel::int32,     AccModel::wrap,
+                                             AccModel::saturate,  AccModel::pair_saturate,
+                                             AccModel::pair_wrap, AccModel::lanes};
 static_assert(std::size(kAllAccModels) == std::size(kAccModelRows));
 
 inline const char* acc_model_name(AccModel m) { return kAccModels.row_of(m).name.data(); }

@@ -83,9 +83,17 @@ void maxpool_codes(const Layer& l, const std::uint8_t* x, int N, std::uint8_t* y
   });
 }
 
-Engine::Engine(const Network& net, AccModel model, int8::Isa isa)
-    : net_(net), model_(model), isa_(isa) {
+Engine::Engine(const Network& net, AccModel model, int8::Isa isa, EngineOptions options)
+    : net_(net),
+      model_(model),
+      isa_(isa),
+      fast16_(!options.count_overflows && model == AccModel::pair_wrap) {
+  if (!options.count_overflows && as_acc16(model) && !fast16_)
+    throw error("accumulator model ", acc_model_name(model),
+                ": without overflow counting only int32 and pair-wrap run (on their kernels); "
+                "the other 16-bit models exist only as the counting reference");
   convs_.resize(net.layers.size());
+  u7_.assign(net.layers.size(), false);
   stat_of_.assign(net.layers.size(), 0);
   groups_.resize(net.layers.size());
   // The largest code each layer's input can hold: the image's grid, then each producer's clamp.
@@ -101,6 +109,9 @@ Engine::Engine(const Network& net, AccModel model, int8::Isa isa)
       for (int c = 0; c < l.C_out; ++c)
         for (int t = 0; t < taps; ++t) w[std::size_t(t) * l.C_out + c] = l.weight[c * taps + t];
       convs_[i] = int8::Conv2dInt8::depthwise(w.data(), l.C_out, l.geometry, isa);
+    } else if (fast16_) {
+      convs_[i] = int8::Conv2dInt8(l.weight.data(), l.C_in, l.C_out, l.geometry, isa,
+                                   int8::Activations::any, int8::Accumulator::int16);
     } else {
       // Inputs and padding of 7 bits (A7 and narrower grids): the GEMM's vpmaddubsw kernels,
       // exact for them (int8/gemm.h, Activations::u7), twice the multiply-adds per instruction.
@@ -108,6 +119,7 @@ Engine::Engine(const Network& net, AccModel model, int8::Isa isa)
       convs_[i] = int8::Conv2dInt8(l.weight.data(), l.C_in, l.C_out, l.geometry, isa,
                                    u7 ? int8::Activations::u7 : int8::Activations::any);
     }
+    u7_[i] = in_max <= 127 && l.pad_code <= 127;
     stat_of_[i] = stats_.size();
     stats_.push_back({l.name});
     // k pixels of C_out channels make whole vectors of 16 (and 8) lanes: gcd(C_out, 16)·k = 16.
@@ -128,17 +140,20 @@ Engine::Engine(const Network& net, AccModel model, int8::Isa isa)
 void Engine::conv(std::size_t i, const std::uint8_t* x, const std::uint8_t* shortcut, int N,
                   std::vector<std::uint8_t>& y, std::vector<double>& logits) {
   const Layer& l = net_.layers[i];
-  const bool fused = !as_acc16(model_) && !l.depthwise && !l.logits && !l.pooled;
+  const bool fused = (!as_acc16(model_) || fast16_) && !l.depthwise && !l.logits && !l.pooled;
   if (fused) return conv_fused(i, x, shortcut, N, y);
   const int M = N * l.Ho * l.Wo, K = l.K();
+  // The exact sums, or (fast16_, not depthwise) gemm_acc16's pair-wrap results.
   exact_.resize(std::size_t(M) * l.C_out);
   convs_[i].forward(x, N, l.H, l.W, std::uint8_t(l.pad_code), exact_.data());
 
   OverflowStats& st = stats_[stat_of_[i]];
   st.dot_products += std::int64_t(M) * l.C_out;
-  st.max_abs_sum = std::max(st.max_abs_sum, max_abs(exact_.data(), exact_.size()));
   const std::int32_t* acc = exact_.data();
-  if (const auto acc16 = as_acc16(model_)) {
+  if (fast16_) {
+    if (l.depthwise) depthwise_pair_wrap(i, x, N, exact_.data());
+  } else if (const auto acc16 = as_acc16(model_)) {
+    st.max_abs_sum = std::max(st.max_abs_sum, max_abs(exact_.data(), exact_.size()));
     im2col(l, x, N, columns_);
     acc_.resize(exact_.size());
     if (l.depthwise)  // channel c: rows c·K + (n, oy, ox)·C·K, its own K weights
@@ -150,6 +165,8 @@ void Engine::conv(std::size_t i, const std::uint8_t* x, const std::uint8_t* shor
       st.wrong += int8::gemm_acc16_ref(*acc16, M, l.C_out, K, columns_.data(), K, l.weight.data(),
                                        K, acc_.data(), l.C_out, /*count=*/true);
     acc = acc_.data();
+  } else {
+    st.max_abs_sum = std::max(st.max_abs_sum, max_abs(exact_.data(), exact_.size()));
   }
 
   const Requant& r = l.requant;
@@ -245,7 +262,8 @@ void Engine::conv_fused(std::size_t i, const std::uint8_t* x, const std::uint8_t
       const int rows = int(r1 - r0);
       convs_[i].forward_rows(x, N, l.H, l.W, std::uint8_t(l.pad_code), r0, r1, bl.sums.data(),
                              bl.columns);
-      bl.max_abs_sum = std::max(bl.max_abs_sum, max_abs(bl.sums.data(), std::size_t(rows) * C));
+      if (!fast16_)  // else the sums are pair-wrap's results, not the exact ones
+        bl.max_abs_sum = std::max(bl.max_abs_sum, max_abs(bl.sums.data(), std::size_t(rows) * C));
       if (l.is_wide())
         wide_requantize_rows(l, bl.sums.data(), shortcut, r0, r1, y.data(), isa_);
       else
@@ -255,6 +273,25 @@ void Engine::conv_fused(std::size_t i, const std::uint8_t* x, const std::uint8_t
   OverflowStats& st = stats_[stat_of_[i]];
   st.dot_products += M * C;
   for (int t = 0; t < T; ++t) st.max_abs_sum = std::max(st.max_abs_sum, blocks_[t].max_abs_sum);
+}
+
+// With 7-bit inputs no pair of products can saturate (|a·w + a'·w'| ≤ 2·127·128 < 2^15), so
+// pair-wrap's result is the exact sum modulo 2^16; otherwise the counting reference computes
+// it (slow, but no depthwise kernel accumulates in 16 bits, and an A8 depthwise layer is not
+// what a 16-bit network is made of).
+void Engine::depthwise_pair_wrap(std::size_t i, const std::uint8_t* x, int N, std::int32_t* sums) {
+  const Layer& l = net_.layers[i];
+  const std::size_t count = std::size_t(N) * l.Ho * l.Wo * l.C_out;
+  if (u7_[i]) {
+    for (std::size_t k = 0; k < count; ++k)
+      sums[k] = std::int32_t(std::int16_t(std::uint16_t(std::uint32_t(sums[k]))));
+    return;
+  }
+  const int M = N * l.Ho * l.Wo, K = l.K();
+  im2col(l, x, N, columns_);
+  for (int c = 0; c < l.C_out; ++c)
+    int8::gemm_acc16_ref(int8::Acc16::pair_wrap, M, 1, K, columns_.data() + c * K, l.C_out * K,
+                         l.weight.data() + c * K, K, sums + c, l.C_out, /*count=*/false);
 }
 
 void Engine::forward(const float* images, int N, std::vector<double>& logits, Trace* trace) {

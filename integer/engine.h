@@ -11,6 +11,14 @@
 // residual block's shortcut or is globally average-pooled requantises in int64
 // (integer/wide_requant.h, network.h's Wide): engine/int8 has no two-input requantisation kernel
 // yet.
+//
+// Without overflow counting (EngineOptions), the `pair-wrap` model runs on the real 16-bit
+// kernels instead: every non-depthwise conv on gemm_acc16 (Conv2dInt8 packed for
+// Accumulator::int16: vpmaddubsw + vpaddw on AVX2, its reference on scalar), fused with its
+// requantisation like int32. A depthwise conv keeps its exact int32 kernel (MNN does not run
+// depthwise in int16 either) and takes the sums modulo 2^16, which is pair-wrap's result when its
+// inputs are 7-bit codes (no pair can saturate); wider inputs go through the counting
+// reference. The results equal the counting path's bit for bit (tests/test_integer_engine.cpp).
 #pragma once
 
 #include "engine/int8/isa.h"
@@ -28,10 +36,20 @@ struct Trace {
   std::vector<std::vector<std::uint8_t>> codes;
 };
 
+struct EngineOptions {
+  // Count, under a 16-bit model, each layer's wrong dot products and the largest exact |Σ q·w|
+  // (exact sums by the int32 kernels, the model by engine/int8's counting reference). Off, the
+  // statistics hold dot_products only and `pair-wrap` runs on gemm_acc16 (the speed a 16-bit
+  // accumulator buys); the other 16-bit models have no kernel and are refused. int32 counts
+  // either way (its statistics cost one min/max per block).
+  bool count_overflows = true;
+};
+
 class Engine {
  public:
-  // Packs the weights for `isa` (qb::Error when the CPU lacks it). `net` must outlive it.
-  Engine(const Network& net, AccModel model, int8::Isa isa);
+  // Packs the weights for `isa` (qb::Error when the CPU lacks it, or for a 16-bit model other
+  // than pair-wrap without counting). `net` must outlive it.
+  Engine(const Network& net, AccModel model, int8::Isa isa, EngineOptions options = {});
 
   // images: float [N][C][H][W] as the dataset gives them; logits: [N][classes], overwritten.
   // Overflow statistics accumulate over calls.
@@ -40,6 +58,8 @@ class Engine {
   // One entry per conv layer, in order.
   const std::vector<OverflowStats>& stats() const { return stats_; }
   AccModel model() const { return model_; }
+  // Whether stats() holds wrong and max_abs_sum (else only dot_products).
+  bool counts_overflows() const { return !fast16_; }
   int8::Isa isa() const { return isa_; }
 
  private:
@@ -74,9 +94,14 @@ class Engine {
     std::int64_t max_abs_sum = 0;
   };
 
+  // A depthwise conv's exact sums → pair-wrap's results, without counting (fast16_).
+  void depthwise_pair_wrap(std::size_t i, const std::uint8_t* x, int N, std::int32_t* sums);
+
   const Network& net_;
   AccModel model_;
   int8::Isa isa_;
+  bool fast16_ = false;                  // pair-wrap on gemm_acc16, no statistics
+  std::vector<bool> u7_;                 // per layer: its input codes and padding are ≤ 127
   std::vector<int8::Conv2dInt8> convs_;  // per layer (empty for the others)
   std::vector<std::size_t> stat_of_;     // layer index → entry of stats_
   std::vector<OverflowStats> stats_;

@@ -102,7 +102,8 @@ std::vector<nlohmann::json> infer_models(const InferConfig& cfg, std::span<const
   const Network inet = export_network(*net, {qat.method, splits.mean, splits.stddev});
   const std::size_t M = models.size();
   std::deque<Engine> engines;  // one per model (an Engine is not movable)
-  for (const AccModel m : models) engines.emplace_back(inet, m, cfg.isa);
+  for (const AccModel m : models)
+    engines.emplace_back(inet, m, cfg.isa, EngineOptions{cfg.count_overflows});
 
   const Shape s = eval_set.sample_shape();
   const std::size_t per = numel(s), classes = std::size_t(inet.classes);
@@ -173,7 +174,7 @@ std::vector<nlohmann::json> infer_models(const InferConfig& cfg, std::span<const
         j["kind"] = "fp32";
       } else {
         const OverflowStats& st = engine.stats().at(conv);
-        stats_equal = stats_equal && conv < ref_stats.size() &&
+        stats_equal = stats_equal && engine.counts_overflows() && conv < ref_stats.size() &&
                       st.dot_products == ref_stats[conv].dot_products &&
                       st.wrong == ref_stats[conv].wrong &&
                       st.max_abs_sum == ref_stats[conv].max_abs_sum;
@@ -189,34 +190,39 @@ std::vector<nlohmann::json> infer_models(const InferConfig& cfg, std::span<const
                               : l.requant.shift >= 0 ? "shift " + std::to_string(l.requant.shift)
                                                      : "Q31 multiplier per channel";
         j["dot_products"] = st.dot_products;
-        j["wrong"] = st.wrong;
-        j["wrong_fraction"] = st.dot_products ? double(st.wrong) / double(st.dot_products) : 0.0;
-        j["max_abs_sum"] = st.max_abs_sum;
+        if (engine.counts_overflows()) {
+          j["wrong"] = st.wrong;
+          j["wrong_fraction"] = st.dot_products ? double(st.wrong) / double(st.dot_products) : 0.0;
+          j["max_abs_sum"] = st.max_abs_sum;
+        }
       }
       if (!l.note.empty()) j["note"] = l.note;
       layers.push_back(j);
     }
     const double N = double(images);
-    out.push_back(
-        {{"checkpoint", path},
-         {"net", inet.name},
-         {"quantization", q},
-         {"acc", acc_model_name(models[m])},
-         {"isa", int8::isa_name(cfg.isa)},
-         {"threads", num_threads()},
-         {"data", splits.identity},
-         {"split", cfg.split},
-         {"images", images},
-         {"accuracy", correct[m] / N},
-         {"fake_quant_accuracy", fq_correct / N},
-         {"agreement",
-          {{"top1_agree", agree[m]},
-           {"disagreements", images - agree[m]},
-           {"fraction", agree[m] / N}}},
-         {"reference", {{"mismatches", mismatches[m]}, {"overflow_counts_equal", stats_equal}}},
-         {"input", input_json(inet.input)},
-         {"layers", layers},
-         {"images_per_second", engine_seconds[m] > 0 ? N / engine_seconds[m] : 0.0}});
+    out.push_back({{"checkpoint", path},
+                   {"net", inet.name},
+                   {"quantization", q},
+                   {"acc", acc_model_name(models[m])},
+                   {"isa", int8::isa_name(cfg.isa)},
+                   {"threads", num_threads()},
+                   {"data", splits.identity},
+                   {"split", cfg.split},
+                   {"images", images},
+                   {"accuracy", correct[m] / N},
+                   {"fake_quant_accuracy", fq_correct / N},
+                   {"agreement",
+                    {{"top1_agree", agree[m]},
+                     {"disagreements", images - agree[m]},
+                     {"fraction", agree[m] / N}}},
+                   {"overflows_counted", engine.counts_overflows()},
+                   {"reference",
+                    {{"mismatches", mismatches[m]},
+                     {"overflow_counts_equal",
+                      engine.counts_overflows() ? nlohmann::json(stats_equal) : nlohmann::json()}}},
+                   {"input", input_json(inet.input)},
+                   {"layers", layers},
+                   {"images_per_second", engine_seconds[m] > 0 ? N / engine_seconds[m] : 0.0}});
   }
   return out;
 }

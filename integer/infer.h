@@ -29,6 +29,9 @@ struct InferConfig {
   // "test", or "train": the images the quantizers were trained (calibrated) on, where a
   // data-driven overflow certificate (OAQ) is checked.
   std::string split = "test";
+  // false (`--no-stats`): pair-wrap on gemm_acc16's kernels, no overflow statistics (EngineOptions
+  // in integer/engine.h); the simulation still checks every code and logit.
+  bool count_overflows = true;
 };
 
 // Throws qb::Error naming the problem: a file that is not a checkpoint, an FP32 checkpoint, one

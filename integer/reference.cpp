@@ -34,6 +34,13 @@ std::int64_t accumulate(AccModel model, const std::vector<std::int64_t>& product
         acc = model == AccModel::pair_wrap ? wrap16(acc + pair) : acc + pair;
       }
       break;
+    case AccModel::lanes: {  // lane j of each block of 16 products: products 2j and 2j + 1
+      std::int64_t lane[8] = {};
+      for (std::size_t k = 0; k < K; ++k)
+        lane[(k % 16) / 2] = wrap16(lane[(k % 16) / 2] + products[k]);
+      for (std::int64_t l : lane) acc += l;
+      break;
+    }
   }
   return acc;
 }

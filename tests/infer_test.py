@@ -35,7 +35,7 @@ with tempfile.TemporaryDirectory() as tmp:
     ck = os.path.join(tmp, "minmax.h5")
     r = run("train", *quick, "--method", "minmax", "--wbits", "8", "--abits", "8", "--out", ck)
     check("minmax W8A8 training", r.returncode == 0, r.stderr)
-    for acc in ["int32", "wrap", "saturate", "pair-saturate", "pair-wrap"]:
+    for acc in ["int32", "wrap", "saturate", "pair-saturate", "pair-wrap", "lanes"]:
         r = run("infer", ck, "--acc", acc, "--threads", "2", "--test-limit", "200")
         check("infer --acc " + acc + " succeeds", r.returncode == 0, r.stderr)
         if r.returncode != 0:
@@ -60,6 +60,22 @@ with tempfile.TemporaryDirectory() as tmp:
             big = max(l["max_abs_sum"] for l in convs)
             check("wrap overflows when sums exceed int16",
                   big <= 32767 or any(l["wrong"] > 0 for l in convs), out["layers"])
+
+    # --no-stats: pair-wrap on the 16-bit kernels, the same codes as the simulation (which
+    # counted), no overflow statistics; the other 16-bit models refused.
+    r = run("infer", ck, "--acc", "pair-wrap", "--no-stats", "--threads", "2",
+            "--test-limit", "200")
+    check("infer --no-stats succeeds", r.returncode == 0, r.stderr)
+    if r.returncode == 0:
+        out = json.loads(r.stdout)
+        convs = [l for l in out["layers"] if l["kind"] == "int8"]
+        check("--no-stats: no mismatch with the exact simulation",
+              out["reference"]["mismatches"] == 0, out["reference"])
+        check("--no-stats: nothing counted", out["overflows_counted"] is False and
+              out["reference"]["overflow_counts_equal"] is None and
+              all("wrong" not in l and l["dot_products"] > 0 for l in convs), out)
+    silent_refusal("--no-stats with wrap", run("infer", ck, "--acc", "wrap", "--no-stats"),
+                   "accumulator model wrap", "pair-wrap")
 
     # Residual adds, global average pooling and depthwise convolutions, end to end.
     for net, needle in [("resnet20", "residual add, global average pooling"),

@@ -187,6 +187,6 @@ with tempfile.TemporaryDirectory() as tmp:
     bad = write(os.path.join(tmp, "bad.json"), dict(CONFIG, integer={"acc": ["int32", "wrapp"]}))
     refused_with("unknown accumulator model", run("sweep", bad, "--dry-run"),
                  bad + ": integer.acc[1]: unknown accumulator model 'wrapp' (valid: int32, wrap, "
-                 "saturate, pair-saturate, pair-wrap; did you mean 'wrap'?)")
+                 "saturate, pair-saturate, pair-wrap, lanes; did you mean 'wrap'?)")
 
 finish("sweep_integer")

@@ -4,6 +4,8 @@
 // and conv + requantisation against a real-valued computation.
 #include "engine/check.h"
 #include "engine/int8/conv.h"
+#include "engine/int8/im2col.h"
+#include "engine/int8/reference.h"
 #include "engine/int8/requantize.h"
 #include "engine/rng.h"
 #include "tests/int8_isas.h"
@@ -190,6 +192,46 @@ TEST_CASE("every int8 conv path is bit-exact against the reference", "[int8][con
   u7.forward(x, 1, 1, 1, 127, &y);
   CHECK(y == 1 + 4 + 9 + 16);
   CHECK_THROWS_AS(u7.forward(x, 1, 1, 1, 128, &y), Error);
+}
+
+// Accumulator::int16 (gemm_acc16): every path equals im2col + the pair_wrap reference, on
+// fills that overflow 16 bits (255·127 products) and that saturate pairs, whole and by rows.
+TEST_CASE("an int8 conv packed for 16-bit accumulation equals the pair-wrap model",
+          "[int8][conv]") {
+  std::uint64_t seed = 900;
+  std::size_t differs_from_exact = 0;
+  for (Isa isa : test::runnable_isas("int8 conv acc16"))
+    for (const Case& c : kCases)
+      for (const Fill f : {Fill::random, Fill::extremes, Fill::max_pos, Fill::narrow}) {
+        Rng rng(++seed);
+        const auto x = make_x(std::size_t(c.N) * c.H * c.W * c.C_in, f, rng);
+        const auto w = make_w(std::size_t(c.C_out) * c.g.kh * c.g.kw * c.C_in, f, rng);
+        const std::uint8_t z = f == Fill::random ? 3 : 255;
+        const int Ho = c.g.out_h(c.H), Wo = c.g.out_w(c.W), K = c.g.kh * c.g.kw * c.C_in;
+        const std::int64_t M = std::int64_t(c.N) * Ho * Wo;
+        std::vector<std::uint8_t> columns(std::size_t(M) * K);
+        im2col({x.data(), c.H, c.W, c.C_in, z, c.g, Ho, Wo}, 0, M, columns.data(), K);
+        std::vector<std::int32_t> want(std::size_t(M) * c.C_out), exact(want.size());
+        gemm_acc16_ref(Acc16::pair_wrap, int(M), c.C_out, K, columns.data(), K, w.data(), K,
+                       want.data(), c.C_out, false);
+        conv2d_ref(x.data(), c.N, c.H, c.W, c.C_in, z, w.data(), c.C_out, 1, c.g, exact.data());
+        differs_from_exact += want != exact;
+        Conv2dInt8 conv(w.data(), c.C_in, c.C_out, c.g, isa, Activations::any, Accumulator::int16);
+        CHECK(conv.accumulator() == Accumulator::int16);
+        std::vector<std::int32_t> got(want.size() + 1, -7);
+        conv.forward(x.data(), c.N, c.H, c.W, z, got.data());
+        INFO(isa_name(isa) << " N " << c.N << " H " << c.H << " W " << c.W << " C_in " << c.C_in
+                           << " C_out " << c.C_out << " k " << c.g.kh << "x" << c.g.kw << " fill "
+                           << int(f));
+        CHECK(std::equal(want.begin(), want.end(), got.begin()));
+        CHECK(got.back() == -7);
+        const std::int64_t r0 = M / 3, r1 = std::max(r0, M - 1);
+        std::vector<std::int32_t> part(std::size_t(r1 - r0) * c.C_out);
+        std::vector<std::uint8_t> scratch;
+        conv.forward_rows(x.data(), c.N, c.H, c.W, z, r0, r1, part.data(), scratch);
+        CHECK(std::equal(part.begin(), part.end(), want.begin() + r0 * c.C_out));
+      }
+  CHECK(differs_from_exact > 0);  // the fills did overflow
 }
 
 TEST_CASE("int8 conv stays exact across im2col blocks and at large K", "[int8][conv]") {

@@ -123,7 +123,8 @@ TEST_CASE("oaq E.10: full sums, MNN's lanes and x86 pairs disagree", "[oaq]") {
   CHECK(acc::pair_wrap_sum(p127, w127, 2) == 32258);
 }
 
-TEST_CASE("oaq: wrap and pair-wrap count what engine/int8's reference models count", "[oaq]") {
+TEST_CASE("oaq: wrap, pair-wrap and lanes count what engine/int8's reference models count",
+          "[oaq]") {
   Rng rng(11);
   const int M = 40, N = 3, K = 37;
   std::vector<std::uint8_t> a8(M * K);
@@ -139,9 +140,19 @@ TEST_CASE("oaq: wrap and pair-wrap count what engine/int8's reference models cou
                                                  w8.data(), K, out.data(), N, true);
   const std::int64_t pair = int8::gemm_acc16_ref(int8::Acc16::pair_wrap, M, N, K, a8.data(), K,
                                                  w8.data(), K, out.data(), N, true);
+  // lanes: integer/'s `lanes` model is engine/int8's, which must be lanes_sum dot by dot.
+  const std::int64_t lanes = int8::gemm_acc16_ref(int8::Acc16::lanes, M, N, K, a8.data(), K,
+                                                  w8.data(), K, out.data(), N, true);
+  std::size_t same = 0;
+  for (int m = 0; m < M; ++m)
+    for (int n = 0; n < N; ++n)
+      same += out[m * N + n] == acc::lanes_sum(a.data() + m * K, w.data() + n * K, K);
+  CHECK(same == std::size_t(M * N));
   CHECK(wrap > 0);
+  CHECK(lanes > 0);
   CHECK(c.wrong_under(acc::Model::wrap) == wrap);
   CHECK(c.wrong_under(acc::Model::pair_wrap) == pair);
+  CHECK(c.wrong_under(acc::Model::lanes) == lanes);
 }
 
 TEST_CASE("oaq controller, paper rule: alpha grows by min(lambda ln(1 + No/N), dmax)", "[oaq]") {

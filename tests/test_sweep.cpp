@@ -224,7 +224,7 @@ TEST_CASE("the integer option names accumulator models and leaves cell keys alon
   j["integer"] = {{"acc", {"int32", "wrapp"}}};
   CHECK(problems(j) ==
         "integer.acc[1]: unknown accumulator model 'wrapp' (valid: int32, wrap, saturate, "
-        "pair-saturate, pair-wrap; did you mean 'wrap'?)");
+        "pair-saturate, pair-wrap, lanes; did you mean 'wrap'?)");
   j["integer"] = {{"acc", 16}};
   CHECK(problems(j) == "integer.acc: expected string, got number");
   j["integer"] = {{"acc", {"saturate", 16}}};
@@ -250,7 +250,8 @@ TEST_CASE("every accumulator model has its integer summary columns", "[sweep]") 
   for (const auto& row : integer::kAccModelRows) {
     std::string model(row.name);
     std::replace(model.begin(), model.end(), '-', '_');
-    for (const char* quantity : {"int_acc_", "int_agree_", "int_wrong_", "int_mismatch_"}) {
+    for (const char* quantity :
+         {"int_acc_", "int_agree_", "int_wrong_", "int_rate_", "int_mismatch_"}) {
       const exp::ResultsColumn* col = exp::kResultsColumns.find(quantity + model);
       REQUIRE(col);
       CHECK(col->type == exp::ColumnType::real);

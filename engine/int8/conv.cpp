@@ -94,7 +94,7 @@ void conv2d_ref(const std::uint8_t* x, int N, int H, int W, int C_in, std::uint8
 }
 
 Conv2dInt8::Conv2dInt8(const std::int8_t* w, int C_in, int C_out, const ConvGeometry& g, Isa isa,
-                       Activations act)
+                       Activations act, Accumulator acc)
     : g_(g), C_in_(C_in), C_out_(C_out), isa_(isa) {
   check_geometry(g);
   QB_CHECK_GT(C_in, 0);
@@ -104,7 +104,7 @@ Conv2dInt8::Conv2dInt8(const std::int8_t* w, int C_in, int C_out, const ConvGeom
     throw error("int8 conv: K = kh·kw·C_in = ", K, " exceeds ", kMaxK,
                 " (int32 sums would no longer be exact)");
   // Throws when the CPU lacks isa.
-  packed_ = PackedWeights(w, C_out, int(K), int(K), isa, Accumulator::int32, act);
+  packed_ = PackedWeights(w, C_out, int(K), int(K), isa, acc, act);
   wsum_.assign(C_out, 0);
   for (int co = 0; co < C_out; ++co)
     for (std::int64_t k = 0; k < K; ++k) wsum_[co] += w[co * K + k];
@@ -181,7 +181,7 @@ void Conv2dInt8::forward_rows(const std::uint8_t* x, int N, int H, int W, std::u
   if (is_direct(g_)) {  // the input already is the M×K matrix
     for (std::int64_t b0 = r0; b0 < r1; b0 += INT_MAX / 2) {
       const std::int64_t rows = std::min<std::int64_t>(INT_MAX / 2, r1 - b0);
-      gemm(x + b0 * C_in_, C_in_, int(rows), packed_, y + (b0 - r0) * C_out_, C_out_);
+      multiply(x + b0 * C_in_, C_in_, int(rows), y + (b0 - r0) * C_out_);
     }
     return;
   }
@@ -201,8 +201,15 @@ void Conv2dInt8::forward_rows(const std::uint8_t* x, int N, int H, int W, std::u
   for (std::int64_t b0 = r0; b0 < r1; b0 += block) {
     const std::int64_t rows = std::min(block, r1 - b0);
     im2col({x, H, W, C_in_, z, g_, Ho, Wo}, b0, b0 + rows, columns.data(), K);
-    gemm(columns.data(), K, int(rows), packed_, y + (b0 - r0) * C_out_, C_out_);
+    multiply(columns.data(), K, int(rows), y + (b0 - r0) * C_out_);
   }
+}
+
+void Conv2dInt8::multiply(const std::uint8_t* A, int lda, int M, std::int32_t* y) const {
+  if (packed_.accumulator() == Accumulator::int16)
+    gemm_acc16(A, lda, M, packed_, y, C_out_);
+  else
+    gemm(A, lda, M, packed_, y, C_out_);
 }
 
 void Conv2dInt8::forward_depthwise(const std::uint8_t* x, int N, int H, int W, std::uint8_t z,

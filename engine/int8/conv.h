@@ -30,6 +30,9 @@
 //    (used for every ISA from avx2 up) widens to int16 and accumulates in int32, the scalar
 //    one does the same one channel at a time. Rows (image, output row) are split across
 //    OpenMP's threads.
+//  * groups = 1 with Accumulator::int16: the same paths on gemm_acc16's kernels (the patches
+//    fused on AVX2 and up, im2col + gemm_acc16_ref's pair_wrap on scalar): not exact but equal to
+//    the pair_wrap model of reference.h, which tests/test_int8_conv.cpp checks.
 #pragma once
 
 #include "engine/int8/gemm.h"
@@ -66,8 +69,10 @@ class Conv2dInt8 {
   // groups = 1, w [C_out][kh][kw][C_in]; K = kh·kw·C_in ≤ kMaxK. Throws qb::Error when the
   // CPU lacks `isa`. Activations::u7 promises inputs and zero point ≤ 127 (activations of 7
   // bits or fewer), which lets the GEMM run its vpmaddubsw kernels exactly (gemm.h).
+  // Accumulator::int16 runs gemm_acc16 instead: y then holds the `pair_wrap` result of each dot
+  // product (reference.h), not the exact sum — what an overflow-aware network is run with.
   Conv2dInt8(const std::int8_t* w, int C_in, int C_out, const ConvGeometry& g, Isa isa = best_isa(),
-             Activations act = Activations::any);
+             Activations act = Activations::any, Accumulator acc = Accumulator::int32);
   // Depthwise (one filter per channel, multiplier 1), w [kh][kw][C].
   static Conv2dInt8 depthwise(const std::int8_t* w, int C, const ConvGeometry& g,
                               Isa isa = best_isa());
@@ -94,11 +99,15 @@ class Conv2dInt8 {
   int C_in() const { return C_in_; }
   int C_out() const { return C_out_; }
   bool is_depthwise() const { return depthwise_; }
+  // int32 (exact sums) or int16 (gemm_acc16's pair_wrap); always int32 for depthwise.
+  Accumulator accumulator() const { return packed_.accumulator(); }
   Isa isa() const { return isa_; }
   const ConvGeometry& geometry() const { return g_; }
 
  private:
   void forward_gemm(const std::uint8_t* x, int N, int H, int W, std::uint8_t z, std::int32_t* y);
+  // y (ldc C_out) = A·Wᵀ by gemm or gemm_acc16, as the weights were packed.
+  void multiply(const std::uint8_t* A, int lda, int M, std::int32_t* y) const;
   void forward_depthwise(const std::uint8_t* x, int N, int H, int W, std::uint8_t z,
                          std::int32_t* y) const;
 

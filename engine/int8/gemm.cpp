@@ -162,8 +162,8 @@ void gemm(const std::int8_t* A, int lda, int M, const PackedWeights& W, std::int
 
 void detail::gemm_patches(const Patches& p, std::int64_t first, int rows, const PackedWeights& W,
                           std::int32_t* C, int ldc) {
-  check_args(W.K(), rows, W, ldc, Accumulator::int32);
-  QB_CHECK(W.isa() != Isa::scalar);  // the reference kernel reads a matrix
+  check_args(W.K(), rows, W, ldc, W.accumulator());  // gemm's product or gemm_acc16's
+  QB_CHECK(W.isa() != Isa::scalar);                  // the reference kernel reads a matrix
   QB_CHECK_EQ(std::int64_t(p.g.kh) * p.g.kw * p.C, W.K());
   if (rows == 0) return;
   detail::GemmArgs args{nullptr, false, W.K(), &W, C, ldc};

@@ -49,8 +49,8 @@ extern const GemmKernel avx512bw_narrow_gemm;
 extern const GemmKernel avx512vnni_gemm;
 
 // Rows [first, first + rows) of the product of p's patch matrix and W (packed for an ISA above
-// scalar, Accumulator::int32, K = kh·kw·C) into C (ldc; row first at C), on the calling
-// thread.
+// scalar, K = kh·kw·C) into C (ldc; row first at C), on the calling thread: exact sums for
+// Accumulator::int32, gemm_acc16's pair_wrap results for Accumulator::int16.
 void gemm_patches(const Patches& p, std::int64_t first, int rows, const PackedWeights& W,
                   std::int32_t* C, int ldc);
 

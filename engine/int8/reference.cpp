@@ -60,6 +60,15 @@ std::int32_t dot_model(Acc16 model, int K, const AT* a, const std::int8_t* w) {
         acc = wrap16(acc + sat16(pair));
       }
       break;
+    case Acc16::lanes: {
+      std::int32_t lane[8] = {};
+      for (int k = 0; k < K; ++k) {
+        std::int32_t& l = lane[(k % 16) / 2];
+        l = wrap16(l + std::int32_t(a[k]) * w[k]);
+      }
+      for (std::int32_t l : lane) acc += l;
+      break;
+    }
   }
   return acc;
 }

@@ -18,6 +18,11 @@
 //                  addition is associative, so the order the pairs are added in does not
 //                  matter. Equal to `wrap` whenever no pair saturates, e.g. for activations
 //                  ≤ 127: |pair| ≤ 2·127·128 = 32512)
+//   lanes          MNN's ARM kernel (…_16x4_Unit_FAST, research note C.3): in each block of 16
+//                  consecutive k, lane j (0..7) adds products 2j and 2j+1 modulo 2^16; the 8
+//                  lanes are widened and summed in int32 at the end. Neither full-sum model
+//                  implies it, nor it them (note E.10); methods/accumulation.h's lanes_sum is
+//                  the same definition, the one OAQ certifies
 // With `count`, the model functions return how many of the M·N dot products differ from the
 // exact sum (the exact sum is computed alongside); without it they return 0.
 #pragma once
@@ -36,12 +41,13 @@ void gemm_ref(int M, int N, int K, const std::uint8_t* A, int lda, const std::in
 void gemm_ref(int M, int N, int K, const std::int8_t* A, int lda, const std::int8_t* W, int ldw,
               std::int32_t* C, int ldc);
 
-enum class Acc16 { wrap, saturate, pair_saturate, pair_wrap };
+enum class Acc16 { wrap, saturate, pair_saturate, pair_wrap, lanes };
 
 inline constexpr Named<Acc16> kAcc16Rows[] = {{"wrap", Acc16::wrap},
                                               {"saturate", Acc16::saturate},
                                               {"pair-saturate", Acc16::pair_saturate},
-                                              {"pair-wrap", Acc16::pair_wrap}};
+                                              {"pair-wrap", Acc16::pair_wrap},
+                                              {"lanes", Acc16::lanes}};
 inline constexpr NameTable<Named<Acc16>> kAcc16Models{"16-bit accumulation model", kAcc16Rows};
 
 // The shape checks gemm_s16 and gemm_s16_ref share (non-negative sizes, leading dimensions
@@ -57,7 +63,7 @@ void gemm_s16_ref(int M, int N, int K, const std::int16_t* A, int lda, const std
 const char* acc16_name(Acc16 model);
 Acc16 parse_acc16(std::string_view name);  // throws qb::Error
 
-// C receives the model's result (within int16 for wrap and saturate).
+// C receives the model's result (within int16 for wrap, saturate and pair_wrap).
 std::int64_t gemm_acc16_ref(Acc16 model, int M, int N, int K, const std::uint8_t* A, int lda,
                             const std::int8_t* W, int ldw, std::int32_t* C, int ldc, bool count);
 std::int64_t gemm_acc16_ref(Acc16 model, int M, int N, int K, const std::int8_t* A, int lda,
