@@ -28,6 +28,9 @@ Run add_infer(CLI::App& app) {
   cmd->add_option("--split", cfg->split,
                   "Images: test, or train (the data the quantizers were calibrated on)")
       ->capture_default_str();
+  cmd->add_flag("--explain", cfg->explain,
+                "Trace each image the integer and fake-quant networks classify differently to "
+                "the first code that differs");
   return [cfg, isa] {
     cfg->isa = isa->empty() ? int8::best_isa() : int8::kIsas.parse(*isa, "--isa").value;
     Progress progress(stderr);

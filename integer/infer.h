@@ -29,6 +29,9 @@ struct InferConfig {
   // "test", or "train": the images the quantizers were trained (calibrated) on, where a
   // data-driven overflow certificate (OAQ) is checked.
   std::string split = "test";
+  // Each image whose top-1 differs from the fake-quant network's is traced to the first code
+  // that differs (integer/explain.h): the output's `explained` list.
+  bool explain = false;
 };
 
 // Throws qb::Error naming the problem: a file that is not a checkpoint, an FP32 checkpoint, one
