@@ -113,7 +113,7 @@ nlohmann::json explain_image(const Network& net, const Recorders& rec, const Tra
   for (std::size_t i = 0; i + 1 < net.layers.size(); ++i) {
     const Layer& l = net.layers[i];
     const Layer& next = net.layers[i + 1];
-    if (l.kind != Layer::Kind::conv || l.logits || l.depthwise) continue;
+    if (l.kind != Layer::Kind::conv || l.logits) continue;
     const RecordingQuantizer* q = rec.at(next.name);
     if (next.kind == Layer::Kind::maxpool || !q)
       return {{"layer", l.name}, {"note", "not traced: no input quantizer follows this layer"}};
@@ -132,25 +132,29 @@ nlohmann::json explain_image(const Network& net, const Recorders& rec, const Tra
           const int int_code = codes[(std::size_t(y) * W + x) * C + c];
           if (fq_code == int_code) continue;
           if (differ++) continue;
-          const std::uint8_t* in = i == 0 ? image_codes.data() : trace.codes[i - 1].data();
-          const Unrounded u = integer_value(l, trace, in, k, y, x, c);
-          const long double fq_value = fq_in[nchw] / r.scale + r.zero_point;
-          const long double boundary = std::floor(u.value) + 0.5L;
           first = {{"channel", c},
                    {"y", y},
                    {"x", x},
                    {"fake_quant_code", fq_code},
-                   {"integer_code", int_code},
-                   {"fake_quant_value", double(fq_value)},
-                   {"fake_quant_input", fq_in[nchw]},  // x itself, float32
-                   {"scale", r.scale},
-                   // what minmax's rint(x / s) sees: the quotient rounded to float32
-                   {"fake_quant_quotient", fq_in[nchw] / float(r.scale) + r.zero_point},
-                   {"integer_value", double(u.value)},
-                   {"difference", double(fq_value - u.value)},
-                   {"integer_distance_to_boundary", double(std::fabs(u.value - boundary))},
-                   {"integer_error_bound", double(u.bound)},
-                   {"tie", u.tie}};
+                   {"integer_code", int_code}};
+          if (l.depthwise) {  // dot() sums dense windows only
+            first["note"] = "a depthwise conv: values before rounding not computed";
+            continue;
+          }
+          const std::uint8_t* in = i == 0 ? image_codes.data() : trace.codes[i - 1].data();
+          const Unrounded u = integer_value(l, trace, in, k, y, x, c);
+          const long double fq_value = fq_in[nchw] / r.scale + r.zero_point;
+          const long double boundary = std::floor(u.value) + 0.5L;
+          first.update({{"fake_quant_value", double(fq_value)},
+                        {"fake_quant_input", fq_in[nchw]},  // x itself, float32
+                        {"scale", r.scale},
+                        // what minmax's rint(x / s) sees: the quotient rounded to float32
+                        {"fake_quant_quotient", fq_in[nchw] / float(r.scale) + r.zero_point},
+                        {"integer_value", double(u.value)},
+                        {"difference", double(fq_value - u.value)},
+                        {"integer_distance_to_boundary", double(std::fabs(u.value - boundary))},
+                        {"integer_error_bound", double(u.bound)},
+                        {"tie", u.tie}});
         }
     if (differ) return {{"layer", l.name}, {"codes_differ", differ}, {"first", first}};
   }

@@ -13,6 +13,8 @@
 // further from the rounding boundary than that bound, the integer code is the correctly
 // rounded one and the float network's own rounding error (float32 summation, its scale
 // arithmetic) put its value across the boundary; `tie` marks an integer value exactly at one.
+// A depthwise conv's differing code is reported without the values; a conv followed by max
+// pooling (LeNet-5) is not traced (the pool's input has no quantizer), and says so.
 #pragma once
 
 #include "integer/engine.h"

@@ -46,7 +46,7 @@ def explain(ck):
         check("--explain: an entry traced", e["fake_quant_top1"] != e["integer_top1"] and
               ("first" in d and d["codes_differ"] >= 1 or "note" in d), e)
         f = d.get("first")
-        if not f:
+        if not f or "note" in f:
             continue
         fq, iq = f["fake_quant_code"], f["integer_code"]
         fv, iv = f["fake_quant_value"], f["integer_value"]
