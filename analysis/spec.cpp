@@ -53,9 +53,9 @@ namespace {
 
 using exp::JsonReader;
 
-const std::vector<std::string> kFilterKeys = {
-    "label", "method", "options", "first_last", "granularity", "init", "wbits", "abits", "gbits",
-    "metric"};
+const std::vector<std::string> kFilterKeys = {"label",       "method", "options", "first_last",
+                                              "granularity", "init",   "wbits",   "abits",
+                                              "gbits",       "metric"};
 const std::vector<std::string> kSpecKeys = {"schema", "name",     "title", "network", "dataset",
                                             "metric", "baseline", "rows",  "columns", "precision"};
 

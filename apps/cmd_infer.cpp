@@ -32,6 +32,9 @@ Run add_infer(CLI::App& app) {
   cmd->add_flag("--no-stats", *no_stats,
                 "Count no overflows: pair-wrap then runs on the 16-bit kernels (gemm_acc16), "
                 "the speed OAQ is for; the other 16-bit models are refused");
+  cmd->add_flag("--explain", cfg->explain,
+                "Trace each image the integer and fake-quant networks classify differently to "
+                "the first code that differs");
   return [cfg, isa, no_stats] {
     cfg->count_overflows = !*no_stats;
     cfg->isa = isa->empty() ? int8::best_isa() : int8::kIsas.parse(*isa, "--isa").value;

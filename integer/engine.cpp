@@ -127,6 +127,9 @@ Engine::Engine(const Network& net, AccModel model, int8::Isa isa, EngineOptions 
     // k·C_out): requantize_rows indexes it in place, nothing to replicate.
     const Requant& r = l.requant;
     QB_CHECK(r.bias_ld == 0 || r.bias_ld == l.C_out);
+    // Checked once here, not by every requantisation call (OutputParams::fine_bias_checked).
+    if (!int8::fine_bias_in_range(r.bias.data(), r.bias.size()))
+      throw error("layer ", l.name, ": a fine bias outside (-2^61, 2^61)");
     RowGroup& g = groups_[i];
     g.k = 16 / std::gcd(l.C_out, 16);
     for (int j = 0; j < g.k; ++j) {
@@ -186,6 +189,7 @@ void Engine::conv(std::size_t i, const std::uint8_t* x, const std::uint8_t* shor
     int8::OutputParams out{r.zero_point, r.lo, r.hi};
     out.fine_bias = r.bias.data();
     out.fine_bias_ld = r.bias_ld;
+    out.fine_bias_checked = true;  // by the constructor
     const std::int32_t* a = acc + std::size_t(n) * rows * l.C_out;
     std::uint8_t* yn = y.data() + std::size_t(n) * rows * l.C_out;
     if (r.shift >= 0)
@@ -211,6 +215,7 @@ void Engine::requantize_rows(std::size_t i, const std::int32_t* sums, std::int64
     int8::OutputParams o{r.zero_point, r.lo, r.hi};
     o.fine_bias = bias;
     o.fine_bias_ld = ld;
+    o.fine_bias_checked = true;  // by the constructor
     if (r.shift >= 0)
       int8::requantize_shift(s, n, m, n, r.shift, o, out, n, isa_);
     else

@@ -7,6 +7,7 @@
 #include "engine/parallel.h"
 #include "engine/train.h"
 #include "integer/engine.h"
+#include "integer/explain.h"
 #include "integer/export.h"
 #include "integer/reference.h"
 #include "methods/qat.h"
@@ -92,7 +93,8 @@ std::vector<nlohmann::json> infer_models(const InferConfig& cfg, std::span<const
 
   auto net = make_network(config.at("net").get<std::string>(), eval_set.sample_shape(),
                           eval_set.num_classes, config.at("width").get<float>());
-  make_qat(qat).attach(*net);
+  Recorders recorders;  // the fake-quant activations, when asked to explain disagreements
+  make_qat(qat, cfg.explain ? recorders.wrap() : InputQuantizerWrap{}).attach(*net);
   try {
     load_weights(*net, ck, /*skip_quantizer_params=*/false);
     net->load_hook_states(nlohmann::json::parse(ck.strings.at("hooks")));
@@ -113,6 +115,9 @@ std::vector<nlohmann::json> infer_models(const InferConfig& cfg, std::span<const
   std::vector<ReferenceRun> ref;
   std::vector<double> logits;
   std::vector<std::size_t> fq_top;
+  std::vector<nlohmann::json> explained(M, nlohmann::json::array());
+  std::vector<std::uint8_t> image_codes;
+  std::vector<float> image_float;
   Trace trace;
   Tensor batch;
   for (std::size_t begin = 0; begin < images; begin += cfg.batch) {
@@ -127,6 +132,9 @@ std::vector<nlohmann::json> infer_models(const InferConfig& cfg, std::span<const
       fq_correct += fq_top[k] == eval_set.labels[begin + k];
     }
     reference_forward(inet, models, batch.data(), int(n), ref);
+    if (cfg.explain)
+      quantize_image(inet.input, batch.data(), int(n), int(s[0]), int(s[1]), int(s[2]), image_codes,
+                     image_float);
     for (std::size_t m = 0; m < M; ++m) {
       const auto t0 = std::chrono::steady_clock::now();
       engines[m].forward(batch.data(), int(n), logits, &trace);
@@ -138,6 +146,13 @@ std::vector<nlohmann::json> infer_models(const InferConfig& cfg, std::span<const
         const std::size_t top = argmax(logits.data() + k * classes, int(classes));
         correct[m] += top == eval_set.labels[begin + k];
         agree[m] += top == fq_top[k];
+        if (cfg.explain && top != fq_top[k])
+          explained[m].push_back(
+              {{"image", begin + k},
+               {"label", eval_set.labels[begin + k]},
+               {"fake_quant_top1", fq_top[k]},
+               {"integer_top1", top},
+               {"first_difference", explain_image(inet, recorders, trace, image_codes, int(k))}});
         bool same =
             std::equal(logits.begin() + long(k * classes), logits.begin() + long((k + 1) * classes),
                        ref_logits.begin() + long(k * classes));
@@ -223,6 +238,7 @@ std::vector<nlohmann::json> infer_models(const InferConfig& cfg, std::span<const
                    {"input", input_json(inet.input)},
                    {"layers", layers},
                    {"images_per_second", engine_seconds[m] > 0 ? N / engine_seconds[m] : 0.0}});
+    if (cfg.explain) out.back()["explained"] = std::move(explained[m]);
   }
   return out;
 }

@@ -32,6 +32,9 @@ struct InferConfig {
   // false (`--no-stats`): pair-wrap on gemm_acc16's kernels, no overflow statistics (EngineOptions
   // in integer/engine.h); the simulation still checks every code and logit.
   bool count_overflows = true;
+  // Each image whose top-1 differs from the fake-quant network's is traced to the first code
+  // that differs (integer/explain.h): the output's `explained` list.
+  bool explain = false;
 };
 
 // Throws qb::Error naming the problem: a file that is not a checkpoint, an FP32 checkpoint, one

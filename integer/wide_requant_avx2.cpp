@@ -97,41 +97,19 @@ QB_AVX2 inline void four(const WideAvx2& k, int c, const std::int32_t* a, const 
 
 QB_AVX2 void wide_rows_avx2(const WideAvx2& k, const Layer& l, const std::int32_t* acc,
                             const std::uint8_t* shortcut, std::int64_t r0, std::int64_t r1,
-                            std::uint8_t* y, const ScalarChannel& scalar) {
+                            std::uint8_t* y, const WideScalar& scalar) {
   const Shortcut& s = l.shortcut;
-  const Requant& rq = l.requant;
-  const int C = l.C_out, lo = rq.lo, hi = rq.hi;
+  const int lo = l.requant.lo, hi = l.requant.hi, offset = s.channel_offset;
   const int base = k.even_floor + l.requant.zero_point;
-  const bool has_sc = s.from >= 0;
-  const int c0 = has_sc ? std::clamp(s.channel_offset, 0, C) : 0;
-  const int c1 = has_sc ? std::clamp(s.channel_offset + s.C, c0, C) : 0;
-  const std::int64_t plane = std::int64_t(l.Ho) * l.Wo;
-  std::int64_t n = r0 / plane;
-  int oy = int(r0 % plane / l.Wo), ox = int(r0 % l.Wo);
-  for (std::int64_t r = r0; r < r1; ++r) {
-    const std::int32_t* a = acc + (r - r0) * C;
-    const std::int64_t* bias = rq.bias.data() + (std::int64_t(oy) * l.Wo + ox) * rq.bias_ld;
-    std::uint8_t* out = y + r * C;
-    const std::uint8_t* sc =  // the shortcut's pixel (option A: subsampled)
-        has_sc ? shortcut + ((n * s.H + oy * s.stride) * s.W + ox * s.stride) * s.C : nullptr;
-    // Three runs of channels — before, under and after the shortcut — each four at a time,
-    // then one at a time.
-    auto run = [&](int b, int e, bool with_sc) {
-      int c = b;
-      for (; c + 4 <= e; c += 4)
-        four(k, c, a, bias, with_sc ? sc + (c - s.channel_offset) : nullptr, s.zero_point, base, lo,
-             hi, out);
-      for (; c < e; ++c)
-        out[c] = scalar(c, a[c], with_sc ? int(sc[c - s.channel_offset]) : -1, bias[c]);
-    };
-    run(0, c0, false);
-    if (c1 > c0) run(c0, c1, true);
-    run(std::max(c0, c1), C, false);
-    if (++ox == l.Wo) {
-      ox = 0;
-      if (++oy == l.Ho) oy = 0, ++n;
-    }
-  }
+  // Each run of channels four at a time, then one at a time.
+  walk_pixels(l, acc, shortcut, r0, r1, y, [&](const WidePixel& p, int b, int e, bool with_sc) {
+    int c = b;
+    for (; c + 4 <= e; c += 4)
+      four(k, c, p.sums, p.bias, with_sc ? p.shortcut + (c - offset) : nullptr, s.zero_point, base,
+           lo, hi, p.out);
+    for (; c < e; ++c)
+      p.out[c] = scalar(c, p.sums[c], with_sc ? int(p.shortcut[c - offset]) : -1, p.bias[c]);
+  });
 }
 
 }  // namespace qb::integer::detail

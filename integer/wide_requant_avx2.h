@@ -3,9 +3,9 @@
 #pragma once
 
 #include "integer/network.h"
+#include "integer/wide_requant.h"
 
 #include <cstdint>
-#include <functional>
 #include <vector>
 
 namespace qb::integer::detail {
@@ -18,13 +18,10 @@ struct WideAvx2 {
   std::vector<std::int64_t> m_acc, m_sc, lower, upper, round_add, odd, shift;
 };
 
-// The scalar result of channel c from its sum, shortcut code (−1: none) and fine bias, for the
-// channels left over when a run is not a multiple of four.
-using ScalarChannel =
-    std::function<std::uint8_t(int c, std::int32_t sum, int shortcut_code, std::int64_t bias)>;
-
+// wide_requantize_rows on AVX2; `scalar` computes the channels left over when a run is not a
+// multiple of four.
 void wide_rows_avx2(const WideAvx2& k, const Layer& l, const std::int32_t* acc,
                     const std::uint8_t* shortcut, std::int64_t r0, std::int64_t r1, std::uint8_t* y,
-                    const ScalarChannel& scalar);
+                    const WideScalar& scalar);
 
 }  // namespace qb::integer::detail

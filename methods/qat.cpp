@@ -33,7 +33,7 @@ QatConfig qat_config_from_json(const nlohmann::json& j) {
   return c;
 }
 
-TrainExtensions make_qat(const QatConfig& c) {
+TrainExtensions make_qat(const QatConfig& c, InputQuantizerWrap wrap_input) {
   std::shared_ptr<Method> method = make_method(c.method);
   for (int bits : {c.settings.wbits, c.settings.abits, c.settings.gbits})
     if (bits < 1 || bits > 32) throw key_error("bits", "expected 1..32, got ", bits);
@@ -47,13 +47,13 @@ TrainExtensions make_qat(const QatConfig& c) {
   // The network the quantizers were attached to, for the per-epoch hook (the trainer owns it
   // and outlives every callback).
   auto attached = std::make_shared<Network*>(nullptr);
-  ext.attach = [method, settings = c.settings, attached](Network& net) {
+  ext.attach = [method, settings = c.settings, attached, wrap_input](Network& net) {
     *attached = &net;
     if (method->fold_bn()) net.fold_batchnorm();
     for (Layer* l : net.hookable_layers()) {
       const LayerQuantizers q = method->make_layer(l->info(), settings);
       if (q.weight) l->set_hook(HookSlot::weight, q.weight);
-      if (q.input) l->set_hook(HookSlot::input, q.input);
+      if (q.input) l->set_hook(HookSlot::input, wrap_input ? wrap_input(q.input) : q.input);
       if (q.grad) l->set_hook(HookSlot::grad, q.grad);
     }
   };

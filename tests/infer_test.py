@@ -5,7 +5,7 @@ JSON fields present); ResNet-20 and MobileNet-tiny (residual adds, global averag
 depthwise convolutions) with no mismatch; and the refusals: an FP32 checkpoint, a checkpoint without quantizer
 state, a truncated and a corrupted HDF5 file, an unknown --acc, a method export cannot
 represent. Each refusal: one line on stderr naming the problem, non-zero exit, nothing on
-stdout. Run by CTest:
+stdout. `--explain` on ResNet-20 traces each disagreement to a differing code. Run by CTest:
     tests/infer_test.py build/qbench
 """
 import json
@@ -27,6 +27,35 @@ def run(*args):
 def silent_refusal(name, result, *needles):
     refused(name, result, *needles)
     check(name + " writes nothing on stdout", result.stdout == "", repr(result.stdout))
+
+
+def explain(ck):
+    """--explain: each disagreement traced to the first code that differs, its two values
+    before rounding (the same quantity computed in float and in integers: close together,
+    each on its own side of the rounding boundary its code says)."""
+    r = run("infer", ck, "--threads", "2", "--test-limit", "300", "--explain")
+    check("infer --explain succeeds", r.returncode == 0, r.stderr)
+    if r.returncode != 0:
+        return
+    out = json.loads(r.stdout)
+    explained = out["explained"]
+    check("--explain: one entry per disagreement",
+          len(explained) == out["agreement"]["disagreements"] and explained, out["agreement"])
+    for e in explained:
+        d = e["first_difference"]
+        check("--explain: an entry traced", e["fake_quant_top1"] != e["integer_top1"] and
+              ("first" in d and d["codes_differ"] >= 1 or "note" in d), e)
+        f = d.get("first")
+        if not f or "note" in f:
+            continue
+        fq, iq = f["fake_quant_code"], f["integer_code"]
+        fv, iv = f["fake_quant_value"], f["integer_value"]
+        check("--explain: the codes differ, the values are close", fq != iq and abs(fv - iv) < 0.5,
+              e)
+        # Each code is its value rounded, unless clamped (ReLU's zero point, 255).
+        for code, value in [(fq, fv), (iq, iv)]:
+            check("--explain: a code is its value rounded",
+                  abs(code - value) <= 0.5 + 1e-6 or value < code or code == 255, e)
 
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -93,6 +122,9 @@ with tempfile.TemporaryDirectory() as tmp:
             check(net + ": pooled (and added) in one requantisation",
                   any(l.get("requantisation", "").startswith(needle) for l in out["layers"]),
                   out["layers"])
+            check(net + ": no 'explained' list without --explain", "explained" not in out)
+            if net == "resnet20":
+                explain(ck_net)
             if net == "mobilenet_tiny":
                 check(net + ": depthwise layers", sum(l.get("depthwise", False)
                                                        for l in out["layers"]) == 5, out["layers"])

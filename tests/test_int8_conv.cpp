@@ -73,6 +73,8 @@ const Case kCases[] = {
     {2, 2, 3, 3, 4, ConvGeometry::square(5, 1, 3)},    // the window mostly in padding
     {1, 3, 3, 1, 1, geo(3, 3, 1, 1, 0, 0, 0, 0)},      // one output pixel
     {2, 28, 28, 1, 6, ConvGeometry::square(5, 1, 2)},  // LeNet-5's first conv: 1- to 5-byte runs
+    {2, 6, 7, 8, 5, geo(3, 2, 1, 2, 1, 1, 0, 0)},      // kw·C_in = 16: images padded beforehand
+    {1, 5, 6, 17, 4, geo(3, 1, 1, 1, 1, 0, 1, 0)},     // kw·C_in = 17: padded tap by tap
 };
 
 // Runs one case through the general (groups = 1) path of `isa` against conv2d_ref.

@@ -192,4 +192,12 @@ TEST_CASE("a fine bias beyond 2^61 or a total shift beyond 62 is refused",
               Error);
         table[at] = 0;
       }
+  // fine_bias_in_range is that check, done once by a caller that then promises it
+  // (fine_bias_checked): a table it has checked is not scanned again.
+  for (std::int64_t v : {kBound - 1, -(kBound - 1), kBound, -kBound}) {
+    table[M * N - 1] = v;
+    CHECK(fine_bias_in_range(table.data(), table.size()) == (v > -kBound && v < kBound));
+  }
+  table[M * N - 1] = 0;
+  CHECK(fine_bias_in_range(table.data(), table.size()));
 }

@@ -68,6 +68,56 @@ integer::Network export_of(Network& net, const char* method) {
   return integer::export_network(net, {method, {kMean}, {kStd}});
 }
 
+// The by-hand networks below: an H×W image of C channels on a signed grid of scale 1 (its
+// codes stored shifted by 128), then `layers`.
+integer::Network by_hand(const char* name, int H, int W, int C,
+                         std::vector<integer::Layer> layers) {
+  integer::Network net;
+  net.name = name;
+  net.H = H, net.W = W, net.C = C, net.classes = 1;
+  net.input = {integer::ImageInput::Kind::grid, 1.0, 0.0, 128, -128, 127};
+  net.layers = std::move(layers);
+  return net;
+}
+
+// A 1×1 conv with weight 1 over a 1×W row of one channel, padding the image's zero point.
+integer::Layer identity_conv(const char* name, int W) {
+  integer::Layer l;
+  l.name = name;
+  l.H = l.Ho = 1, l.W = l.Wo = W, l.C_in = l.C_out = 1;
+  l.geometry = int8::ConvGeometry::square(1);
+  l.weight = {1};
+  l.pad_code = 128;
+  return l;
+}
+
+// The one logit of an H×W×C input: one window over all of it, dequantised with scale 1.
+integer::Layer logit(int H, int W, int C, std::vector<std::int8_t> weight, double bias = 0) {
+  integer::Layer l;
+  l.name = "logits";
+  l.H = H, l.W = W, l.C_in = C, l.Ho = l.Wo = 1, l.C_out = 1;
+  l.geometry = {H, W};
+  l.weight = std::move(weight);
+  l.logits = true;
+  l.logit_scale = {1.0};
+  l.logit_bias = {bias};
+  return l;
+}
+
+// The integer engine (int32 accumulators, on `isa`) and the exact simulation of one network.
+struct BothRuns {
+  integer::Trace engine, reference;
+  std::vector<double> logits, reference_logits;
+};
+
+BothRuns run_both(const integer::Network& net, int8::Isa isa, const float* images, int N) {
+  BothRuns b;
+  integer::Engine(net, integer::AccModel::int32, isa).forward(images, N, b.logits, &b.engine);
+  integer::reference_forward(net, integer::AccModel::int32, images, N, b.reference_logits,
+                             &b.reference);
+  return b;
+}
+
 }  // namespace
 
 TEST_CASE("integer engine equals the exact simulation, every layer, model and ISA", "[integer]") {
@@ -268,28 +318,12 @@ TEST_CASE("what integer inference cannot represent is refused, naming the layer"
 // One 1×1 convolution by hand: sums 1, 3, 5, −1, −3 halved. Half to even gives 0, 2, 2, 0, −2
 // (plus the zero point 10); half up would give 1, 2, 3, 0, −1. Shift and multiplier alike.
 TEST_CASE("requantisation rounds once, half to even, in engine and simulation", "[integer]") {
-  integer::Network net;
-  net.name = "by-hand";
-  net.H = 1, net.W = 5, net.C = 1, net.classes = 1;
-  net.input = {integer::ImageInput::Kind::grid, 1.0, 0.0, 128, -128, 127};
-  integer::Layer conv;
-  conv.name = "halve";
-  conv.H = conv.Ho = 1, conv.W = conv.Wo = 5, conv.C_in = conv.C_out = 1;
-  conv.geometry = int8::ConvGeometry::square(1);
-  conv.weight = {1};
-  conv.pad_code = 128;
+  integer::Layer conv = identity_conv("halve", 5);
   // Σ (q + 128)·1 − 128 = the signed code: B = −128 times the multiplier of x (2^30 for a
   // shift, m0 = 2^30 for the multiplier 0.5 = 2^30 · 2^(0 − 31)).
   conv.requant = {{-(std::int64_t(128) << 30)}, 0, 1, {}, 10, 0, 255, 0.5};
-  integer::Layer out;  // the logits: a 1×5 "image" summed with weights 0 but the first
-  out.name = "logits";
-  out.H = 1, out.W = 5, out.C_in = 1, out.Ho = out.Wo = 1, out.C_out = 1;
-  out.geometry = {1, 5};
-  out.weight = {1, 0, 0, 0, 0};
-  out.logits = true;
-  out.logit_scale = {1.0};
-  out.logit_bias = {0.0};
-  net.layers = {conv, out};
+  // the logit: the first code
+  integer::Network net = by_hand("by-hand", 1, 5, 1, {conv, logit(1, 5, 1, {1, 0, 0, 0, 0})});
   const float image[5] = {1, 3, 5, -1, -3};
   const std::vector<std::uint8_t> expected = {10, 12, 12, 10, 8};
   for (bool by_shift : {true, false}) {
@@ -297,15 +331,11 @@ TEST_CASE("requantisation rounds once, half to even, in engine and simulation", 
       net.layers[0].requant.shift = -1;
       net.layers[0].requant.multiplier = {int8::quantize_multiplier(0.5)};
     }
-    integer::Trace trace, ref;
-    std::vector<double> logits, ref_logits;
-    integer::Engine(net, integer::AccModel::int32, int8::Isa::scalar)
-        .forward(image, 1, logits, &trace);
-    integer::reference_forward(net, integer::AccModel::int32, image, 1, ref_logits, &ref);
+    const BothRuns b = run_both(net, int8::Isa::scalar, image, 1);
     INFO((by_shift ? "shift" : "multiplier"));
-    CHECK(trace.codes[0] == expected);
-    CHECK(ref.codes[0] == expected);
-    CHECK(logits == std::vector<double>{10.0});
+    CHECK(b.engine.codes[0] == expected);
+    CHECK(b.reference.codes[0] == expected);
+    CHECK(b.logits == std::vector<double>{10.0});
   }
   CHECK(integer::rounded_shift(6, 2) == 2);
   CHECK(integer::rounded_shift(10, 2) == 2);
@@ -322,16 +352,8 @@ TEST_CASE("requantisation rounds once, half to even, in engine and simulation", 
 // where rounding per pixel would give 2.
 TEST_CASE("a residual add and a pooled sum round once, in engine and simulation", "[integer]") {
   for (bool pooled : {false, true}) {
-    integer::Network net;
-    net.name = "by-hand";
-    net.H = 1, net.W = 5, net.C = 1, net.classes = 1;
-    net.input = {integer::ImageInput::Kind::grid, 1.0, 0.0, 128, -128, 127};
-    integer::Layer in;  // the block input: the image's signed codes as u8 codes, zero point 0
-    in.name = "in";
-    in.H = in.Ho = 1, in.W = in.Wo = 5, in.C_in = in.C_out = 1;
-    in.geometry = int8::ConvGeometry::square(1);
-    in.weight = {1};
-    in.pad_code = 128;
+    // the block input: the image's signed codes as u8 codes, zero point 0
+    integer::Layer in = identity_conv("in", 5);
     in.requant = {{-(std::int64_t(128) << 30)}, 0, 0, {}, 0, 0, 255, 1.0};
     integer::Layer add = in;
     add.name = "add";
@@ -341,27 +363,19 @@ TEST_CASE("a residual add and a pooled sum round once, in engine and simulation"
     add.pooled = pooled;
     add.wide = {
         {std::int64_t(1) << 30}, {std::int64_t(1) << 30}, {pooled ? 32 : 31}, {0}, {INT64_MAX}};
-    integer::Layer out;  // the logits: the first code (or the pooled one) times 1
-    out.name = "logits";
-    out.H = 1, out.W = pooled ? 1 : 5, out.C_in = 1, out.Ho = out.Wo = 1, out.C_out = 1;
-    out.geometry = {1, pooled ? 1 : 5};
-    out.weight = pooled ? std::vector<std::int8_t>{1} : std::vector<std::int8_t>{1, 0, 0, 0, 0};
-    out.logits = true;
-    out.logit_scale = {1.0};
-    out.logit_bias = {0.0};
-    net.layers = {in, add, out};
+    // the logit: the first code (or the pooled one) times 1
+    const integer::Network net =
+        by_hand("by-hand", 1, 5, 1,
+                {in, add, pooled ? logit(1, 1, 1, {1}) : logit(1, 5, 1, {1, 0, 0, 0, 0})});
     const float image[5] = {1, 1, 1, 1, 3};
     const std::vector<std::uint8_t> expected =
         pooled ? std::vector<std::uint8_t>{4} : std::vector<std::uint8_t>{1, 1, 1, 1, 3};
     for (int8::Isa isa : int8::test::runnable_isas("integer engine")) {
       INFO((pooled ? "pooled" : "per pixel") << ", isa " << int8::isa_name(isa));
-      integer::Trace trace, ref;
-      std::vector<double> logits, ref_logits;
-      integer::Engine(net, integer::AccModel::int32, isa).forward(image, 1, logits, &trace);
-      integer::reference_forward(net, integer::AccModel::int32, image, 1, ref_logits, &ref);
-      CHECK(trace.codes[1] == expected);
-      CHECK(ref.codes[1] == expected);
-      CHECK(logits == ref_logits);
+      const BothRuns b = run_both(net, isa, image, 1);
+      CHECK(b.engine.codes[1] == expected);
+      CHECK(b.reference.codes[1] == expected);
+      CHECK(b.logits == b.reference_logits);
     }
   }
 }
@@ -445,29 +459,12 @@ TEST_CASE("a fine per-position bias rounds once with the sum, in engine and simu
         10 + integer::rounded_shift(std::int64_t(image[p] + std::nearbyint(b[p])), 1)));
   CHECK(int32_bias != expected);
 
-  integer::Network net;
-  net.name = "by-hand";
-  net.H = 1, net.W = 5, net.C = 1, net.classes = 1;
-  net.input = {integer::ImageInput::Kind::grid, 1.0, 0.0, 128, -128, 127};
-  integer::Layer conv;
-  conv.name = "fine";
-  conv.H = conv.Ho = 1, conv.W = conv.Wo = 5, conv.C_in = conv.C_out = 1;
-  conv.geometry = int8::ConvGeometry::square(1);
-  conv.weight = {1};
-  conv.pad_code = 128;
+  integer::Layer conv = identity_conv("fine", 5);
   // The stored codes are x + 128: B = rint((b − 128) · 2^30), x's multiplier 2^30 both ways.
   conv.requant.bias_ld = 1;
   for (double bp : b) conv.requant.bias.push_back(std::llrint(std::ldexp(bp - 128, 30)));
   conv.requant.zero_point = 10;
-  integer::Layer out;
-  out.name = "logits";
-  out.H = 1, out.W = 5, out.C_in = 1, out.Ho = out.Wo = 1, out.C_out = 1;
-  out.geometry = {1, 5};
-  out.weight = {1, 0, 0, 0, 0};
-  out.logits = true;
-  out.logit_scale = {1.0};
-  out.logit_bias = {0.25};
-  net.layers = {conv, out};
+  integer::Network net = by_hand("by-hand", 1, 5, 1, {conv, logit(1, 5, 1, {1, 0, 0, 0, 0}, 0.25)});
   for (bool by_shift : {true, false}) {
     integer::Requant& r = net.layers[0].requant;
     r.shift = by_shift ? 1 : -1;
@@ -475,14 +472,11 @@ TEST_CASE("a fine per-position bias rounds once with the sum, in engine and simu
                             : std::vector<int8::Multiplier>{int8::quantize_multiplier(0.5)};
     for (int8::Isa isa : int8::test::runnable_isas("integer engine")) {
       INFO((by_shift ? "shift" : "multiplier") << ", isa " << int8::isa_name(isa));
-      integer::Trace trace, ref;
-      std::vector<double> logits, ref_logits;
-      integer::Engine(net, integer::AccModel::int32, isa).forward(image, 1, logits, &trace);
-      integer::reference_forward(net, integer::AccModel::int32, image, 1, ref_logits, &ref);
-      CHECK(trace.codes[0] == expected);
-      CHECK(ref.codes[0] == expected);
-      CHECK(logits == std::vector<double>{11.25});
-      CHECK(ref_logits == logits);
+      const BothRuns run = run_both(net, isa, image, 1);
+      CHECK(run.engine.codes[0] == expected);
+      CHECK(run.reference.codes[0] == expected);
+      CHECK(run.logits == std::vector<double>{11.25});
+      CHECK(run.reference_logits == run.logits);
     }
   }
 }
@@ -496,10 +490,6 @@ TEST_CASE("a fine per-position bias rounds once with the sum, in engine and simu
 TEST_CASE("a per-position bias table survives blocks and row groups that cut images", "[integer]") {
   constexpr int N = 5, S = 13, C_in = 2, C = 24, P = S * S;
   Rng rng(29);
-  integer::Network net;
-  net.name = "table";
-  net.H = net.W = S, net.C = C_in, net.classes = 1;
-  net.input = {integer::ImageInput::Kind::grid, 1.0, 0.0, 128, -128, 127};
   integer::Layer conv;
   conv.name = "table";
   conv.H = conv.Ho = conv.W = conv.Wo = S, conv.C_in = C_in, conv.C_out = C;
@@ -513,15 +503,9 @@ TEST_CASE("a per-position bias table survives blocks and row groups that cut ima
   conv.requant.zero_point = 128;
   for (int c = 0; c < C; ++c)
     conv.requant.multiplier.push_back(int8::quantize_multiplier(std::ldexp(1.0 + c / 32.0, -12)));
-  integer::Layer out;  // one logit per image: a 13×13 window over all channels
-  out.name = "logits";
-  out.H = out.W = S, out.C_in = C, out.Ho = out.Wo = 1, out.C_out = 1;
-  out.geometry = {S, S};
-  for (int j = 0; j < P * C; ++j) out.weight.push_back(std::int8_t(int(rng.uniform_int(7)) - 3));
-  out.logits = true;
-  out.logit_scale = {1.0};
-  out.logit_bias = {0.0};
-  net.layers = {conv, out};
+  std::vector<std::int8_t> out;  // one logit per image: a 13×13 window over all channels
+  for (int j = 0; j < P * C; ++j) out.push_back(std::int8_t(int(rng.uniform_int(7)) - 3));
+  integer::Network net = by_hand("table", S, S, C_in, {conv, logit(S, S, C, out)});
   std::vector<float> images(std::size_t(N) * C_in * P);
   for (float& v : images) v = float(int(rng.uniform_int(256)) - 128);
 
@@ -538,11 +522,9 @@ TEST_CASE("a per-position bias table survives blocks and row groups that cut ima
     CHECK(ref.codes[0] != ref_same.codes[0]);
     for (int8::Isa isa : int8::test::runnable_isas("integer engine")) {
       INFO((shift >= 0 ? "shift" : "multiplier") << ", isa " << int8::isa_name(isa));
-      integer::Trace trace;
-      std::vector<double> logits;
-      integer::Engine(net, integer::AccModel::int32, isa).forward(images.data(), N, logits, &trace);
-      CHECK(trace.codes[0] == ref.codes[0]);
-      CHECK(logits == ref_logits);
+      const BothRuns b = run_both(net, isa, images.data(), N);
+      CHECK(b.engine.codes[0] == ref.codes[0]);
+      CHECK(b.logits == ref_logits);
     }
   }
 }

@@ -25,7 +25,9 @@
 //    straight from x (im2col fused into the kernel's row packing: kernels.h, Patches); the
 //    scalar path im2cols blocks of pixels (sized to stay in L2) and multiplies them with
 //    gemm_ref. A 1×1, stride-1, unpadded convolution skips im2col: the input already is the
-//    M×K matrix, and the GEMM splits its rows.
+//    M×K matrix, and the GEMM splits its rows. A padded window of short rows (kw·C_in ≤ 16:
+//    one- and three-channel images) first copies the images its rows read with their padding
+//    written out, so that each patch row is kh plain copies.
 //  * depthwise: a direct loop over output pixels with channels innermost; the AVX2 kernel
 //    (used for every ISA from avx2 up) widens to int16 and accumulates in int32, the scalar
 //    one does the same one channel at a time. Rows (image, output row) are split across
@@ -85,9 +87,9 @@ class Conv2dInt8 {
 
   // Output pixels [r0, r1) of forward()'s result (rows of the M×K patch matrix, M = N·Ho·Wo),
   // row r0 at y[0], on the calling thread (groups = 1 only), with `columns` the caller's
-  // im2col buffer. forward() is this split across threads; a caller that does more with each
-  // block of rows while it is still in cache (the integer engine requantises it) calls it from
-  // its own threads, each with its own buffer.
+  // im2col (or padded-image) buffer. forward() is this split across threads; a caller that does
+  // more with each block of rows while it is still in cache (the integer engine requantises it)
+  // calls it from its own threads, each with its own buffer.
   void forward_rows(const std::uint8_t* x, int N, int H, int W, std::uint8_t x_zero_point,
                     std::int64_t r0, std::int64_t r1, std::int32_t* y,
                     std::vector<std::uint8_t>& columns) const;

@@ -1,7 +1,8 @@
 // im2col of an NHWC input: the patch matrix a convolution multiplies by its weights
 // (engine/int8/conv.h). Shared by Conv2dInt8's scalar path, which writes blocks of patch rows,
 // and the GEMM kernels, which write one register tile of rows at a time into their packed rows
-// (microkernel.inc, run_rows): one definition of what a patch row holds.
+// (microkernel.inc, run_rows), as u8 or already widened to int16: one definition of what a
+// patch row holds.
 #pragma once
 
 #include "engine/int8/conv.h"
@@ -77,34 +78,97 @@ inline void fill_run(std::uint8_t* dst, std::uint8_t z, std::size_t n) {
   }
 }
 
-// Rows [r0, r1) of p's patch matrix → out, row r at (r − r0)·ld (ld ≥ K = kh·kw·C).
-inline void im2col(const Patches& p, std::int64_t r0, std::int64_t r1, std::uint8_t* out,
-                   std::size_t ld) {
+// The runs of one patch row in the destination's element type: bytes as they are (the
+// fixed-size moves above), wider elements zero-extended — an int16 kernel's operands written
+// once, in the form its GEMM reads, with no conversion pass over a u8 copy. Runs of 8 to 16
+// take two overlapping fixed-size conversions of 8 elements, which the compiler turns into
+// single vector moves, rather than a loop whose
+// vector prologue and epilogue cost more than its elements; below 8, plain element moves.
+template <class Out>
+struct PatchRuns {
+  template <int n>
+  static void widen(Out* dst, const std::uint8_t* src) {
+    for (int i = 0; i < n; ++i) dst[i] = Out(src[i]);
+  }
+  template <int n>
+  static void splat(Out* dst, Out v) {
+    for (int i = 0; i < n; ++i) dst[i] = v;
+  }
+  static void copy(Out* dst, const std::uint8_t* src, std::size_t n) {
+    if (n > 16) {
+      for (std::size_t i = 0; i < n; ++i) dst[i] = Out(src[i]);
+    } else if (n >= 8) {
+      widen<8>(dst, src);
+      widen<8>(dst + n - 8, src + n - 8);
+    } else {
+      for (std::size_t i = 0; i < n; ++i) dst[i] = Out(src[i]);
+    }
+  }
+  static void fill(Out* dst, std::uint8_t z, std::size_t n) {
+    if (n > 16) {
+      std::fill_n(dst, n, Out(z));
+    } else if (n >= 8) {
+      splat<8>(dst, Out(z));
+      splat<8>(dst + n - 8, Out(z));
+    } else if (n >= 4) {
+      splat<4>(dst, Out(z));
+      splat<4>(dst + n - 4, Out(z));
+    } else {
+      for (std::size_t i = 0; i < n; ++i) dst[i] = Out(z);
+    }
+  }
+};
+template <>
+struct PatchRuns<std::uint8_t> {
+  static void copy(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) {
+    copy_run(dst, src, n);
+  }
+  static void fill(std::uint8_t* dst, std::uint8_t z, std::size_t n) { fill_run(dst, z, n); }
+};
+
+// Rows [r0, r1) of p's patch matrix → out, row r at (r − r0)·ld (ld ≥ K = kh·kw·C), each
+// code as an Out (u8, or zero-extended to int16).
+template <class Out>
+inline void im2col(const Patches& p, std::int64_t r0, std::int64_t r1, Out* out, std::size_t ld) {
+  using Runs = PatchRuns<Out>;
   const std::uint8_t* x = p.x;
   const int H = p.H, W = p.W, C = p.C, Ho = p.Ho, Wo = p.Wo;
   const std::uint8_t z = p.z;
   const ConvGeometry& g = p.g;
   const std::size_t rowk = std::size_t(g.kw) * C;
   const std::int64_t plane = std::int64_t(Ho) * Wo;
-  // Row r0's coordinates, then stepped: no division per row.
+  // Row r0's coordinates, then stepped: no division per row (and one 64-bit division per
+  // call, which a kernel makes per register tile of rows).
   std::int64_t n = r0 / plane;
-  int oy = int(r0 % plane / Wo), ox = int(r0 % Wo);
+  const int in_plane = int(r0 - n * plane);
+  int oy = in_plane / Wo, ox = in_plane - oy * Wo;
+  const bool padded = g.pad_top || g.pad_left || g.pad_bottom || g.pad_right;
+  const std::size_t in_row = std::size_t(W) * C;
   for (std::int64_t r = r0; r < r1; ++r) {
-    std::uint8_t* dst = out + std::size_t(r - r0) * ld;
+    Out* dst = out + std::size_t(r - r0) * ld;
     const int iy0 = oy * g.stride_h - g.pad_top, ix0 = ox * g.stride_w - g.pad_left;
+    if (!padded) {  // every tap inside: kh runs of kw·C codes, nothing to decide
+      const std::uint8_t* src = x + ((n * H + iy0) * W + ix0) * std::int64_t(C);
+      for (int ky = 0; ky < g.kh; ++ky, dst += rowk, src += in_row) Runs::copy(dst, src, rowk);
+      if (++ox == Wo) {
+        ox = 0;
+        if (++oy == Ho) oy = 0, ++n;
+      }
+      continue;
+    }
     int kx0, kx1;
     valid_taps(ix0, g.kw, W, kx0, kx1);
     for (int ky = 0; ky < g.kh; ++ky, dst += rowk) {
       const int iy = iy0 + ky;
       if (iy < 0 || iy >= H) {
-        fill_run(dst, z, rowk);
+        Runs::fill(dst, z, rowk);
         continue;
       }
       // Taps kx0..kx1 read input columns ix0 + kx0 .. ix0 + kx1 − 1: one contiguous run.
-      fill_run(dst, z, std::size_t(kx0) * C);
-      copy_run(dst + std::size_t(kx0) * C, x + ((n * H + iy) * W + ix0 + kx0) * std::int64_t(C),
-               std::size_t(kx1 - kx0) * C);
-      fill_run(dst + std::size_t(kx1) * C, z, std::size_t(g.kw - kx1) * C);
+      Runs::fill(dst, z, std::size_t(kx0) * C);
+      Runs::copy(dst + std::size_t(kx0) * C, x + ((n * H + iy) * W + ix0 + kx0) * std::int64_t(C),
+                 std::size_t(kx1 - kx0) * C);
+      Runs::fill(dst + std::size_t(kx1) * C, z, std::size_t(g.kw - kx1) * C);
     }
     if (++ox == Wo) {
       ox = 0;

@@ -96,28 +96,19 @@ void check_fine_bias(const OutputParams& o, int M, int N, std::span<const Multip
   for (const Multiplier& mu : mult)
     if (31 - std::int64_t(mu.e) > 62)
       throw error("requantize: a fine bias needs a total right shift ≤ 62 (got ", 31 - mu.e, ")");
+  if (o.fine_bias_checked) return;
   const std::int64_t rows = o.fine_bias_ld == 0 ? 1 : M;
   QB_CHECK(o.fine_bias_ld == 0 || o.fine_bias_ld >= N);
-  // b ∈ (−2^61, 2^61) ⟺ u = b + 2^61 − 1 ∈ [0, 2^62 − 2] as unsigned ⟺ neither u nor u + 1
-  // has a bit above 61: adds, logical shifts and an OR reduction, which AVX2 vectorises (it
-  // has no unsigned or 64-bit min/max). A bias per output position is a table as large as the
-  // output, checked on every call; the offending value is looked for only on failure.
-  constexpr std::int64_t kMax = std::int64_t(1) << 61;
-  constexpr std::uint64_t kOffset = kMax - 1;
-  std::uint64_t high = 0;
-  for (std::int64_t m = 0; m < rows; ++m) {
-    const std::int64_t* b = o.fine_bias + m * o.fine_bias_ld;
-    for (int n = 0; n < N; ++n) {
-      const std::uint64_t u = std::uint64_t(b[n]) + kOffset;
-      high |= (u >> 62) | ((u + 1) >> 62);
-    }
-  }
-  const bool outside = high != 0;
-  if (!outside) return;
+  // A bias per output position is a table as large as the output, checked on every call (unless
+  // the caller checked it once); the offending value is looked for only on failure.
+  bool inside = true;
+  for (std::int64_t m = 0; m < rows; ++m)
+    inside = inside && fine_bias_in_range(o.fine_bias + m * o.fine_bias_ld, std::size_t(N));
+  if (inside) return;
   for (std::int64_t m = 0; m < rows; ++m)
     for (int n = 0; n < N; ++n) {
       const std::int64_t b = o.fine_bias[m * o.fine_bias_ld + n];
-      if (b <= -kMax || b >= kMax)
+      if (!fine_bias_in_range(&b, 1))
         throw error("requantize: fine bias ", b, " is not inside (−2^61, 2^61)");
     }
 }
@@ -291,6 +282,19 @@ void requantize_ref(const std::int32_t* C, int ldc, int M, int N, std::span<cons
 void requantize_ref(const std::int32_t* C, int ldc, int M, int N, std::span<const Multiplier> mult,
                     const OutputParams& out, std::int8_t* Y, int ldy) {
   mult_ref(C, ldc, M, N, mult, out, Y, ldy);
+}
+
+// b ∈ (−2^61, 2^61) ⟺ u = b + 2^61 − 1 ∈ [0, 2^62 − 2] as unsigned ⟺ neither u nor u + 1 has a
+// bit above 61: adds, logical shifts and an OR reduction, which AVX2 vectorises (it has no
+// unsigned or 64-bit min/max).
+bool fine_bias_in_range(const std::int64_t* b, std::size_t n) {
+  constexpr std::uint64_t kOffset = (std::uint64_t(1) << 61) - 1;
+  std::uint64_t high = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t u = std::uint64_t(b[i]) + kOffset;
+    high |= (u >> 62) | ((u + 1) >> 62);
+  }
+  return high == 0;
 }
 
 }  // namespace qb::int8

@@ -71,7 +71,14 @@ struct OutputParams {
   const std::int32_t* bias = nullptr;       // N values (one per column), or none
   const std::int64_t* fine_bias = nullptr;  // after the multiplier (see above), or none
   std::int64_t fine_bias_ld = 0;            // 0: N values for every row; else row stride
+  // The caller checked every fine bias it passes with fine_bias_in_range(), once for a table
+  // it reuses: the per-call check of |B| < 2^61, a pass over a per-position table as large as
+  // the output, is skipped (the shift bound is still checked).
+  bool fine_bias_checked = false;
 };
+
+// True when every b[0..n) is inside the fine bias's bound (−2^61, 2^61).
+bool fine_bias_in_range(const std::int64_t* b, std::size_t n);
 
 // rhe(p / 2^s) for any s ≥ 0, exactly: the rounding every requantisation uses.
 std::int64_t round_shift_half_even(std::int64_t p, int s);
