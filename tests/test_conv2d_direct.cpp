@@ -1,6 +1,6 @@
 // The direct fp32 convolution kernels (engine/layers/conv2d_direct.h) beyond agreement with the
 // reference convolution (tests/test_conv2d_kernels.cpp runs them on every shape there): the
-// AVX2 tile equals the scalar one bit for bit, and results do not depend on the thread count.
+// AVX2 tiles equal the scalar ones bit for bit, and results do not depend on the thread count.
 #include "engine/layers/conv2d_direct.h"
 #include "engine/layers/conv2d_kernels.h"
 #include "engine/layers/conv2d_tile.h"
@@ -48,6 +48,25 @@ TEST_CASE("the AVX2 convolution tile equals the scalar tile bit for bit", "[laye
       // The sum is real work: a tile left as it was would pass the comparison above.
       REQUIRE(!same_bits(scalar, normal_floats(kTileRows * ldc, 9)));
     }
+  }
+}
+
+TEST_CASE("the AVX2 weight-gradient tile equals the scalar tile bit for bit", "[layers][conv]") {
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+    WARN("no AVX2+FMA here: only the scalar tile runs");
+    return;
+  }
+  for (std::size_t n8 : {1u, 3u, 32u}) {
+    INFO("n8 " << n8);
+    const std::size_t ldd = n8 * kGradLanes + 8, ldc = n8 * kGradLanes + 16, ldp = 40;
+    const auto dy = normal_floats(kGradTileRows * ldd, n8);
+    const auto col = normal_floats(kGradTileCols * ldc, n8 + 1);
+    const auto start = normal_floats(kGradTileRows * ldp, 9);
+    auto scalar = start, avx2 = start;
+    grad_tile_kernel_scalar(n8, dy.data(), ldd, col.data(), ldc, scalar.data(), ldp);
+    grad_tile_kernel_avx2(n8, dy.data(), ldd, col.data(), ldc, avx2.data(), ldp);
+    REQUIRE(same_bits(scalar, avx2));
+    REQUIRE(!same_bits(scalar, start));
   }
 }
 

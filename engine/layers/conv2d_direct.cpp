@@ -12,9 +12,9 @@ namespace {
 constexpr std::size_t kR = kTileRows, kC = kTileCols;
 constexpr std::size_t kMaxKernel = 11;
 
-// Pixels of a dL/dW chunk: its packed image panel (kPixelChunk × 24 floats, 12 KB) stays in
-// L1 while every 4-channel block of dy multiplies it.
-constexpr std::size_t kPixelChunk = 128;
+// Pixels of a dL/dW chunk: the gathered rows of K (a multiple of 8 pixels each) and the
+// chunk's dy, ≤ 2 KB per row, stay in L2 while every 4-channel × 3-entry tile reads them.
+constexpr std::size_t kPixelChunk = 256;
 
 std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
 
@@ -151,55 +151,48 @@ void conv2d_forward_direct(float* y, const float* x, const float* w, const Conv2
 
 void conv2d_weight_grad_direct(float* dw, const float* dy, const float* x, const Conv2dGeometry& q,
                                Conv2dDirectScratch& scratch) {
-  const TileKernel kernel = best_tile_kernel();
-  const std::size_t K = q.K, blocks = ceil_div(q.O, kR), kblocks = ceil_div(K, kC);
-  const std::size_t tile = blocks * kR * kC;  // one 24-wide block of K, every channel
-  const std::size_t P = q.N * q.HWo;
-  scratch.weight_grad_tiles.resize(kblocks * tile);
+  constexpr std::size_t kO = kGradTileRows, kK = kGradTileCols, kL = kGradLanes;
+  const GradTileKernel kernel = best_grad_tile_kernel();
+  const std::size_t K = q.K, Op = ceil_div(q.O, kO) * kO, triples = ceil_div(K, kK);
+  const std::size_t Kp = triples * kK, P = q.N * q.HWo;
+  // part[(o·Kp + kidx)·8 + l]: lane l of dL/dW[o, kidx], summed over the pixels ≡ l mod 8
+  scratch.weight_grad_tiles.assign(Op * Kp * kL, 0.0f);
+  float* part = scratch.weight_grad_tiles.data();
   const int T = num_threads();
   scratch.threads.resize(std::size_t(T));
-  parallel_split(std::int64_t(kblocks), T, [&](int t, std::int64_t kb0, std::int64_t kb1) {
+  parallel_split(std::int64_t(triples), T, [&](int t, std::int64_t t0, std::int64_t t1) {
+    const std::size_t k0 = std::size_t(t0) * kK, rows = (std::size_t(t1) - std::size_t(t0)) * kK;
+    const std::size_t valid = std::min(K, k0 + rows) - k0;  // rows past K stay zero
     auto& s = scratch.threads[std::size_t(t)];
-    s.floats.resize(blocks * kR * kPixelChunk + kPixelChunk * kC);
+    s.floats.assign((rows + Op) * kPixelChunk, 0.0f);
     s.runs.resize(kPixelChunk);
-    float* A = s.floats.data();                       // dy: ⌈O/4⌉ panels of (pixels, 4)
-    float* B = A + blocks * kR * kPixelChunk;         // (pixels, 24): the block's columns
-    float* tiles = scratch.weight_grad_tiles.data();  // (⌈O/4⌉·4, 24) per block of K
-    for (std::size_t kb = std::size_t(kb0); kb < std::size_t(kb1); ++kb)
-      for (std::size_t o = 0; o < blocks * kR; ++o)
-        for (std::size_t c = 0; c < kC; ++c) {
-          const std::size_t kidx = kb * kC + c;
-          tiles[kb * tile + o * kC + c] = o < q.O && kidx < K ? dw[o * K + kidx] : 0.0f;
-        }
+    float* cols = s.floats.data();           // (rows, pixels): this thread's rows of K
+    float* dyc = cols + rows * kPixelChunk;  // (Op, pixels): the chunk's dy
     for (std::size_t p0 = 0; p0 < P; p0 += kPixelChunk) {
-      const std::size_t len = std::min(kPixelChunk, P - p0);
+      const std::size_t len = std::min(kPixelChunk, P - p0), n8 = ceil_div(len, kL);
       const std::size_t nr = pixel_runs(q, p0, len, s.runs.data());
-      for (std::size_t o = 0; o < blocks * kR; ++o) {
-        float* a = A + (o / kR) * len * kR + o % kR;
-        if (o >= q.O) {
-          for (std::size_t p = 0; p < len; ++p) a[p * kR] = 0.0f;
-          continue;
-        }
+      if (len < kPixelChunk)  // the batch's last chunk: lanes past its end add zeros
+        for (std::size_t r = 0; r < rows + Op; ++r)
+          std::fill(cols + r * kPixelChunk + len, cols + (r + 1) * kPixelChunk, 0.0f);
+      gather_columns<1>(x, q, s.runs.data(), nr, k0, valid, cols, kPixelChunk);
+      for (std::size_t o = 0; o < q.O; ++o)
         for (std::size_t u = 0; u < nr; ++u) {
           const Conv2dPixelRun& run = s.runs[u];
           const float* src = dy + (run.n * q.O + o) * q.HWo + run.oh * q.Wo + run.ow;
-          for (std::size_t p = 0; p < run.len; ++p) a[(run.col + p) * kR] = src[p];
+          float* dst = dyc + o * kPixelChunk + run.col;
+          for (std::size_t i = 0; i < run.len; ++i) dst[i] = src[i];
         }
-      }
-      for (std::size_t kb = std::size_t(kb0); kb < std::size_t(kb1); ++kb) {
-        const std::size_t rows = std::min(kC, K - kb * kC);
-        if (rows < kC)  // entries of K past its end multiply as zeros
-          for (std::size_t p = 0; p < len; ++p)
-            std::fill(B + p * kC + rows, B + (p + 1) * kC, 0.0f);
-        gather_columns<kC>(x, q, s.runs.data(), nr, kb * kC, rows, B, 1);
-        for (std::size_t ob = 0; ob < blocks; ++ob)
-          kernel(len, A + ob * len * kR, B, tiles + kb * tile + ob * kR * kC, kC, true);
-      }
+      for (std::size_t ob = 0; ob < Op; ob += kO)
+        for (std::size_t r = 0; r < rows; r += kK)
+          kernel(n8, dyc + ob * kPixelChunk, kPixelChunk, cols + r * kPixelChunk, kPixelChunk,
+                 part + (ob * Kp + k0 + r) * kL, Kp * kL);
     }
-    for (std::size_t kb = std::size_t(kb0); kb < std::size_t(kb1); ++kb)
-      for (std::size_t o = 0; o < q.O; ++o)
-        for (std::size_t c = 0; c < kC && kb * kC + c < K; ++c)
-          dw[o * K + kb * kC + c] = tiles[kb * tile + o * kC + c];
+    // dw += the lanes, added pairwise in one fixed order.
+    for (std::size_t o = 0; o < q.O; ++o)
+      for (std::size_t kidx = k0; kidx < k0 + valid; ++kidx) {
+        const float* l = part + (o * Kp + kidx) * kL;
+        dw[o * K + kidx] += ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+      }
   });
 }
 

@@ -12,10 +12,12 @@
 //             output pixels (counted across images, so 7×7 maps leave no ragged tail), summed
 //             over K = C·k·k in (c, i, j) order.
 //   dL/dW     dW (O × K) += dy (O × pixels) · colᵀ (pixels × K): a tile is 4 output channels ×
-//             24 entries of K, summed over every pixel of the batch in order (n, oh, ow).
+//             3 entries of K, each held as 8 lanes that sum every 8th pixel of the batch, so
+//             dy and the gathered rows of col are both read along pixels, as they lie; the 8
+//             lanes are added in a fixed order at the end (conv2d_tile.h).
 //   dL/dx     stride 1: the forward kernel on dy with flipped weights (conv2d_kernels.cpp).
 //
-// Threads: forward splits pixel panels, dL/dW splits 24-wide blocks of K, by parallel_split.
+// Threads: forward splits pixel panels, dL/dW splits triples of K, by parallel_split.
 // Every output is summed by one thread in one fixed order, so results do not depend on the
 // thread count (unlike the GEMM path's per-thread partial weight gradients).
 #pragma once
@@ -35,11 +37,11 @@ struct Conv2dPixelRun {
 // Buffers reused from call to call (allocate once, reuse every step).
 struct Conv2dDirectScratch {
   struct PerThread {
-    std::vector<float> floats;         // packed pixels, and the outputs (forward) or dy (dL/dW)
+    std::vector<float> floats;         // gathered pixels, and the outputs (forward) or dy (dL/dW)
     std::vector<Conv2dPixelRun> runs;  // the panel's pixels as runs
   };
   std::vector<float> packed_weights;     // forward: W as ⌈O/4⌉ panels of (K, 4)
-  std::vector<float> weight_grad_tiles;  // dL/dW: ⌈K/24⌉ blocks of (⌈O/4⌉·4, 24)
+  std::vector<float> weight_grad_tiles;  // dL/dW: 8 lanes of partial sums per weight
   std::vector<PerThread> threads;
 };
 

@@ -147,25 +147,27 @@ void data_grad_by_convolution(float* dx, const float* dy, const float* w, const 
 enum class Pass { forward, weight_grad };
 
 // Where the direct kernels (conv2d_direct.h) beat im2col + OpenBLAS. CPU ms per call, 1 thread,
-// batch 128, median of two interleaved runs of `bench_engine --benchmark_filter=conv_`
-// (AMD EPYC Zen 3, AVX2, shared with other builds; gemm → direct):
+// batch 128, `bench_engine --benchmark_filter=conv_` with QB_CONV_PATH=gemm|direct interleaved
+// on one binary (AMD EPYC Zen 3, AVX2, 2 cores shared with other builds: load average 10-13,
+// so only ratios of neighbouring runs mean anything; gemm → direct):
 //
 //   forward  stride 1   32×32: stem 3.6 → 2.8, 16 ch 15.3 → 11.0   28×28: stem 1.4 → 1.0,
 //                       16 ch 12.1 → 8.4;  16×16 32 ch 13.9 → 10.2;  14×14 32 ch 11.6 → 8.3;
 //                       8×8 64 ch 13.2 → 11.5;  7×7 64 ch 11.2 → 8.9
 //   forward  stride 2   16→32 ch at 32×32 8.7 → 9.3, at 28×28 6.1 → 7.9; 32→64 ch at 16×16
 //                       6.2 → 7.5, at 14×14 5.1 → 5.9: the strided gather loses to im2col
-//   dL/dW    every shape: no faster (backward with the direct dW and direct dx: s1 32.8 →
-//                       32.0, s3 26.6 → 23.9, stride 2 17.4 → 22.0, stem 8.8 → 12.6),
-//                       while a backward with the GEMM dW gains the direct dx alone
+//   dL/dW    backward (dW and dx) with dx direct at stride 1, GEMM dW → direct dW, min of 3:
+//            stride 1   16 ch 32×32 36.3 → 34.9, 32 ch 16×16 29.1 → 28.4, 64 ch 8×8 25.0 →
+//                       24.4, stem 8.6 → 8.8 (within the noise)
+//            stride 2   16→32 ch 17.3 → 20.5, 32→64 ch 12.3 → 14.8
 //
 // dL/dx at stride 1 is a forward convolution (data_grad_by_convolution) and follows the
-// forward row of its own geometry.
+// forward row of its own geometry; at stride 2 it is im2col's adjoint, on the GEMM path.
 struct DirectWinsRow {
   Pass pass;
   std::size_t stride;
 };
-constexpr DirectWinsRow kDirectWins[] = {{Pass::forward, 1}};
+constexpr DirectWinsRow kDirectWins[] = {{Pass::forward, 1}, {Pass::weight_grad, 1}};
 
 bool direct_wins(const Conv2dGeometry& q, Pass pass) {
   if (!conv2d_direct_supported(q)) return false;

@@ -30,3 +30,28 @@ void tile_kernel_avx2(std::size_t kc, const float* A, const float* B, float* C, 
 TileKernel best_tile_kernel();
 
 }  // namespace qb
+
+namespace qb {
+
+// The weight-gradient tile: 4 output channels × 3 entries of K, each an 8-lane partial sum
+// over pixels (lane l sums the pixels ≡ l mod 8), so both operands are read along pixels as
+// they lie in dy and in a gathered column panel (no transposition):
+//
+//   part[r·ldp + 8c + l] += Σ_v dy[r·ldd + 8v + l] · col[c·ldc + 8v + l],   v = 0 … n8−1 in order
+//
+// The 8 lanes are added in a fixed order by the caller at the end. As for TileKernel, the AVX2
+// kernel and the scalar fallback give the same bits.
+inline constexpr std::size_t kGradTileRows = 4, kGradTileCols = 3, kGradLanes = 8;
+
+using GradTileKernel = void (*)(std::size_t n8, const float* dy, std::size_t ldd, const float* col,
+                                std::size_t ldc, float* part, std::size_t ldp);
+
+void grad_tile_kernel_scalar(std::size_t n8, const float* dy, std::size_t ldd, const float* col,
+                             std::size_t ldc, float* part, std::size_t ldp);
+// Requires AVX2 and FMA.
+void grad_tile_kernel_avx2(std::size_t n8, const float* dy, std::size_t ldd, const float* col,
+                           std::size_t ldc, float* part, std::size_t ldp);
+
+GradTileKernel best_grad_tile_kernel();
+
+}  // namespace qb
