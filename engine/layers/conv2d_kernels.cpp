@@ -6,6 +6,7 @@
 #include "engine/reduce.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -161,13 +162,20 @@ enum class Pass { forward, weight_grad };
 //                       24.4, stem 8.6 → 8.8 (within the noise)
 //            stride 2   16→32 ch 17.3 → 20.5, 32→64 ch 12.3 → 14.8
 //
+// Yet in a whole ResNet-20 step (`bench_engine --benchmark_filter=train_step/resnet20/threads:1
+// --benchmark_min_time=3`, pairs interleaved, CPU ms) the GEMM path stayed ahead: 852, 897, 850
+// against 972, 927, 971 with the direct forward and dW at stride 1, and 884, 865 against 919,
+// 900 with the direct forward alone. A profile of the step puts the direct path's time in its
+// gather (24%) more than in its tile (20%). So the table holds no row until a quiet machine
+// shows a step that is faster: add {Pass::forward, 1} and {Pass::weight_grad, 1} then.
+//
 // dL/dx at stride 1 is a forward convolution (data_grad_by_convolution) and follows the
 // forward row of its own geometry; at stride 2 it is im2col's adjoint, on the GEMM path.
 struct DirectWinsRow {
   Pass pass;
   std::size_t stride;
 };
-constexpr DirectWinsRow kDirectWins[] = {{Pass::forward, 1}, {Pass::weight_grad, 1}};
+constexpr std::array<DirectWinsRow, 0> kDirectWins{};
 
 bool direct_wins(const Conv2dGeometry& q, Pass pass) {
   if (!conv2d_direct_supported(q)) return false;

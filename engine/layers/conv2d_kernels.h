@@ -9,7 +9,9 @@
 // images share one sgemm when their images are small. With stride 1 and C/g ≥ 8, dL/dx is computed
 // as the forward convolution of dy with the flipped, channel-swapped weights (no col2im). Depthwise
 // (g = C = O): a direct loop, since each output channel is a tiny 2-D stencil and a GEMM per
-// channel would be all overhead.
+// channel would be all overhead. Ungrouped convolutions can also run on the direct (implicit
+// GEMM) kernels of conv2d_direct.h: where they do is a measured table in conv2d_kernels.cpp,
+// and QB_CONV_PATH forces either path.
 //
 // Threads: images are split over qbench's threads by parallel_split (a fixed partition for a
 // thread count). Weight gradients are summed per thread into private partial sums, then added
