@@ -29,11 +29,15 @@ struct ConvShape {
   std::size_t C, O, H, stride;
 };
 
-// ResNet-20 on CIFAR-10 (3×32×32): the stem, one conv of each stage, the two stride-2 convs.
+// ResNet-20 on CIFAR-10 (3×32×32) and on Fashion-MNIST (1×28×28): the stem, one conv of each
+// stage, the two stride-2 convs. QB_CONV_PATH=gemm|direct forces one path (conv2d_kernels.h).
 constexpr ConvShape kResNet20Convs[] = {
     {"stem_3x32x32", 3, 16, 32, 1},     {"s1_16x32x32", 16, 16, 32, 1},
     {"s2down_16x32x32", 16, 32, 32, 2}, {"s2_32x16x16", 32, 32, 16, 1},
     {"s3down_32x16x16", 32, 64, 16, 2}, {"s3_64x8x8", 64, 64, 8, 1},
+    {"stem_1x28x28", 1, 16, 28, 1},     {"s1_16x28x28", 16, 16, 28, 1},
+    {"s2down_16x28x28", 16, 32, 28, 2}, {"s2_32x14x14", 32, 32, 14, 1},
+    {"s3down_32x14x14", 32, 64, 14, 2}, {"s3_64x7x7", 64, 64, 7, 1},
 };
 
 void BM_conv(benchmark::State& state, ConvShape s, bool backward) {

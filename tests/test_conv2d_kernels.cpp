@@ -1,12 +1,14 @@
 // The fp32 convolution kernels (engine/layers/conv2d_kernels.h) against a direct convolution
 // summed in double: forward, dL/dx and dL/dw, on one and two threads, for every path (GEMM
-// with and without im2col, several images per GEMM, groups, depthwise).
+// with and without im2col, several images per GEMM, groups, depthwise, the direct kernels),
+// each forced through QB_CONV_PATH and as chosen by shape.
 #include "engine/layers/conv2d_kernels.h"
 #include "engine/parallel.h"
 #include "engine/rng.h"
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <vector>
 
 using namespace qb;
@@ -91,41 +93,55 @@ const Case kCases[] = {
     {3, 6, 6, 6, 6, 3, 1, 1, 6, "depthwise"},
     {3, 5, 7, 7, 5, 3, 2, 1, 5, "depthwise, stride 2"},
     {1, 6, 6, 6, 6, 3, 1, 1, 6, "depthwise, one image"},
+    // Shapes for the direct kernels' panels: 24-pixel panels that cross rows and images, a last
+    // panel cut short, K past a multiple of 24, channel counts off a multiple of 4.
+    {3, 16, 7, 7, 16, 3, 1, 1, 1, "ResNet stage 3 in small: 7x7 panels across images"},
+    {2, 9, 14, 13, 10, 3, 2, 1, 1, "stride 2, odd width, O not a multiple of 4"},
+    {3, 5, 5, 11, 7, 3, 1, 1, 1, "K = 45, rows shorter than a panel"},
+    {2, 3, 31, 29, 5, 3, 1, 1, 1, "stem-like, rows longer than a panel"},
+    {1, 2, 3, 3, 3, 3, 1, 1, 1, "one 3x3 image: every pixel an edge pixel"},
+    {2, 4, 6, 7, 9, 2, 2, 1, 1, "even kernel, stride 2"},
 };
+
+// Every path the kernels can take: auto (the measured table), and each forced.
+const char* const kPaths[] = {"auto", "gemm", "direct"};
 
 }  // namespace
 
 TEST_CASE("conv2d kernels match a direct convolution (forward and both gradients)",
           "[layers][conv]") {
-  for (int threads : {1, 2}) {
-    set_threads(threads);
-    for (const Case& c : kCases) {
-      INFO(c.what << ", threads " << threads);
-      const Conv2dGeometry q = conv2d_geometry(c.N, c.C, c.H, c.W, c.O, c.k, c.s, c.p, c.g);
-      const auto x = normal_floats(q.N * q.C * q.H * q.W, 1);
-      const auto w = normal_floats(q.O * q.Cg * q.k * q.k, 2);
-      const auto dy = normal_floats(q.N * q.O * q.HWo, 3);
-      const Reference ref = direct_convolution(q, x, w, dy);
-      Conv2dScratch scratch;
+  for (const char* path : kPaths)
+    for (int threads : {1, 2}) {
+      set_threads(threads);
+      ::setenv("QB_CONV_PATH", path, 1);
+      for (const Case& c : kCases) {
+        INFO(c.what << ", threads " << threads << ", QB_CONV_PATH=" << path);
+        const Conv2dGeometry q = conv2d_geometry(c.N, c.C, c.H, c.W, c.O, c.k, c.s, c.p, c.g);
+        const auto x = normal_floats(q.N * q.C * q.H * q.W, 1);
+        const auto w = normal_floats(q.O * q.Cg * q.k * q.k, 2);
+        const auto dy = normal_floats(q.N * q.O * q.HWo, 3);
+        const Reference ref = direct_convolution(q, x, w, dy);
+        Conv2dScratch scratch;
 
-      std::vector<float> y(ref.y.size(), 7.0f);  // overwritten
-      conv2d_forward(y.data(), x.data(), w.data(), q, scratch);
-      require_close(y, ref.y, 0.0, "y");
+        std::vector<float> y(ref.y.size(), 7.0f);  // overwritten
+        conv2d_forward(y.data(), x.data(), w.data(), q, scratch);
+        require_close(y, ref.y, 0.0, "y");
 
-      // dx is overwritten, dw accumulated: start both from garbage.
-      std::vector<float> dx(x.size(), 7.0f), dw(w.size(), 0.5f);
-      conv2d_backward(dx.data(), dw.data(), dy.data(), x.data(), w.data(), q, scratch);
-      require_close(dx, ref.dx, 0.0, "dx");
-      require_close(dw, ref.dw, 0.5, "dw");
+        // dx is overwritten, dw accumulated: start both from garbage.
+        std::vector<float> dx(x.size(), 7.0f), dw(w.size(), 0.5f);
+        conv2d_backward(dx.data(), dw.data(), dy.data(), x.data(), w.data(), q, scratch);
+        require_close(dx, ref.dx, 0.0, "dx");
+        require_close(dw, ref.dw, 0.5, "dw");
 
-      // Again, without dx and with the scratch of the first call: dw gains the same once more
-      // (no partial sum of the first call may leak into the second).
-      conv2d_backward(nullptr, dw.data(), dy.data(), x.data(), w.data(), q, scratch);
-      std::vector<double> twice(ref.dw.size());
-      for (std::size_t i = 0; i < twice.size(); ++i) twice[i] = 2 * ref.dw[i];
-      require_close(dw, twice, 0.5, "dw after a second call");
+        // Again, without dx and with the scratch of the first call: dw gains the same once more
+        // (no partial sum of the first call may leak into the second).
+        conv2d_backward(nullptr, dw.data(), dy.data(), x.data(), w.data(), q, scratch);
+        std::vector<double> twice(ref.dw.size());
+        for (std::size_t i = 0; i < twice.size(); ++i) twice[i] = 2 * ref.dw[i];
+        require_close(dw, twice, 0.5, "dw after a second call");
+      }
     }
-  }
+  ::unsetenv("QB_CONV_PATH");
   set_threads(1);
 }
 

@@ -1,11 +1,14 @@
 #include "engine/layers/conv2d_kernels.h"
 
 #include "engine/gemm.h"
+#include "engine/names.h"
 #include "engine/parallel.h"
 #include "engine/reduce.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 namespace qb {
@@ -139,7 +142,54 @@ void data_grad_by_convolution(float* dx, const float* dy, const float* w, const 
         for (std::size_t t = 0; t < kk; ++t) dst[t] = src[kk - 1 - t];
       }
   const Conv2dGeometry t = conv2d_geometry(q.N, q.O, q.Ho, q.Wo, q.C, q.k, 1, q.k - 1 - q.p, q.g);
-  conv2d_forward_gemm(dx, dy, flipped, t, scratch);
+  conv2d_forward(dx, dy, flipped, t, scratch);
+}
+
+enum class Pass { forward, weight_grad };
+
+// Where the direct kernels (conv2d_direct.h) beat im2col + OpenBLAS. CPU ms per call, 1 thread,
+// batch 128, `bench_engine --benchmark_filter=conv_` with QB_CONV_PATH=gemm|direct interleaved
+// on one binary (AMD EPYC Zen 3, AVX2, 2 cores shared with other builds: load average 10-13,
+// so only ratios of neighbouring runs mean anything; gemm → direct):
+//
+//   forward  stride 1   32×32: stem 3.6 → 2.8, 16 ch 15.3 → 11.0   28×28: stem 1.4 → 1.0,
+//                       16 ch 12.1 → 8.4;  16×16 32 ch 13.9 → 10.2;  14×14 32 ch 11.6 → 8.3;
+//                       8×8 64 ch 13.2 → 11.5;  7×7 64 ch 11.2 → 8.9
+//   forward  stride 2   16→32 ch at 32×32 8.7 → 9.3, at 28×28 6.1 → 7.9; 32→64 ch at 16×16
+//                       6.2 → 7.5, at 14×14 5.1 → 5.9: the strided gather loses to im2col
+//   dL/dW    backward (dW and dx) with dx direct at stride 1, GEMM dW → direct dW, min of 3:
+//            stride 1   16 ch 32×32 36.3 → 34.9, 32 ch 16×16 29.1 → 28.4, 64 ch 8×8 25.0 →
+//                       24.4, stem 8.6 → 8.8 (within the noise)
+//            stride 2   16→32 ch 17.3 → 20.5, 32→64 ch 12.3 → 14.8
+//
+// Yet in a whole ResNet-20 step (`bench_engine --benchmark_filter=train_step/resnet20/threads:1
+// --benchmark_min_time=3`, pairs interleaved, CPU ms) the GEMM path stayed ahead: 852, 897, 850
+// against 972, 927, 971 with the direct forward and dW at stride 1, and 884, 865 against 919,
+// 900 with the direct forward alone. A profile of the step puts the direct path's time in its
+// gather (24%) more than in its tile (20%). So the table holds no row until a quiet machine
+// shows a step that is faster: add {Pass::forward, 1} and {Pass::weight_grad, 1} then.
+//
+// dL/dx at stride 1 is a forward convolution (data_grad_by_convolution) and follows the
+// forward row of its own geometry; at stride 2 it is im2col's adjoint, on the GEMM path.
+struct DirectWinsRow {
+  Pass pass;
+  std::size_t stride;
+};
+constexpr std::array<DirectWinsRow, 0> kDirectWins{};
+
+bool direct_wins(const Conv2dGeometry& q, Pass pass) {
+  if (!conv2d_direct_supported(q)) return false;
+  switch (conv_path_setting()) {
+    case ConvPath::gemm:
+      return false;
+    case ConvPath::direct:
+      return true;
+    case ConvPath::automatic:
+      break;
+  }
+  for (const DirectWinsRow& row : kDirectWins)
+    if (row.pass == pass && row.stride == q.s) return true;
+  return false;
 }
 
 }  // namespace
@@ -166,20 +216,44 @@ Conv2dGeometry conv2d_geometry(std::size_t N, std::size_t C, std::size_t H, std:
   return q;
 }
 
+namespace {
+struct ConvPathRow {
+  const char* name;
+  ConvPath value;
+};
+constexpr ConvPathRow kConvPathRows[] = {
+    {"auto", ConvPath::automatic}, {"gemm", ConvPath::gemm}, {"direct", ConvPath::direct}};
+constexpr NameTable<ConvPathRow> kConvPaths{"convolution path", kConvPathRows};
+}  // namespace
+
+ConvPath conv_path_setting() {
+  const char* env = std::getenv("QB_CONV_PATH");
+  return env && *env ? kConvPaths.parse(env, "QB_CONV_PATH").value : ConvPath::automatic;
+}
+
 void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeometry& q,
                     Conv2dScratch& scratch) {
   if (q.depthwise())
     conv2d_forward_depthwise(y, x, w, q);
+  else if (direct_wins(q, Pass::forward))
+    conv2d_forward_direct(y, x, w, q, scratch.direct);
   else
     conv2d_forward_gemm(y, x, w, q, scratch);
 }
 
 void conv2d_backward(float* dx, float* dw, const float* dy, const float* x, const float* w,
                      const Conv2dGeometry& q, Conv2dScratch& scratch) {
-  if (q.depthwise())
+  if (q.depthwise()) {
     conv2d_backward_depthwise(dx, dw, dy, x, w, q, scratch);
-  else
+  } else if (direct_wins(q, Pass::weight_grad)) {
+    conv2d_weight_grad_direct(dw, dy, x, q, scratch.direct);
+    if (dx && data_grad_is_a_convolution(q))
+      data_grad_by_convolution(dx, dy, w, q, scratch);
+    else if (dx)
+      conv2d_backward_gemm(dx, nullptr, dy, x, w, q, scratch);
+  } else {
     conv2d_backward_gemm(dx, dw, dy, x, w, q, scratch);
+  }
 }
 
 void conv2d_forward_gemm(float* y, const float* x, const float* w, const Conv2dGeometry& q,
@@ -223,17 +297,18 @@ void conv2d_forward_gemm(float* y, const float* x, const float* w, const Conv2dG
 void conv2d_backward_gemm(float* dx, float* dw, const float* dy, const float* x, const float* w,
                           const Conv2dGeometry& q, Conv2dScratch& scratch) {
   if (dx && data_grad_is_a_convolution(q)) {
-    conv2d_backward_gemm(nullptr, dw, dy, x, w, q, scratch);  // dW alone, through the columns
+    if (dw) conv2d_backward_gemm(nullptr, dw, dy, x, w, q, scratch);  // dW alone, by columns
     data_grad_by_convolution(dx, dy, w, q, scratch);
     return;
   }
+  if (!dx && !dw) return;
   const bool direct = q.k == 1 && q.s == 1 && q.p == 0;
   // columns, their gradient (only when dx is wanted), the gathered output gradient
   const std::size_t nb_max = images_per_gemm(q, (dx ? 2 * q.K : q.K) + q.Og);
   const int T = num_threads();
   const std::size_t wsize = q.O * q.K;
   scratch.columns.resize(std::size_t(T));
-  zero_weight_grad_parts(scratch, T, wsize);
+  if (dw) zero_weight_grad_parts(scratch, T, wsize);
   parallel_split(std::int64_t(q.N), T, [&](int t, std::int64_t first, std::int64_t last) {
     const std::size_t n0 = std::size_t(first), n1 = std::size_t(last);
     auto& buf = scratch.columns[std::size_t(t)];
@@ -242,7 +317,7 @@ void conv2d_backward_gemm(float* dx, float* dw, const float* dy, const float* x,
     float* col = buf.data();
     float* dcol = col + q.K * cols_max;
     float* dyc = dcol + q.K * cols_max;  // (Og, nb·HWo): the chunk's dy gathered from NCHW
-    float* dwt = weight_grad_target(scratch, T, t, dw);
+    float* dwt = dw ? weight_grad_target(scratch, T, t, dw) : nullptr;
     for (std::size_t n = n0; n < n1; n += nb_max) {
       const std::size_t nb = std::min(nb_max, n1 - n), cols = nb * q.HWo;
       for (std::size_t g = 0; g < q.g; ++g) {
@@ -263,8 +338,9 @@ void conv2d_backward_gemm(float* dx, float* dw, const float* dy, const float* x,
           dyg = dyc;
         }
         // dW_g += dy_g · colᵀ
-        sgemm(false, true, int(q.Og), int(q.K), int(cols), 1.0f, dyg, int(cols), cm, int(cols),
-              1.0f, dwt + g * q.Og * q.K, int(q.K));
+        if (dw)
+          sgemm(false, true, int(q.Og), int(q.K), int(cols), 1.0f, dyg, int(cols), cm, int(cols),
+                1.0f, dwt + g * q.Og * q.K, int(q.K));
         if (!dxg) continue;
         // dcol = W_gᵀ · dy_g, then scattered back to image positions
         if (direct && nb == 1) {
@@ -279,7 +355,7 @@ void conv2d_backward_gemm(float* dx, float* dw, const float* dy, const float* x,
       }
     }
   });
-  add_weight_grad_parts(scratch, T, dw, wsize);
+  if (dw) add_weight_grad_parts(scratch, T, dw, wsize);
 }
 
 void conv2d_forward_depthwise(float* y, const float* x, const float* w, const Conv2dGeometry& q) {

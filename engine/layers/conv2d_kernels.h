@@ -9,7 +9,9 @@
 // images share one sgemm when their images are small. With stride 1 and C/g ≥ 8, dL/dx is computed
 // as the forward convolution of dy with the flipped, channel-swapped weights (no col2im). Depthwise
 // (g = C = O): a direct loop, since each output channel is a tiny 2-D stencil and a GEMM per
-// channel would be all overhead.
+// channel would be all overhead. Ungrouped convolutions can also run on the direct (implicit
+// GEMM) kernels of conv2d_direct.h: where they do is a measured table in conv2d_kernels.cpp,
+// and QB_CONV_PATH forces either path.
 //
 // Threads: images are split over qbench's threads by parallel_split (a fixed partition for a
 // thread count). Weight gradients are summed per thread into private partial sums, then added
@@ -18,29 +20,13 @@
 // batch of 128 costs ~1 GB on ResNet-20.
 #pragma once
 
+#include "engine/layers/conv2d_direct.h"
+#include "engine/layers/conv2d_geometry.h"
+
 #include <cstddef>
 #include <vector>
 
 namespace qb {
-
-struct Conv2dGeometry {
-  std::size_t N, C, H, W;  // input (N,C,H,W)
-  std::size_t O;           // output channels
-  std::size_t k, s, p, g;  // square kernel, stride, padding on every side, groups
-  std::size_t Ho, Wo;      // output height and width
-  std::size_t Cg, Og;      // channels per group: input, output
-  std::size_t K;           // one output's reduction length, Cg·k·k (im2col rows)
-  std::size_t HWo;         // Ho·Wo (im2col columns per image)
-
-  // g = C = O: one k×k filter per channel.
-  bool depthwise() const { return g > 1 && g == C && g == O; }
-};
-
-// The geometry of a convolution of x (N,C,H,W) into O channels. The caller has checked that
-// g divides C and O and that the padded input is at least k×k.
-Conv2dGeometry conv2d_geometry(std::size_t N, std::size_t C, std::size_t H, std::size_t W,
-                               std::size_t O, std::size_t k, std::size_t s, std::size_t p,
-                               std::size_t g);
 
 // Buffers the kernels reuse from call to call (allocate once, reuse every step).
 struct Conv2dScratch {
@@ -49,9 +35,17 @@ struct Conv2dScratch {
   std::vector<float> depthwise_dx;           // dx when the caller wants none: the depthwise loop
                                              // computes dx and dw together
   std::vector<float> flipped_weights;        // stride-1 dx as a convolution: W flipped, (C,O/g,k,k)
+  Conv2dDirectScratch direct;                // the direct kernels' panels
 };
 
-// y = x ⊛ w, overwritten; no bias. Chooses the depthwise or the GEMM path.
+// Which kernels run a pass: `auto` chooses by shape (the measured table in conv2d_kernels.cpp),
+// `gemm` forces im2col + OpenBLAS, `direct` the direct kernels wherever they apply. Read from
+// the environment variable QB_CONV_PATH on every call (default auto), so benchmarks and tests
+// can compare the paths on one binary; an unknown value throws qb::Error.
+enum class ConvPath { automatic, gemm, direct };
+ConvPath conv_path_setting();
+
+// y = x ⊛ w, overwritten; no bias. Chooses the depthwise, direct or GEMM path.
 // y is (N,O,Ho,Wo), x is (N,C,H,W), w is (O,C/g,k,k).
 void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeometry& q,
                     Conv2dScratch& scratch);
@@ -61,7 +55,8 @@ void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeomet
 void conv2d_backward(float* dx, float* dw, const float* dy, const float* x, const float* w,
                      const Conv2dGeometry& q, Conv2dScratch& scratch);
 
-// The two paths on their own (conv2d_forward/backward choose between them).
+// The GEMM and depthwise paths on their own (conv2d_forward/backward choose between them and
+// the direct kernels of conv2d_direct.h). conv2d_backward_gemm skips dw when it is null.
 void conv2d_forward_gemm(float* y, const float* x, const float* w, const Conv2dGeometry& q,
                          Conv2dScratch& scratch);
 void conv2d_backward_gemm(float* dx, float* dw, const float* dy, const float* x, const float* w,
