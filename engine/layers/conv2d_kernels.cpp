@@ -168,6 +168,10 @@ enum class Pass { forward, weight_grad };
 // 900 with the direct forward alone. A profile of the step puts the direct path's time in its
 // gather (24%) more than in its tile (20%). So the table holds no row until a quiet machine
 // shows a step that is faster: add {Pass::forward, 1} and {Pass::weight_grad, 1} then.
+// Quiet re-measurement (2026-12-06, nothing else running; `QB_CONV_PATH=gemm|direct
+// build/bench_engine --benchmark_filter=train_step/resnet20/ --benchmark_min_time=2`, two
+// interleaved rounds, wall ms): 1 thread gemm 853, 828 vs direct 1035, 880; 2 threads gemm 497,
+// 417 vs direct 503, 481. The table stays empty.
 //
 // dL/dx at stride 1 is a forward convolution (data_grad_by_convolution) and follows the
 // forward row of its own geometry; at stride 2 it is im2col's adjoint, on the GEMM path.
