@@ -136,7 +136,7 @@ TEST_CASE("a failed save leaves the previous checkpoint intact", "[checkpoint]")
 
 // Inputs fuzz_checkpoint found (tests/fuzz/regressions): refused with the file and the object
 // named. HDF5 leaks what it decoded before failing on the first one (its own leak, suppressed
-// for the fuzzers by tests/fuzz/lsan.supp); the refusal is qbench's part.
+// for the fuzzers by tests/lsan.supp); the refusal is qbench's part.
 TEST_CASE("fuzz findings: damaged dataset headers are refused", "[checkpoint][fuzz]") {
   const std::string leak =
       std::string(QB_SOURCE_DIR) + "/tests/fuzz/regressions/checkpoint/hdf5-dataset-layout-leak.h5";
