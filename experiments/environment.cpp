@@ -11,11 +11,10 @@
 #include <string>
 #include <thread>
 
-// The commit is baked in when CMake configures (QB_GIT_COMMIT, "-dirty" when the tree had
-// uncommitted changes then): a binary copied to a cluster node still knows where it came from.
-#ifndef QB_GIT_COMMIT
-#define QB_GIT_COMMIT "unknown"
-#endif
+// The commit is baked in at build time (QB_GIT_COMMIT from the generated qb_git_commit.h,
+// cmake/git_commit.cmake; "-dirty" when tracked files differed from HEAD): a binary copied to
+// a cluster node still knows where it came from.
+#include "qb_git_commit.h"
 
 namespace qb::exp {
 namespace {
