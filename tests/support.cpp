@@ -1,11 +1,20 @@
 #include "tests/support.h"
 
+#include "engine/rng.h"
+
 #include <unistd.h>
 #include <catch2/catch.hpp>
 
 #include <stdexcept>
 
 namespace qb::test {
+
+std::vector<float> normal_floats(std::size_t n, std::uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> v(n);
+  for (float& f : v) f = float(rng.normal());
+  return v;
+}
 
 namespace fs = std::filesystem;
 

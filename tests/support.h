@@ -1,5 +1,5 @@
-// What several test files need alike: a temporary folder, and a training run killed after an
-// epoch and resumed from its checkpoint.
+// What several test files need alike: a temporary folder, a training run killed after an epoch
+// and resumed from its checkpoint, and seeded random tensors.
 #pragma once
 
 #include "engine/train.h"
@@ -8,11 +8,16 @@
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace qb::test {
+
+// n draws of a standard normal from engine/rng.h's Rng(seed), as floats.
+std::vector<float> normal_floats(std::size_t n, std::uint64_t seed);
 
 // A fresh folder under the system's temporary directory, removed with its contents at the end
 // of the scope. Named qbench-test-<pid>-<n>: the pid keeps apart the test cases CTest runs at

@@ -6,6 +6,7 @@
 #include "engine/layers/conv2d_tile.h"
 #include "engine/parallel.h"
 #include "engine/rng.h"
+#include "tests/support.h"
 
 #include <catch2/catch.hpp>
 
@@ -17,12 +18,7 @@ using namespace qb;
 
 namespace {
 
-std::vector<float> normal_floats(std::size_t n, std::uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> v(n);
-  for (float& f : v) f = float(rng.normal());
-  return v;
-}
+using test::normal_floats;
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;

@@ -5,6 +5,7 @@
 #include "engine/layers/conv2d_kernels.h"
 #include "engine/parallel.h"
 #include "engine/rng.h"
+#include "tests/support.h"
 
 #include <catch2/catch.hpp>
 
@@ -15,12 +16,7 @@ using namespace qb;
 
 namespace {
 
-std::vector<float> normal_floats(std::size_t n, std::uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> v(n);
-  for (float& f : v) f = float(rng.normal());
-  return v;
-}
+using test::normal_floats;
 
 // Calls f(n, o, c, cg, oh, ow, ih, iw, i, j) for every product x[n,c,ih,iw] · w[o,cg,i,j]
 // that reaches y[n,o,oh,ow] (c is the input channel, cg its index within its group).
