@@ -307,7 +307,8 @@ TEST_CASE("a method entry with init scratch trains from random init with the FP3
   }
   // A recipe in the entry overrides the fp32 one key by key.
   j["methods"][1]["recipe"] = {{"lr", 0.02}};
-  const exp::Cell& c = exp::parse_sweep(j).cells.back();
+  const exp::Sweep overridden = exp::parse_sweep(j);
+  const exp::Cell& c = overridden.cells.back();
   CHECK(c.recipe.lr == 0.02);
   CHECK(c.recipe.epochs == 7);
   // An include rule takes its entry's init.
