@@ -274,7 +274,10 @@ const Tensor& OaqQuantizer::forward(const Tensor& x, bool training) {
     oaq::Layer::Operand& op = is_weight() ? layer_->weight : layer_->input;
     op.values.assign(x.begin(), x.end());
     op.shape = shape_of(x);
-    op.range = range;
+    // The input is counted at the running range, the one evaluation and export quantize
+    // with: the certificate is about the integer network `qbench infer` runs, not about this
+    // batch's fake-quant forward (which used the batch's own range).
+    op.range = is_weight() ? range : running_range_;
     op.qmax = qmax_;
     op.is_signed = signed_;
     op.set = true;

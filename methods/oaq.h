@@ -17,7 +17,9 @@
 // controlled (its integer input is the dataset's pixels, which OAQ does not choose).
 //
 // Controller (C.2), per conv/linear layer, on training batches every `period` steps: the
-// layer's input and weights of that step are quantized at the current α, every dot product is
+// layer's input and weights of that step are quantized at the current α (the input at the
+// running range, as the exported integer network will quantize it; our choice, so that the
+// certificate is about what `qbench infer` runs), every dot product is
 // computed exactly and under the certified accumulation model (methods/accumulation.h: wrap,
 // pair-wrap or lanes), and with N_o of N wrong:
 //   rule "alpha" (the paper, as an earlier note recorded it):

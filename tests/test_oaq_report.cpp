@@ -33,25 +33,33 @@ const char* const kModels[] = {"int32", "wrap", "saturate", "pair_wrap", "lanes"
 
 // OAQ α W8A7: top-1 wrap 0.88 and 0.90 over two seeds (89.00 ± 1.41), overflow rate under
 // pair-wrap 0 and 0.0002 (0.01 ± 0.01 %). minmax W8A8 overflows: wrap top-1 0.5, rate 0.3.
-// OAQ clamp ran no lanes model (a gap). The second oaq options tell α from clamp.
+// OAQ clamp ran no lanes model (a gap). The oaq options tell the paper's α rule (λ 0.01) from
+// the λ 1 variant and from clamp.
 const Cell kCells[] = {
     {"minmax", "{}", 8, 1, 0.90, {0.90, 0.50, 0.60, 0.55, 0.52}, {0.30, 0.30, 0.28, 0.29}},
     {"minmax", "{}", 8, 2, 0.90, {0.90, 0.50, 0.60, 0.55, 0.52}, {0.30, 0.30, 0.28, 0.29}},
     {"minmax", "{}", 7, 1, 0.89, {0.89, 0.70, 0.75, 0.80, 0.85}, {0.10, 0.10, 0.05, 0.02}},
     {"oaq",
-     R"({"acc_bits":16,"rule":"alpha"})",
+     R"({"acc_bits":16,"lambda":0.01,"period":10,"rule":"alpha"})",
      7,
      1,
      0.89,
      {0.89, 0.88, 0.88, 0.89, 0.89},
      {0.001, 0.001, 0.0, 0.0}},
     {"oaq",
-     R"({"acc_bits":16,"rule":"alpha"})",
+     R"({"acc_bits":16,"lambda":0.01,"period":10,"rule":"alpha"})",
      7,
      2,
      0.91,
      {0.91, 0.90, 0.90, 0.91, 0.91},
      {0.001, 0.001, 0.0002, 0.0}},
+    {"oaq",
+     R"({"acc_bits":16,"lambda":1,"period":1,"rule":"alpha"})",
+     8,
+     1,
+     0.86,
+     {0.86, 0.85, 0.85, 0.85, 0.86},
+     {0.002, 0.002, 0.002, 0.0}},
     {"oaq",
      R"({"acc_bits":16,"rule":"clamp"})",
      8,
@@ -127,32 +135,36 @@ TEST_CASE("the OAQ table puts each method, bits and quantity in its cell", "[rep
   test::TempDir tmp;
   const Results r = read_results(write_cells((tmp.path / "oaq.h5").string()));
   const Table t = build_table(r, oaq_spec());
-  REQUIRE(t.spec.rows.size() == 8);  // minmax, OAQ α, OAQ clamp, A2Q × W8A8, W8A7
-  // rows: 0 minmax A8, 1 minmax A7, 2 α A8, 3 α A7, 4 clamp A8, 5 clamp A7, 6 A2Q A8, 7 A2Q A7
+  REQUIRE(t.spec.rows.size() == 10);  // minmax, OAQ α (λ 0.01, λ 1), OAQ clamp, A2Q × W8A8, W8A7
+  // rows: 0 minmax A8, 1 minmax A7, 2 α A8, 3 α A7, 4 α λ1 A8, 5 α λ1 A7, 6 clamp A8,
+  // 7 clamp A7, 8 A2Q A8, 9 A2Q A7
   const Aggregate& alpha_wrap = t.cells[3][column("top-1 wrap")];
   CHECK(alpha_wrap.n == 2);
   CHECK(alpha_wrap.mean == Approx(89.0));
   CHECK(alpha_wrap.std == Approx(1.41421356));
   CHECK(t.cells[3][column("overflow % pair-wrap")].mean == Approx(0.01));
+  CHECK(t.cells[4][column("top-1 wrap")].n == 1);  // λ 1 has its own row
+  CHECK(t.cells[4][column("top-1 wrap")].mean == Approx(85.0));
+  CHECK(t.cells[5][column("fake-quant")].missing());
   CHECK(t.cells[0][column("top-1 wrap")].mean == Approx(50.0));
   CHECK(t.cells[0][column("overflow % wrap")].mean == Approx(30.0));
   CHECK(t.cells[0][column("fake-quant")].mean == Approx(90.0));
   CHECK(t.cells[1][column("top-1 lanes")].mean == Approx(85.0));
-  CHECK(t.cells[4][column("top-1 lanes")].missing());  // the cell ran no lanes model
-  CHECK(t.cells[4][column("top-1 int32")].n == 1);
+  CHECK(t.cells[6][column("top-1 lanes")].missing());  // the cell ran no lanes model
+  CHECK(t.cells[6][column("top-1 int32")].n == 1);
   CHECK(t.cells[2][column("top-1 int32")].missing());  // no α W8A8 cell
-  CHECK(t.cells[6][column("overflow % lanes")].mean == 0.0);
-  CHECK(t.cells[7][column("fake-quant")].missing());
+  CHECK(t.cells[8][column("overflow % lanes")].mean == 0.0);
+  CHECK(t.cells[9][column("fake-quant")].missing());
 
   const std::string md = render(t, Format::md);
   CHECK(
       md.find(
-          "| OAQ α W8A7 | 90.000 ± 1.414 (n=2) | 90.000 ± 1.414 (n=2) | 89.000 ± 1.414 (n=2) |") !=
+          "| OAQ α (paper: λ 0.01 per 10 steps) W8A7 | 90.000 ± 1.414 (n=2) | 90.000 ± 1.414 (n=2) | 89.000 ± 1.414 (n=2) |") !=
       std::string::npos);
   CHECK(md.find("overflow % pair-wrap = overflow rate, pair-wrap (% of dot products)") !=
         std::string::npos);
   CHECK(md.find("Δ") == std::string::npos);  // no baseline, and no Δ across quantities
-  CHECK(render(t, Format::csv).find("oaq-lenet5,OAQ α W8A7,top-1 wrap,int_acc_wrap,2,89.00000,") !=
+  CHECK(render(t, Format::csv).find("oaq-lenet5,OAQ α (paper: λ 0.01 per 10 steps) W8A7,top-1 wrap,int_acc_wrap,2,89.00000,") !=
         std::string::npos);
 
   if (!gnuplot_available()) {

@@ -88,12 +88,13 @@ TEST_CASE("certificates: OAQ's controlled layers do not overflow the model they 
   }
 }
 
-// MNN's lane partial sums (integer/ `lanes`). Training certifies each batch with that batch's
-// own input range, the exported network quantizes with the running range (methods/oaq.h), and
-// a lane holds only 2 products of every 16, so it sits nearer its edge than the full sum: on
-// its training images the checkpoint keeps a few overflowed dot products in conv2 (73 of its
-// 3.2 M here, with 0 counted in training's last epoch). What holds is a rate far below the
-// uncontrolled network's, not 0: the certificate is data-driven and per batch (note E.11).
+// MNN's lane partial sums (integer/ `lanes`). Training counts each batch's input at the running
+// range the exported network quantizes with (methods/oaq.h), but the last weights and range
+// are one optimizer step past the last count, and a lane holds only 2 products of every 16, so
+// it sits nearer its edge than the full sum: on its training images the checkpoint keeps 6 of
+// its 3.2 M dot products overflowed (73 when training counted at each batch's own range). What
+// holds is a rate far below the uncontrolled network's, not 0: the certificate is data-driven
+// and per step (note E.11).
 TEST_CASE("certificates: OAQ certified for lanes nearly removes lane overflows", "[oaq]") {
   const test::TempDir tmp;
   const std::string ck =
@@ -102,7 +103,7 @@ TEST_CASE("certificates: OAQ certified for lanes nearly removes lane overflows",
   std::int64_t dot_products = 0;
   for (std::size_t i = 1; i < layers.size(); ++i)
     dot_products += layers[i].at("dot_products").get<std::int64_t>();
-  CHECK(wrong_from(layers, 1) <= dot_products / 10000);
+  CHECK(wrong_from(layers, 1) <= dot_products / 100000);
   const std::string naive = trained(tmp, "minmax");
   CHECK(wrong_from(int8_layers(naive, integer::AccModel::lanes, "train"), 1) > dot_products / 1000);
 }
