@@ -75,19 +75,17 @@ void BM_fp32(benchmark::State& state, NetCase c, std::size_t N) {
   state.SetItemsProcessed(std::int64_t(state.iterations() * N));
 }
 
-void BM_int8(benchmark::State& state, NetCase c, std::size_t N, int abits) {
-  set_threads(int(state.range(0)));
+// The network quantized by `q`, calibrated on 64 random images, exported to integers.
+integer::Network exported(const NetCase& c, const QatConfig& q) {
   auto net = make_network(c.name, c.input, 10);
-  QatConfig q{"minmax", {}};
-  q.settings.wbits = 8;
-  q.settings.abits = abits;
   make_qat(q).attach(*net);
   net->init_weights(1);
   net->forward(random_images(64, c.input, 3), false);  // calibrates every quantizer
   // One normalisation for every channel: the image's 8-bit pixel grid (export.h).
-  const integer::Network inet = integer::export_network(*net, {"minmax", {kMean}, {kStd}});
-  integer::Engine engine(inet, integer::AccModel::int32, int8::best_isa());
-  const Tensor x = random_images(N, c.input, 2);
+  return integer::export_network(*net, {q.method, {kMean}, {kStd}});
+}
+
+void time_engine(benchmark::State& state, integer::Engine& engine, const Tensor& x, std::size_t N) {
   std::vector<double> logits;
   engine.forward(x.data(), int(N), logits);  // warm-up: allocates the engine's buffers
   for (auto _ : state) {
@@ -98,21 +96,27 @@ void BM_int8(benchmark::State& state, NetCase c, std::size_t N, int abits) {
   state.SetLabel(int8::isa_name(engine.isa()));
 }
 
+void BM_int8(benchmark::State& state, NetCase c, std::size_t N, int abits) {
+  set_threads(int(state.range(0)));
+  QatConfig q{"minmax", {}};
+  q.settings.wbits = 8;
+  q.settings.abits = abits;
+  const integer::Network inet = exported(c, q);  // the engine keeps a reference
+  integer::Engine engine(inet, integer::AccModel::int32, int8::best_isa());
+  time_engine(state, engine, random_images(N, c.input, 2), N);
+}
+
 // acc16: `pair-wrap` on the 16-bit kernels; otherwise exact int32 sums.
 void BM_acc(benchmark::State& state, NetCase c, std::size_t N, bool acc16) {
   set_threads(int(state.range(0)));
-  auto net = make_network(c.name, c.input, 10);
   QatConfig q{"a2q", {}};
   q.settings.wbits = 8;
   q.settings.abits = 7;
   q.settings.options = {{"acc_bits", 16}};
-  make_qat(q).attach(*net);
-  net->init_weights(1);
-  net->forward(random_images(64, c.input, 3), false);  // calibrates every quantizer
-  const integer::Network inet = integer::export_network(*net, {"a2q", {kMean}, {kStd}});
+  const integer::Network inet = exported(c, q);
   const Tensor x = random_images(N, c.input, 2);
-  std::vector<double> logits;
   {  // the certificate, on these images
+    std::vector<double> logits;
     integer::Engine counting(inet, integer::AccModel::pair_wrap, int8::best_isa());
     counting.forward(x.data(), int(N), logits);
     for (const integer::OverflowStats& st : counting.stats())
@@ -121,13 +125,7 @@ void BM_acc(benchmark::State& state, NetCase c, std::size_t N, bool acc16) {
   }
   integer::Engine engine(inet, acc16 ? integer::AccModel::pair_wrap : integer::AccModel::int32,
                          int8::best_isa(), {.count_overflows = !acc16});
-  engine.forward(x.data(), int(N), logits);  // warm-up: allocates the engine's buffers
-  for (auto _ : state) {
-    engine.forward(x.data(), int(N), logits);
-    benchmark::DoNotOptimize(logits.data());
-  }
-  state.SetItemsProcessed(std::int64_t(state.iterations() * N));
-  state.SetLabel(int8::isa_name(engine.isa()));
+  time_engine(state, engine, x, N);
 }
 
 }  // namespace

@@ -50,6 +50,7 @@ class Engine {
   // Packs the weights for `isa` (qb::Error when the CPU lacks it, or for a 16-bit model other
   // than pair-wrap without counting). `net` must outlive it.
   Engine(const Network& net, AccModel model, int8::Isa isa, EngineOptions options = {});
+  Engine(Network&&, AccModel, int8::Isa, EngineOptions = {}) = delete;  // would dangle
 
   // images: float [N][C][H][W] as the dataset gives them; logits: [N][classes], overwritten.
   // Overflow statistics accumulate over calls.

@@ -14,14 +14,13 @@ same shuffled pass, and the ratio is the median of the per-pass ratios with thei
 pairing of scripts/int8_ratios.py, imported from it: one definition); otherwise the medians
 divide.
 """
-import json
 import os
 import re
 import statistics
 import sys
-from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_json import read_passes  # noqa: E402
 from int8_ratios import ratio  # noqa: E402
 
 NAME = re.compile(r"^infer/(acc16|acc32)/([^/]+)/batch:(\d+)/threads:(\d+)")
@@ -30,26 +29,14 @@ NETS = ["lenet5", "resnet20", "mobilenet_tiny"]
 
 def load(paths):
     """{(acc, net, batch, threads): (median images/s or None for errors, label, passes)}."""
-    ips, errors, labels = defaultdict(dict), set(), {}
-    for path in paths:
-        with open(path) as f:
-            doc = json.load(f)
-        for i, b in enumerate(doc.get("benchmarks", [])):
-            if b.get("run_type", "iteration") != "iteration":
-                continue
-            m = NAME.match(b.get("run_name", b["name"]))
-            if not m:
-                continue
-            key = (m[1], m[2], int(m[3]), int(m[4]))
-            if b.get("error_occurred"):
-                errors.add(key)
-                labels[key] = b.get("error_message", "")
-                continue
-            ips[key][(path, b.get("repetition_index", ("run", i)))] = b["items_per_second"]
-            labels[key] = b.get("label", "")
+    def key_of(name):
+        m = NAME.match(name)
+        return (m[1], m[2], int(m[3]), int(m[4])) if m else None
+
+    ips, errors, labels = read_passes(paths, key_of, lambda b: b["items_per_second"])
     rows = {k: (statistics.median(v.values()), labels.get(k, ""), v) for k, v in ips.items()}
-    for k in errors - rows.keys():
-        rows[k] = (None, labels.get(k, ""), {})
+    for k in errors.keys() - rows.keys():
+        rows[k] = (None, errors[k], {})
     return rows
 
 

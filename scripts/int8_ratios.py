@@ -29,11 +29,13 @@ script is bench-int8's study and needs what the general tool has no place for: s
 repetitions, medians and fastest repetitions, several peers per row and the peak shares. Both
 stay, each for its job; results/int8-gemm-avx2-zen3.md comes from this one.
 """
-import json
+import os
 import re
 import statistics
 import sys
-from collections import defaultdict
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_json import read_passes  # noqa: E402
 
 ISAS = ["avx2", "avxvnni", "avx512bw", "avx512vnni"]
 SHAPE_ORDER = ["sq256", "sq512", "sq1024", "r20s1", "r20s1_img", "r20s2", "r20s3"]
@@ -55,36 +57,19 @@ def load(paths):
     """{(impl, isa, shape, threads): (median GOPS or None for errors, label, passes)}, with the
     peak rows as ("peak", isa, sequence, 1) holding their maximum; passes maps (file, repetition
     index) to that repetition's GOPS."""
-    gops = defaultdict(dict)
-    errors = set()
-    labels = {}
-    for path in paths:
-        with open(path) as f:
-            doc = json.load(f)
-        for i, b in enumerate(doc.get("benchmarks", [])):
-            if b.get("run_type", "iteration") != "iteration":
-                continue
-            name = b.get("run_name", b["name"])
-            m, p = NAME.match(name), PEAK.match(name)
-            if m:
-                key = (m[1], m[2], m[3], int(m[4]))
-            elif p:
-                key = ("peak", p[1], p[2], 1)
-            else:
-                continue
-            if b.get("error_occurred"):
-                errors.add(key)
-                labels[key] = b.get("error_message", "")
-                continue
-            gops[key][(path, b.get("repetition_index", ("run", i)))] = b["GOPS"]
-            if b.get("label"):
-                labels[key] = b["label"]
+    def key_of(name):
+        m, p = NAME.match(name), PEAK.match(name)
+        if m:
+            return (m[1], m[2], m[3], int(m[4]))
+        return ("peak", p[1], p[2], 1) if p else None
+
+    gops, errors, labels = read_passes(paths, key_of, lambda b: b["GOPS"])
     # A peak is the best the core did: interference (a shared host, frequency drift) only ever
     # slows a run down, so the fastest repetition is its estimate, not the median.
     rows = {k: ((max if k[0] == "peak" else statistics.median)(v.values()), labels.get(k, ""), v)
             for k, v in gops.items()}
-    for k in errors - rows.keys():
-        rows[k] = (None, labels.get(k, ""), {})
+    for k in errors.keys() - rows.keys():
+        rows[k] = (None, errors[k], {})
     return rows
 
 

@@ -17,30 +17,24 @@ of every row ran in the same shuffled pass, so the ratio is taken per pass and t
 the passes is printed with their range. Timing medians alone spread ±15% on a shared host,
 which hides a 5% cost; pairing by pass cancels the drift the two rows share.
 """
-import json
+import os
 import re
 import statistics
 import sys
-from collections import defaultdict
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_json import read_passes  # noqa: E402
 
 NAME = re.compile(r"^(\w+)_step/([^/]+)/threads:(\d+)")
 
 
 def load(paths):
-    """{(net, variant, threads): {pass: seconds per step}}."""
-    rows = defaultdict(dict)
-    for path in paths:
-        with open(path) as f:
-            doc = json.load(f)
-        for i, b in enumerate(doc.get("benchmarks", [])):
-            if b.get("run_type", "iteration") != "iteration" or b.get("error_occurred"):
-                continue
-            m = NAME.match(b.get("run_name", b["name"]))
-            if not m:
-                continue
-            key = (m[1], m[2], int(m[3]))
-            rows[key][(path, b.get("repetition_index", ("run", i)))] = b["real_time"]
-    return rows
+    """{(net, variant, threads): {pass: seconds per step}}; rows that failed are left out."""
+    def key_of(name):
+        m = NAME.match(name)
+        return (m[1], m[2], int(m[3])) if m else None
+
+    return read_passes(paths, key_of, lambda b: b["real_time"])[0]
 
 
 def cost(row, base):

@@ -13,12 +13,12 @@ import tempfile
 from checks import check, finish
 
 SCRIPT = os.path.abspath(sys.argv[1])
+sys.path.insert(0, os.path.dirname(SCRIPT))
+from bench_json import repetitions  # noqa: E402
 
 
-def rows(name, ips, label="avx2"):
-    return [{"name": name, "run_name": name, "run_type": "iteration", "repetitions": len(ips),
-             "repetition_index": i, "items_per_second": v, "label": label}
-            for i, v in enumerate(ips)]
+def rows(name, values, label="avx2"):
+    return repetitions(name, "items_per_second", values, label)
 
 
 def table(benchmarks):

@@ -14,12 +14,12 @@ import tempfile
 from checks import check, finish
 
 SCRIPT = os.path.abspath(sys.argv[1])
+sys.path.insert(0, os.path.dirname(SCRIPT))
+from bench_json import repetitions  # noqa: E402
 
 
-def rows(name, gops, label=""):
-    """One iteration entry per repetition, as --benchmark_repetitions writes them."""
-    return [{"name": name, "run_name": name, "run_type": "iteration", "repetitions": len(gops),
-             "repetition_index": i, "GOPS": g, "label": label} for i, g in enumerate(gops)]
+def rows(name, values, label=""):
+    return repetitions(name, "GOPS", values, label)
 
 
 def table(docs):

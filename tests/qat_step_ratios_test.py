@@ -14,12 +14,12 @@ import tempfile
 from checks import check, finish
 
 SCRIPT = os.path.abspath(sys.argv[1])
+sys.path.insert(0, os.path.dirname(SCRIPT))
+from bench_json import repetitions  # noqa: E402
 
 
-def rows(name, ms):
-    """One iteration entry per repetition (pass), as --benchmark_repetitions writes them."""
-    return [{"name": name, "run_name": name, "run_type": "iteration", "repetitions": len(ms),
-             "repetition_index": i, "real_time": t} for i, t in enumerate(ms)]
+def rows(name, values):
+    return repetitions(name, "real_time", values)
 
 
 def output(benchmarks):

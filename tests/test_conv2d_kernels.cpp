@@ -1,7 +1,7 @@
 // The fp32 convolution kernels (engine/layers/conv2d_kernels.h) against a direct convolution
 // summed in double: forward, dL/dx and dL/dw, on one and two threads, for every path (GEMM
 // with and without im2col, several images per GEMM, groups, depthwise, the direct kernels),
-// each forced through QB_CONV_PATH and as chosen by shape.
+// each forced (set_conv_path) and as chosen by shape.
 #include "engine/layers/conv2d_kernels.h"
 #include "engine/parallel.h"
 #include "engine/rng.h"
@@ -9,7 +9,7 @@
 
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
+#include <utility>
 #include <vector>
 
 using namespace qb;
@@ -100,18 +100,19 @@ const Case kCases[] = {
 };
 
 // Every path the kernels can take: auto (the measured table), and each forced.
-const char* const kPaths[] = {"auto", "gemm", "direct"};
+constexpr std::pair<ConvPath, const char*> kPaths[] = {
+    {ConvPath::automatic, "auto"}, {ConvPath::gemm, "gemm"}, {ConvPath::direct, "direct"}};
 
 }  // namespace
 
 TEST_CASE("conv2d kernels match a direct convolution (forward and both gradients)",
           "[layers][conv]") {
-  for (const char* path : kPaths)
+  for (const auto& [path, name] : kPaths)
     for (int threads : {1, 2}) {
       set_threads(threads);
-      ::setenv("QB_CONV_PATH", path, 1);
+      set_conv_path(path);
       for (const Case& c : kCases) {
-        INFO(c.what << ", threads " << threads << ", QB_CONV_PATH=" << path);
+        INFO(c.what << ", threads " << threads << ", conv path " << name);
         const Conv2dGeometry q = conv2d_geometry(c.N, c.C, c.H, c.W, c.O, c.k, c.s, c.p, c.g);
         const auto x = normal_floats(q.N * q.C * q.H * q.W, 1);
         const auto w = normal_floats(q.O * q.Cg * q.k * q.k, 2);
@@ -137,7 +138,7 @@ TEST_CASE("conv2d kernels match a direct convolution (forward and both gradients
         require_close(dw, twice, 0.5, "dw after a second call");
       }
     }
-  ::unsetenv("QB_CONV_PATH");
+  set_conv_path(conv_path_setting());
   set_threads(1);
 }
 

@@ -118,6 +118,17 @@ BothRuns run_both(const integer::Network& net, int8::Isa isa, const float* image
   return b;
 }
 
+// Two runs of one network on the same images: every layer's codes and the logits equal.
+void check_same_run(const integer::Network& inet, const integer::Trace& got,
+                    const std::vector<double>& got_logits, const integer::Trace& want,
+                    const std::vector<double>& want_logits) {
+  for (std::size_t i = 0; i < inet.layers.size(); ++i) {
+    INFO("layer " << inet.layers[i].name);
+    CHECK(got.codes[i] == want.codes[i]);
+  }
+  CHECK(got_logits == want_logits);
+}
+
 }  // namespace
 
 TEST_CASE("integer engine equals the exact simulation, every layer, model and ISA", "[integer]") {
@@ -164,11 +175,7 @@ TEST_CASE("integer engine equals the exact simulation, every layer, model and IS
         integer::Trace trace;
         std::vector<double> logits;
         engine.forward(images.data(), 3, logits, &trace);
-        for (std::size_t i = 0; i < inet.layers.size(); ++i) {
-          INFO("layer " << inet.layers[i].name);
-          CHECK(trace.codes[i] == ref_trace.codes[i]);
-        }
-        CHECK(logits == ref_logits);
+        check_same_run(inet, trace, logits, ref_trace, ref_logits);
       }
     }
   }
@@ -198,12 +205,9 @@ TEST_CASE("the simulation of all models in one pass equals one pass per model", 
       std::vector<double> logits;
       std::vector<integer::OverflowStats> stats;
       integer::reference_forward(inet, model, images.data(), 3, logits, &trace, &stats);
-      CHECK(together[m].logits == logits);
-      for (std::size_t i = 0; i < inet.layers.size(); ++i) {
-        INFO("layer " << inet.layers[i].name);
-        CHECK(together[m].trace.codes[i] == trace.codes[i]);
+      check_same_run(inet, together[m].trace, together[m].logits, trace, logits);
+      for (std::size_t i = 0; i < inet.layers.size(); ++i)
         diverged += together[m].trace.codes[i] != together[0].trace.codes[i];
-      }
       REQUIRE(together[m].stats.size() == stats.size());
       for (std::size_t i = 0; i < stats.size(); ++i) {
         CHECK(together[m].stats[i].dot_products == stats[i].dot_products);
@@ -248,11 +252,7 @@ TEST_CASE("pair-wrap on the 16-bit kernels equals the counting pair-wrap path", 
       std::vector<double> want_logits, got_logits;
       counting.forward(images.data(), 5, want_logits, &want);
       fast.forward(images.data(), 5, got_logits, &got);
-      for (std::size_t i = 0; i < inet.layers.size(); ++i) {
-        INFO("layer " << inet.layers[i].name);
-        CHECK(got.codes[i] == want.codes[i]);
-      }
-      CHECK(got_logits == want_logits);
+      check_same_run(inet, got, got_logits, want, want_logits);
       REQUIRE(fast.stats().size() == counting.stats().size());
       for (std::size_t i = 0; i < fast.stats().size(); ++i) {
         CHECK(fast.stats()[i].dot_products == counting.stats()[i].dot_products);

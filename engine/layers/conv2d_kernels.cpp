@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -183,7 +184,7 @@ constexpr std::array<DirectWinsRow, 0> kDirectWins{};
 
 bool direct_wins(const Conv2dGeometry& q, Pass pass) {
   if (!conv2d_direct_supported(q)) return false;
-  switch (conv_path_setting()) {
+  switch (conv_path()) {
     case ConvPath::gemm:
       return false;
     case ConvPath::direct:
@@ -234,6 +235,21 @@ ConvPath conv_path_setting() {
   const char* env = std::getenv("QB_CONV_PATH");
   return env && *env ? kConvPaths.parse(env, "QB_CONV_PATH").value : ConvPath::automatic;
 }
+
+namespace {
+std::atomic<int> g_conv_path{-1};  // -1: not read from the environment yet
+}  // namespace
+
+ConvPath conv_path() {
+  int path = g_conv_path.load(std::memory_order_relaxed);
+  if (path < 0) {
+    path = int(conv_path_setting());
+    g_conv_path.store(path, std::memory_order_relaxed);
+  }
+  return ConvPath(path);
+}
+
+void set_conv_path(ConvPath path) { g_conv_path.store(int(path), std::memory_order_relaxed); }
 
 void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeometry& q,
                     Conv2dScratch& scratch) {

@@ -39,11 +39,14 @@ struct Conv2dScratch {
 };
 
 // Which kernels run a pass: `auto` chooses by shape (the measured table in conv2d_kernels.cpp),
-// `gemm` forces im2col + OpenBLAS, `direct` the direct kernels wherever they apply. Read from
-// the environment variable QB_CONV_PATH on every call (default auto), so benchmarks and tests
-// can compare the paths on one binary; an unknown value throws qb::Error.
+// `gemm` forces im2col + OpenBLAS, `direct` the direct kernels wherever they apply.
+// Process-wide, like the thread count: taken from the environment variable QB_CONV_PATH at
+// the first convolution (default auto; an unknown value throws qb::Error), so benchmarks can
+// compare the paths on one binary; tests switch it with set_conv_path.
 enum class ConvPath { automatic, gemm, direct };
-ConvPath conv_path_setting();
+ConvPath conv_path_setting();  // QB_CONV_PATH parsed now
+ConvPath conv_path();          // the path in force
+void set_conv_path(ConvPath path);
 
 // y = x ⊛ w, overwritten; no bias. Chooses the depthwise, direct or GEMM path.
 // y is (N,O,Ho,Wo), x is (N,C,H,W), w is (O,C/g,k,k).
