@@ -28,6 +28,10 @@ Run add_infer(CLI::App& app) {
   cmd->add_option("--split", cfg->split,
                   "Images: test, or train (the data the quantizers were calibrated on)")
       ->capture_default_str();
+  cmd->add_option("--simulate-limit", cfg->simulate_limit,
+                  "Check against the exact simulation only the batches that start before this "
+                  "image (0: all); accuracy and overflow counts still cover every image")
+      ->capture_default_str();
   auto no_stats = std::make_shared<bool>(false);
   cmd->add_flag("--no-stats", *no_stats,
                 "Count no overflows: pair-wrap then runs on the 16-bit kernels (gemm_acc16), "

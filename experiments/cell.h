@@ -67,6 +67,7 @@ struct Cell {
   // After training, integer-only inference of the test split under each of these (the
   // config's "integer": {"acc": [...]}); not part of the key.
   std::vector<integer::AccModel> integer_acc;
+  std::size_t integer_simulate = 0;  // "integer": {"simulate": N}; integer/infer.h, 0: all
 };
 
 nlohmann::json to_json(const Recipe& r);

@@ -30,6 +30,7 @@ json run_integer(const Cell& c, const std::string& checkpoint,
   cfg.data_dir = c.data.data_dir;
   cfg.test_limit = c.data.test_limit;  // the cell's own test split
   cfg.threads = threads;
+  cfg.simulate_limit = c.integer_simulate;
   json names = json::array();
   for (const integer::AccModel m : models) names.push_back(integer::acc_model_name(m));
   progress.line("integer inference of " + c.name + ", accumulators " + names.dump());

@@ -26,7 +26,7 @@ const std::vector<std::string> kRecipeKeys = {"epochs",   "batch", "optimizer", 
                                               "momentum", "wd",    "schedule",  "warmup"};
 const std::vector<std::string> kDatasetKeys = {"name", "data_dir", "train_limit", "test_limit",
                                                "val_size"};
-const std::vector<std::string> kIntegerKeys = {"acc"};
+const std::vector<std::string> kIntegerKeys = {"acc", "simulate"};
 const std::vector<std::string> kMethodKeys = {
     "name", "options", "init", "recipe", "wbits", "abits", "gbits", "first_last", "granularity"};
 
@@ -136,12 +136,14 @@ MethodEntry read_method(const json& m, const std::string& path, const MethodEntr
   return e;
 }
 
-// "integer": {"acc": ["int32", "wrap", ...]}: the accumulator models every cell's integer
-// inference runs under, each named once.
-std::vector<integer::AccModel> read_integer(const json& j, JsonReader& in) {
+// "integer": {"acc": ["int32", "wrap", ...], "simulate": N}: the accumulator models every
+// cell's integer inference runs under, each named once; the simulation checks the first N
+// test images (batches; 0 or absent: all).
+std::vector<integer::AccModel> read_integer(const json& j, JsonReader& in, std::size_t& simulate) {
   std::vector<integer::AccModel> models;
   if (!j.contains("integer") || !in.object(j["integer"], "integer", kIntegerKeys)) return models;
   const json& spec = j["integer"];
+  in.read(spec, "simulate", "integer", simulate);
   std::vector<std::string> names;
   if (!spec.contains("acc")) {
     in.problem("integer.acc", "missing (e.g. [\"int32\", \"wrap\", \"saturate\"])");
@@ -231,7 +233,8 @@ Sweep parse_sweep(const json& j, std::optional<std::uint64_t> max_cells) {
   if (!(width > 0.0 && width <= kMaxWidth))
     in.problem("width", "expected a channel multiplier in (0, " + std::to_string(int(kMaxWidth)) +
                             "], got " + j.value("width", json()).dump());
-  const std::vector<integer::AccModel> integer_acc = read_integer(j, in);
+  std::size_t integer_simulate = 0;
+  const std::vector<integer::AccModel> integer_acc = read_integer(j, in, integer_simulate);
 
   // The top-level lists: every methods[] entry starts from them.
   MethodEntry defaults;
@@ -311,6 +314,7 @@ Sweep parse_sweep(const json& j, std::optional<std::uint64_t> max_cells) {
   in.throw_if_any();
   for (Cell& c : s.cells) {
     c.integer_acc = integer_acc;
+    c.integer_simulate = integer_simulate;
     if (float(width) == 1.0f) continue;
     c.width = float(width);
     set_identity(c);

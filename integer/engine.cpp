@@ -1,6 +1,7 @@
 #include "integer/engine.h"
 
 #include "engine/check.h"
+#include "engine/int8/acc16_models.h"
 #include "engine/parallel.h"
 #include "integer/wide_requant.h"
 
@@ -161,12 +162,13 @@ void Engine::conv(std::size_t i, const std::uint8_t* x, const std::uint8_t* shor
     acc_.resize(exact_.size());
     if (l.depthwise)  // channel c: rows c·K + (n, oy, ox)·C·K, its own K weights
       for (int c = 0; c < l.C_out; ++c)
-        st.wrong += int8::gemm_acc16_ref(*acc16, M, 1, K, columns_.data() + c * K, l.C_out * K,
-                                         l.weight.data() + c * K, K, acc_.data() + c, l.C_out,
-                                         /*count=*/true);
+        st.wrong += int8::gemm_acc16_models(*acc16, M, 1, K, columns_.data() + c * K, l.C_out * K,
+                                            l.weight.data() + c * K, K, exact_.data() + c, l.C_out,
+                                            acc_.data() + c, l.C_out, isa_);
     else
-      st.wrong += int8::gemm_acc16_ref(*acc16, M, l.C_out, K, columns_.data(), K, l.weight.data(),
-                                       K, acc_.data(), l.C_out, /*count=*/true);
+      st.wrong += int8::gemm_acc16_models(*acc16, M, l.C_out, K, columns_.data(), K,
+                                          l.weight.data(), K, exact_.data(), l.C_out, acc_.data(),
+                                          l.C_out, isa_);
     acc = acc_.data();
   } else {
     st.max_abs_sum = std::max(st.max_abs_sum, max_abs(exact_.data(), exact_.size()));

@@ -35,6 +35,11 @@ struct InferConfig {
   // Each image whose top-1 differs from the fake-quant network's is traced to the first code
   // that differs (integer/explain.h): the output's `explained` list.
   bool explain = false;
+  // The simulation (integer/reference.h, scalar and slow) checks only the batches that start
+  // before this image, 0: every batch. Accuracy and overflow counts are the engine's on all
+  // images either way; the output's `reference` says how many images were simulated, and the
+  // overflow counts it compares are the engine's after those batches.
+  std::size_t simulate_limit = 0;
 };
 
 // Throws qb::Error naming the problem: a file that is not a checkpoint, an FP32 checkpoint, one

@@ -90,6 +90,25 @@ with tempfile.TemporaryDirectory() as tmp:
             check("wrap overflows when sums exceed int16",
                   big <= 32767 or any(l["wrong"] > 0 for l in convs), out["layers"])
 
+    # --simulate-limit: the simulation checks the batches that start before image 100 (two of
+    # 64), the engine still runs all 200 images: the same accuracy and counts as a full check.
+    full = run("infer", ck, "--acc", "saturate", "--threads", "2", "--test-limit", "200",
+               "--batch", "64")
+    part = run("infer", ck, "--acc", "saturate", "--threads", "2", "--test-limit", "200",
+               "--batch", "64", "--simulate-limit", "100")
+    check("--simulate-limit succeeds", full.returncode == 0 and part.returncode == 0,
+          full.stderr + part.stderr)
+    if full.returncode == 0 and part.returncode == 0:
+        f, p = json.loads(full.stdout), json.loads(part.stdout)
+        check("--simulate-limit: 128 images simulated, of 200",
+              p["reference"]["images"] == 128 and f["reference"]["images"] == 200 and
+              p["images"] == 200, (p["reference"], f["reference"]))
+        check("--simulate-limit: no mismatch, counts equal where simulated",
+              p["reference"]["mismatches"] == 0 and p["reference"]["overflow_counts_equal"],
+              p["reference"])
+        check("--simulate-limit: accuracy and overflow counts of every image",
+              p["accuracy"] == f["accuracy"] and p["layers"] == f["layers"], (p, f))
+
     # --no-stats: pair-wrap on the 16-bit kernels, the same codes as the simulation (which
     # counted), no overflow statistics; the other 16-bit models refused.
     r = run("infer", ck, "--acc", "pair-wrap", "--no-stats", "--threads", "2",

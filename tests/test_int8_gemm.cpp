@@ -2,6 +2,7 @@
 // data, awkward shapes, strides, threads), the QB_MAX_ISA cap, and the 16-bit accumulation
 // models on crafted inputs with hand-computed results and overflow counts.
 #include "engine/check.h"
+#include "engine/int8/acc16_models.h"
 #include "engine/int8/gemm.h"
 #include "engine/int8/reference.h"
 #include "engine/rng.h"
@@ -424,4 +425,44 @@ TEST_CASE("int8 GEMM called inside a parallel region computes every row", "[int8
   omp_set_num_threads(saved);
   CHECK(got[0] == want);
   if (omp_get_max_threads() > 1) CHECK(got[1] == want);
+}
+
+// The integer engine's counting paths: gemm_acc16_models equals the reference model by model,
+// result and count, on every ISA; full-range codes overflow often, small ones never; odd K
+// (the last pair's partner is 0), N not a multiple of 16, K across several lane blocks, strides.
+TEST_CASE("gemm_acc16_models equals gemm_acc16_ref for every model and ISA", "[int8][acc16]") {
+  struct Shape {
+    int M, N, K, lda, ldw, ldc;
+  };
+  const Shape shapes[] = {{5, 1, 9, 9, 9, 1},       {7, 17, 33, 33, 33, 17}, {3, 40, 144, 150, 144, 41},
+                          {2, 16, 577, 577, 580, 16}, {4, 3, 1, 1, 1, 3},   {6, 32, 16, 16, 16, 32}};
+  Rng rng(2026);
+  for (const Shape& s : shapes)
+    for (const int range : {256, 12}) {  // full range overflows 16 bits; 0..11 never does
+      std::vector<std::uint8_t> A(std::size_t(s.M) * s.lda);
+      std::vector<std::int8_t> W(std::size_t(s.N) * s.ldw);
+      for (auto& a : A) a = std::uint8_t(rng.uniform_int(range));
+      for (auto& w : W) w = std::int8_t(int(rng.uniform_int(range)) - range / 2);
+      std::vector<std::int32_t> exact(std::size_t(s.M) * s.N);
+      gemm_ref(s.M, s.N, s.K, A.data(), s.lda, W.data(), s.ldw, exact.data(), s.N);
+      for (const auto& row : kAcc16Rows) {
+        std::vector<std::int32_t> want(std::size_t(s.M) * s.ldc, -1);
+        const std::int64_t want_count = gemm_acc16_ref(row.value, s.M, s.N, s.K, A.data(), s.lda,
+                                                       W.data(), s.ldw, want.data(), s.ldc, true);
+        if (range == 256 && s.K >= 144) CHECK(want_count > 0);  // the check can fail
+        if (range == 12) CHECK(want_count == 0);
+        for (Isa isa : test::runnable_isas("gemm_acc16_models")) {
+          INFO(row.name << " M" << s.M << " N" << s.N << " K" << s.K << " range " << range << " "
+                        << isa_name(isa));
+          std::vector<std::int32_t> got(want.size(), -1);
+          const std::int64_t count =
+              gemm_acc16_models(row.value, s.M, s.N, s.K, A.data(), s.lda, W.data(), s.ldw,
+                                exact.data(), s.N, got.data(), s.ldc, isa);
+          CHECK(count == want_count);
+          for (int m = 0; m < s.M; ++m)
+            for (int n = 0; n < s.N; ++n)
+              CHECK(got[std::size_t(m) * s.ldc + n] == want[std::size_t(m) * s.ldc + n]);
+        }
+      }
+    }
 }

@@ -220,6 +220,12 @@ TEST_CASE("the integer option names accumulator models and leaves cell keys alon
   }
   j["integer"] = {{"acc", "wrap"}};  // one value for a list
   CHECK(exp::parse_sweep(j).cells[0].integer_acc == std::vector{integer::AccModel::wrap});
+  CHECK(exp::parse_sweep(j).cells[0].integer_simulate == 0);  // simulate every image
+  j["integer"] = {{"acc", "wrap"}, {"simulate", 1000}};
+  CHECK(exp::parse_sweep(j).cells[0].integer_simulate == 1000);
+  CHECK(exp::parse_sweep(j).cells[0].key == plain.cells[0].key);
+  j["integer"] = {{"acc", "wrap"}, {"simulate", -1}};
+  CHECK(problems(j).find("integer.simulate: ") == 0);
 
   j["integer"] = {{"acc", {"int32", "wrapp"}}};
   CHECK(problems(j) ==
