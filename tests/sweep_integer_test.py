@@ -27,7 +27,7 @@ CONFIG = synthetic_sweep(
     methods=[{"name": "fp32", "wbits": 32, "abits": 32},
              {"name": "minmax", "wbits": 4, "abits": 4},
              {"name": "pact", "wbits": 8, "abits": 8}],
-    integer={"acc": ["int32", "wrap"]})
+    integer={"acc": ["int32", "wrap"], "simulate": 1})  # the simulation: first batch only
 
 
 def run(*args):
@@ -76,6 +76,9 @@ with tempfile.TemporaryDirectory() as tmp:
             check(model + ": its top-1 is the result's", g["accuracy"][()] == result["accuracy"])
             check(model + ": engine equals the simulation", g["mismatches"][()] == 0,
                   g["mismatches"][()])
+            check(model + ": simulated the first batch (256 of 500 images), ran all",
+                  result["reference"]["images"] == 256 and result["images"] == 500,
+                  result["reference"])
             names = [x.decode() for x in g["layers"]["layer"][()]]
             dots = list(g["layers"]["dot_products"][()])
             wrong = list(g["layers"]["wrong"][()])
@@ -161,6 +164,8 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run("report", merged, "--integer")
     check("integer tables", r.returncode == 0, r.stderr)
     check("accuracy table", "### Integer vs fake-quant top-1 (lenet5, synthetic)" in r.stdout,
+          r.stdout)
+    check("the table says how many images were simulated", "| 0 (first 256 images) |" in r.stdout,
           r.stdout)
     check("overflow table", "### Per-layer 16-bit overflows (lenet5, synthetic)" in r.stdout,
           r.stdout)
