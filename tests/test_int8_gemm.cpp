@@ -430,7 +430,8 @@ TEST_CASE("int8 GEMM called inside a parallel region computes every row", "[int8
 // The integer engine's counting paths: gemm_acc16_models equals the reference model by model,
 // result and count, on every ISA; full-range codes overflow often, small ones never; odd K
 // (the last pair's partner is 0), N not a multiple of 16, K across several lane blocks, strides.
-TEST_CASE("gemm_acc16_models equals gemm_acc16_ref for every model and ISA", "[int8][acc16]") {
+TEST_CASE("gemm_acc16_models and gemm_exact_pair_lanes equal the references on every ISA",
+          "[int8][acc16]") {
   struct Shape {
     int M, N, K, lda, ldw, ldc;
   };
@@ -445,6 +446,22 @@ TEST_CASE("gemm_acc16_models equals gemm_acc16_ref for every model and ISA", "[i
       for (auto& w : W) w = std::int8_t(int(rng.uniform_int(range)) - range / 2);
       std::vector<std::int32_t> exact(std::size_t(s.M) * s.N);
       gemm_ref(s.M, s.N, s.K, A.data(), s.lda, W.data(), s.ldw, exact.data(), s.N);
+      {  // OAQ's counter: exact, pair-wrap and lanes in one pass
+        std::vector<std::int32_t> pair(exact.size()), lanes(exact.size());
+        gemm_acc16_ref(Acc16::pair_wrap, s.M, s.N, s.K, A.data(), s.lda, W.data(), s.ldw,
+                       pair.data(), s.N, false);
+        gemm_acc16_ref(Acc16::lanes, s.M, s.N, s.K, A.data(), s.lda, W.data(), s.ldw, lanes.data(),
+                       s.N, false);
+        for (Isa isa : test::runnable_isas("gemm_exact_pair_lanes")) {
+          INFO("exact/pair/lanes M" << s.M << " N" << s.N << " K" << s.K << " " << isa_name(isa));
+          std::vector<std::int32_t> e(exact.size(), -1), p(exact.size(), -1), l(exact.size(), -1);
+          gemm_exact_pair_lanes(s.M, s.N, s.K, A.data(), s.lda, W.data(), s.ldw, e.data(),
+                                p.data(), l.data(), s.N, isa);
+          CHECK(e == exact);
+          CHECK(p == pair);
+          CHECK(l == lanes);
+        }
+      }
       for (const auto& row : kAcc16Rows) {
         std::vector<std::int32_t> want(std::size_t(s.M) * s.ldc, -1);
         const std::int64_t want_count = gemm_acc16_ref(row.value, s.M, s.N, s.K, A.data(), s.lda,

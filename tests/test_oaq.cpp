@@ -148,11 +148,85 @@ TEST_CASE("oaq: wrap, pair-wrap and lanes count what engine/int8's reference mod
     for (int n = 0; n < N; ++n)
       same += out[m * N + n] == acc::lanes_sum(a.data() + m * K, w.data() + n * K, K);
   CHECK(same == std::size_t(M * N));
+  int8::gemm_acc16_ref(int8::Acc16::pair_wrap, M, N, K, a8.data(), K, w8.data(), K, out.data(), N,
+                       false);
+  same = 0;
+  for (int m = 0; m < M; ++m)
+    for (int n = 0; n < N; ++n)
+      same += out[m * N + n] == acc::pair_wrap_sum(a.data() + m * K, w.data() + n * K, K);
+  CHECK(same == std::size_t(M * N));
   CHECK(wrap > 0);
   CHECK(lanes > 0);
   CHECK(c.wrong_under(acc::Model::wrap) == wrap);
   CHECK(c.wrong_under(acc::Model::pair_wrap) == pair);
   CHECK(c.wrong_under(acc::Model::lanes) == lanes);
+}
+
+// acc::count on byte codes (the int8 kernel's one pass) against its definition written out:
+// each conv output's patch in (ky, kx, ci) order, zeros in the padding, groups, stride.
+TEST_CASE("oaq: counts on a strided, padded, grouped conv equal their definition", "[oaq]") {
+  acc::Geometry g;
+  g.conv = true;
+  g.N = 2, g.C = 4, g.H = 7, g.W = 6, g.O = 6, g.kh = g.kw = 3, g.stride = 2, g.padding = 1;
+  g.groups = 2;
+  const std::size_t cg = g.C / g.groups, og = g.O / g.groups, K = g.K();
+  Rng rng(13);
+  std::vector<std::int32_t> x(g.N * g.C * g.H * g.W), w(g.O * cg * g.kh * g.kw);
+  for (auto& v : x) v = std::int32_t(rng.uniform_int(256));
+  for (auto& v : w) v = std::int32_t(rng.uniform_int(256)) - 128;
+  for (const int bits : {16, 12}) {
+    acc::Counts want;
+    std::vector<std::int32_t> patch(K), wrow(K);
+    for (std::size_t n = 0; n < g.N; ++n)
+      for (std::size_t grp = 0; grp < g.groups; ++grp)
+        for (std::size_t oy = 0; oy < g.Ho(); ++oy)
+          for (std::size_t ox = 0; ox < g.Wo(); ++ox)
+            for (std::size_t o = grp * og; o < (grp + 1) * og; ++o) {
+              std::size_t k = 0;
+              for (std::size_t ky = 0; ky < g.kh; ++ky)
+                for (std::size_t kx = 0; kx < g.kw; ++kx)
+                  for (std::size_t ci = 0; ci < cg; ++ci, ++k) {
+                    const long iy = long(oy * g.stride + ky) - 1, ix = long(ox * g.stride + kx) - 1;
+                    const bool in = iy >= 0 && ix >= 0 && iy < long(g.H) && ix < long(g.W);
+                    patch[k] = in ? x[((n * g.C + grp * cg + ci) * g.H + iy) * g.W + ix] : 0;
+                    wrow[k] = w[((o * cg + ci) * g.kh + ky) * g.kw + kx];
+                  }
+              std::int64_t s = 0;
+              for (k = 0; k < K; ++k) s += std::int64_t(patch[k]) * wrow[k];
+              ++want.dot_products;
+              want.exceeds += std::llabs(s) > (std::int64_t(1) << (bits - 1)) - 1;
+              want.max_abs = std::max<std::int64_t>(want.max_abs, std::llabs(s));
+              want.wrong[0] += acc::wrap_to(s, bits) != s;
+              want.wrong[1] += acc::pair_wrap_sum(patch.data(), wrow.data(), K) != s;
+              want.wrong[2] += acc::lanes_sum(patch.data(), wrow.data(), K) != s;
+            }
+    const acc::Counts got = acc::count(g, x.data(), w.data(), bits);
+    INFO("acc_bits " << bits);
+    CHECK(got.dot_products == want.dot_products);
+    CHECK(got.exceeds == want.exceeds);
+    CHECK(got.max_abs == want.max_abs);
+    CHECK(got.wrong == want.wrong);
+    CHECK(want.wrong[0] > 0);  // the random codes overflow: the counts are not trivially 0
+    CHECK(want.wrong[2] > 0);
+  }
+}
+
+TEST_CASE("wrap_to is the residue mod 2^bits in [-2^(bits-1), 2^(bits-1))", "[oaq]") {
+  Rng rng(12);
+  for (int bits = 2; bits <= 32; ++bits) {
+    const std::int64_t m = std::int64_t(1) << bits;
+    for (int i = 0; i < 200; ++i) {
+      const std::int64_t s = std::int64_t(rng.uniform_int(1u << 31)) * (i % 2 ? 1 : -1) *
+                             std::int64_t(1 + rng.uniform_int(4));
+      const std::int64_t r = acc::wrap_to(s, bits);
+      INFO("bits " << bits << ", s " << s);
+      CHECK(r >= -m / 2);
+      CHECK(r < m / 2);
+      CHECK((s - r) % m == 0);
+    }
+  }
+  CHECK(acc::wrap_to(32768, 16) == -32768);
+  CHECK(acc::wrap_to(-32769, 16) == 32767);
 }
 
 TEST_CASE("oaq controller, paper rule: alpha grows by min(lambda ln(1 + No/N), dmax)", "[oaq]") {

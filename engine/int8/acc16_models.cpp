@@ -93,7 +93,79 @@ QB_INT8_TARGET std::int64_t rows_avx2(int M, int N, int K, const std::uint8_t* A
   return differs;
 }
 
+// One row against 16 columns: exact sums, pair-wrap and lanes results at once.
+QB_INT8_TARGET void exact_pair_lanes16(int K, const std::uint8_t* a, const std::int16_t* w, int ld,
+                                       std::int32_t* exact, std::int32_t* pair_wrap,
+                                       std::int32_t* lanes) {
+  const __m256i zero = _mm256_setzero_si256();
+  __m256i lo = zero, hi = zero, pairs = zero;
+  __m256i lane[8] = {zero, zero, zero, zero, zero, zero, zero, zero};
+  for (int k0 = 0; k0 < K; k0 += 16)
+    for (int j = 0; j < 8; ++j) {
+      const int k = k0 + 2 * j;
+      if (k >= K) break;
+      const __m256i p0 = product(a[k], w + std::size_t(k) * ld);
+      const __m256i p1 = k + 1 < K ? product(a[k + 1], w + std::size_t(k + 1) * ld) : zero;
+      add_widened(p0, lo, hi);
+      add_widened(p1, lo, hi);
+      pairs = _mm256_add_epi16(pairs, _mm256_adds_epi16(p0, p1));
+      lane[j] = _mm256_add_epi16(lane[j], _mm256_add_epi16(p0, p1));  // modulo 2^16 either way
+    }
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(exact), lo);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(exact + 8), hi);
+  store_widened(pairs, pair_wrap);
+  __m256i llo = zero, lhi = zero;
+  for (const __m256i& l : lane) add_widened(l, llo, lhi);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(lanes), llo);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(lanes + 8), lhi);
+}
+
+QB_INT8_TARGET void exact_pair_lanes_avx2(int M, int N, int K, const std::uint8_t* A, int lda,
+                                          const std::int16_t* Wt, int ld, std::int32_t* exact,
+                                          std::int32_t* pair_wrap, std::int32_t* lanes, int ldc) {
+  alignas(32) std::int32_t e[kCols], p[kCols], l[kCols];
+  for (int m = 0; m < M; ++m)
+    for (int n0 = 0; n0 < N; n0 += kCols) {
+      exact_pair_lanes16(K, A + std::size_t(m) * lda, Wt + n0, ld, e, p, l);
+      const int cols = std::min(kCols, N - n0);
+      const std::size_t at = std::size_t(m) * ldc + n0;
+      std::copy(e, e + cols, exact + at);
+      std::copy(p, p + cols, pair_wrap + at);
+      std::copy(l, l + cols, lanes + at);
+    }
+}
+
+// Wt[k][n] = W[n][k] as int16, columns padded with zero weights to whole vectors (ld of them):
+// a buffer of this thread's, reused from call to call.
+const std::vector<std::int16_t>& transposed(int N, int K, const std::int8_t* W, int ldw, int& ld) {
+  thread_local std::vector<std::int16_t> Wt;
+  ld = (N + kCols - 1) / kCols * kCols;
+  Wt.assign(std::size_t(K) * ld, 0);
+  for (int n = 0; n < N; ++n)
+    for (int k = 0; k < K; ++k) Wt[std::size_t(k) * ld + n] = W[std::size_t(n) * ldw + k];
+  return Wt;
+}
+
 }  // namespace
+
+void gemm_exact_pair_lanes(int M, int N, int K, const std::uint8_t* A, int lda,
+                           const std::int8_t* W, int ldw, std::int32_t* exact,
+                           std::int32_t* pair_wrap, std::int32_t* lanes, int ldc, Isa isa) {
+  QB_CHECK_GE(ldc, N);
+  if (isa == Isa::scalar) {
+    gemm_ref(M, N, K, A, lda, W, ldw, exact, ldc);
+    gemm_acc16_ref(Acc16::pair_wrap, M, N, K, A, lda, W, ldw, pair_wrap, ldc, /*count=*/false);
+    gemm_acc16_ref(Acc16::lanes, M, N, K, A, lda, W, ldw, lanes, ldc, /*count=*/false);
+    return;
+  }
+  QB_CHECK(cpu_has(Isa::avx2));
+  QB_CHECK_GE(lda, K);
+  QB_CHECK_GE(ldw, K);
+  QB_CHECK_LE(K, kMaxK);
+  int ld = 0;
+  const std::vector<std::int16_t>& Wt = transposed(N, K, W, ldw, ld);
+  exact_pair_lanes_avx2(M, N, K, A, lda, Wt.data(), ld, exact, pair_wrap, lanes, ldc);
+}
 
 std::int64_t gemm_acc16_models(Acc16 model, int M, int N, int K, const std::uint8_t* A, int lda,
                                const std::int8_t* W, int ldw, const std::int32_t* exact, int lde,
@@ -116,11 +188,8 @@ std::int64_t gemm_acc16_models(Acc16 model, int M, int N, int K, const std::uint
   QB_CHECK(cpu_has(Isa::avx2));
   QB_CHECK_GE(lda, K);
   QB_CHECK_GE(ldw, K);
-  // Wt[k][n] = W[n][k], columns padded with zero weights to whole vectors.
-  const int ld = (N + kCols - 1) / kCols * kCols;
-  std::vector<std::int16_t> Wt(std::size_t(K) * ld, 0);
-  for (int n = 0; n < N; ++n)
-    for (int k = 0; k < K; ++k) Wt[std::size_t(k) * ld + n] = W[std::size_t(n) * ldw + k];
+  int ld = 0;
+  const std::vector<std::int16_t>& Wt = transposed(N, K, W, ldw, ld);
   switch (model) {
     case Acc16::saturate:
       return rows_avx2<Acc16::saturate>(M, N, K, A, lda, Wt.data(), ld, exact, lde, C, ldc);

@@ -26,4 +26,13 @@ std::int64_t gemm_acc16_models(Acc16 model, int M, int N, int K, const std::uint
                                const std::int8_t* W, int ldw, const std::int32_t* exact, int lde,
                                std::int32_t* C, int ldc, Isa isa);
 
+// One pass for OAQ's overflow counter (methods/accumulation.h): the exact sums of A·Wᵀ and its
+// pair-wrap and lanes results, each as gemm_ref / gemm_acc16_ref computes it (tested), the
+// same way 16 columns a vector on AVX2 (exact: the vpmullw products widened to int32), by the
+// references on scalar. All three outputs M×N with leading dimension ldc. Allocates nothing
+// once a thread has seen its largest K·N (OAQ counts inside the training loop).
+void gemm_exact_pair_lanes(int M, int N, int K, const std::uint8_t* A, int lda,
+                           const std::int8_t* W, int ldw, std::int32_t* exact,
+                           std::int32_t* pair_wrap, std::int32_t* lanes, int ldc, Isa isa);
+
 }  // namespace qb::int8
