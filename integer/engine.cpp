@@ -166,9 +166,9 @@ void Engine::conv(std::size_t i, const std::uint8_t* x, const std::uint8_t* shor
                                             l.weight.data() + c * K, K, exact_.data() + c, l.C_out,
                                             acc_.data() + c, l.C_out, isa_);
     else
-      st.wrong += int8::gemm_acc16_models(*acc16, M, l.C_out, K, columns_.data(), K,
-                                          l.weight.data(), K, exact_.data(), l.C_out, acc_.data(),
-                                          l.C_out, isa_);
+      st.wrong +=
+          int8::gemm_acc16_models(*acc16, M, l.C_out, K, columns_.data(), K, l.weight.data(), K,
+                                  exact_.data(), l.C_out, acc_.data(), l.C_out, isa_);
     acc = acc_.data();
   } else {
     st.max_abs_sum = std::max(st.max_abs_sum, max_abs(exact_.data(), exact_.size()));

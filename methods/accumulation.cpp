@@ -1,7 +1,7 @@
 #include "methods/accumulation.h"
 
-#include "engine/check.h"
 #include "engine/acc16_counts.h"
+#include "engine/check.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -99,11 +99,12 @@ void gather_patch(const Geometry& g, const std::int32_t* x, std::size_t n, std::
     for (std::size_t kx = 0; kx < g.kw; ++kx) {
       const auto iy = std::ptrdiff_t(oy * g.stride + ky) - std::ptrdiff_t(g.padding);
       const auto ix = std::ptrdiff_t(ox * g.stride + kx) - std::ptrdiff_t(g.padding);
-      const bool inside = iy >= 0 && ix >= 0 && iy < std::ptrdiff_t(g.H) && ix < std::ptrdiff_t(g.W);
+      const bool inside =
+          iy >= 0 && ix >= 0 && iy < std::ptrdiff_t(g.H) && ix < std::ptrdiff_t(g.W);
       for (std::size_t ci = 0; ci < cg; ++ci)
-        patch[k++] = T(inside ? x[((n * g.C + grp * cg + ci) * g.H + std::size_t(iy)) * g.W +
-                                  std::size_t(ix)]
-                              : 0);
+        patch[k++] = T(
+            inside ? x[((n * g.C + grp * cg + ci) * g.H + std::size_t(iy)) * g.W + std::size_t(ix)]
+                   : 0);
     }
 }
 
@@ -130,7 +131,8 @@ Counts count_bytes(const Geometry& g, const std::int32_t* x, const std::vector<s
     std::uint8_t* row = cols.data();
     for (std::size_t n = 0; n < g.N; ++n)
       for (std::size_t oy = 0; oy < g.Ho(); ++oy)
-        for (std::size_t ox = 0; ox < g.Wo(); ++ox, row += K) gather_patch(g, x, n, grp, oy, ox, row);
+        for (std::size_t ox = 0; ox < g.Wo(); ++ox, row += K)
+          gather_patch(g, x, n, grp, oy, ox, row);
     exact_pair_lanes(int(rows), int(og), int(K), cols.data(), w8.data() + grp * og * K,
                      exact.data(), pair.data(), lanes.data());
     for (std::size_t i = 0; i < rows * og; ++i) {

@@ -56,7 +56,7 @@ SAMPLE = {
                  "granularity": ["tensor"]}],
     "wbits": [8], "abits": [8], "gbits": [32], "first_last": ["same"], "granularity": ["tensor"],
     "exclude": [dict(RULE, abits=8)], "include": [dict(RULE, wbits=2, abits=2)], "max_cells": 100,
-    "integer": {"acc": ["int32"]},
+    "integer": {"acc": ["int32"], "simulate": 1000},
 }
 # Where the validator reads an object: path in the config → the object there.
 OBJECTS = {"": lambda c: c, "dataset": lambda c: c["dataset"], "fp32": lambda c: c["fp32"],

@@ -435,8 +435,9 @@ TEST_CASE("gemm_acc16_models and gemm_exact_pair_lanes equal the references on e
   struct Shape {
     int M, N, K, lda, ldw, ldc;
   };
-  const Shape shapes[] = {{5, 1, 9, 9, 9, 1},       {7, 17, 33, 33, 33, 17}, {3, 40, 144, 150, 144, 41},
-                          {2, 16, 577, 577, 580, 16}, {4, 3, 1, 1, 1, 3},   {6, 32, 16, 16, 16, 32}};
+  const Shape shapes[] = {{5, 1, 9, 9, 9, 1},         {7, 17, 33, 33, 33, 17},
+                          {3, 40, 144, 150, 144, 41}, {2, 16, 577, 577, 580, 16},
+                          {4, 3, 1, 1, 1, 3},         {6, 32, 16, 16, 16, 32}};
   Rng rng(2026);
   for (const Shape& s : shapes)
     for (const int range : {256, 12}) {  // full range overflows 16 bits; 0..11 never does
@@ -455,8 +456,8 @@ TEST_CASE("gemm_acc16_models and gemm_exact_pair_lanes equal the references on e
         for (Isa isa : test::runnable_isas("gemm_exact_pair_lanes")) {
           INFO("exact/pair/lanes M" << s.M << " N" << s.N << " K" << s.K << " " << isa_name(isa));
           std::vector<std::int32_t> e(exact.size(), -1), p(exact.size(), -1), l(exact.size(), -1);
-          gemm_exact_pair_lanes(s.M, s.N, s.K, A.data(), s.lda, W.data(), s.ldw, e.data(),
-                                p.data(), l.data(), s.N, isa);
+          gemm_exact_pair_lanes(s.M, s.N, s.K, A.data(), s.lda, W.data(), s.ldw, e.data(), p.data(),
+                                l.data(), s.N, isa);
           CHECK(e == exact);
           CHECK(p == pair);
           CHECK(l == lanes);

@@ -211,7 +211,7 @@ TEST_CASE("oaq: counts on a strided, padded, grouped conv equal their definition
   }
 }
 
-TEST_CASE("wrap_to is the residue mod 2^bits in [-2^(bits-1), 2^(bits-1))", "[oaq]") {
+TEST_CASE("wrap_to is the residue mod 2^bits, from -2^(bits-1) to 2^(bits-1) - 1", "[oaq]") {
   Rng rng(12);
   for (int bits = 2; bits <= 32; ++bits) {
     const std::int64_t m = std::int64_t(1) << bits;

@@ -157,15 +157,14 @@ TEST_CASE("the OAQ table puts each method, bits and quantity in its cell", "[rep
   CHECK(t.cells[9][column("fake-quant")].missing());
 
   const std::string md = render(t, Format::md);
-  CHECK(
-      md.find(
-          "| OAQ α (paper: λ 0.01 per 10 steps) W8A7 | 90.000 ± 1.414 (n=2) | 90.000 ± 1.414 (n=2) | 89.000 ± 1.414 (n=2) |") !=
-      std::string::npos);
+  CHECK(md.find("| OAQ α (paper: λ 0.01 per 10 steps) W8A7 | 90.000 ± 1.414 (n=2) | 90.000 ± 1.414 "
+                "(n=2) | 89.000 ± 1.414 (n=2) |") != std::string::npos);
   CHECK(md.find("overflow % pair-wrap = overflow rate, pair-wrap (% of dot products)") !=
         std::string::npos);
   CHECK(md.find("Δ") == std::string::npos);  // no baseline, and no Δ across quantities
-  CHECK(render(t, Format::csv).find("oaq-lenet5,OAQ α (paper: λ 0.01 per 10 steps) W8A7,top-1 wrap,int_acc_wrap,2,89.00000,") !=
-        std::string::npos);
+  CHECK(render(t, Format::csv)
+            .find("oaq-lenet5,OAQ α (paper: λ 0.01 per 10 steps) W8A7,top-1 "
+                  "wrap,int_acc_wrap,2,89.00000,") != std::string::npos);
 
   if (!gnuplot_available()) {
     WARN("gnuplot not installed: the accuracy vs overflow plot is not checked");

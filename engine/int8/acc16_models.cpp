@@ -38,7 +38,8 @@ QB_INT8_TARGET void dot16(int K, const std::uint8_t* a, const std::int16_t* w, i
   const __m256i zero = _mm256_setzero_si256();
   if constexpr (kModel == Acc16::saturate) {
     __m256i acc = zero;
-    for (int k = 0; k < K; ++k) acc = _mm256_adds_epi16(acc, product(a[k], w + std::size_t(k) * ld));
+    for (int k = 0; k < K; ++k)
+      acc = _mm256_adds_epi16(acc, product(a[k], w + std::size_t(k) * ld));
     store_widened(acc, out);
   } else if constexpr (kModel == Acc16::pair_wrap || kModel == Acc16::pair_saturate) {
     __m256i acc = zero, lo = zero, hi = zero;
@@ -75,8 +76,9 @@ QB_INT8_TARGET void dot16(int K, const std::uint8_t* a, const std::int16_t* w, i
 }
 
 template <Acc16 kModel>
-QB_INT8_TARGET std::int64_t rows_avx2(int M, int N, int K, const std::uint8_t* A, int lda, const std::int16_t* Wt,
-                       int ld, const std::int32_t* exact, int lde, std::int32_t* C, int ldc) {
+QB_INT8_TARGET std::int64_t rows_avx2(int M, int N, int K, const std::uint8_t* A, int lda,
+                                      const std::int16_t* Wt, int ld, const std::int32_t* exact,
+                                      int lde, std::int32_t* C, int ldc) {
   std::int64_t differs = 0;
   alignas(32) std::int32_t out[kCols];
   for (int m = 0; m < M; ++m)
