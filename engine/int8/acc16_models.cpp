@@ -31,6 +31,34 @@ QB_INT8_TARGET void add_widened(__m256i v, __m256i& lo, __m256i& hi) {
   hi = _mm256_add_epi32(hi, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(v, 1)));
 }
 
+// One row against 16 columns: exact sums, pair-wrap and lanes results at once. Lane j of each
+// block of 16 k holds products 2j and 2j + 1.
+QB_INT8_TARGET void exact_pair_lanes16(int K, const std::uint8_t* a, const std::int16_t* w, int ld,
+                                       std::int32_t* exact, std::int32_t* pair_wrap,
+                                       std::int32_t* lanes) {
+  const __m256i zero = _mm256_setzero_si256();
+  __m256i lo = zero, hi = zero, pairs = zero;
+  __m256i lane[8] = {zero, zero, zero, zero, zero, zero, zero, zero};
+  for (int k0 = 0; k0 < K; k0 += 16)
+    for (int j = 0; j < 8; ++j) {
+      const int k = k0 + 2 * j;
+      if (k >= K) break;
+      const __m256i p0 = product(a[k], w + std::size_t(k) * ld);
+      const __m256i p1 = k + 1 < K ? product(a[k + 1], w + std::size_t(k + 1) * ld) : zero;
+      add_widened(p0, lo, hi);
+      add_widened(p1, lo, hi);
+      pairs = _mm256_add_epi16(pairs, _mm256_adds_epi16(p0, p1));
+      lane[j] = _mm256_add_epi16(lane[j], _mm256_add_epi16(p0, p1));  // modulo 2^16 either way
+    }
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(exact), lo);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(exact + 8), hi);
+  store_widened(pairs, pair_wrap);
+  __m256i llo = zero, lhi = zero;
+  for (const __m256i& l : lane) add_widened(l, llo, lhi);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(lanes), llo);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(lanes + 8), lhi);
+}
+
 // One row a (K codes) against 16 columns of Wt ([K][ld] int16): the model's 16 results.
 template <Acc16 kModel>
 QB_INT8_TARGET void dot16(int K, const std::uint8_t* a, const std::int16_t* w, int ld,
@@ -60,18 +88,8 @@ QB_INT8_TARGET void dot16(int K, const std::uint8_t* a, const std::int16_t* w, i
     }
   } else {
     static_assert(kModel == Acc16::lanes);
-    // Lane j of each block of 16 k: products 2j and 2j + 1, added modulo 2^16.
-    __m256i lane[8] = {zero, zero, zero, zero, zero, zero, zero, zero};
-    for (int k0 = 0; k0 < K; k0 += 16)
-      for (int j = 0; j < 8; ++j)
-        for (int t = 0; t < 2; ++t) {
-          const int k = k0 + 2 * j + t;
-          if (k < K) lane[j] = _mm256_add_epi16(lane[j], product(a[k], w + std::size_t(k) * ld));
-        }
-    __m256i lo = zero, hi = zero;
-    for (const __m256i& l : lane) add_widened(l, lo, hi);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), lo);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8), hi);
+    alignas(32) std::int32_t exact[kCols], pairs[kCols];  // not needed here
+    exact_pair_lanes16(K, a, w, ld, exact, pairs, out);
   }
 }
 
@@ -93,33 +111,6 @@ QB_INT8_TARGET std::int64_t rows_avx2(int M, int N, int K, const std::uint8_t* A
       }
     }
   return differs;
-}
-
-// One row against 16 columns: exact sums, pair-wrap and lanes results at once.
-QB_INT8_TARGET void exact_pair_lanes16(int K, const std::uint8_t* a, const std::int16_t* w, int ld,
-                                       std::int32_t* exact, std::int32_t* pair_wrap,
-                                       std::int32_t* lanes) {
-  const __m256i zero = _mm256_setzero_si256();
-  __m256i lo = zero, hi = zero, pairs = zero;
-  __m256i lane[8] = {zero, zero, zero, zero, zero, zero, zero, zero};
-  for (int k0 = 0; k0 < K; k0 += 16)
-    for (int j = 0; j < 8; ++j) {
-      const int k = k0 + 2 * j;
-      if (k >= K) break;
-      const __m256i p0 = product(a[k], w + std::size_t(k) * ld);
-      const __m256i p1 = k + 1 < K ? product(a[k + 1], w + std::size_t(k + 1) * ld) : zero;
-      add_widened(p0, lo, hi);
-      add_widened(p1, lo, hi);
-      pairs = _mm256_add_epi16(pairs, _mm256_adds_epi16(p0, p1));
-      lane[j] = _mm256_add_epi16(lane[j], _mm256_add_epi16(p0, p1));  // modulo 2^16 either way
-    }
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(exact), lo);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(exact + 8), hi);
-  store_widened(pairs, pair_wrap);
-  __m256i llo = zero, lhi = zero;
-  for (const __m256i& l : lane) add_widened(l, llo, lhi);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(lanes), llo);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(lanes + 8), lhi);
 }
 
 QB_INT8_TARGET void exact_pair_lanes_avx2(int M, int N, int K, const std::uint8_t* A, int lda,
