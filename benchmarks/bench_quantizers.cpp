@@ -6,7 +6,8 @@
 // W8A8G8 (every GEMM operand, output gradients included, starting at 8 bits) with its GEMMs on
 // the integer kernels (<net>_step/apt_w8a8g8_integer) and on float GEMMs of the same fixed-point
 // values (<net>_step/apt_w8a8g8_fake-quant), beside the FP32 step (<net>_step/none) — batch
-// 128, 1 and 2 threads; one interleaved run gives issue 17's three ratios, paired per pass (one command, then the script):
+// 128, 1 and 2 threads; one interleaved run gives issue 17's three ratios, paired per pass (one
+// command, then the script):
 //   build/bench_quantizers --benchmark_filter='_step/(none|apt_w8a8g8_)'
 //       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
 //       --benchmark_min_time=1 --benchmark_out=runs/apt-steps.json

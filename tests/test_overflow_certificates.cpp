@@ -17,8 +17,7 @@ using nlohmann::json;
 namespace {
 
 std::string trained(const test::TempDir& tmp, const std::string& method,
-                    const json& options = json::object(),
-                    FirstLast first_last = FirstLast::same) {
+                    const json& options = json::object(), FirstLast first_last = FirstLast::same) {
   QatConfig q{method, {}};
   q.settings.wbits = q.settings.abits = 8;
   q.settings.first_last = first_last;
@@ -34,7 +33,7 @@ std::string trained(const test::TempDir& tmp, const std::string& method,
 
 // The int8 layers of `qbench infer`'s report, in order.
 json int8_layers(const std::string& checkpoint, integer::AccModel acc, const std::string& split,
-                std::size_t expected = 5) {
+                 std::size_t expected = 5) {
   integer::InferConfig ic;
   ic.checkpoint = checkpoint;
   ic.acc = acc;
