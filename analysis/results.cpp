@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <limits>
 
@@ -62,9 +63,15 @@ std::vector<ResultRow> read_rows(const h5::Group& s, const std::string& path, st
     const auto v = s.read_doubles(c);
     sized(c, v.size());
     for (std::size_t i = 0; i < n; ++i) {
-      if (col.type == exp::ColumnType::integer)
+      if (col.type == exp::ColumnType::integer) {
+        // A damaged file can hold anything here; converting what the field's type cannot hold
+        // is undefined behaviour (found by fuzz_results), so refuse it.
+        const double limit = c == "seed" ? 9007199254740992.0 : 2147483647.0;  // 2^53, INT_MAX
+        if (!(std::fabs(v[i]) <= limit) || v[i] != std::trunc(v[i]))
+          throw error(path, ": ", s.path(), "/", c, " row ", i, " holds ", v[i],
+                      ", not an integer its column can hold");
         set_integer(rows[i], c, v[i]);
-      else
+      } else
         rows[i].values[c] = v[i];
     }
   }

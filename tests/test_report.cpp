@@ -40,7 +40,8 @@ const Synthetic kRows[] = {
     {"alt", "{}", 8, 8, 3, 0.91},
 };
 
-std::string write_synthetic(const std::string& path) {
+// `first_wbits`: when not 0, the first row's wbits (a damaged file's value).
+std::string write_synthetic(const std::string& path, std::int64_t first_wbits = 0) {
   h5::File f = h5::File::create(path);
   h5::Group root = f.root();
   root.set_attr("format", std::string("qbench-results"));
@@ -77,6 +78,7 @@ std::string write_synthetic(const std::string& path) {
     curves.write_doubles("val_accuracy", {r.test_acc - 0.01, r.test_acc});
     c.write("summary", std::string(R"({"parameters": 61706})"));
   }
+  if (first_wbits) wbits.front() = first_wbits;
   h5::Group s = root.create_group("summary");
   s.write_strings("key", key);
   s.write_strings("net", net);
@@ -222,6 +224,10 @@ TEST_CASE("bad specs and files are refused naming the key or file", "[report]") 
   CHECK_THROWS_WITH(read_results(cell),
                     Catch::Contains("not a merged results file") && Catch::Contains("qbench-cell"));
   CHECK_THROWS_WITH(load_spec(missing), missing + ": file not found, expected a table spec file");
+  // An integer column beyond its field's type (fuzz_results found the conversion's UB).
+  const std::string huge = write_synthetic((tmp.path / "huge.h5").string(), std::int64_t(1) << 61);
+  CHECK_THROWS_WITH(read_results(huge), Catch::Contains("/summary/wbits row 0 holds") &&
+                                            Catch::Contains("not an integer its column can hold"));
 }
 
 TEST_CASE("plots are written and non-empty when gnuplot is present", "[report]") {
