@@ -28,11 +28,24 @@ std::string* text_field(ResultRow& row, std::string_view name) {
   if (name == "init") return &row.init;
   return nullptr;
 }
-void set_integer(ResultRow& row, std::string_view name, double v) {
-  if (name == "wbits") row.wbits = int(v);
-  if (name == "abits") row.abits = int(v);
-  if (name == "gbits") row.gbits = int(v);
-  if (name == "seed") row.seed = std::int64_t(v);
+// field = v when T holds v exactly; false otherwise (a damaged file can hold anything in an
+// integer column, and converting what T cannot hold is undefined). double(max) + 1 is 2^31 or
+// 2^63 exactly, the first value beyond T.
+template <class T>
+bool assign_integer(T& field, double v) {
+  const bool fits = v >= double(std::numeric_limits<T>::min()) &&
+                    v < double(std::numeric_limits<T>::max()) + 1.0 && v == std::trunc(v);
+  if (fits) field = T(v);
+  return fits;
+}
+
+// The integer field `name` of `row`; false when its type cannot hold v.
+bool set_integer(ResultRow& row, std::string_view name, double v) {
+  if (name == "wbits") return assign_integer(row.wbits, v);
+  if (name == "abits") return assign_integer(row.abits, v);
+  if (name == "gbits") return assign_integer(row.gbits, v);
+  if (name == "seed") return assign_integer(row.seed, v);
+  return true;
 }
 
 // The rows of a table with kResultsColumns' columns (/summary or /failed), `n` long.
@@ -64,13 +77,9 @@ std::vector<ResultRow> read_rows(const h5::Group& s, const std::string& path, st
     sized(c, v.size());
     for (std::size_t i = 0; i < n; ++i) {
       if (col.type == exp::ColumnType::integer) {
-        // A damaged file can hold anything here; converting what the field's type cannot hold
-        // is undefined behaviour (found by fuzz_results), so refuse it.
-        const double limit = c == "seed" ? 9007199254740992.0 : 2147483647.0;  // 2^53, INT_MAX
-        if (!(std::fabs(v[i]) <= limit) || v[i] != std::trunc(v[i]))
+        if (!set_integer(rows[i], c, v[i]))  // found by fuzz_results
           throw error(path, ": ", s.path(), "/", c, " row ", i, " holds ", v[i],
                       ", not an integer its column can hold");
-        set_integer(rows[i], c, v[i]);
       } else
         rows[i].values[c] = v[i];
     }
