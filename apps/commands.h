@@ -38,5 +38,6 @@ Run add_sweep(CLI::App& app);
 Run add_merge(CLI::App& app);
 Run add_report(CLI::App& app);
 Run add_infer(CLI::App& app);
+Run add_h5_upgrade(CLI::App& app);
 
 }  // namespace qb::app

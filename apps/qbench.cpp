@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   const qb::app::Run merge = qb::app::add_merge(app);
   const qb::app::Run report = qb::app::add_report(app);
   const qb::app::Run infer = qb::app::add_infer(app);
+  const qb::app::Run h5_upgrade = qb::app::add_h5_upgrade(app);
 
   try {
     // Inside the outer try: named options parse their value while CLI11 parses (qb::Error).
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("merge")) return merge();
     if (app.got_subcommand("report")) return report();
     if (app.got_subcommand("infer")) return infer();
+    if (app.got_subcommand("h5-upgrade")) return h5_upgrade();
   } catch (const qb::Error& e) {
     std::fprintf(stderr, "qbench: error: %s\n", e.what());
     return 1;

@@ -39,7 +39,7 @@ def strings(v):
 
 
 def write_results(path):
-    with h5py.File(path, "w") as f:
+    with h5py.File(path, "w", libver="latest") as f:
         f.attrs["format"] = np.bytes_("qbench-results")
         f.attrs["schema_version"] = np.int64(1)
         f.attrs["sweep_hash"] = np.bytes_("0" * 16)
@@ -179,7 +179,7 @@ with tempfile.TemporaryDirectory() as tmp:
     with open(os.path.join(tmp, "text.h5"), "w") as f:
         f.write("not hdf5")
     refused("not hdf5", run(os.path.join(tmp, "text.h5")), "text.h5")
-    with h5py.File(os.path.join(tmp, "cell.h5"), "w") as f:
+    with h5py.File(os.path.join(tmp, "cell.h5"), "w", libver="latest") as f:
         f.attrs["format"] = np.bytes_("qbench-cell")
     refused("cell file", run(os.path.join(tmp, "cell.h5")), "cell.h5", "not a merged results file")
     with open(spec, "w") as f:

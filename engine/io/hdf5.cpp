@@ -419,6 +419,74 @@ void Group::copy_from(const Group& src, const std::string& name) {
                where(name), "cannot copy group");
 }
 
+namespace {
+
+// Copies every attribute of object `src` to object `dst` (`at`: dst's name for messages).
+void copy_attributes(hid_t src, hid_t dst, const std::string& at) {
+  H5O_info_t info;
+  check_status(H5Oget_info(src, &info), at, "cannot read the source's attribute count");
+  for (hsize_t i = 0; i < info.num_attrs; ++i) {
+    Id a =
+        checked(H5Aopen_by_idx(src, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT),
+                Id::Kind::attribute, at, "cannot open a source attribute");
+    char name[256] = {};
+    if (H5Aget_name(a.get(), sizeof name, name) >= ssize_t(sizeof name))
+      throw error(at, ": attribute name too long");
+    const std::string where = at + "@" + name;
+    Id type = checked(H5Aget_type(a.get()), Id::Kind::datatype, where, "cannot read type");
+    Id space = checked(H5Aget_space(a.get()), Id::Kind::dataspace, where, "cannot read extent");
+    if (H5Tdetect_class(type.get(), H5T_VLEN) != 0 || H5Tis_variable_str(type.get()) != 0)
+      throw error(where, ": variable-length data (qbench never writes it)");
+    std::vector<char> value(H5Aget_storage_size(a.get()));
+    check_status(H5Aread(a.get(), type.get(), value.data()), where, "cannot read");
+    Id copy = checked(H5Acreate2(dst, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                      Id::Kind::attribute, where, "cannot create");
+    check_status(H5Awrite(copy.get(), type.get(), value.data()), where, "cannot write");
+  }
+}
+
+// Recreates dataset `name` of `src` in `dst`: same type, extent, storage (chunking, filters)
+// and bytes.
+void copy_dataset(hid_t src, hid_t dst, const std::string& name, const std::string& at) {
+  Id from = checked(H5Dopen2(src, name.c_str(), H5P_DEFAULT), Id::Kind::dataset, at,
+                    "cannot open the source");
+  Id type = checked(H5Dget_type(from.get()), Id::Kind::datatype, at, "cannot read type");
+  Id space = checked(H5Dget_space(from.get()), Id::Kind::dataspace, at, "cannot read extent");
+  Id dcpl = checked(H5Dget_create_plist(from.get()), Id::Kind::plist, at, "cannot read storage");
+  if (H5Tdetect_class(type.get(), H5T_VLEN) != 0 || H5Tis_variable_str(type.get()) != 0)
+    throw error(at, ": variable-length data (qbench never writes it)");
+  const hssize_t points = H5Sget_simple_extent_npoints(space.get());
+  if (points < 0) throw error(at, ": cannot read extent");
+  std::vector<char> bytes(std::size_t(points) * H5Tget_size(type.get()));
+  if (points > 0)
+    check_status(H5Dread(from.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()), at,
+                 "cannot read");
+  Id to = checked(
+      H5Dcreate2(dst, name.c_str(), type.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+      Id::Kind::dataset, at, "cannot create");
+  if (points > 0)
+    check_status(H5Dwrite(to.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()), at,
+                 "cannot write");
+  copy_attributes(from.get(), to.get(), at);
+}
+
+}  // namespace
+
+void Group::copy_contents_from(const Group& src) {
+  copy_attributes(src.id_.get(), id_.get(), where(""));
+  for (const std::string& name : src.children()) {
+    H5O_info_t info;
+    check_status(H5Oget_info_by_name(src.id_.get(), name.c_str(), &info, H5P_DEFAULT),
+                 src.where(name), "cannot read the object's kind");
+    if (info.type == H5O_TYPE_GROUP)
+      create_group(name).copy_contents_from(src.open_group(name));
+    else if (info.type == H5O_TYPE_DATASET)
+      copy_dataset(src.id_.get(), id_.get(), name, where(name));
+    else
+      throw error(src.where(name), ": neither a group nor a dataset (qbench writes no other)");
+  }
+}
+
 void Group::set_attr(const std::string& name, std::int64_t v) {
   const std::string at = where("@" + name);
   Id space = scalar_or_simple_space({}, at);
@@ -475,20 +543,41 @@ std::string Group::attr_string(const std::string& name) const {
 
 File File::create(const std::string& path) {
   (void)kSilenced;
-  const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  // The HDF5 1.10 format for everything, oldest features included: superblock 3, version-2
+  // object headers, new-style groups, checksummed indices (the header comment says why).
+  Id fapl = property_list(H5P_FILE_ACCESS, path);
+  check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V110, H5F_LIBVER_V110), path,
+               "cannot select the HDF5 1.10 file format");
+  const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
   if (f < 0) throw error(path, ": cannot create HDF5 file (folder missing or not writable?)");
   return File(Id(f, Id::Kind::file), path);
 }
 
-File File::open_read(const std::string& path) {
+File File::open_read(const std::string& path) { return open(path, /*any_format=*/false); }
+
+File File::open(const std::string& path, bool any_format) {
   (void)kSilenced;
   if (!std::filesystem::exists(path)) throw error(path, ": file not found");
   check_input_file(path, "an HDF5 file");
-  if (!has_hdf5_signature(path))
-    throw error(path, ": not an HDF5 file (no HDF5 signature at byte offset 0)");
+  const int version = superblock_version(path);
+  if (version < 0) throw error(path, ": not an HDF5 file (no HDF5 signature at byte offset 0)");
+  if (version < kSuperblockVersion && !any_format)
+    throw error(path, ": HDF5 superblock version ", version,
+                " (byte offset 8): an older format without metadata checksums; qbench reads only "
+                "the checksummed one it writes, superblock ",
+                kSuperblockVersion,
+                " (`qbench h5-upgrade FILE` rewrites a file from an older qbench in it)");
   const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f < 0) throw error(path, ": not a readable HDF5 file (truncated or damaged)");
   return File(Id(f, Id::Kind::file), path);
+}
+
+bool File::upgrade(const std::string& path) {
+  const File old = open(path, /*any_format=*/true);
+  if (superblock_version(path) >= kSuperblockVersion) return false;
+  const Group from = old.root();
+  write_atomically(path, [&](File& f) { f.root().copy_contents_from(from); });
+  return true;
 }
 
 Group File::root() const {
@@ -505,12 +594,12 @@ void File::close() {
   if (status < 0) throw error(path_, ": cannot close");
 }
 
-bool has_hdf5_signature(const std::string& path) {
+int superblock_version(const std::string& path) {
   static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
   std::ifstream in(path, std::ios::binary);
-  unsigned char head[8] = {};
-  if (!in.read(reinterpret_cast<char*>(head), 8)) return false;
-  return std::equal(head, head + 8, sig);
+  unsigned char head[9] = {};
+  if (!in.read(reinterpret_cast<char*>(head), 9) || !std::equal(head, head + 8, sig)) return -1;
+  return head[8];
 }
 
 }  // namespace qb::h5

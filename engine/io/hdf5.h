@@ -3,8 +3,19 @@
 // HDF5 types stay out of this header (ids are int64_t, which hid_t is in HDF5 1.10+), so code
 // that stores things need not see hdf5.h. Every failure becomes a qb::Error naming the file
 // and the object ("run.h5: /params/conv1.weight: cannot read (checksum mismatch?)"); HDF5's
-// own error stack printing is switched off. Float tensors are stored chunked with the
-// Fletcher-32 checksum filter, so flipped bytes are caught when read, not trained on.
+// own error stack printing is switched off.
+//
+// Checksums everywhere. Files are written in HDF5's 1.10 format (superblock 3, version-2
+// object headers, new-style groups), where every piece of metadata — superblock, object
+// headers and the messages in them, link and attribute indices — carries a checksum libhdf5
+// verifies before decoding it; float tensors and result columns add the Fletcher-32 filter on
+// their data. Readers refuse the older, unchecksummed superblocks (0 and 1) before libhdf5
+// parses anything: HDF5 1.10.8 decodes unchecksummed metadata as it finds it, and damaged
+// headers in that format crash it inside its own code (tests/fuzz/regressions/hdf5-crashes:
+// a use after free, an overread, a null dereference, a 4 GiB allocation). A damaged byte in
+// metadata now fails its checksum and the file is refused in one line. What checksums cannot
+// stop is a file crafted with valid checksums around malformed metadata: qbench's files are
+// not a security boundary, and neither is libhdf5.
 #pragma once
 
 #include "engine/io/atomic_file.h"
@@ -66,6 +77,10 @@ class Group {
   // Copies group `src` (of any open file; "." for src itself) with everything below it,
   // attributes included, to `name` in this group.
   void copy_from(const Group& src, const std::string& name);
+  // Recreates everything in `src` — its attributes, and its members with all below them —
+  // in this group, object by object, so that all of it takes this file's format (H5Ocopy
+  // would keep the source's object headers).
+  void copy_contents_from(const Group& src);
 
   void set_attr(const std::string& name, std::int64_t v);
   void set_attr(const std::string& name, const std::string& v);
@@ -84,8 +99,12 @@ class Group {
 
 class File {
  public:
-  static File create(const std::string& path);     // truncates
-  static File open_read(const std::string& path);  // refuses non-HDF5 files up front
+  static File create(const std::string& path);  // truncates; the checksummed format
+  // Refuses up front what is not a file, not HDF5, or HDF5 without metadata checksums.
+  static File open_read(const std::string& path);
+  // Rewrites `path`, an HDF5 file in a format without metadata checksums (what qbench wrote
+  // before), in the checksummed format, atomically; false when it already is in it.
+  static bool upgrade(const std::string& path);
   Group root() const;
   void flush();
   void close();
@@ -93,12 +112,16 @@ class File {
 
  private:
   File(Id id, std::string path) : id_(std::move(id)), path_(std::move(path)) {}
+  static File open(const std::string& path, bool any_format);
   Id id_;
   std::string path_;
 };
 
-// True when the file starts with the 8-byte HDF5 signature.
-bool has_hdf5_signature(const std::string& path);
+// The superblock version of the HDF5 file at `path` (the byte after the signature at offset
+// 0), or -1 when the file does not start with the 8-byte HDF5 signature.
+int superblock_version(const std::string& path);
+// The superblock version of the format qbench writes (HDF5 1.10); readers refuse older ones.
+inline constexpr int kSuperblockVersion = 3;
 
 // Writes `write_fn(file)` to a new HDF5 file that replaces `path` atomically
 // (engine/io/atomic_file.h): readers see the old file or the complete new one, never a
