@@ -1,7 +1,9 @@
 // `qbench h5-upgrade FILE...`: rewrites HDF5 files from an older qbench (checkpoints, cells,
 // merged results: HDF5's earliest format, without metadata checksums) in the checksummed
 // format qbench now writes and reads (engine/io/hdf5.h says why). Each file is replaced
-// atomically; its groups, datasets and attributes are copied unchanged.
+// atomically; its groups, datasets and attributes are copied unchanged. The old format is read
+// by libhdf5 without the checksums' protection, so this is for files of one's own, not for
+// files of unknown origin.
 #include "apps/commands.h"
 #include "engine/io/hdf5.h"
 
