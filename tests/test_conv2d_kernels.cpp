@@ -1,6 +1,7 @@
 // The fp32 convolution kernels (engine/layers/conv2d_kernels.h) against a direct convolution
 // summed in double: forward, dL/dx and dL/dw, on one and two threads, for every path (GEMM
-// with and without im2col, several images per GEMM, groups, depthwise, the direct kernels),
+// with and without im2col, several images per GEMM, groups, depthwise, the direct kernels,
+// oneDNN's primitives),
 // each forced (set_conv_path) and as chosen by shape.
 #include "engine/layers/conv2d_kernels.h"
 #include "engine/parallel.h"
@@ -100,8 +101,10 @@ const Case kCases[] = {
 };
 
 // Every path the kernels can take: auto (the measured table), and each forced.
-constexpr std::pair<ConvPath, const char*> kPaths[] = {
-    {ConvPath::automatic, "auto"}, {ConvPath::gemm, "gemm"}, {ConvPath::direct, "direct"}};
+constexpr std::pair<ConvPath, const char*> kPaths[] = {{ConvPath::automatic, "auto"},
+                                                       {ConvPath::gemm, "gemm"},
+                                                       {ConvPath::direct, "direct"},
+                                                       {ConvPath::onednn, "onednn"}};
 
 }  // namespace
 
@@ -158,4 +161,39 @@ TEST_CASE("conv2d kernels add the bias and sum its gradient per channel", "[laye
       for (std::size_t i = 0; i < HW; ++i) want += dy[(n * O + o) * HW + i];
     REQUIRE(db[o] == Approx(want).epsilon(1e-5));
   }
+}
+
+// Same inputs and thread count, same bits, on every path: oneDNN's primitives included (made
+// once per geometry and kept, or made anew in a fresh scratch), and across batch sizes that
+// share one scratch (the training batch, its last short batch, evaluation).
+TEST_CASE("conv2d kernels are bitwise reproducible for a thread count", "[layers][conv]") {
+  for (const auto& [path, name] : kPaths)
+    for (int threads : {1, 2}) {
+      set_threads(threads);
+      set_conv_path(path);
+      INFO("threads " << threads << ", conv path " << name);
+      Conv2dScratch kept;
+      for (std::size_t N : {16, 5, 16}) {
+        const Conv2dGeometry q = conv2d_geometry(N, 16, 14, 14, 32, 3, 1, 1, 1);
+        const auto x = normal_floats(q.N * q.C * q.H * q.W, 1);
+        const auto w = normal_floats(q.O * q.Cg * q.k * q.k, 2);
+        const auto dy = normal_floats(q.N * q.O * q.HWo, 3);
+        std::vector<float> y[2], dx[2], dw[2];
+        for (int run = 0; run < 2; ++run) {
+          Conv2dScratch fresh;
+          Conv2dScratch& scratch = run == 0 ? kept : fresh;
+          y[run].resize(q.N * q.O * q.HWo);
+          dx[run].resize(x.size());
+          dw[run].assign(w.size(), 0.0f);
+          conv2d_forward(y[run].data(), x.data(), w.data(), q, scratch);
+          conv2d_backward(dx[run].data(), dw[run].data(), dy.data(), x.data(), w.data(), q,
+                          scratch);
+        }
+        CHECK(y[0] == y[1]);
+        CHECK(dx[0] == dx[1]);
+        CHECK(dw[0] == dw[1]);
+      }
+    }
+  set_conv_path(conv_path_setting());
+  set_threads(1);
 }

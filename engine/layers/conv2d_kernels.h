@@ -4,6 +4,10 @@
 //
 //   x (N,C,H,W)  ⊛  w (O,C/g,k,k)  ->  y (N,O,Ho,Wo),   Ho = (H + 2p - k) / s + 1, Wo likewise
 //
+// Ungrouped convolutions of at least 8 input channels run on oneDNN's primitives
+// (conv2d_onednn.h; 1.4-1.7× faster than ours on ResNet-20's layers, measured in
+// conv2d_kernels.cpp). The rest — stems, depthwise and grouped layers — on qbench's own:
+//
 // General path: per image and group, im2col into a (C/g·k·k, Ho·Wo) matrix and one sgemm
 // (skipped for 1×1/stride-1/no-padding kernels, where the input already is that matrix); a few
 // images share one sgemm when their images are small. With stride 1 and C/g ≥ 8, dL/dx is computed
@@ -22,6 +26,7 @@
 
 #include "engine/layers/conv2d_direct.h"
 #include "engine/layers/conv2d_geometry.h"
+#include "engine/layers/conv2d_onednn.h"
 
 #include <cstddef>
 #include <vector>
@@ -36,14 +41,16 @@ struct Conv2dScratch {
                                              // computes dx and dw together
   std::vector<float> flipped_weights;        // stride-1 dx as a convolution: W flipped, (C,O/g,k,k)
   Conv2dDirectScratch direct;                // the direct kernels' panels
+  Conv2dOnednnCache onednn;                  // oneDNN's primitives, made on first use
 };
 
-// Which kernels run a pass: `auto` chooses by shape (the measured table in conv2d_kernels.cpp),
-// `gemm` forces im2col + OpenBLAS, `direct` the direct kernels wherever they apply.
+// Which kernels run a pass: `auto` chooses by shape (the measured tables in conv2d_kernels.cpp),
+// `gemm` forces im2col + OpenBLAS, `direct` the direct kernels and `onednn` oneDNN's primitives
+// wherever they apply.
 // Process-wide, like the thread count: taken from the environment variable QB_CONV_PATH at
 // the first convolution (default auto; an unknown value throws qb::Error), so benchmarks can
 // compare the paths on one binary; tests switch it with set_conv_path.
-enum class ConvPath { automatic, gemm, direct };
+enum class ConvPath { automatic, gemm, direct, onednn };
 ConvPath conv_path_setting();  // QB_CONV_PATH parsed now
 ConvPath conv_path();          // the path in force
 void set_conv_path(ConvPath path);
