@@ -2,9 +2,11 @@
 
 #include <cblas.h>
 #include <hdf5.h>
+#include <oneapi/dnnl/dnnl.h>
 #include <xtensor/xtensor_config.hpp>
 
 #include <unistd.h>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -54,6 +56,10 @@ nlohmann::json environment(int threads) {
   H5get_libversion(&maj, &min, &rel);
   char host[256] = {};
   gethostname(host, sizeof host - 1);
+  const dnnl_version_t* dnnl = dnnl_version();
+  // QB_CONV_PATH chooses the fp32 convolution kernels (engine/layers/conv2d_kernels.h), and so
+  // the float path's summation order.
+  const char* conv_path = std::getenv("QB_CONV_PATH");
   return {{"qbench_commit", QB_GIT_COMMIT},
           {"compiler", std::string("g++ ") + __VERSION__},
           {"cpu_model", model},
@@ -61,9 +67,12 @@ nlohmann::json environment(int threads) {
           {"hardware_threads", std::thread::hardware_concurrency()},
           {"threads", threads},
           {"host", host},
+          {"conv_path", conv_path && *conv_path ? conv_path : "auto"},
           {"libraries",
            {{"hdf5", std::to_string(maj) + "." + std::to_string(min) + "." + std::to_string(rel)},
             {"openblas", openblas_get_config()},
+            {"onednn", std::to_string(dnnl->major) + "." + std::to_string(dnnl->minor) + "." +
+                           std::to_string(dnnl->patch)},
             {"xtensor", std::to_string(XTENSOR_VERSION_MAJOR) + "." +
                             std::to_string(XTENSOR_VERSION_MINOR) + "." +
                             std::to_string(XTENSOR_VERSION_PATCH)},
