@@ -58,7 +58,9 @@ struct OnednnEntry {
 struct Conv2dOnednn {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{eng};
-  std::vector<OnednnEntry> entries;  // the most recently made last; a few batch sizes at most
+  // The most recently made last; a few batch sizes at most. Held by pointer: an entry's
+  // memories point into its own dw_fresh, which must not move.
+  std::vector<std::unique_ptr<OnednnEntry>> entries;
 };
 
 void Conv2dOnednnDeleter::operator()(Conv2dOnednn* p) const { delete p; }
@@ -70,7 +72,7 @@ bool same_geometry(const Conv2dGeometry& a, const Conv2dGeometry& b) {
          a.s == b.s && a.p == b.p && a.g == b.g;
 }
 
-OnednnEntry make_entry(Conv2dOnednn& c, const Conv2dGeometry& q, int threads) {
+std::unique_ptr<OnednnEntry> make_entry(Conv2dOnednn& c, const Conv2dGeometry& q, int threads) {
   using tag = memory::format_tag;
   const auto f32 = memory::data_type::f32;
   const auto d = [](std::size_t v) { return memory::dim(v); };
@@ -88,7 +90,8 @@ OnednnEntry make_entry(Conv2dOnednn& c, const Conv2dGeometry& q, int threads) {
   const dnnl::convolution_backward_weights::primitive_desc wpd(
       {algo, any_x, any_w, any_y, strides, pad, pad_r}, c.eng, fpd);
 
-  OnednnEntry e;
+  auto entry = std::make_unique<OnednnEntry>();
+  OnednnEntry& e = *entry;
   e.q = q;
   e.threads = threads;
   const memory::desc ux(xd, f32, tag::nchw), uw(wd, f32, tag::oihw), uy(yd, f32, tag::nchw);
@@ -119,20 +122,20 @@ OnednnEntry make_entry(Conv2dOnednn& c, const Conv2dGeometry& q, int threads) {
                               : internal(c.eng, e.dy, dpd.diff_dst_desc(), true, e.data_dy)},
       {DNNL_ARG_WEIGHTS, internal(c.eng, e.w, dpd.weights_desc(), true, e.data_w)},
       {DNNL_ARG_DIFF_SRC, internal(c.eng, e.dx, dpd.diff_src_desc(), false, e.data_dx)}};
-  return e;
+  return entry;
 }
 
 OnednnEntry& entry(Conv2dOnednnCache& cache, const Conv2dGeometry& q) {
   if (!cache) cache.reset(new Conv2dOnednn);
   auto& entries = cache->entries;
   const int threads = num_threads();
-  for (auto it = entries.begin(); it != entries.end(); ++it)
-    if (it->threads == threads && same_geometry(it->q, q)) return *it;
+  for (const auto& e : entries)
+    if (e->threads == threads && same_geometry(e->q, q)) return *e;
   // Training, its last short batch and evaluation: three batch sizes per layer at most.
   constexpr std::size_t kKept = 4;
   if (entries.size() == kKept) entries.erase(entries.begin());
   entries.push_back(make_entry(*cache, q, threads));
-  return entries.back();
+  return *entries.back();
 }
 
 }  // namespace
