@@ -59,7 +59,39 @@ json read_sweep_record(const std::string& dir) {
   }
 }
 
+namespace {
+
+// A folder of an older qbench holds HDF5 files in a format readers now refuse; a sweep taking
+// its finished cells for damaged ones would train them again over the stored results. So it
+// stops before running anything, with the way out.
+void refuse_older_hdf5(const std::string& dir) {
+  std::size_t older = 0;
+  std::string first;
+  int first_version = 0;
+  for (const char* sub : {"cells", "fp32", "qat"}) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(fs::path(dir) / sub, ec)) {
+      if (e.path().extension() != ".h5" || !e.is_regular_file(ec)) continue;
+      const int version = h5::superblock_version(e.path().string());
+      if (version < 0 || version >= h5::kSuperblockVersion) continue;
+      if (older++ == 0) {
+        first = e.path().string();
+        first_version = version;
+      }
+    }
+  }
+  if (older > 0)
+    throw error(dir, ": ", older, " HDF5 file(s) of an older qbench (", first,
+                " has superblock version ", first_version,
+                "); nothing was run: upgrade them first with "
+                "`find ",
+                dir, " -name '*.h5' -exec qbench h5-upgrade {} +`");
+}
+
+}  // namespace
+
 void prepare_results_dir(const std::string& dir, const Sweep& sweep, const json& config) {
+  refuse_older_hdf5(dir);
   std::error_code ec;
   for (const char* sub : {"cells", "fp32", "qat", "locks"}) {
     fs::create_directories(fs::path(dir) / sub, ec);

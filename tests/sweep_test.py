@@ -105,6 +105,29 @@ with tempfile.TemporaryDirectory() as tmp:
     refused("different sweep", run("sweep", other, "--out", out, *common), "different sweep", out)
     check("refusal leaves cells alone", cell_digests(out) == before)
 
+    # A cell in the HDF5 format of an older qbench (earliest, no metadata checksums) is not taken
+    # for a damaged one and trained again: the sweep stops before running anything, names the
+    # way out, and after `qbench h5-upgrade` resumes with every cell done.
+    old_format = os.path.join(out, "cells", keys[1] + ".h5")
+    with h5py.File(old_format, "r") as src, h5py.File(old_format + ".tmp", "w") as dst:
+        for k, v in src.attrs.items():
+            dst.attrs[k] = v
+        for k in src:
+            src.copy(src[k], dst, k)
+    os.replace(old_format + ".tmp", old_format)
+    before_old = cell_digests(out)
+    refused_with("older HDF5 format", run("sweep", cfg, "--out", out, *common),
+                 "%s: 1 HDF5 file(s) of an older qbench (%s has superblock version 0); nothing "
+                 "was run: upgrade them first with `find %s -name '*.h5' -exec qbench h5-upgrade "
+                 "{} +`" % (out, old_format, out))
+    check("older format left alone", cell_digests(out) == before_old)
+    r = run("h5-upgrade", old_format)
+    check("h5-upgrade succeeds", r.returncode == 0 and "upgraded" in r.stderr, r.stderr)
+    r = run("sweep", cfg, "--out", out, *common)
+    check("upgraded cell counts as done",
+          r.returncode == 0 and "%d already done" % CELLS in r.stderr, r.stderr)
+    before = cell_digests(out)
+
     # A damaged cell is named, redone, and the others are not touched.
     victim = os.path.join(out, "cells", keys[3] + ".h5")
     with open(victim, "r+b") as f:
