@@ -189,6 +189,7 @@ with tempfile.TemporaryDirectory() as tmp:
     inputs = [(["train", *quick, "--resume", "@"], "an HDF5 file"),
               (["train", *quick, "--init", "@"], "an HDF5 file"),
               (["infer", "@"], "an HDF5 file"),
+              (["h5-upgrade", "@"], "an HDF5 file"),
               (["sweep", "@", "--dry-run"], "a sweep config file"),
               (["probe", "--input", "@"], "a probe request file"),
               (["report", "@"], "an HDF5 file"),
