@@ -45,6 +45,16 @@ bool same(const Tensor& a, const Tensor& b) {
          (a.size() == 0 || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
+// b holds a's tensors bit for bit, and its scalars and strings.
+void check_same(const Checkpoint& a, const Checkpoint& b) {
+  REQUIRE(b.params.size() == a.params.size());
+  for (const auto& [k, v] : a.params) CHECK(same(v, b.params.at(k)));
+  for (const auto& [k, v] : a.optimizer) CHECK(same(v, b.optimizer.at(k)));
+  CHECK(same(a.buffers.at("bn.running_var"), b.buffers.at("bn.running_var")));
+  CHECK(b.scalars == a.scalars);
+  CHECK(b.strings == a.strings);
+}
+
 void overwrite(const fs::path& p, std::size_t offset, const std::string& bytes) {
   std::fstream f(p, std::ios::binary | std::ios::in | std::ios::out);
   f.seekp(std::streamoff(offset));
@@ -59,13 +69,7 @@ TEST_CASE("checkpoint round trip is exact", "[checkpoint]") {
   const Checkpoint a = sample();
   save_checkpoint(p, a);
   CHECK_FALSE(fs::exists(p + ".partial"));
-  const Checkpoint b = load_checkpoint(p);
-  REQUIRE(b.params.size() == a.params.size());
-  for (const auto& [k, v] : a.params) CHECK(same(v, b.params.at(k)));
-  for (const auto& [k, v] : a.optimizer) CHECK(same(v, b.optimizer.at(k)));
-  CHECK(same(a.buffers.at("bn.running_var"), b.buffers.at("bn.running_var")));
-  CHECK(b.scalars == a.scalars);
-  CHECK(b.strings == a.strings);
+  check_same(a, load_checkpoint(p));
 }
 
 TEST_CASE("damaged checkpoints are refused with the file named", "[checkpoint]") {
@@ -151,13 +155,7 @@ TEST_CASE("HDF5 files: checksummed format written, older refused, upgraded exact
   CHECK_FALSE(fs::exists(old + ".partial"));
   CHECK(h5::superblock_version(old) == 3);
   CHECK_FALSE(h5::File::upgrade(old));  // already upgraded: left as it is
-  const Checkpoint b = load_checkpoint(old);
-  REQUIRE(b.params.size() == a.params.size());
-  for (const auto& [k, v] : a.params) CHECK(same(v, b.params.at(k)));
-  for (const auto& [k, v] : a.optimizer) CHECK(same(v, b.optimizer.at(k)));
-  CHECK(same(a.buffers.at("bn.running_var"), b.buffers.at("bn.running_var")));
-  CHECK(b.scalars == a.scalars);
-  CHECK(b.strings == a.strings);
+  check_same(a, load_checkpoint(old));
   // Not HDF5: refused by upgrade as by every reader.
   std::ofstream(t.path / "text.h5") << "hello";
   CHECK_THROWS_WITH(h5::File::upgrade((t.path / "text.h5").string()),
