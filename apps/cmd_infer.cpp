@@ -36,10 +36,18 @@ Run add_infer(CLI::App& app) {
   cmd->add_flag("--no-stats", *no_stats,
                 "Count no overflows: pair-wrap then runs on the 16-bit kernels (gemm_acc16), "
                 "the speed OAQ is for; the other 16-bit models are refused");
-  cmd->add_flag("--explain", cfg->explain,
+  auto explain = std::make_shared<bool>(false), explain_codes = std::make_shared<bool>(false);
+  cmd->add_flag("--explain", *explain,
                 "Trace each image the integer and fake-quant networks classify differently to "
                 "the first code that differs");
-  return [cfg, isa, no_stats] {
+  cmd->add_flag("--explain-codes", *explain_codes,
+                "Trace every image some of whose codes differ between the two networks, "
+                "whether or not its top-1 does");
+  return [cfg, isa, no_stats, explain, explain_codes] {
+    using Explain = integer::InferConfig::Explain;
+    cfg->explain = *explain_codes ? Explain::codes
+                   : *explain     ? Explain::disagreements
+                                  : Explain::none;
     cfg->count_overflows = !*no_stats;
     cfg->isa = isa->empty() ? int8::best_isa() : int8::kIsas.parse(*isa, "--isa").value;
     Progress progress(stderr);

@@ -94,7 +94,8 @@ std::vector<nlohmann::json> infer_models(const InferConfig& cfg, std::span<const
   auto net = make_network(config.at("net").get<std::string>(), eval_set.sample_shape(),
                           eval_set.num_classes, config.at("width").get<float>());
   Recorders recorders;  // the fake-quant activations, when asked to explain disagreements
-  make_qat(qat, cfg.explain ? recorders.wrap() : InputQuantizerWrap{}).attach(*net);
+  make_qat(qat, cfg.explain != InferConfig::Explain::none ? recorders.wrap() : InputQuantizerWrap{})
+      .attach(*net);
   try {
     load_weights(*net, ck, /*skip_quantizer_params=*/false);
     net->load_hook_states(nlohmann::json::parse(ck.strings.at("hooks")));
@@ -138,7 +139,7 @@ std::vector<nlohmann::json> infer_models(const InferConfig& cfg, std::span<const
       reference_forward(inet, models, batch.data(), int(n), ref);
       simulated += n;
     }
-    if (cfg.explain)
+    if (cfg.explain != InferConfig::Explain::none)
       quantize_image(inet.input, batch.data(), int(n), int(s[0]), int(s[1]), int(s[2]), image_codes,
                      image_float);
     for (std::size_t m = 0; m < M; ++m) {
@@ -152,13 +153,17 @@ std::vector<nlohmann::json> infer_models(const InferConfig& cfg, std::span<const
         const std::size_t top = argmax(logits.data() + k * classes, int(classes));
         correct[m] += top == eval_set.labels[begin + k];
         agree[m] += top == fq_top[k];
-        if (cfg.explain && top != fq_top[k])
-          explained[m].push_back(
-              {{"image", begin + k},
-               {"label", eval_set.labels[begin + k]},
-               {"fake_quant_top1", fq_top[k]},
-               {"integer_top1", top},
-               {"first_difference", explain_image(inet, recorders, trace, image_codes, int(k))}});
+        const bool differs = top != fq_top[k];
+        if (cfg.explain == InferConfig::Explain::codes ||
+            (cfg.explain == InferConfig::Explain::disagreements && differs)) {
+          nlohmann::json first = explain_image(inet, recorders, trace, image_codes, int(k));
+          if (differs || first.contains("codes_differ"))
+            explained[m].push_back({{"image", begin + k},
+                                    {"label", eval_set.labels[begin + k]},
+                                    {"fake_quant_top1", fq_top[k]},
+                                    {"integer_top1", top},
+                                    {"first_difference", std::move(first)}});
+        }
         if (!simulate) continue;
         bool same =
             std::equal(logits.begin() + long(k * classes), logits.begin() + long((k + 1) * classes),
@@ -248,7 +253,8 @@ std::vector<nlohmann::json> infer_models(const InferConfig& cfg, std::span<const
                    {"input", input_json(inet.input)},
                    {"layers", layers},
                    {"images_per_second", engine_seconds[m] > 0 ? N / engine_seconds[m] : 0.0}});
-    if (cfg.explain) out.back()["explained"] = std::move(explained[m]);
+    if (cfg.explain != InferConfig::Explain::none)
+      out.back()["explained"] = std::move(explained[m]);
   }
   return out;
 }

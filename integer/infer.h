@@ -32,9 +32,11 @@ struct InferConfig {
   // false (`--no-stats`): pair-wrap on gemm_acc16's kernels, no overflow statistics (EngineOptions
   // in integer/engine.h); the simulation still checks every code and logit.
   bool count_overflows = true;
-  // Each image whose top-1 differs from the fake-quant network's is traced to the first code
-  // that differs (integer/explain.h): the output's `explained` list.
-  bool explain = false;
+  // Which images the output's `explained` list traces to their first differing code
+  // (integer/explain.h): those whose top-1 differs from the fake-quant network's
+  // (`--explain`), or also those whose top-1 agrees but some traced code differs
+  // (`--explain-codes`: how often and where the two networks part, not only when it matters).
+  enum class Explain { none, disagreements, codes } explain = Explain::none;
   // The simulation (integer/reference.h, scalar and slow) checks only the batches that start
   // before this image, 0: every batch. Accuracy and overflow counts are the engine's on all
   // images either way; the output's `reference` says how many images were simulated, and the

@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 
 constexpr const char* kFashionDir = "/usr/share/datasets/fashion-mnist";
 
-// Raw pixels (bytes, or floats in [0, 1] for synthetic data) before splitting.
+// Raw 8-bit pixels as floats p/255 in [0, 1], before splitting.
 struct RawSplit {
   std::vector<float> pixels;  // N × C × H × W, in [0, 1]
   std::vector<std::uint8_t> labels;
@@ -60,6 +60,8 @@ RawSplit from_cifar(const CifarBatch& b) { return {unit_pixels(b.pixels), b.labe
 
 // Class k: a bright 8×8 square on a 2×5 grid of positions, jittered ±2 pixels, a faint
 // class-specific stripe, and Gaussian noise. Easy for a CNN, impossible by mean brightness.
+// Stored as 8-bit pixels like every real dataset, so what holds for real images holds here
+// (integer inference recovers a float image's pixels exactly: integer/network.h, `pixels`).
 RawSplit synthetic(std::size_t n, std::uint64_t seed) {
   constexpr std::size_t S = 28;
   RawSplit r;
@@ -79,7 +81,7 @@ RawSplit synthetic(std::size_t n, std::uint64_t seed) {
         const bool stripe = (x + y * (k % 3 + 1)) % (k % 4 + 3) == 0;
         const float v =
             (in_square ? 0.8f : 0.1f) + (stripe ? 0.1f : 0.0f) + 0.15f * float(rng.normal());
-        img[y * S + x] = std::clamp(v, 0.0f, 1.0f);
+        img[y * S + x] = std::rint(std::clamp(v, 0.0f, 1.0f) * 255.0f) / 255.0f;
       }
   }
   return r;
