@@ -93,9 +93,9 @@ std::vector<nlohmann::json> infer_models(const InferConfig& cfg, std::span<const
 
   auto net = make_network(config.at("net").get<std::string>(), eval_set.sample_shape(),
                           eval_set.num_classes, config.at("width").get<float>());
-  Recorders recorders;  // the fake-quant activations, when asked to explain disagreements
-  make_qat(qat, cfg.explain != InferConfig::Explain::none ? recorders.wrap() : InputQuantizerWrap{})
-      .attach(*net);
+  const bool explaining = cfg.explain != InferConfig::Explain::none;
+  Recorders recorders;  // the fake-quant activations, when asked to explain
+  make_qat(qat, explaining ? recorders.wrap() : InputQuantizerWrap{}).attach(*net);
   try {
     load_weights(*net, ck, /*skip_quantizer_params=*/false);
     net->load_hook_states(nlohmann::json::parse(ck.strings.at("hooks")));
@@ -139,7 +139,7 @@ std::vector<nlohmann::json> infer_models(const InferConfig& cfg, std::span<const
       reference_forward(inet, models, batch.data(), int(n), ref);
       simulated += n;
     }
-    if (cfg.explain != InferConfig::Explain::none)
+    if (explaining)
       quantize_image(inet.input, batch.data(), int(n), int(s[0]), int(s[1]), int(s[2]), image_codes,
                      image_float);
     for (std::size_t m = 0; m < M; ++m) {
@@ -253,8 +253,7 @@ std::vector<nlohmann::json> infer_models(const InferConfig& cfg, std::span<const
                    {"input", input_json(inet.input)},
                    {"layers", layers},
                    {"images_per_second", engine_seconds[m] > 0 ? N / engine_seconds[m] : 0.0}});
-    if (cfg.explain != InferConfig::Explain::none)
-      out.back()["explained"] = std::move(explained[m]);
+    if (explaining) out.back()["explained"] = std::move(explained[m]);
   }
   return out;
 }
