@@ -69,6 +69,15 @@ void add_integer(const Cell& c, const RunOptions& o, const std::string& checkpoi
   write_cell(o.out, c, outcome);
 }
 
+// True when `c` fine-tunes from an FP32 pretraining that another process is running now:
+// run_cells puts such a cell off and runs others meanwhile instead of idling on the lock (two
+// processes on one folder would otherwise both spend the first seed's pretraining on it).
+bool pretraining_elsewhere(const Cell& c, const RunOptions& o) {
+  if (c.init != Init::fp32 || fs::exists(fp32_path(o.out, c.fp32_key))) return false;
+  FileLock lock(o.out, "fp32-" + c.fp32_key, /*blocking=*/false);
+  return !lock.owns();
+}
+
 }  // namespace
 
 std::vector<std::size_t> shard_indices(std::size_t cells, std::size_t shard, std::size_t shards) {
@@ -171,13 +180,25 @@ SweepReport run_cells(const Sweep& sweep, const std::vector<std::size_t>& indice
              std::to_string(rep.skipped) + " already done" + failed_note + ", " +
              std::to_string(todo.size()) + " to run");
   const auto t0 = Clock::now();
+  // Cells put off for a pretraining held elsewhere go to the end of the queue, once: when
+  // their turn comes again they wait for it (everything else is done or held by then).
+  std::vector<bool> put_off(sweep.cells.size(), false);
+  const std::size_t total = todo.size();
+  std::size_t started = 0;
   for (std::size_t k = 0; k < todo.size(); ++k) {
     const Cell& c = sweep.cells[todo[k]];
+    if (!put_off[todo[k]] && k + 1 < todo.size() && pretraining_elsewhere(c, o)) {
+      put_off[todo[k]] = true;
+      todo.push_back(todo[k]);
+      notes.line(c.name + " (" + c.key +
+                 "): its FP32 pretraining runs in another process; put off");
+      continue;
+    }
     std::string eta = "?";
-    if (rep.ran > 0) eta = format_duration(since(t0) / double(rep.ran) * double(todo.size() - k));
+    if (rep.ran > 0) eta = format_duration(since(t0) / double(rep.ran) * double(total - started));
     // Appended piece by piece: g++ 12 warns (-Wrestrict, a false positive) on "[" + to_string.
     std::string head = "[";
-    head += std::to_string(rep.skipped + rep.failed_earlier + k + 1);
+    head += std::to_string(rep.skipped + rep.failed_earlier + ++started);
     head += '/';
     head += std::to_string(indices.size());
     head += "] ";

@@ -3,7 +3,8 @@
 //
 // Which cells a process runs is the caller's choice (all of them, a shard, or one at a time
 // from an MPI queue); run_cell is safe to call from several processes on one results folder:
-// a cell another process holds is skipped, a pretraining another process runs is waited for.
+// a cell another process holds is skipped, a cell whose pretraining another process runs is put
+// off until the other cells are done or held, then waits for it.
 #pragma once
 
 #include "engine/progress.h"

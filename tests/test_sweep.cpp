@@ -5,11 +5,18 @@
 #include "experiments/hash.h"
 #include "experiments/results_columns.h"
 #include "experiments/runner.h"
+#include "experiments/store.h"
+#include "tests/support.h"
 
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
 #include <set>
+#include <thread>
 
 using namespace qb;
 using json = nlohmann::json;
@@ -330,4 +337,39 @@ TEST_CASE("a misspelt init is refused with the valid names", "[sweep]") {
         "methods[1].init: unknown init 'scrach' (valid: fp32, scratch; did you mean 'scratch'?)");
   j["methods"][1]["init"] = 1;
   CHECK(problems(j) == "methods[1].init: expected string, got number");
+}
+
+TEST_CASE("a cell whose pretraining another process holds is put off, not waited on", "[sweep]") {
+  // Two seeds, one fine-tuning cell each; "another process" (a lock held here) pretrains seed 1.
+  json j = base();
+  j["methods"] = json::parse(R"([{"name": "minmax", "wbits": 8, "abits": 8}])");
+  j["finetune"] = {{"epochs", 1}};
+  const exp::Sweep s = exp::parse_sweep(j);
+  REQUIRE(s.cells.size() == 2);
+  REQUIRE(s.cells[0].seed == 1);
+  const test::TempDir dir;
+  exp::prepare_results_dir(dir.path.string(), s, s.config);
+  exp::RunOptions o;
+  o.out = dir.path.string();
+  o.threads = 1;
+  o.quiet = true;
+  auto lock = std::make_unique<exp::FileLock>(o.out, "fp32-" + s.cells[0].fp32_key, true);
+  REQUIRE(lock->owns());
+
+  std::FILE* out = std::tmpfile();
+  REQUIRE(out != nullptr);
+  std::thread sweep([&] { exp::run_cells(s, {0, 1}, o, out); });
+  // Seed 2's cell finishes while seed 1's pretraining is still held: it was not waited for.
+  // (Without the put-off, the sweep would block on the lock and this wait would run out.)
+  const std::string second = exp::cell_path(o.out, s.cells[1].key);
+  const std::string first = exp::cell_path(o.out, s.cells[0].key);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+  while (!std::filesystem::exists(second) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(std::filesystem::exists(second));
+  CHECK(!std::filesystem::exists(first));
+  lock.reset();  // the other process is gone: seed 1 is pretrained and its cell run here
+  sweep.join();
+  CHECK(std::filesystem::exists(first));
+  std::fclose(out);
 }
