@@ -209,7 +209,11 @@ std::vector<ClaimTest> load_claim_tests(const std::string& dir) {
     const json j = read_user_json(path, "claims file");
     if (!j.is_object() || !j.contains("tests")) continue;
     const std::string method = j.value("method", std::string());
-    for (ClaimTest& t : parse_claim_tests(j.at("tests"), method, path)) out.push_back(std::move(t));
+    for (ClaimTest& t : parse_claim_tests(j.at("tests"), method, path)) {
+      t.paper = j.contains("paper") && j.at("paper").is_string() ? j.at("paper").get<std::string>()
+                                                                 : method;
+      out.push_back(std::move(t));
+    }
   }
   return out;
 }
@@ -237,6 +241,8 @@ std::vector<ClaimResult> evaluate(const std::vector<ClaimTest>& tests, const Res
           if (const auto it = b.find(seed); it != b.end()) {
             c.seeds.push_back(seed);
             c.deltas.push_back(va - it->second);
+            c.a.push_back(va);
+            c.b.push_back(it->second);
           }
         c.verdict = judge(c.deltas, t.min, t.max);
         verdicts.push_back(c.verdict);
@@ -256,6 +262,28 @@ std::string relation(const ClaimTest& t) {
   if (t.min && t.max) return fixed(*t.min, 2) + " ≤ " + d + " ≤ " + fixed(*t.max, 2);
   if (t.min) return d + " ≥ " + fixed(*t.min, 2);
   return d + " ≤ " + fixed(*t.max, 2);
+}
+
+std::string mean_text(const std::vector<double>& v) {
+  if (v.empty()) return "—";
+  double sum = 0;
+  for (double x : v) sum += x;
+  return fixed(sum / double(v.size()), 2);
+}
+
+std::string theirs_text(const ClaimTest& t) {
+  std::string theirs = t.their_network;
+  if (!t.their_dataset.empty()) theirs += (theirs.empty() ? "" : ", ") + t.their_dataset;
+  if (!t.their_numbers.empty()) theirs += (theirs.empty() ? "" : ": ") + t.their_numbers;
+  return theirs.empty() ? "—" : theirs;
+}
+
+// "a" / "b" as the tables show them: the filter's label, and the metric when not test_acc.
+std::string side_text(const ClaimTest& t, bool a_side) {
+  if (t.parts.empty()) return "";
+  const Filter& f = a_side ? t.parts.front().a : t.parts.front().b;
+  const Metric& m = a_side ? t.a_metric : t.b_metric;
+  return f.label + (m.column == "test_acc" ? "" : " [" + m.column + "]");
 }
 
 std::string deltas_text(const Comparison& c) {
@@ -289,27 +317,69 @@ Grid verdicts_table(const std::vector<ClaimResult>& results) {
               "b",      "relation", "Δ mean (per seed)", "comparison", "claim verdict"};
   for (const ClaimResult& r : results) {
     const ClaimTest& t = r.test;
-    std::string theirs = t.their_network;
-    if (!t.their_dataset.empty()) theirs += (theirs.empty() ? "" : ", ") + t.their_dataset;
-    if (!t.their_numbers.empty()) theirs += (theirs.empty() ? "" : ": ") + t.their_numbers;
     const std::string src = t.source + " (" + t.tag + ")";
-    const std::string rel = relation(t);
-    const auto row = [&](const std::string& ours, const std::string& a, const std::string& b,
-                         const std::string& deltas, Verdict v) {
-      g.rows.push_back({t.method, t.id + ": " + t.claim, src, theirs.empty() ? "—" : theirs, ours,
-                        a, b, rel, deltas, verdict_name(v), verdict_name(r.verdict)});
+    const std::string rel = relation(t), a = side_text(t, true), b = side_text(t, false);
+    const auto row = [&](const std::string& ours, const std::string& deltas, Verdict v) {
+      g.rows.push_back({t.method, t.id + ": " + t.claim, src, theirs_text(t), ours, a, b, rel,
+                        deltas, verdict_name(v), verdict_name(r.verdict)});
     };
-    const std::string a = t.parts.empty() ? "" : t.parts.front().a.label;
-    const std::string b = t.parts.empty() ? "" : t.parts.front().b.label;
-    const std::string am = t.a_metric.column == "test_acc" ? "" : " [" + t.a_metric.column + "]";
-    const std::string bm = t.b_metric.column == "test_acc" ? "" : " [" + t.b_metric.column + "]";
-    if (r.comparisons.empty()) row("—", a + am, b + bm, "—", Verdict::no_cells);
+    if (r.comparisons.empty()) row("—", "—", Verdict::no_cells);
     for (const Comparison& c : r.comparisons) {
       const std::string ours = c.net + ", " + c.dataset + (c.part.empty() ? "" : ", " + c.part);
-      row(ours, a + am, b + bm, deltas_text(c), c.verdict);
+      row(ours, deltas_text(c), c.verdict);
     }
   }
   return g;
+}
+
+std::vector<Grid> verdicts_by_paper(const std::vector<ClaimResult>& results) {
+  std::vector<Grid> out;
+  for (const ClaimResult& r : results) {
+    const ClaimTest& t = r.test;
+    if (out.empty() || out.back().name != "claims-" + t.method) {
+      Grid g;
+      g.name = "claims-" + t.method;
+      g.title = t.paper;
+      g.note =
+          "Their numbers on their networks (source and tag per claim); ours: a and b are the "
+          "means over the paired seeds (accuracy in %), Δ = a − b per seed in points. Verdict "
+          "per comparison (analysis/verdicts.h): supported when every seed's Δ satisfies the "
+          "relation (at least 2 seeds), contradicted when none does, inconclusive otherwise.";
+      g.header = {"claim", "theirs", "ours",         "a",        "b",
+                  "a (%)", "b (%)",  "Δ (per seed)", "relation", "verdict"};
+      out.push_back(std::move(g));
+    }
+    Grid& g = out.back();
+    const std::string a = side_text(t, true), b = side_text(t, false), rel = relation(t);
+    if (r.comparisons.empty())
+      g.rows.push_back({t.id + ": " + t.claim, theirs_text(t), "—", a, b, "—", "—", "—", rel,
+                        verdict_name(Verdict::no_cells)});
+    for (const Comparison& c : r.comparisons)
+      g.rows.push_back({t.id + ": " + t.claim, theirs_text(t),
+                        c.net + (c.part.empty() ? "" : ", " + c.part), a, b, mean_text(c.a),
+                        mean_text(c.b), deltas_text(c), rel, verdict_name(c.verdict)});
+  }
+  return out;
+}
+
+Results combine_results(const std::vector<Results>& files) {
+  Results all;
+  std::set<std::string> keys;
+  for (const Results& f : files) {
+    all.path += (all.path.empty() ? "" : " ") + f.path;
+    all.sweep_name += (all.sweep_name.empty() ? "" : " ") + f.sweep_name;
+    all.cells_expected += f.cells_expected;
+    all.cells_merged += f.cells_merged;
+    for (const ResultRow& row : f.rows) {
+      if (!keys.insert(row.key).second)
+        throw error(f.path, ": cell ", row.key, " is also in an earlier file");
+      all.rows.push_back(row);
+    }
+    all.failed.insert(all.failed.end(), f.failed.begin(), f.failed.end());
+    all.failed_reasons.insert(all.failed_reasons.end(), f.failed_reasons.begin(),
+                              f.failed_reasons.end());
+  }
+  return all;
 }
 
 }  // namespace qb::analysis

@@ -41,6 +41,7 @@ namespace qb::analysis {
 
 struct ClaimTest {
   std::string method;  // the claims file's method
+  std::string paper;   // the claims file's "paper" (its per-paper table's title)
   std::string id, claim, source, tag;
   std::string their_network, their_dataset, their_numbers;
   // One comparison per `each` entry (a single one, labelled "", without): a and b refined.
@@ -67,6 +68,7 @@ struct Comparison {
   std::string net, dataset, part;  // part: the `each` entry ("" without)
   std::vector<std::int64_t> seeds;
   std::vector<double> deltas;  // per paired seed, same order
+  std::vector<double> a, b;    // the two sides per paired seed, same order (shown units)
   // Seeds left out on either side because the filter selected several cells there (shown, so
   // a filter too loose to pair is never silent).
   std::size_t ambiguous = 0;
@@ -90,5 +92,14 @@ std::vector<ClaimResult> evaluate(const std::vector<ClaimTest>& tests, const Res
 
 // One row per comparison: claim, theirs, ours, Δ per seed, the relation, both verdicts.
 Grid verdicts_table(const std::vector<ClaimResult>& results);
+
+// The same results as one shorter table per paper (claims file, in load order), for the
+// README: claim, theirs, ours, the two sides' means, Δ per seed, the comparison's verdict.
+std::vector<Grid> verdicts_by_paper(const std::vector<ClaimResult>& results);
+
+// The rows of several merged files as one set (each file one sweep: say LeNet-5, ResNet-20 and
+// MobileNet-tiny), so claims are judged on every network at once. Throws qb::Error naming the
+// second file when a cell key appears in two.
+Results combine_results(const std::vector<Results>& files);
 
 }  // namespace qb::analysis

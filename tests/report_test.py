@@ -22,6 +22,8 @@ import numpy as np
 from checks import check, refused, refused_with, finish
 
 QBENCH = os.path.abspath(sys.argv[1])
+CLAIMS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "analysis", "claims")  # report's default --claims-dir
 
 
 def run(*args):
@@ -142,6 +144,15 @@ with tempfile.TemporaryDirectory() as tmp:
     check("md missing marked", "| sat | 88.50 ± 0.71 (n=2), Δ -2.50 | — |" in r.stdout, r.stdout)
     check("claims labelled", "NOT ours: lenet5 on fashion-mnist" in r.stdout, r.stdout)
     check("claims of sat", "| sat | quantized models match" in r.stdout, r.stdout)
+
+    # --papers: one table per paper (claims file), judged on every file given.
+    r = run(results, "--papers")
+    check("papers exit", r.returncode == 0, r.stderr)
+    check("papers: a table per claims file", r.stdout.count("| claim | theirs | ours |") ==
+          len([f for f in os.listdir(CLAIMS_DIR) if f.endswith(".json")]), r.stdout)
+    refused("several files without --papers", run(results, results), "--papers")
+    refused("--papers with --spec", run(results, "--papers", "--spec", "x.json"), "--papers")
+    refused("--papers: the same cell twice", run(results, results, "--papers"), "is also in")
 
     # Plots next to the table when gnuplot is present.
     if shutil.which("gnuplot"):

@@ -196,3 +196,51 @@ TEST_CASE("claims: every claims file in the tree parses and names its tests", "[
     CHECK((t.min || t.max));
   }
 }
+
+TEST_CASE("claims: files of other networks combine, and each paper gets its own table",
+          "[claims]") {
+  Results lenet = alt_vs_fp32({-0.2, 0.4});  // Δ -0.2, +0.4 on lenet5: supported
+  lenet.path = "lenet.h5";
+  Results resnet;  // Δ -2, -3 on resnet20: contradicted
+  resnet.path = "resnet.h5";
+  for (std::int64_t s : {1, 2}) {
+    resnet.rows.push_back(cell("resnet20", "fp32", 32, 32, s, 0.92));
+    resnet.rows.push_back(cell("resnet20", "alt", 8, 8, s, 0.92 - double(s + 1) / 100));
+  }
+  const Results all = combine_results({lenet, resnet});
+  CHECK(all.rows.size() == 8);
+  auto tests = parse_claim_tests(kAltTest, "alt", "t.json");
+  tests.at(0).paper = "ALT paper";
+  const auto sat_tests = parse_claim_tests(json::parse(R"([{
+    "id": "sat-w4a4", "claim": "SAT W4A4 within 1 point", "source": "abstract", "tag": "abstract",
+    "a": {"method": "sat", "wbits": 4, "abits": 4}, "b": {"method": "fp32"},
+    "delta": {"min": -1.0}}])"),
+                                           "sat", "s.json");
+  tests.push_back(sat_tests.at(0));
+  const auto results = evaluate(tests, all);
+  CHECK(results.at(0).verdict == Verdict::contradicted);  // one network contradicts it
+  const std::vector<Grid> papers = verdicts_by_paper(results);
+  REQUIRE(papers.size() == 2);
+  CHECK(papers[0].title == "ALT paper");
+  REQUIRE(papers[0].rows.size() == 2);  // one row per network
+  const auto& lenet_row = papers[0].rows[0];
+  const auto& resnet_row = papers[0].rows[1];
+  CHECK(lenet_row[2] == "lenet5");
+  CHECK(lenet_row[5] == "90.10");  // a: mean of 89.80 and 90.40
+  CHECK(lenet_row[6] == "90.00");
+  CHECK(lenet_row[9] == "supported");
+  CHECK(resnet_row[2] == "resnet20");
+  CHECK(resnet_row[5] == "89.50");  // 90 and 89
+  CHECK(resnet_row[7] == "-2.50 (n=2: -2.00, -3.00)");
+  CHECK(resnet_row[9] == "contradicted");
+  REQUIRE(papers[1].rows.size() == 2);  // SAT: no SAT cells on either network
+  CHECK(papers[1].rows[0][9] == "no cells");
+
+  // One cell in two files is refused, naming the second file.
+  try {
+    combine_results({lenet, lenet});
+    FAIL("a cell in two files was accepted");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("lenet.h5: cell ") == 0);
+  }
+}
