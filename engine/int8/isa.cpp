@@ -4,6 +4,7 @@
 
 #include <cpuid.h>
 
+#include <array>
 #include <cstdlib>
 #include <string>
 
@@ -23,9 +24,7 @@ bool cpu_has_avxvnni() {
   return (eax >> 4) & 1u;
 }
 
-}  // namespace
-
-bool cpu_has(Isa isa) {
+bool probe_cpu(Isa isa) {
 #ifdef QB_INT8_EMULATE
   return true;  // every kernel runs on SIMDe's intrinsics (engine/int8/intrinsics.h)
 #endif
@@ -44,6 +43,20 @@ bool cpu_has(Isa isa) {
              __builtin_cpu_supports("avx512vnni");
   }
   return false;
+}
+
+}  // namespace
+
+bool cpu_has(Isa isa) {
+  // Asked once: CPUID serialises the core, and under a hypervisor it traps to it (microseconds
+  // a call); best_isa() runs per GEMM, and asking every time cost 9% of an APT training step
+  // on LeNet-5 (perf, KVM guest).
+  static const auto has = [] {
+    std::array<bool, kAllIsas.size()> h{};
+    for (Isa i : kAllIsas) h[std::size_t(i)] = probe_cpu(i);
+    return h;
+  }();
+  return has[std::size_t(isa)];
 }
 
 Isa best_isa() {

@@ -35,8 +35,8 @@ const char* isa_name(Isa isa);
 // Throws qb::Error naming the accepted values.
 Isa parse_isa(std::string_view name);
 
-// True when this CPU (and OS) can run the kernels of `isa`; always, in the emulation build
-// (engine/int8/intrinsics.h).
+// True when this CPU (and OS) can run the kernels of `isa` (CPUID read once, on the first call);
+// always, in the emulation build (engine/int8/intrinsics.h).
 bool cpu_has(Isa isa);
 
 // The highest ISA that the CPU has and QB_MAX_ISA allows (read on every call; an unknown
