@@ -143,6 +143,20 @@ void BM_apt_step(benchmark::State& state, std::string net_name, std::string gemm
   sgd_steps(state, *net);
 }
 
+// ALT's step once BatchNorm is frozen (by its schedule, from the second epoch on): each folded
+// conv + BN then runs one convolution, not the second, unquantized one for batch statistics
+// that the step above (first epoch) pays for.
+void BM_alt_frozen_step(benchmark::State& state, std::string net_name) {
+  set_threads(int(state.range(0)));
+  auto net = make_network(net_name, {1, 28, 28});
+  net->init_weights(1);
+  QatConfig c{"alt", {}};
+  c.settings.wbits = c.settings.abits = 4;
+  make_qat(c).attach(*net);
+  net->set_bn_frozen(true);
+  sgd_steps(state, *net);
+}
+
 }  // namespace
 
 void qb::bench::register_benchmarks() {
@@ -196,6 +210,13 @@ void qb::bench::register_benchmarks() {
           ->Unit(benchmark::kMillisecond);
     }
   }
+  benchmark::RegisterBenchmark("resnet20_step/alt_w4a4_bn_frozen", BM_alt_frozen_step,
+                               std::string("resnet20"))
+      ->Arg(1)
+      ->Arg(2)
+      ->ArgName("threads")
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
   // APT's steps, named so that scripts/qat_step_ratios.py pairs them with <net>_step/none.
   for (const char* net : {"lenet5", "resnet20"})
     for (const char* gemm : {"fake-quant", "integer"}) {
