@@ -86,6 +86,16 @@ PlotOutcome write_plots(const Table& t, const Results& results, const std::strin
     return out;
   }
 
+  // Only the baseline so far (a sweep under way): nothing for a line, and gnuplot would refuse
+  // an empty plot command.
+  const bool any = std::any_of(t.cells.begin(), t.cells.end(), [](const auto& row) {
+    return std::any_of(row.begin(), row.end(), [](const auto& a) { return !a.missing(); });
+  });
+  if (!any) {
+    out.skipped = t.spec.name + ": no cell beside the baseline yet: plots skipped";
+    return out;
+  }
+
   // 1. The metric against the columns (bit-widths), one line per row, error bars = std.
   // When one collapse (a method at chance) stretches the axis over more than 10 points, a
   // second panel zooms on the top 10 so the close race near the baseline stays readable.

@@ -164,6 +164,15 @@ with tempfile.TemporaryDirectory() as tmp:
                 p = os.path.join(plots, name + "." + ext)
                 check("plot " + name + "." + ext, os.path.exists(p) and os.path.getsize(p) > 1000,
                       r.stderr)
+        # A sweep under way with only its baseline: plots skipped with a message, exit 0.
+        saved = list(ROWS)
+        ROWS[:] = [r for r in saved if r[0] == "fp32"]
+        only_fp32 = os.path.join(tmp, "fp32only.h5")
+        write_results(only_fp32)
+        ROWS[:] = saved
+        r = run(only_fp32, "--plots", os.path.join(tmp, "plots-fp32"))
+        check("baseline only: plots skipped, exit 0", r.returncode == 0 and
+              "no cell beside the baseline yet" in r.stderr, r.stderr)
     else:
         print("report_test: gnuplot absent, plot checks skipped")
 
