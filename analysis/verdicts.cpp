@@ -264,12 +264,13 @@ std::string relation(const ClaimTest& t) {
   return d + " ≤ " + fixed(*t.max, 2);
 }
 
-std::string mean_text(const std::vector<double>& v) {
-  if (v.empty()) return "—";
+double mean(const std::vector<double>& v) {
   double sum = 0;
   for (double x : v) sum += x;
-  return fixed(sum / double(v.size()), 2);
+  return sum / double(v.size());
 }
+
+std::string mean_text(const std::vector<double>& v) { return v.empty() ? "—" : fixed(mean(v), 2); }
 
 std::string theirs_text(const ClaimTest& t) {
   std::string theirs = t.their_network;
@@ -291,14 +292,11 @@ std::string deltas_text(const Comparison& c) {
       c.ambiguous ? " [" + std::to_string(c.ambiguous) + " seed(s) with several cells left out]"
                   : "";
   if (c.deltas.empty()) return "—" + loose;
-  double sum = 0;
   std::string per_seed;
-  for (std::size_t i = 0; i < c.deltas.size(); ++i) {
-    sum += c.deltas[i];
+  for (std::size_t i = 0; i < c.deltas.size(); ++i)
     per_seed += (i ? ", " : "") + signed_fixed(c.deltas[i], 2);
-  }
-  return signed_fixed(sum / double(c.deltas.size()), 2) + " (n=" + std::to_string(c.deltas.size()) +
-         ": " + per_seed + ")";
+  return signed_fixed(mean(c.deltas), 2) + " (n=" + std::to_string(c.deltas.size()) + ": " +
+         per_seed + ")";
 }
 
 }  // namespace
