@@ -2,6 +2,7 @@
 
 #include "engine/check.h"
 #include "engine/int8/acc16_models.h"
+#include "engine/int8/im2col.h"
 #include "engine/parallel.h"
 #include "integer/wide_requant.h"
 
@@ -16,12 +17,17 @@ namespace qb::integer {
 namespace {
 
 // The im2col rows of a conv: row (n, oy, ox) holds the K = kh·kw·C_in codes of its window in
-// (ky, kx, ci) order, padding filled with `pad`. Exactly what Conv2dInt8 multiplies. For a
-// depthwise conv, row (n, oy, ox, c) holds channel c's K = kh·kw codes in (ky, kx) order.
+// (ky, kx, ci) order, padding filled with `pad_code`: Conv2dInt8's own patch rows
+// (engine/int8/im2col.h), whose runs are whole window rows. For a depthwise conv, row
+// (n, oy, ox, c) holds channel c's K = kh·kw codes in (ky, kx) order.
 void im2col(const Layer& l, const std::uint8_t* x, int N, std::vector<std::uint8_t>& rows) {
   const auto& g = l.geometry;
   const std::size_t K = std::size_t(g.kh) * g.kw * l.C_in, taps = std::size_t(g.kh) * g.kw;
-  rows.resize(std::size_t(N) * l.Ho * l.Wo * K);
+  const std::int64_t M = std::int64_t(N) * l.Ho * l.Wo;
+  rows.resize(std::size_t(M) * K);
+  if (!l.depthwise)
+    return int8::im2col(int8::Patches{x, l.H, l.W, l.C_in, std::uint8_t(l.pad_code), g, l.Ho, l.Wo},
+                        0, M, rows.data(), K);
   std::uint8_t* r = rows.data();
   for (int n = 0; n < N; ++n)
     for (int oy = 0; oy < l.Ho; ++oy)
@@ -34,10 +40,8 @@ void im2col(const Layer& l, const std::uint8_t* x, int N, std::vector<std::uint8
             const std::uint8_t* src =
                 inside ? x + ((std::size_t(n) * l.H + iy) * l.W + ix) * l.C_in : nullptr;
             const std::size_t tap = std::size_t(ky) * g.kw + kx;
-            for (int c = 0; c < l.C_in; ++c) {
-              const std::size_t at = l.depthwise ? c * taps + tap : tap * l.C_in + c;
-              r[at] = inside ? src[c] : std::uint8_t(l.pad_code);
-            }
+            for (int c = 0; c < l.C_in; ++c)
+              r[c * taps + tap] = inside ? src[c] : std::uint8_t(l.pad_code);
           }
 }
 
