@@ -218,6 +218,12 @@ std::vector<ClaimTest> load_claim_tests(const std::string& dir) {
   return out;
 }
 
+std::vector<double> Comparison::deltas() const {
+  std::vector<double> d(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) d[i] = a[i] - b[i];
+  return d;
+}
+
 std::vector<ClaimResult> evaluate(const std::vector<ClaimTest>& tests, const Results& results) {
   // The (network, dataset) pairs present, in the order the results list them.
   std::vector<std::pair<std::string, std::string>> places;
@@ -240,11 +246,10 @@ std::vector<ClaimResult> evaluate(const std::vector<ClaimTest>& tests, const Res
         for (const auto& [seed, va] : a)
           if (const auto it = b.find(seed); it != b.end()) {
             c.seeds.push_back(seed);
-            c.deltas.push_back(va - it->second);
             c.a.push_back(va);
             c.b.push_back(it->second);
           }
-        c.verdict = judge(c.deltas, t.min, t.max);
+        c.verdict = judge(c.deltas(), t.min, t.max);
         verdicts.push_back(c.verdict);
         cr.comparisons.push_back(std::move(c));
       }
@@ -291,12 +296,11 @@ std::string deltas_text(const Comparison& c) {
   const std::string loose =
       c.ambiguous ? " [" + std::to_string(c.ambiguous) + " seed(s) with several cells left out]"
                   : "";
-  if (c.deltas.empty()) return "—" + loose;
+  const std::vector<double> d = c.deltas();
+  if (d.empty()) return "—" + loose;
   std::string per_seed;
-  for (std::size_t i = 0; i < c.deltas.size(); ++i)
-    per_seed += (i ? ", " : "") + signed_fixed(c.deltas[i], 2);
-  return signed_fixed(mean(c.deltas), 2) + " (n=" + std::to_string(c.deltas.size()) + ": " +
-         per_seed + ")";
+  for (std::size_t i = 0; i < d.size(); ++i) per_seed += (i ? ", " : "") + signed_fixed(d[i], 2);
+  return signed_fixed(mean(d), 2) + " (n=" + std::to_string(d.size()) + ": " + per_seed + ")";
 }
 
 }  // namespace

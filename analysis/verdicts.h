@@ -67,12 +67,14 @@ Verdict combine(const std::vector<Verdict>& parts);
 struct Comparison {
   std::string net, dataset, part;  // part: the `each` entry ("" without)
   std::vector<std::int64_t> seeds;
-  std::vector<double> deltas;  // per paired seed, same order
-  std::vector<double> a, b;    // the two sides per paired seed, same order (shown units)
+  std::vector<double> a, b;  // the two sides per paired seed, same order (shown units)
   // Seeds left out on either side because the filter selected several cells there (shown, so
   // a filter too loose to pair is never silent).
   std::size_t ambiguous = 0;
   Verdict verdict = Verdict::no_cells;
+
+  // a − b per paired seed: what the verdict judges.
+  std::vector<double> deltas() const;
 };
 
 struct ClaimResult {

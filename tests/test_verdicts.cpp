@@ -122,7 +122,7 @@ TEST_CASE("claims: networks are judged apart, each entry is its own comparison",
   CHECK(c[2].net == "resnet20");
   CHECK(c[2].verdict == Verdict::supported);
   CHECK(c[3].verdict == Verdict::contradicted);
-  CHECK(c[3].deltas.at(0) == Approx(-10.0));
+  CHECK(c[3].deltas().at(0) == Approx(-10.0));
   CHECK(results[0].verdict == Verdict::contradicted);
 
   // Without `each`, both granularities match one seed: left out and counted, never averaged.
