@@ -178,6 +178,9 @@ TrainResult Trainer::run(Progress& progress) {
     if (!cfg_.out.empty()) save_checkpoint(cfg_.out, checkpoint());
     if (on_epoch_end) on_epoch_end(rec);
   }
+  // A run of 0 epochs (calibrate and evaluate: e.g. ALT's static mode) still leaves the network
+  // it evaluates, so that integer inference can export it like any trained one.
+  if (cfg_.epochs == 0 && !cfg_.out.empty()) save_checkpoint(cfg_.out, checkpoint());
   TrainResult result;
   result.seconds = seconds_since(run_start);
   result.history = history_;

@@ -17,11 +17,11 @@ json run_integer(const Cell& c, const std::string& checkpoint,
   json out = json::object();
   if (models.empty()) return out;
   if (!std::filesystem::exists(checkpoint)) {
-    // train() writes a checkpoint after each epoch: a cell of 0 fine-tuning epochs has none.
+    // train() writes one after each epoch, and after a run of 0 epochs; a cell without one
+    // (a qbench before 0-epoch runs kept theirs) cannot be exported.
     for (const integer::AccModel m : models)
-      out[integer::acc_model_name(m)] = {
-          {"acc", integer::acc_model_name(m)},
-          {"refused", "no trained checkpoint to export (the cell fine-tuned 0 epochs)"}};
+      out[integer::acc_model_name(m)] = {{"acc", integer::acc_model_name(m)},
+                                         {"refused", "no checkpoint of the cell to export"}};
     return out;
   }
   integer::InferConfig cfg;

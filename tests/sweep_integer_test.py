@@ -2,7 +2,8 @@
 """End-to-end checks of a sweep's integer inference ("integer": {"acc": [...]}) on a tiny
 synthetic sweep: results stored in each cell's HDF5 as docs/results-format.md says, a method
 export refuses recording its reason, a resumed sweep not redoing them, a model added later
-computed from the kept checkpoint without training again, and `qbench merge` / `qbench report`
+computed from the kept checkpoint without training again, a cell of 0 fine-tuning epochs (ALT
+static) exported from its calibrated checkpoint, and `qbench merge` / `qbench report`
 tabulating them. Run by CTest:
     tests/sweep_integer_test.py build/qbench SOURCE_DIR
 """
@@ -21,12 +22,14 @@ QBENCH = os.path.abspath(sys.argv[1])
 SOURCE = os.path.abspath(sys.argv[2])
 
 # fp32 and PACT W8A8 cannot be exported (no weight grid; PACT's 8-bit DoReFa weights need 9-bit
-# codes); minmax W4A4 can.
+# codes); minmax W4A4 can, and so can ALT W8A8 static, calibrated without an epoch of training.
 CONFIG = synthetic_sweep(
     "integer-test", seeds=[1], exclude=[],
     methods=[{"name": "fp32", "wbits": 32, "abits": 32},
              {"name": "minmax", "wbits": 4, "abits": 4},
-             {"name": "pact", "wbits": 8, "abits": 8}],
+             {"name": "pact", "wbits": 8, "abits": 8},
+             {"name": "alt", "wbits": 8, "abits": 8, "options": {"mode": "static"},
+              "recipe": {"epochs": 0}}],
     integer={"acc": ["int32", "wrap"], "simulate": 1})  # the simulation: first batch only
 
 
@@ -63,7 +66,14 @@ with tempfile.TemporaryDirectory() as tmp:
     check("the pact line says refused", "int_wrap=refused" in lines.get("pact", ""), r.stdout)
 
     cells = cells_by_method(out)
-    check("three cells", sorted(cells) == ["fp32", "minmax", "pact"], cells)
+    check("four cells", sorted(cells) == ["alt", "fp32", "minmax", "pact"], cells)
+    with h5py.File(cells["alt"], "r") as f:
+        for model in ("int32", "wrap"):
+            g = f["integer"][model]
+            check("ALT static, 0 epochs, " + model + ": exported, not refused",
+                  "refused" not in g, text(g["result"]))
+            check("ALT static " + model + ": engine equals the simulation",
+                  "refused" not in g and g["mismatches"][()] == 0)
     layers_wrong = None
     with h5py.File(cells["minmax"], "r") as f:
         check("minmax cell has /integer/int32 and /integer/wrap",
@@ -107,7 +117,7 @@ with tempfile.TemporaryDirectory() as tmp:
     before = cell_digests(out)
     r = run("sweep", cfg, "--out", out, *common)
     check("rerun succeeds", r.returncode == 0, r.stderr[-2000:])
-    check("rerun has nothing to do", "3 already done, 0 to run" in r.stderr, r.stderr)
+    check("rerun has nothing to do", "4 already done, 0 to run" in r.stderr, r.stderr)
     check("rerun rewrites nothing", cell_digests(out) == before)
 
     # One more model: the sweep is the same (same cell keys), the cells are trained already.
@@ -120,7 +130,7 @@ with tempfile.TemporaryDirectory() as tmp:
                  dict(CONFIG, integer={"acc": ["int32", "wrap", "saturate"]}))
     r = run("sweep", more, "--out", out, "--dry-run")
     check("dry run shows the missing integer results",
-          r.stdout.count(" integer-missing") == 3, r.stdout)
+          r.stdout.count(" integer-missing") == 4, r.stdout)
     r = run("sweep", more, "--out", out, *common)
     check("adding a model succeeds", r.returncode == 0, r.stderr[-2000:])
     check("adding a model trains nothing (no checkpoint written)",
