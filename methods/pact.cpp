@@ -18,14 +18,13 @@ constexpr float kMinAlpha = 1e-3f;
 
 const char* const kNeedsKind = "PACT needs layer.kind (conv or linear) to initialise alpha";
 
-// α starts at 8 for conv and 10 for linear inputs (PROBE.md, SAT §A.3). Without a layer (a
-// bare probe request) there is no initial value: NaN until the request's params.alpha
-// replaces it.
+// α starts at 8 for conv and 10 for linear inputs (PROBE.md, SAT §A.3). Without a layer's kind
+// (a probe request with no layer, or one whose layer omits "kind") there is no initial value:
+// NaN until the request's params.alpha replaces it, refused if it does not (alpha()).
 float initial_alpha(const QuantizerSpec& spec) {
-  if (!spec.layer) return std::numeric_limits<float>::quiet_NaN();
-  if (spec.layer->kind == LayerKind::conv) return 8.0f;
-  if (spec.layer->kind == LayerKind::linear) return 10.0f;
-  throw key_error("layer.kind", "PACT initialises alpha for conv or linear layers only");
+  if (spec.layer && spec.layer->kind == LayerKind::conv) return 8.0f;
+  if (spec.layer && spec.layer->kind == LayerKind::linear) return 10.0f;
+  return std::numeric_limits<float>::quiet_NaN();
 }
 
 }  // namespace
@@ -38,7 +37,7 @@ PactQuantizer::PactQuantizer(QuantizerSpec spec, bool calibrated_gradient)
 
 float PactQuantizer::alpha() const {
   const float a = alpha_->value();
-  if (std::isnan(a) && !spec_.layer) throw key_error("layer", kNeedsKind);
+  if (std::isnan(a)) throw key_error(spec_.layer ? "layer.kind" : "layer", kNeedsKind);
   if (!std::isfinite(a)) throw key_error("params.alpha", "not finite");
   return std::max(a, kMinAlpha);
 }

@@ -77,13 +77,18 @@ LayerInfo parse_layer(const json& l) {
   // by the JSON library's own exception (found by fuzz_probe: "layer": {"kind": 2}).
   if (l.contains("kind") && !l.at("kind").is_string())
     throw key_error("layer.kind", "expected conv or linear, got ", l.at("kind").dump());
-  const std::string kind = l.value("kind", "");
-  if (kind == "conv")
-    info.kind = LayerKind::conv;
-  else if (kind == "linear")
-    info.kind = LayerKind::linear;
-  else
-    throw key_error("layer.kind", "expected conv or linear, got '", kind, "'");
+  // Without "kind" the layer's kind stays unknown (LayerInfo's default, neither conv nor
+  // linear): PROBE.md needs it only where a method would initialise from it (PACT's α), and
+  // that method refuses then, naming layer.kind.
+  if (l.contains("kind")) {
+    const std::string kind = l.at("kind").get<std::string>();
+    if (kind == "conv")
+      info.kind = LayerKind::conv;
+    else if (kind == "linear")
+      info.kind = LayerKind::linear;
+    else
+      throw key_error("layer.kind", "expected conv or linear, got '", kind, "'");
+  }
   info.in_channels = get_size(l, "in_channels", 0);
   info.out_channels = get_size(l, "out_channels", 0);
   info.kernel_h = info.kernel_w = 1;
@@ -103,7 +108,7 @@ LayerInfo parse_layer(const json& l) {
     info.weight_shape = {info.out_channels,
                          info.in_channels / std::max<std::size_t>(info.groups, 1), info.kernel_h,
                          info.kernel_w};
-  else
+  else if (info.kind == LayerKind::linear)
     info.weight_shape = {info.out_channels, info.in_channels};
   return info;
 }

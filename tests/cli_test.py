@@ -133,6 +133,17 @@ for method in ("pact", "sat"):
     del req["params"]
     refused_with(method + " probe with neither alpha nor layer", probe(json.dumps(req)),
                  "layer: PACT needs layer.kind (conv or linear) to initialise alpha")
+# A layer without "kind" (its other fields given): the same, α from the request or refused.
+req = dict(pact, layer={"in_channels": 4, "out_channels": 5, "fan_out": 45})
+for method in ("pact", "sat"):
+    r = probe(json.dumps(dict(req, method=method)))
+    check(method + " probe with alpha and a layer without kind", r.returncode == 0 and
+          json.loads(r.stdout)["y"]["data"] == [0, 1, 3], r.stderr)
+    no_alpha = dict(req, method=method)
+    del no_alpha["params"]
+    refused_with(method + " probe with a layer without kind and no alpha",
+                 probe(json.dumps(no_alpha)),
+                 "layer.kind: PACT needs layer.kind (conv or linear) to initialise alpha")
 # Duplicate keys and numbers beyond a double, with the key path and byte offset.
 text = '{"method": "pact", "method": "sat"}'
 refused_with("probe duplicate key", probe(text),
