@@ -34,12 +34,8 @@ SyqWeightQuantizer::SyqWeightQuantizer(QuantizerSpec spec) : Quantizer(std::move
   if (spec_.is_signed && !*spec_.is_signed) throw key_error("signed", "syq weights are signed");
   const Shape ws = weight_shape(spec_);
   const bool conv = ws.size() == 4 || (spec_.layer && spec_.layer->kind == LayerKind::conv);
-  granularity_ = spec_.option<std::string>("granularity", conv ? "pixel" : "layer");
-  if (granularity_ == "tensor") granularity_ = "layer";  // the cell-wide default's name
-  grouping_ = granularity_ == "channel" ? Grouping::channel
-              : granularity_ == "row"   ? Grouping::row
-              : granularity_ == "pixel" ? Grouping::pixel
-                                        : Grouping::layer;
+  granularity_from_rank_ = !spec_.options.contains("granularity") && ws.empty() && !conv;
+  set_granularity(spec_.option<std::string>("granularity", conv ? "pixel" : "layer"));
   eta_ = spec_.bits == 1 ? 0.0f : spec_.option<float>("eta", 0.05f);
   if (!(eta_ >= 0.0f && eta_ < 1.0f)) throw key_error("options.eta", "expected 0 <= eta < 1");
   // α's shape follows the weight; for a bare probe request it is fixed by the first tensor
@@ -54,8 +50,20 @@ SyqWeightQuantizer::SyqWeightQuantizer(QuantizerSpec spec) : Quantizer(std::move
   alpha_ = &add_param("alpha", as, 1.0f);
 }
 
+void SyqWeightQuantizer::set_granularity(std::string g) {
+  granularity_ = g == "tensor" ? "layer" : std::move(g);  // "tensor": the cell-wide default's name
+  grouping_ = granularity_ == "channel" ? Grouping::channel
+              : granularity_ == "row"   ? Grouping::row
+              : granularity_ == "pixel" ? Grouping::pixel
+                                        : Grouping::layer;
+}
+
 void SyqWeightQuantizer::set_geometry(const Shape& s) {
   if (s.empty()) throw key_error("x", "syq weights need a tensor with at least one dimension");
+  if (granularity_from_rank_) {
+    set_granularity(s.size() == 4 ? "pixel" : "layer");
+    granularity_from_rank_ = false;  // fixed by the first tensor, as α's shape is
+  }
   shape_ = s;
   kh_ = s.size() == 4 ? s[2] : 1;
   kw_ = s.size() == 4 ? s[3] : 1;

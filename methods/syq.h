@@ -34,10 +34,14 @@ class SyqWeightQuantizer final : public Quantizer {
  private:
   std::size_t group_of(std::size_t i) const;  // group of element i of the last weight
   void set_geometry(const Shape& s);
+  void set_granularity(std::string g);
 
   enum class Grouping { layer, channel, row, pixel };
   std::string granularity_;
   Grouping grouping_ = Grouping::layer;
+  // No granularity option and no layer shape (a bare probe request): PROBE.md's default, pixel
+  // for a 4-D weight and layer otherwise, is taken from the first tensor's rank.
+  bool granularity_from_rank_ = false;
   float eta_;
   bool calibrated_ = false;
   Param* alpha_;

@@ -144,6 +144,19 @@ for method in ("pact", "sat"):
     refused_with(method + " probe with a layer without kind and no alpha",
                  probe(json.dumps(no_alpha)),
                  "layer.kind: PACT needs layer.kind (conv or linear) to initialise alpha")
+# SYQ weights without a granularity option or a layer shape: PROBE.md's default from the
+# tensor's rank, pixel (one alpha per kernel position) for 4-D, layer (one alpha) otherwise.
+for shape, granularity, alphas in (([2, 2, 3, 3], "pixel", [9]), ([3, 4], "layer", [])):
+    n = 1
+    for d in shape:
+        n *= d
+    req = {"method": "syq", "role": "weight", "bits": 2,
+           "x": {"shape": shape, "data": [0.1 * i - 1.0 for i in range(n)]}}
+    r = probe(json.dumps(req))
+    out = json.loads(r.stdout) if r.returncode == 0 else {}
+    check("bare syq %s weight: %s granularity" % ("x".join(map(str, shape)), granularity),
+          out.get("grid", {}).get("granularity") == granularity and
+          out["params"]["alpha"]["shape"] == alphas, r.stdout + r.stderr)
 # Duplicate keys and numbers beyond a double, with the key path and byte offset.
 text = '{"method": "pact", "method": "sat"}'
 refused_with("probe duplicate key", probe(text),
