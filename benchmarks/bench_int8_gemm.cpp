@@ -22,6 +22,13 @@
 //          r20s1 (131072×16×144), r20s2 (32768×32×288), r20s3 (8192×64×576); r20s1_img
 //          (1024×16×144) is r20s1 for one image, operands in L2: the integer engine's block
 //          (integer/engine.h), the kernel without r20s1's 27 MB of streamed A and C
+// qbench_s16/<shape> rows: the int16 GEMM of APT's integer training path (engine/int8/gemm_s16.h,
+// 16-bit gradient codes × 8-bit operand codes, int64 sums) on the GEMMs of one image's
+// backward pass, each beside openblas_sgemm on the same shape (the fake-quant path's GEMM):
+//   apt_r20s1_dx (1024×144×16: dX of a stage-1 conv, K = output channels), apt_r20s3_dx
+//   (64×576×64), apt_r20s1_dw (144×16×1024: dW, K = pixels), apt_lenet_c2_dx (100×150×16).
+// B (the right operand) is packed outside the timed loop, as a layer packs its weights once a
+// step; dW's B (dy) is packed per image in real use, O(N·K) against the product's O(M·N·K).
 // The GOPS counter counts 2 operations per multiply-add. Weights are packed outside the
 // timed loop (once per model in real use). scripts/bench-int8 runs one process per ISA and
 // tabulates the ratios (scripts/int8_ratios.py).
@@ -29,6 +36,7 @@
 #include "benchmarks/main.h"
 #include "engine/gemm.h"
 #include "engine/int8/gemm.h"
+#include "engine/int8/gemm_s16.h"
 #include "engine/parallel.h"
 
 #include <benchmark/benchmark.h>
@@ -54,6 +62,13 @@ constexpr GemmShape kShapes[] = {
     {"r20s1_img", 32 * 32, 16, 16 * 9},  // one image: what the integer engine multiplies at once
     {"r20s2", 128 * 16 * 16, 32, 32 * 9},
     {"r20s3", 128 * 8 * 8, 64, 64 * 9},
+};
+
+constexpr GemmShape kAptShapes[] = {
+    {"apt_r20s1_dx", 32 * 32, 16 * 9, 16},
+    {"apt_r20s3_dx", 8 * 8, 64 * 9, 64},
+    {"apt_r20s1_dw", 16 * 9, 16, 32 * 32},
+    {"apt_lenet_c2_dx", 10 * 10, 6 * 25, 16},
 };
 
 // Which operands a qbench row multiplies (see the header).
@@ -86,6 +101,20 @@ void BM_qbench_acc16(benchmark::State& state, GemmShape s) {
   std::vector<std::int32_t> C(std::size_t(s.M) * s.N);
   for (auto _ : state) {
     int8::gemm_acc16(A.data(), s.K, s.M, packed, C.data(), s.N);
+    benchmark::DoNotOptimize(C.data());
+    benchmark::ClobberMemory();
+  }
+  set_gops(state, s);
+}
+
+void BM_qbench_s16(benchmark::State& state, GemmShape s) {
+  set_threads(int(state.range(0)));
+  const auto A = random_values<std::int16_t>(std::size_t(s.M) * s.K, -32767, 32767, 1);
+  const auto B = random_values<std::int16_t>(std::size_t(s.N) * s.K, -127, 127, 2);
+  const int8::PackedS16 packed(B.data(), s.N, s.K, s.K);
+  std::vector<std::int64_t> C(std::size_t(s.M) * s.N);
+  for (auto _ : state) {
+    int8::gemm_s16(s.M, A.data(), s.K, packed, C.data(), s.N);
     benchmark::DoNotOptimize(C.data());
     benchmark::ClobberMemory();
   }
@@ -156,6 +185,19 @@ void qb::bench::register_benchmarks() {
 #ifdef QB_HAVE_GEMMLOWP
     bench::register_gemmlowp_rows(s);
 #endif
+  }
+  for (const auto& s : kAptShapes) {
+    benchmark::RegisterBenchmark((std::string("qbench_s16/") + s.name).c_str(), BM_qbench_s16, s)
+        ->Arg(1)
+        ->ArgName("threads")
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark((std::string("openblas_sgemm/default/") + s.name).c_str(),
+                                 BM_openblas_sgemm, s)
+        ->Arg(1)
+        ->ArgName("threads")
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
   }
   bench::register_peak_rows();
 }

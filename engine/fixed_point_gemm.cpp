@@ -52,6 +52,7 @@ void* CodeMatrix::reset(FixedPath path, int shift, int rows, int cols) {
   rows_ = rows;
   cols_ = cols;
   packed_.reset();
+  packed16_valid_ = false;
   const std::size_t n = std::size_t(rows) * std::size_t(cols);
   if (path == FixedPath::int8) {
     if (s8_.size() < n) s8_.resize(n);
@@ -71,7 +72,11 @@ void CodeMatrix::load(FixedPath path, int shift, const float* x, int rows, int c
 }
 
 void CodeMatrix::pack_as_right() {
-  if (path_ != FixedPath::int8) return;
+  if (path_ == FixedPath::int16) {
+    packed16_.pack(s16_.data(), rows_, cols_, cols_);
+    packed16_valid_ = true;
+    return;
+  }
   packed_ = std::make_unique<int8::PackedWeights>(s8_.data(), rows_, cols_, cols_);
 }
 
@@ -83,7 +88,8 @@ void multiply_exact(const CodeMatrix& a, const CodeMatrix& b, std::vector<std::i
   const std::size_t mn = std::size_t(M) * std::size_t(N);
   if (p.size() < mn) p.resize(mn);
   if (a.path_ == FixedPath::int16) {
-    int8::gemm_s16(M, N, K, a.s16_.data(), K, b.s16_.data(), K, p.data(), N);
+    QB_CHECK(b.packed16_valid_);
+    int8::gemm_s16(M, a.s16_.data(), K, b.packed16_, p.data(), N);
     return;
   }
   QB_CHECK(b.packed_ != nullptr);

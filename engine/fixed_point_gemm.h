@@ -18,11 +18,12 @@
 //
 // Layout: both operands K-contiguous (C = A·Bᵀ). A transposed operand (Linear's dW = dyᵀ·x,
 // dX = dy·W) is transposed while its codes are made — the conversion pass that must happen
-// anyway, O(rows·K) against the GEMM's O(M·N·K). The right operand of the int8 path is packed
-// into PackedWeights' panels once per load, and reused by every multiply against it.
+// anyway, O(rows·K) against the GEMM's O(M·N·K). The right operand is packed (PackedWeights' or
+// PackedS16's panels) once per load, and reused by every multiply against it.
 #pragma once
 
 #include "engine/fixed_point.h"
+#include "engine/int8/gemm_s16.h"
 
 #include <array>
 #include <cstdint>
@@ -66,8 +67,8 @@ class CodeMatrix {
   void load(FixedPath path, int shift, const float* x, int rows, int cols, int ld, bool transposed);
   // Storage for codes the caller writes (im2col): rows × cols of int8_t or int16_t by path.
   void* reset(FixedPath path, int shift, int rows, int cols);
-  // Packs the int8 codes as int8::gemm's right operand (no-op on the int16 path). Needed
-  // before this matrix is `b` of multiply_exact.
+  // Packs the codes as the right operand of int8::gemm or int8::gemm_s16. Needed before this
+  // matrix is `b` of multiply_exact.
   void pack_as_right();
 
   FixedPath path() const { return path_; }
@@ -85,6 +86,8 @@ class CodeMatrix {
   std::vector<std::int8_t> s8_;
   std::vector<std::int16_t> s16_;
   std::unique_ptr<int8::PackedWeights> packed_;  // valid after pack_as_right, until reset
+  int8::PackedS16 packed16_;                     // the same for int16 (storage kept)
+  bool packed16_valid_ = false;
 };
 
 // p (a.rows × b.rows, row-major) = a · bᵀ summed exactly; same path and cols, b packed.

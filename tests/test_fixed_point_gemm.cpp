@@ -23,6 +23,7 @@
 #include <cmath>
 #include <random>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 using namespace qb;
@@ -49,7 +50,10 @@ void check_s16(int M, int N, int K, std::vector<std::int16_t> A, std::vector<std
 TEST_CASE("gemm_s16: exact int64 sums, equal to the reference", "[fixed][int16]") {
   std::mt19937 rng(7);
   using Size = std::tuple<int, int, int>;
-  const Size sizes[] = {{1, 1, 1}, {3, 5, 17}, {33, 7, 100}, {64, 9, 1024}};
+  // Tails of every tile dimension (rows mod 4, columns mod 16, K odd), K = 0, APT's short dX
+  // reductions (K = output channels), and K long enough to widen 16 × 8-bit sums twice.
+  const Size sizes[] = {{1, 1, 1},  {3, 5, 17},  {33, 7, 100}, {64, 9, 1024}, {100, 150, 16},
+                        {7, 33, 6}, {6, 17, 15}, {4, 16, 0},   {5, 32, 1},    {37, 48, 1031}};
   for (const int8::Isa isa : {int8::Isa::scalar, int8::best_isa()})
     for (const auto& [M, N, K] : sizes) {
       INFO(int8::isa_name(isa) << " M=" << M << " N=" << N << " K=" << K);
@@ -62,6 +66,22 @@ TEST_CASE("gemm_s16: exact int64 sums, equal to the reference", "[fixed][int16]"
       std::vector<std::int16_t> A(a, -32768), B(b, -32768);
       check_s16(M, N, K, A, B, isa);
     }
+}
+
+TEST_CASE("gemm_s16: a PackedS16 repacked smaller computes the new product", "[fixed][int16]") {
+  std::mt19937 rng(11);
+  int8::PackedS16 packed;
+  for (const auto& [N, K] : {std::pair{40, 33}, std::pair{9, 7}, std::pair{17, 20}}) {
+    INFO("N=" << N << " K=" << K);
+    const int M = 6;
+    const auto A = random_s16(std::size_t(M) * K, -32767, 32767, rng);
+    const auto B = random_s16(std::size_t(N) * K, -32767, 32767, rng);
+    packed.pack(B.data(), N, K, K);
+    std::vector<std::int64_t> got(std::size_t(M) * N, -1), want(std::size_t(M) * N, -2);
+    int8::gemm_s16(M, A.data(), K, packed, got.data(), N);
+    int8::gemm_s16_ref(M, N, K, A.data(), K, B.data(), K, want.data(), N);
+    CHECK(got == want);
+  }
 }
 
 TEST_CASE("gemm_s16: the int32 block follows the operands' maxima", "[fixed][int16]") {

@@ -7,9 +7,13 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 namespace qb::int8 {
 namespace {
+
+constexpr int kP = PackedS16::kPanel;
+constexpr int kMR = 4;  // rows of A per tile: 4 × 2 accumulators + 2 of B + 1 of A = 11 ymm
 
 std::int32_t max_abs_s16(const std::int16_t* X, int rows, int K, int ld) {
   std::int32_t m = 0;
@@ -20,51 +24,112 @@ std::int32_t max_abs_s16(const std::int16_t* X, int rows, int K, int ld) {
   return m;
 }
 
-// Σ of the four int64 lanes.
-QB_INT8_ISA("avx2") std::int64_t sum_lanes(__m256i v) {
-  const __m128i s = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  return _mm_cvtsi128_si64(s) + _mm_extract_epi64(s, 1);
+std::int32_t pair_of(std::int16_t lo, std::int16_t hi) {
+  return std::int32_t(std::uint32_t(std::uint16_t(lo)) | std::uint32_t(std::uint16_t(hi)) << 16);
 }
 
-// acc64 += the eight int32 lanes of acc32, sign-extended.
-QB_INT8_ISA("avx2") __m256i widen_add(__m256i acc64, __m256i acc32) {
-  acc64 = _mm256_add_epi64(acc64, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(acc32)));
-  return _mm256_add_epi64(acc64, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(acc32, 1)));
-}
-
-// Rows [m0, m1): for each row of A, four rows of B at a time (A's 16 values loaded once for
-// four vpmaddwd), K in steps of 16, the tail (K mod 16) in scalar int64.
-QB_INT8_ISA("avx2")
-void rows_avx2(int m0, int m1, int N, int K, const std::int16_t* A, int lda, const std::int16_t* B,
-               int ldb, std::int64_t* C, int ldc, int block) {
-  constexpr int kNB = 4;
-  const int K16 = K / 16 * 16;
+// Rows [m0, m1) in plain int64 arithmetic on the packed panels: the ISA-less path, and the one
+// for operands whose pairs vpmaddwd would wrap.
+void rows_scalar(int m0, int m1, const std::int16_t* A, int lda, const PackedS16& B,
+                 std::int64_t* C, int ldc) {
+  const int N = B.n(), K = B.k(), J = B.pairs();
   for (int m = m0; m < m1; ++m) {
     const std::int16_t* a = A + std::int64_t(m) * lda;
-    for (int n0 = 0; n0 < N; n0 += kNB) {
-      const int nb = std::min(kNB, N - n0);
-      const std::int16_t* b[kNB];
-      for (int j = 0; j < kNB; ++j) b[j] = B + std::int64_t(n0 + std::min(j, nb - 1)) * ldb;
-      __m256i acc64[kNB];
-      for (int j = 0; j < kNB; ++j) acc64[j] = _mm256_setzero_si256();
-      for (int k0 = 0; k0 < K16;) {
-        const int k_end = std::min(K16, k0 + 16 * block);
-        __m256i acc32[kNB];
-        for (int j = 0; j < kNB; ++j) acc32[j] = _mm256_setzero_si256();
-        for (int k = k0; k < k_end; k += 16) {
-          const __m256i va = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + k));
-          for (int j = 0; j < kNB; ++j) {
-            const __m256i vb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[j] + k));
-            acc32[j] = _mm256_add_epi32(acc32[j], _mm256_madd_epi16(va, vb));
-          }
+    for (int p = 0; p < B.panels(); ++p) {
+      const std::int32_t* panel = B.panel(p);
+      for (int i = 0; i < std::min(kP, N - p * kP); ++i) {
+        std::int64_t s = 0;
+        for (int j = 0; j < J; ++j) {
+          const std::int32_t w = panel[j * kP + i];
+          s += std::int64_t(a[2 * j]) * std::int16_t(w & 0xffff);
+          if (2 * j + 1 < K) s += std::int64_t(a[2 * j + 1]) * std::int16_t(w >> 16);
         }
-        for (int j = 0; j < kNB; ++j) acc64[j] = widen_add(acc64[j], acc32[j]);
-        k0 = k_end;
+        C[std::int64_t(m) * ldc + p * kP + i] = s;
       }
-      for (int j = 0; j < nb; ++j) {
-        std::int64_t s = sum_lanes(acc64[j]);
-        for (int k = K16; k < K; ++k) s += std::int32_t(a[k]) * std::int32_t(b[j][k]);
-        C[std::int64_t(m) * ldc + n0 + j] = s;
+    }
+  }
+}
+
+// c[0..n) (+)= the 16 int32 lanes of (lo, hi), sign-extended; `first` stores instead of adding.
+QB_INT8_ISA("avx2")
+void widen_into(__m256i lo, __m256i hi, std::int64_t* c, int n, bool first) {
+  const __m256i w[4] = {_mm256_cvtepi32_epi64(_mm256_castsi256_si128(lo)),
+                        _mm256_cvtepi32_epi64(_mm256_extracti128_si256(lo, 1)),
+                        _mm256_cvtepi32_epi64(_mm256_castsi256_si128(hi)),
+                        _mm256_cvtepi32_epi64(_mm256_extracti128_si256(hi, 1))};
+  if (n == kP) {
+    for (int q = 0; q < 4; ++q) {
+      auto* cq = reinterpret_cast<__m256i*>(c + 4 * q);
+      _mm256_storeu_si256(cq, first ? w[q] : _mm256_add_epi64(_mm256_loadu_si256(cq), w[q]));
+    }
+    return;
+  }
+  alignas(32) std::int64_t t[kP];
+  for (int q = 0; q < 4; ++q) _mm256_store_si256(reinterpret_cast<__m256i*>(t + 4 * q), w[q]);
+  for (int i = 0; i < n; ++i) c[i] = first ? t[i] : c[i] + t[i];
+}
+
+// acc[r] += the products of A's pair pa[r] with pair j of the panel, for the MR rows.
+template <int MR>
+QB_INT8_ISA("avx2")
+inline void pair_step(__m256i (&acc)[MR][2], const std::int32_t* panel, int j,
+                      const std::int32_t (&pa)[MR]) {
+  const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + j * kP));
+  const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + j * kP + 8));
+  for (int r = 0; r < MR; ++r) {
+    const __m256i a = _mm256_set1_epi32(pa[r]);
+    acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(a, b0));
+    acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(a, b1));
+  }
+}
+
+// The MR × 16 tile of C at rows A[0..MR) and one panel (n of its columns real).
+template <int MR>
+QB_INT8_ISA("avx2")
+void tile_avx2(const std::int16_t* A, int lda, int K, const std::int32_t* panel, int block,
+               std::int64_t* C, int ldc, int n) {
+  const int J = (K + 1) / 2, full = K / 2;
+  for (int j0 = 0; j0 < J;) {
+    const int j1 = std::min(J, j0 + block);
+    __m256i acc[MR][2];
+    for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    std::int32_t pa[MR];
+    for (int j = j0; j < std::min(j1, full); ++j) {
+      for (int r = 0; r < MR; ++r) std::memcpy(&pa[r], A + std::int64_t(r) * lda + 2 * j, 4);
+      pair_step<MR>(acc, panel, j, pa);
+    }
+    if (j1 > full) {  // K odd: its last column, paired with the zero the panel holds
+      for (int r = 0; r < MR; ++r) pa[r] = pair_of(A[std::int64_t(r) * lda + K - 1], 0);
+      pair_step<MR>(acc, panel, full, pa);
+    }
+    for (int r = 0; r < MR; ++r)
+      widen_into(acc[r][0], acc[r][1], C + std::int64_t(r) * ldc, n, j0 == 0);
+    j0 = j1;
+  }
+}
+
+QB_INT8_ISA("avx2")
+void rows_avx2(int m0, int m1, const std::int16_t* A, int lda, const PackedS16& B, int block,
+               std::int64_t* C, int ldc) {
+  const int K = B.k();
+  for (int m = m0; m < m1; m += kMR) {
+    const int mr = std::min(kMR, m1 - m);
+    const std::int16_t* a = A + std::int64_t(m) * lda;
+    for (int p = 0; p < B.panels(); ++p) {
+      std::int64_t* c = C + std::int64_t(m) * ldc + p * kP;
+      const int n = std::min(kP, B.n() - p * kP);
+      switch (mr) {
+        case 4:
+          tile_avx2<4>(a, lda, K, B.panel(p), block, c, ldc, n);
+          break;
+        case 3:
+          tile_avx2<3>(a, lda, K, B.panel(p), block, c, ldc, n);
+          break;
+        case 2:
+          tile_avx2<2>(a, lda, K, B.panel(p), block, c, ldc, n);
+          break;
+        default:
+          tile_avx2<1>(a, lda, K, B.panel(p), block, c, ldc, n);
       }
     }
   }
@@ -72,30 +137,58 @@ void rows_avx2(int m0, int m1, int N, int K, const std::int16_t* A, int lda, con
 
 }  // namespace
 
+void PackedS16::pack(const std::int16_t* B, int N, int K, int ldb) {
+  check_gemm_s16_shape(0, N, K, K, ldb, N);
+  n_ = N;
+  k_ = K;
+  const std::size_t size = std::size_t(panels()) * std::size_t(pairs()) * kP;
+  if (data_.size() < size) data_.resize(size);
+  max_abs_ = max_abs_s16(B, N, K, ldb);
+  for (int p = 0; p < panels(); ++p) {
+    std::int32_t* panel = data_.data() + std::int64_t(p) * pairs() * kP;
+    for (int i = 0; i < kP; ++i) {
+      const int n = p * kP + i;
+      if (n >= N) {
+        for (int j = 0; j < pairs(); ++j) panel[j * kP + i] = 0;
+        continue;
+      }
+      const std::int16_t* b = B + std::int64_t(n) * ldb;
+      for (int j = 0; j < pairs(); ++j)
+        panel[j * kP + i] = pair_of(b[2 * j], 2 * j + 1 < K ? b[2 * j + 1] : std::int16_t(0));
+    }
+  }
+}
+
 int gemm_s16_block(std::int32_t max_a, std::int32_t max_b) {
   QB_CHECK_LE(max_a, 32768);
   QB_CHECK_LE(max_b, 32768);
   const std::int64_t pair = 2 * std::int64_t(max_a) * max_b;
-  constexpr std::int64_t kCap = 1 << 20;  // so that 16·block stays an int
-  if (pair == 0) return int(kCap);        // all zeros: any block
+  constexpr std::int64_t kCap = 1 << 20;
+  if (pair == 0) return int(kCap);  // all zeros: any block
   return int(std::min(kCap, ((std::int64_t(1) << 31) - 1) / pair));
+}
+
+void gemm_s16(int M, const std::int16_t* A, int lda, const PackedS16& B, std::int64_t* C, int ldc,
+              Isa isa) {
+  const int N = B.n(), K = B.k();
+  check_gemm_s16_shape(M, N, K, lda, K, ldc);
+  if (M == 0 || N == 0) return;
+  const bool vector = isa != Isa::scalar && cpu_has(Isa::avx2) && K > 0;
+  const int block = vector ? gemm_s16_block(max_abs_s16(A, M, K, lda), B.max_abs()) : 0;
+  // At least 32 rows a thread, so small M stays on one (as int8::gemm).
+  const int T = std::min(omp_get_max_threads(), std::max(1, M / 32));
+  parallel_split(M, T, [&](int, std::int64_t m0, std::int64_t m1) {
+    if (block > 0)
+      rows_avx2(int(m0), int(m1), A, lda, B, block, C, ldc);
+    else
+      rows_scalar(int(m0), int(m1), A, lda, B, C, ldc);
+  });
 }
 
 void gemm_s16(int M, int N, int K, const std::int16_t* A, int lda, const std::int16_t* B, int ldb,
               std::int64_t* C, int ldc, Isa isa) {
   check_gemm_s16_shape(M, N, K, lda, ldb, ldc);
-  if (M == 0 || N == 0) return;
-  const bool vector = isa != Isa::scalar && cpu_has(Isa::avx2);
-  const int block =
-      vector ? gemm_s16_block(max_abs_s16(A, M, K, lda), max_abs_s16(B, N, K, ldb)) : 0;
-  // At least 32 rows a thread, so small M stays on one (as int8::gemm).
-  const int T = std::min(omp_get_max_threads(), std::max(1, M / 32));
-  parallel_split(M, T, [&](int, std::int64_t m0, std::int64_t m1) {
-    if (block > 0)
-      rows_avx2(int(m0), int(m1), N, K, A, lda, B, ldb, C, ldc, block);
-    else
-      gemm_s16_ref(int(m1 - m0), N, K, A + m0 * lda, lda, B, ldb, C + m0 * ldc, ldc);
-  });
+  gemm_s16(M, A, lda, PackedS16(B, N, K, ldb), C, ldc, isa);
 }
 
 }  // namespace qb::int8
