@@ -1,7 +1,7 @@
-// Engine microbenchmarks: convolution forward/backward at ResNet-20 shapes, linear layers,
-// and a whole training step (forward, loss, backward, SGD update) of every network at batch
-// 128. Each is registered for 1 and 2 threads; `items_per_second` is images per second, the
-// figure benchmarks/peer_torch.py compares with PyTorch's on the same step.
+// Engine microbenchmarks: convolution forward/backward at ResNet-20's and LeNet-5's shapes,
+// linear layers, and a whole training step (forward, loss, backward, SGD update) of every
+// network at batch 128. Each is registered for 1 and 2 threads; `items_per_second` is images per
+// second, the figure benchmarks/peer_torch.py compares with PyTorch's on the same step.
 #include "benchmarks/main.h"
 #include "engine/layers/conv2d.h"
 #include "engine/layers/linear.h"
@@ -27,23 +27,34 @@ void fill(Tensor& t, std::uint64_t seed) {
 struct ConvShape {
   const char* name;
   std::size_t C, O, H, stride;
+  std::size_t k = 3, pad = 1;
 };
 
 // ResNet-20 on CIFAR-10 (3×32×32) and on Fashion-MNIST (1×28×28): the stem, one conv of each
-// stage, the two stride-2 convs. QB_CONV_PATH=gemm|direct forces one path (conv2d_kernels.h).
-constexpr ConvShape kResNet20Convs[] = {
-    {"stem_3x32x32", 3, 16, 32, 1},     {"s1_16x32x32", 16, 16, 32, 1},
-    {"s2down_16x32x32", 16, 32, 32, 2}, {"s2_32x16x16", 32, 32, 16, 1},
-    {"s3down_32x16x16", 32, 64, 16, 2}, {"s3_64x8x8", 64, 64, 8, 1},
-    {"stem_1x28x28", 1, 16, 28, 1},     {"s1_16x28x28", 16, 16, 28, 1},
-    {"s2down_16x28x28", 16, 32, 28, 2}, {"s2_32x14x14", 32, 32, 14, 1},
-    {"s3down_32x14x14", 32, 64, 14, 2}, {"s3_64x7x7", 64, 64, 7, 1},
+// stage, the two stride-2 convs. QB_CONV_PATH=gemm|direct|onednn forces one path
+// (conv2d_kernels.h).
+constexpr ConvShape kConvs[] = {
+    {"stem_3x32x32", 3, 16, 32, 1},
+    {"s1_16x32x32", 16, 16, 32, 1},
+    {"s2down_16x32x32", 16, 32, 32, 2},
+    {"s2_32x16x16", 32, 32, 16, 1},
+    {"s3down_32x16x16", 32, 64, 16, 2},
+    {"s3_64x8x8", 64, 64, 8, 1},
+    {"stem_1x28x28", 1, 16, 28, 1},
+    {"s1_16x28x28", 16, 16, 28, 1},
+    {"s2down_16x28x28", 16, 32, 28, 2},
+    {"s2_32x14x14", 32, 32, 14, 1},
+    {"s3down_32x14x14", 32, 64, 14, 2},
+    {"s3_64x7x7", 64, 64, 7, 1},
+    // LeNet-5's two 5×5 convolutions on Fashion-MNIST.
+    {"lenet_c1_1x28x28", 1, 6, 28, 1, 5, 2},
+    {"lenet_c2_6x14x14", 6, 16, 14, 1, 5, 0},
 };
 
 void BM_conv(benchmark::State& state, ConvShape s, bool backward) {
   set_threads(int(state.range(0)));
   const std::size_t N = 128;
-  Conv2d conv("conv", {s.C, s.O, 3, s.stride, 1, 1, false});
+  Conv2d conv("conv", {s.C, s.O, s.k, s.stride, s.pad, 1, false});
   fill(conv.weight().value, 1);
   Tensor x = Tensor::from_shape({N, s.C, s.H, s.H});
   fill(x, 2);
@@ -58,7 +69,7 @@ void BM_conv(benchmark::State& state, ConvShape s, bool backward) {
       benchmark::DoNotOptimize(conv.forward(x, true).data());
     }
   }
-  const double macs = double(N * s.O * y.shape()[2] * y.shape()[3] * s.C * 9);
+  const double macs = double(N * s.O * y.shape()[2] * y.shape()[3] * s.C * s.k * s.k);
   // Backward does two GEMMs of the forward's size (weight and input gradients).
   state.counters["GFLOPS"] = benchmark::Counter(2.0 * macs * (backward ? 2 : 1) * 1e-9,
                                                 benchmark::Counter::kIsIterationInvariantRate);
@@ -111,7 +122,7 @@ void BM_train_step(benchmark::State& state, std::string net_name, Shape input) {
 }  // namespace
 
 void qb::bench::register_benchmarks() {
-  for (const auto& s : kResNet20Convs) {
+  for (const auto& s : kConvs) {
     benchmark::RegisterBenchmark((std::string("conv_fwd/") + s.name).c_str(), BM_conv, s, false)
         ->Arg(1)
         ->Arg(2)

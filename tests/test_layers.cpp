@@ -208,6 +208,43 @@ TEST_CASE("activation, pooling and flatten gradients", "[layers][gradcheck]") {
   }
 }
 
+TEST_CASE("2×2 max pooling: the first of equal values wins, NaN windows keep their first",
+          "[layers]") {
+  // Ties everywhere (three values) and some NaNs, on rows whose Wo (14, 5) fill a vector and
+  // leave a tail: the vectorised row must pick what the plain strict-> scan picks.
+  for (const std::size_t side : {28u, 10u, 11u}) {
+    INFO("side " << side);
+    Tensor x = Tensor::from_shape({2, 3, side, side});
+    Rng rng(side);
+    for (auto& v : x) v = float(rng.uniform_int(3));
+    for (std::size_t i = 0; i < x.size(); i += 37) x.data()[i] = std::nanf("");
+    Pool2d pool("max", LayerKind::maxpool, 2, 2);
+    const Tensor& y = pool.forward(x, true);
+    const std::size_t Ho = side / 2, Wo = side / 2;
+    std::vector<std::size_t> want_arg;
+    bool same = true;
+    for (std::size_t pl = 0; pl < 6; ++pl)
+      for (std::size_t oh = 0; oh < Ho; ++oh)
+        for (std::size_t ow = 0; ow < Wo; ++ow) {
+          const std::size_t base = pl * side * side + 2 * oh * side + 2 * ow;
+          std::size_t best = base;
+          for (const std::size_t d : {std::size_t(1), side, side + 1})
+            if (x.data()[base + d] > x.data()[best]) best = base + d;
+          want_arg.push_back(best);
+          const float got = y.data()[(pl * Ho + oh) * Wo + ow], want = x.data()[best];
+          same = same && (got == want || (std::isnan(got) && std::isnan(want)));
+        }
+    CHECK(same);
+    // The gradient goes to the chosen element: each window's dy lands at want_arg.
+    Tensor dy = Tensor::from_shape(shape_of(y));
+    for (std::size_t o = 0; o < dy.size(); ++o) dy.data()[o] = float(o + 1);
+    const Tensor& dx = pool.backward(dy);
+    std::vector<float> want_dx(x.size(), 0.0f);
+    for (std::size_t o = 0; o < want_arg.size(); ++o) want_dx[want_arg[o]] += float(o + 1);
+    CHECK(std::equal(want_dx.begin(), want_dx.end(), dx.data()));
+  }
+}
+
 TEST_CASE("residual block with option-A shortcut", "[layers][gradcheck]") {
   auto main = std::make_unique<Sequential>("main");
   main->emplace<Conv2d>("c1", Conv2dSpec{3, 6, 3, 2, 1, 1, false});

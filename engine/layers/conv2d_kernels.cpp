@@ -207,15 +207,20 @@ bool direct_wins(const Conv2dGeometry& q, Pass pass) {
 //   32 ch 14×14      37.0 → 21.1 | 19.5 → 11.6
 //   32→64 stride 2   16.1 → 12.6 |  7.5 →  5.8
 //   64 ch 7×7        34.0 → 18.5 | 15.9 →  9.4
-// So oneDNN takes ungrouped convolutions of at least 8 input channels; depthwise and grouped
-// ones, and stems, stay ours.
+// LeNet-5's 5×5 convolutions, batch 128 (`bench_engine --benchmark_filter='conv_.*/lenet'`
+// under QB_CONV_PATH=gemm|onednn, 3 interleaved rounds, quiet AMD EPYC Zen 4, ms, 1 | 2 threads,
+// forward / backward):
+//   conv1 C=1, 28×28   0.80 / 1.59 → 1.08 / 12.3 | 0.43 / 0.87 → 0.55 / 5.9
+//   conv2 C=6, 14×14   1.62 / 3.07 → 0.57 /  2.5 | 0.83 / 1.56 → 0.30 / 1.3
+// So oneDNN takes ungrouped convolutions of at least 6 input channels (a LeNet-5 step then runs
+// ~18% faster); depthwise and grouped ones, and stems of 1 or 3 channels, stay ours.
 bool onednn_wins(const Conv2dGeometry& q) {
   if (!conv2d_onednn_supported(q)) return false;
   switch (conv_path()) {
     case ConvPath::onednn:
       return true;
     case ConvPath::automatic:
-      return q.Cg >= 8;
+      return q.Cg >= 6;
     case ConvPath::gemm:
     case ConvPath::direct:
       return false;

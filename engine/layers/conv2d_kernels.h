@@ -4,9 +4,10 @@
 //
 //   x (N,C,H,W)  ⊛  w (O,C/g,k,k)  ->  y (N,O,Ho,Wo),   Ho = (H + 2p - k) / s + 1, Wo likewise
 //
-// Ungrouped convolutions of at least 8 input channels run on oneDNN's primitives
-// (conv2d_onednn.h; 1.4-1.7× faster than ours on ResNet-20's layers, measured in
-// conv2d_kernels.cpp). The rest — stems, depthwise and grouped layers — on qbench's own:
+// Ungrouped convolutions of at least 6 input channels run on oneDNN's primitives
+// (conv2d_onednn.h; 1.4-1.7× faster than ours on ResNet-20's layers, 1.2-2.9× on LeNet-5's
+// conv2, measured in conv2d_kernels.cpp). The rest — stems, depthwise and grouped layers — on
+// qbench's own:
 //
 // General path: per image and group, im2col into a (C/g·k·k, Ho·Wo) matrix and one sgemm
 // (skipped for 1×1/stride-1/no-padding kernels, where the input already is that matrix); a few
