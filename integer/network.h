@@ -152,7 +152,8 @@ void quantize_image(const ImageInput& in, const float* image, int N, int C, int 
                     std::vector<std::uint8_t>& codes, std::vector<float>& as_float);
 
 // A float layer's forward: x [N][H][W][C_in] real values, y [N][Ho][Wo][C_out] real values
-// (before any requantisation), sums in float in (ky, kx, ci) order plus the bias.
+// (before any requantisation): each output's products fused-multiply-added in float (std::fma,
+// one rounding each, whatever the compiler would contract) in (ky, kx, ci) order, plus the bias.
 void float_conv(const Layer& l, const float* x, int N, float* y);
 
 // Quantizes a float layer's real output onto its requant grid: clamp(rint(y / scale) + zp).

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Integer inference of kept sweep checkpoints against the exact simulation on every test image.
 
-    scripts/infer_full.py --out DIR [--qbench build/qbench] [--acc int32 ...] [NAME=CHECKPOINT ...]
+    scripts/infer_full.py --out DIR [--qbench build/qbench] [--acc int32 ...] [--threads 1]
+                          [NAME=CHECKPOINT ...]
 
 A sweep checks its cells' integer engine against the simulation on the first images only
 (`integer.simulate`: the simulation is scalar and slow); this runs `qbench infer
 --simulate-limit 0` on the checkpoints a sweep kept (<out>/qat/<cell key>.h5), so that every
-one of the 10,000 test images is compared, layer by layer, code by code. Each result is written
+one of the 10,000 test images is compared, layer by layer, code by code. One thread by default:
+the run can share the machine with a sweep, and results do not depend on the thread count. Each result is written
 to DIR/NAME.<acc>.json (NAME: a label such as resnet20-alt-w8a8-s1); results already there are
 not computed again. Then, from every JSON in DIR, a Markdown table on stdout: images simulated,
 images whose codes or logits differ from the simulation, top-1 of the engine and of the
@@ -20,9 +22,9 @@ import subprocess
 import sys
 
 
-def run(qbench, checkpoint, acc, path):
+def run(qbench, checkpoint, acc, threads, path):
     r = subprocess.run([qbench, "infer", checkpoint, "--acc", acc, "--simulate-limit", "0",
-                        "--threads", "1"], capture_output=True, text=True)
+                        "--threads", str(threads)], capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"infer_full: {checkpoint} ({acc}): {r.stderr.strip().splitlines()[-1]}")
     tmp = path + ".tmp"
@@ -56,6 +58,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--qbench", default="build/qbench")
     ap.add_argument("--acc", nargs="+", default=["int32"])
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("checkpoints", nargs="*", metavar="NAME=CHECKPOINT")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -67,7 +70,7 @@ def main():
             path = os.path.join(a.out, f"{name}.{acc}.json")
             if not os.path.exists(path):
                 print(f"infer_full: {name} ({acc}) ...", file=sys.stderr)
-                run(a.qbench, checkpoint, acc, path)
+                run(a.qbench, checkpoint, acc, a.threads, path)
     table(a.out)
 
 

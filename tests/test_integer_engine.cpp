@@ -566,3 +566,52 @@ TEST_CASE("max pooling of codes takes each window's largest code", "[integer]") 
     CHECK(got.back() == 7);
   }
 }
+
+TEST_CASE("a float layer's sums are the one-output-at-a-time sums, in either loop order",
+          "[integer]") {
+  // float_conv vectorises along a row (fewer than 8 output channels) or along the channels;
+  // each output must still add its products in (ky, kx, ci) order, skipping padding taps.
+  struct Case {
+    int C_in, C_out, k, stride, pad, H, W;
+  };
+  const Case cases[] = {{1, 6, 5, 1, 2, 28, 28},   // LeNet-5's stem: along the row
+                        {3, 4, 3, 2, 1, 11, 9},    // strided, odd sizes: along the row
+                        {3, 16, 3, 1, 1, 8, 8},    // along the channels
+                        {84, 10, 1, 1, 0, 1, 1}};  // a linear layer as a 1×1 convolution
+  Rng rng(5);
+  for (const Case& c : cases) {
+    INFO("C_in " << c.C_in << " C_out " << c.C_out << " k " << c.k << " stride " << c.stride);
+    integer::Layer l;
+    l.kind = integer::Layer::Kind::floating;
+    l.H = c.H, l.W = c.W, l.C_in = c.C_in, l.C_out = c.C_out;
+    l.geometry = int8::ConvGeometry::square(c.k, c.stride, c.pad);
+    l.Ho = l.geometry.out_h(c.H), l.Wo = l.geometry.out_w(c.W);
+    l.float_weight.resize(std::size_t(c.C_out) * c.k * c.k * c.C_in);
+    for (float& v : l.float_weight) v = float(rng.normal());
+    for (int o = 0; o < c.C_out; ++o) l.float_bias.push_back(float(rng.normal()));
+    const int N = 2;
+    std::vector<float> x(std::size_t(N) * c.H * c.W * c.C_in);
+    for (float& v : x) v = float(rng.normal());
+    std::vector<float> got(std::size_t(N) * l.Ho * l.Wo * c.C_out), want(got.size());
+    integer::float_conv(l, x.data(), N, got.data());
+    const auto& g = l.geometry;
+    for (int n = 0; n < N; ++n)
+      for (int oy = 0; oy < l.Ho; ++oy)
+        for (int ox = 0; ox < l.Wo; ++ox)
+          for (int co = 0; co < c.C_out; ++co) {
+            float s = 0.0f;
+            for (int ky = 0; ky < g.kh; ++ky)
+              for (int kx = 0; kx < g.kw; ++kx) {
+                const int iy = oy * g.stride_h + ky - g.pad_top;
+                const int ix = ox * g.stride_w + kx - g.pad_left;
+                if (iy < 0 || iy >= c.H || ix < 0 || ix >= c.W) continue;
+                for (int ci = 0; ci < c.C_in; ++ci)
+                  s = std::fma(
+                      x[((std::size_t(n) * c.H + iy) * c.W + ix) * c.C_in + ci],
+                      l.float_weight[((std::size_t(co) * g.kh + ky) * g.kw + kx) * c.C_in + ci], s);
+              }
+            want[((std::size_t(n) * l.Ho + oy) * l.Wo + ox) * c.C_out + co] = s + l.float_bias[co];
+          }
+    CHECK(got == want);
+  }
+}
