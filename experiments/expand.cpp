@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 
 namespace qb::exp {
 
@@ -56,15 +57,18 @@ void expand(const MethodEntry& m, const DatasetSpec& data, const Recipe& fp32,
               }
 }
 
-// Order: network, seed (as the config lists them; others after), then the methods as listed.
+// Order: network; within it the cells trained from scratch first (each a whole FP32 recipe, ten
+// times a fine-tune's epochs: started last, one of them kept the other processes of a LeNet-5
+// sweep idle for its last 3 minutes); then seed (as the config lists them; others after), then
+// the methods as listed.
 void sort_cells(std::vector<Cell>& cells, const std::vector<std::string>& nets,
                 const std::vector<std::uint64_t>& seeds) {
   auto rank = [](const auto& v, const auto& x) {
     return std::size_t(std::find(v.begin(), v.end(), x) - v.begin());
   };
   std::stable_sort(cells.begin(), cells.end(), [&](const Cell& a, const Cell& b) {
-    return std::pair(rank(nets, a.net), rank(seeds, a.seed)) <
-           std::pair(rank(nets, b.net), rank(seeds, b.seed));
+    return std::tuple(rank(nets, a.net), a.init != Init::scratch, rank(seeds, a.seed)) <
+           std::tuple(rank(nets, b.net), b.init != Init::scratch, rank(seeds, b.seed));
   });
 }
 

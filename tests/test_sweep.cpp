@@ -299,11 +299,18 @@ TEST_CASE("a method entry with init scratch trains from random init with the FP3
   j["methods"][1]["init"] = "scratch";
   const exp::Sweep s = exp::parse_sweep(j);
   REQUIRE(s.cells.size() == tuned.cells.size());
+  // The same cell fine-tuned: by name, since scratch cells are ordered first.
+  auto tuned_cell = [&](const std::string& name) -> const exp::Cell& {
+    for (const exp::Cell& t : tuned.cells)
+      if (t.name == name) return t;
+    FAIL("no fine-tuned cell " << name);
+    return tuned.cells.front();
+  };
   for (std::size_t i = 0; i < s.cells.size(); ++i) {
     const exp::Cell& c = s.cells[i];
     if (c.method == "fp32") {  // the other entry is untouched
       CHECK(c.init == exp::Init::fp32);
-      CHECK(c.key == tuned.cells[i].key);
+      CHECK(c.key == tuned_cell(c.name).key);
       CHECK(!c.fp32_key.empty());
       continue;
     }
@@ -312,22 +319,45 @@ TEST_CASE("a method entry with init scratch trains from random init with the FP3
     CHECK(c.recipe.lr == 0.1);
     CHECK(c.recipe.batch == 64);
     CHECK(c.fp32_key.empty());  // no pretraining behind it
-    CHECK(c.key != tuned.cells[i].key);
     CHECK(exp::cell_json(c).at("init") == "scratch");
-    CHECK(c.name.size() > 8);
+    REQUIRE(c.name.size() > 8);
     CHECK(c.name.substr(c.name.size() - 8) == "/scratch");
+    CHECK(c.key != tuned_cell(c.name.substr(0, c.name.size() - 8)).key);
     CHECK(exp::cell_train_config(c).init.empty());
   }
   // A recipe in the entry overrides the fp32 one key by key.
   j["methods"][1]["recipe"] = {{"lr", 0.02}};
   const exp::Sweep overridden = exp::parse_sweep(j);
-  const exp::Cell& c = overridden.cells.back();
+  const exp::Cell& c = overridden.cells.front();
+  REQUIRE(c.init == exp::Init::scratch);
   CHECK(c.recipe.lr == 0.02);
   CHECK(c.recipe.epochs == 7);
   // An include rule takes its entry's init.
   j["include"] = json::parse(R"([{"method": "minmax", "wbits": 2, "abits": 2, "seed": 1}])");
   for (const exp::Cell& cell : exp::parse_sweep(j).cells)
     if (cell.method == "minmax") CHECK(cell.init == exp::Init::scratch);
+}
+
+TEST_CASE("cells trained from scratch come first in a network, then seeds, then methods",
+          "[sweep]") {
+  // The longest cells (a whole FP32 recipe each) start first, so that no process is left with
+  // one of them while the others have run out of work.
+  json j = base();
+  j["seeds"] = {2, 1};
+  j["methods"][1]["init"] = "scratch";
+  const exp::Sweep s = exp::parse_sweep(j);
+  std::vector<std::pair<bool, std::uint64_t>> order;
+  for (const exp::Cell& c : s.cells) order.emplace_back(c.init == exp::Init::scratch, c.seed);
+  REQUIRE(order.size() >= 4);
+  std::size_t scratch = 0;
+  while (scratch < order.size() && order[scratch].first) ++scratch;
+  REQUIRE(scratch > 0);
+  REQUIRE(scratch < order.size());
+  for (std::size_t i = scratch; i < order.size(); ++i) CHECK(!order[i].first);  // none after
+  // Within each part, seeds in the config's order: 2 before 1.
+  auto rank = [](std::uint64_t seed) { return seed == 2 ? 0 : 1; };
+  for (std::size_t i = 1; i < order.size(); ++i)
+    if (i != scratch) CHECK(rank(order[i - 1].second) <= rank(order[i].second));
 }
 
 TEST_CASE("a misspelt init is refused with the valid names", "[sweep]") {
