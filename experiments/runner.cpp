@@ -183,7 +183,11 @@ SweepReport run_cells(const Sweep& sweep, const std::vector<std::size_t>& indice
   // Cells put off for a pretraining held elsewhere go to the end of the queue, once: when
   // their turn comes again they wait for it (everything else is done or held by then).
   std::vector<bool> put_off(sweep.cells.size(), false);
-  const std::size_t total = todo.size();
+  // The ETA weighs cells by their epochs (+1 for evaluation and integer inference): cells
+  // trained from scratch, run first, take ten times a fine-tune's.
+  auto cost = [](const Cell& c) { return double(c.recipe.epochs + 1); };
+  double cost_left = 0, cost_ran = 0;
+  for (std::size_t i : todo) cost_left += cost(sweep.cells[i]);
   std::size_t started = 0;
   for (std::size_t k = 0; k < todo.size(); ++k) {
     const Cell& c = sweep.cells[todo[k]];
@@ -195,7 +199,8 @@ SweepReport run_cells(const Sweep& sweep, const std::vector<std::size_t>& indice
       continue;
     }
     std::string eta = "?";
-    if (rep.ran > 0) eta = format_duration(since(t0) / double(rep.ran) * double(total - started));
+    if (cost_ran > 0) eta = format_duration(since(t0) / cost_ran * cost_left);
+    cost_left -= cost(c);
     // Appended piece by piece: g++ 12 warns (-Wrestrict, a false positive) on "[" + to_string.
     std::string head = "[";
     head += std::to_string(rep.skipped + rep.failed_earlier + ++started);
@@ -219,6 +224,7 @@ SweepReport run_cells(const Sweep& sweep, const std::vector<std::size_t>& indice
       continue;
     }
     ++rep.ran;
+    cost_ran += cost(c);
     const CellRecord r = read_cell(cell_path(o.out, c.key), c.key);
     std::string line = c.key + " " + c.name;
     char acc[32];
