@@ -256,37 +256,43 @@ TEST_CASE("integer path: 8-bit Conv2d forward from image patches sums exactly", 
 }
 
 TEST_CASE("integer path: 16-bit Conv2d sums exactly, rounds once", "[fixed][apt]") {
-  const Conv2dSpec spec{3, 5, 3, 1, 1, 1, false};
-  Conv2d a("conv", spec);
-  const LayerQuantizers q = attach_apt(a, 16, "integer");
-  const std::size_t N = 2, C = 3, H = 6, W = 6, O = 5, k = 3;
-  const Tensor w = random_tensor(a.info().weight_shape, 0.3f, 10),
-               x = random_tensor({N, C, H, W}, 1.0f, 11);
-  const Tensor dy = random_tensor({N, O, H, W}, 0.01f, 12);
-  const Pass p = run(a, w, x, dy);
-  REQUIRE(q.grad->grid().bits == 16);
-  CHECK(a.gemm_counts()[FixedPath::int16] == 3);
-  const auto xq = on_grid(*q.input, x), wq = on_grid(*q.weight, w), dyq = on_grid(*q.grad, dy);
-  std::vector<double> y(N * O * H * W, 0.0), dx(N * C * H * W, 0.0), dw(O * C * k * k, 0.0);
-  for (std::size_t n = 0; n < N; ++n)
-    for (std::size_t o = 0; o < O; ++o)
-      for (std::size_t oh = 0; oh < H; ++oh)
-        for (std::size_t ow = 0; ow < W; ++ow)
-          for (std::size_t c = 0; c < C; ++c)
-            for (std::size_t i = 0; i < k; ++i)
-              for (std::size_t j = 0; j < k; ++j) {
-                const long ih = long(oh + i) - 1, iw = long(ow + j) - 1;
-                if (ih < 0 || iw < 0 || ih >= long(H) || iw >= long(W)) continue;
-                const std::size_t xi = ((n * C + c) * H + std::size_t(ih)) * W + std::size_t(iw);
-                const std::size_t wi = ((o * C + c) * k + i) * k + j;
-                const std::size_t yi = ((n * O + o) * H + oh) * W + ow;
-                y[yi] += xq[xi] * wq[wi];
-                dx[xi] += dyq[yi] * wq[wi];
-                dw[wi] += dyq[yi] * xq[xi];
-              }
-  check_exact(p.y, y);
-  check_exact(p.dw, dw);
-  check_exact(p.dx, dx);
+  // Stride 1 and 16 input channels: dx as the convolution of dy with the flipped filters;
+  // stride 2, or 3 channels: dx by col2im.
+  for (const auto& [s, C] : {std::pair{1u, 16u}, std::pair{1u, 3u}, std::pair{2u, 16u}}) {
+    INFO("stride " << s << ", " << C << " input channels");
+    const Conv2dSpec spec{C, 5, 3, s, 1, 1, false};
+    Conv2d a("conv", spec);
+    const LayerQuantizers q = attach_apt(a, 16, "integer");
+    const std::size_t N = 2, H = 7, W = 6, O = 5, k = 3;
+    const std::size_t Ho = (H + 2 - k) / s + 1, Wo = (W + 2 - k) / s + 1;
+    const Tensor w = random_tensor(a.info().weight_shape, 0.3f, 10),
+                 x = random_tensor({N, C, H, W}, 1.0f, 11);
+    const Tensor dy = random_tensor({N, O, Ho, Wo}, 0.01f, 12);
+    const Pass p = run(a, w, x, dy);
+    REQUIRE(q.grad->grid().bits == 16);
+    CHECK(a.gemm_counts()[FixedPath::int16] == 3);
+    const auto xq = on_grid(*q.input, x), wq = on_grid(*q.weight, w), dyq = on_grid(*q.grad, dy);
+    std::vector<double> y(N * O * Ho * Wo, 0.0), dx(N * C * H * W, 0.0), dw(O * C * k * k, 0.0);
+    for (std::size_t n = 0; n < N; ++n)
+      for (std::size_t o = 0; o < O; ++o)
+        for (std::size_t oh = 0; oh < Ho; ++oh)
+          for (std::size_t ow = 0; ow < Wo; ++ow)
+            for (std::size_t c = 0; c < C; ++c)
+              for (std::size_t i = 0; i < k; ++i)
+                for (std::size_t j = 0; j < k; ++j) {
+                  const long ih = long(oh * s + i) - 1, iw = long(ow * s + j) - 1;
+                  if (ih < 0 || iw < 0 || ih >= long(H) || iw >= long(W)) continue;
+                  const std::size_t xi = ((n * C + c) * H + std::size_t(ih)) * W + std::size_t(iw);
+                  const std::size_t wi = ((o * C + c) * k + i) * k + j;
+                  const std::size_t yi = ((n * O + o) * Ho + oh) * Wo + ow;
+                  y[yi] += xq[xi] * wq[wi];
+                  dx[xi] += dyq[yi] * wq[wi];
+                  dw[wi] += dyq[yi] * xq[xi];
+                }
+    check_exact(p.y, y);
+    check_exact(p.dw, dw);
+    check_exact(p.dx, dx);
+  }
 }
 
 TEST_CASE("apt refuses an unknown gemm", "[fixed][apt]") {

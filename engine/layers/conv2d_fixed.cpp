@@ -101,12 +101,34 @@ void load_conv_weights(Conv2dFixedScratch& s, int shift, const float* w, const C
   s.conv_bias = s.conv.zero_point_bias(128);
 }
 
-// dx on the int8 path of an ungrouped stride-1 convolution (p < k): the transposed
-// convolution is the convolution of dy, padded k − 1 − p, with the filters flipped and their
-// channels swapped, w'[c][k−1−i][k−1−j][o] = w[o][c][i][j]. Its output is H × W, and its exact
-// int32 sums are the col2im sums of the other path.
-bool dx_as_conv(FixedPath path, const Conv2dGeometry& q) {
-  return path == FixedPath::int8 && q.g == 1 && q.s == 1 && q.p < q.k;
+// dx of an ungrouped stride-1 convolution (p < k): the transposed convolution is the
+// convolution of dy, padded k − 1 − p, with the filters flipped and their channels swapped,
+// w'[c][k−1−i][k−1−j][o] = w[o][c][i][j]. Its output is H × W, and its exact sums are the
+// col2im sums of the general path: the same dx, bit for bit, with no int64 image to scatter
+// into and a GEMM whose K is O·k·k rather than O (APT's 16-bit gradients: 16 for ResNet-20's
+// first stage, where the int16 GEMM's tiles spent as long widening sums as multiplying).
+bool dx_as_conv(const Conv2dGeometry& q) { return q.g == 1 && q.s == 1 && q.p < q.k; }
+
+// The convolution dx_as_conv runs: dy (O, Ho, Wo) padded k − 1 − p, output C × H × W.
+Conv2dGeometry dx_geometry(const Conv2dGeometry& q) {
+  return conv2d_geometry(1, q.O, q.Ho, q.Wo, q.C, q.k, 1, q.k - 1 - q.p, 1);
+}
+
+// The int16 path's w' (C × O·k·k, columns in im2row's (o·k + i')·k + j' order), packed.
+void load_flipped_weights_s16(Conv2dFixedScratch& s, int shift, const float* w,
+                              const Conv2dGeometry& q) {
+  const std::size_t k = q.k, kk = k * k, K = q.O * kk;
+  s.weights.resize(1);
+  auto* codes =
+      static_cast<std::int16_t*>(s.weights[0].reset(FixedPath::int16, shift, int(q.C), int(K)));
+  const float inv = std::ldexp(1.0f, -shift);
+  for (std::size_t o = 0; o < q.O; ++o)
+    for (std::size_t c = 0; c < q.C; ++c)
+      for (std::size_t i = 0; i < k; ++i)
+        for (std::size_t j = 0; j < k; ++j)
+          codes[c * K + o * kk + (k - 1 - i) * k + (k - 1 - j)] =
+              std::int16_t(w[((o * q.C + c) * k + i) * k + j] * inv);
+  s.weights[0].pack_as_right();
 }
 
 // w'[c][k−1−i][k−1−j][o] = code of w[o][c][i][j] (dx_as_conv), packed with its correction.
@@ -199,9 +221,32 @@ void conv2d_data_grad_fixed(float* dx, const float* dy, FixedPoint fdy, const fl
   QB_CHECK(path != FixedPath::none && !q.depthwise());
   const double step = pow2(fdy.shift + fw.shift);
   const int T = prepare_threads(s);
-  if (dx_as_conv(path, q)) {
+  if (path == FixedPath::int8 && dx_as_conv(q)) {
     load_flipped_weights(s, fw.shift, w, q);
     conv_int8_patches(dx, dy, fdy.shift, step, q.N, q.O, q.Ho, q.Wo, q.C, q.H * q.W, s, T);
+    return;
+  }
+  // int16 only where the transposed convolution reads no more than the forward (p ≥ (k−1)/2;
+  // LeNet-5's conv2, 5×5 with p = 0, would pad dy by 4: 5× the col2im path's products) and its
+  // C output columns fill the GEMM's 16-wide panels (LeNet-5's conv1, whose dx APT's input hook
+  // asks for, has C = 1: its epoch took 1.5× as long).
+  if (path == FixedPath::int16 && dx_as_conv(q) && 2 * q.p + 1 >= q.k &&
+      q.C >= std::size_t(int8::PackedS16::kPanel)) {
+    load_flipped_weights_s16(s, fw.shift, w, q);
+    const Conv2dGeometry t = dx_geometry(q);
+    const std::size_t HW = q.H * q.W;
+    parallel_split(std::int64_t(q.N), T, [&](int th, std::int64_t n0, std::int64_t n1) {
+      Conv2dFixedScratch::Thread& f = s.threads[std::size_t(th)];
+      for (std::size_t n = std::size_t(n0); n < std::size_t(n1); ++n) {
+        gather(f.gemm.a, f.codes, path, fdy.shift, dy + n * q.O * q.HWo, t, true);
+        multiply_exact(f.gemm.a, s.weights[0], f.gemm.c32, f.gemm.p);  // (HW × C)
+        const std::int64_t* p = f.gemm.p.data();
+        float* dxn = dx + n * q.C * HW;
+        for (std::size_t c = 0; c < q.C; ++c)
+          for (std::size_t pix = 0; pix < HW; ++pix)
+            dxn[c * HW + pix] = float(double(p[pix * q.C + c]) * step);
+      }
+    });
     return;
   }
   load_weights(s, path, fw.shift, w, q, true);

@@ -27,7 +27,9 @@
 // (zero_point_bias) to become Σ code·w: the same exact sums as the im2row path. dx of a
 // stride-1 one goes the same way: the transposed convolution is a convolution of dy (padded
 // k − 1 − p) with the filters flipped and their channels swapped, so neither dyᵀ nor the
-// int64 col2im (a tenth of the step) is made.
+// int64 col2im (a tenth of the step) is made. On the int16 path (APT's 16-bit gradients) that
+// convolution is im2row of dy's codes times the flipped filters on int8::gemm_s16: K = O·k·k
+// instead of O, and no col2im.
 #pragma once
 
 #include "engine/fixed_point_gemm.h"
