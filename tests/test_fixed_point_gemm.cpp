@@ -150,6 +150,37 @@ std::vector<double> on_grid(const Quantizer& q, const Tensor& x) {
   return {out.begin(), out.end()};
 }
 
+// The exact sums of a k×k, padding-1, stride-s convolution of grid values xq (N, C, H, W) with
+// wq (O, C, k, k): y, and, given dyq, dx and dW.
+struct ExactConv {
+  std::vector<double> y, dx, dw;
+};
+ExactConv exact_conv(const std::vector<double>& xq, const std::vector<double>& wq,
+                     const std::vector<double>* dyq, std::size_t N, std::size_t C, std::size_t H,
+                     std::size_t W, std::size_t O, std::size_t k, std::size_t s) {
+  const std::size_t Ho = (H + 2 - k) / s + 1, Wo = (W + 2 - k) / s + 1;
+  ExactConv e{std::vector<double>(N * O * Ho * Wo, 0.0), std::vector<double>(N * C * H * W, 0.0),
+              std::vector<double>(O * C * k * k, 0.0)};
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t o = 0; o < O; ++o)
+      for (std::size_t oh = 0; oh < Ho; ++oh)
+        for (std::size_t ow = 0; ow < Wo; ++ow)
+          for (std::size_t c = 0; c < C; ++c)
+            for (std::size_t i = 0; i < k; ++i)
+              for (std::size_t j = 0; j < k; ++j) {
+                const long ih = long(oh * s + i) - 1, iw = long(ow * s + j) - 1;
+                if (ih < 0 || iw < 0 || ih >= long(H) || iw >= long(W)) continue;
+                const std::size_t xi = ((n * C + c) * H + std::size_t(ih)) * W + std::size_t(iw);
+                const std::size_t wi = ((o * C + c) * k + i) * k + j;
+                const std::size_t yi = ((n * O + o) * Ho + oh) * Wo + ow;
+                e.y[yi] += xq[xi] * wq[wi];
+                if (!dyq) continue;
+                e.dx[xi] += (*dyq)[yi] * wq[wi];
+                e.dw[wi] += (*dyq)[yi] * xq[xi];
+              }
+  return e;
+}
+
 // got[i] == float(exact[i]): the exact sum, rounded once.
 void check_exact(const std::vector<float>& got, const std::vector<double>& exact) {
   REQUIRE(got.size() == exact.size());
@@ -228,7 +259,6 @@ TEST_CASE("integer path: 16-bit Linear sums exactly, rounds once", "[fixed][apt]
 // (conv2d_fixed.h): exact sums on a layer with ResNet-20's channel counts, stride 2, padding.
 TEST_CASE("integer path: 8-bit Conv2d forward from image patches sums exactly", "[fixed][apt]") {
   const std::size_t N = 2, C = 16, H = 9, W = 9, O = 32, k = 3, s = 2;
-  const std::size_t Ho = (H + 2 - k) / s + 1, Wo = (W + 2 - k) / s + 1;
   const Conv2dSpec spec{C, O, k, s, 1, 1, false};
   Conv2d a("conv", spec);
   const LayerQuantizers q = attach_apt(a, 8, "integer");
@@ -239,20 +269,7 @@ TEST_CASE("integer path: 8-bit Conv2d forward from image patches sums exactly", 
   REQUIRE(q.input->grid().bits == 8);
   REQUIRE(q.weight->grid().bits == 8);
   const auto xq = on_grid(*q.input, x), wq = on_grid(*q.weight, w);
-  std::vector<double> y(N * O * Ho * Wo, 0.0);
-  for (std::size_t n = 0; n < N; ++n)
-    for (std::size_t o = 0; o < O; ++o)
-      for (std::size_t oh = 0; oh < Ho; ++oh)
-        for (std::size_t ow = 0; ow < Wo; ++ow)
-          for (std::size_t c = 0; c < C; ++c)
-            for (std::size_t i = 0; i < k; ++i)
-              for (std::size_t j = 0; j < k; ++j) {
-                const long ih = long(oh * s + i) - 1, iw = long(ow * s + j) - 1;
-                if (ih < 0 || iw < 0 || ih >= long(H) || iw >= long(W)) continue;
-                const std::size_t xi = ((n * C + c) * H + std::size_t(ih)) * W + std::size_t(iw);
-                y[((n * O + o) * Ho + oh) * Wo + ow] += xq[xi] * wq[((o * C + c) * k + i) * k + j];
-              }
-  check_exact(p.y, y);
+  check_exact(p.y, exact_conv(xq, wq, nullptr, N, C, H, W, O, k, s).y);
 }
 
 TEST_CASE("integer path: 16-bit Conv2d sums exactly, rounds once", "[fixed][apt]") {
@@ -272,26 +289,10 @@ TEST_CASE("integer path: 16-bit Conv2d sums exactly, rounds once", "[fixed][apt]
     REQUIRE(q.grad->grid().bits == 16);
     CHECK(a.gemm_counts()[FixedPath::int16] == 3);
     const auto xq = on_grid(*q.input, x), wq = on_grid(*q.weight, w), dyq = on_grid(*q.grad, dy);
-    std::vector<double> y(N * O * Ho * Wo, 0.0), dx(N * C * H * W, 0.0), dw(O * C * k * k, 0.0);
-    for (std::size_t n = 0; n < N; ++n)
-      for (std::size_t o = 0; o < O; ++o)
-        for (std::size_t oh = 0; oh < Ho; ++oh)
-          for (std::size_t ow = 0; ow < Wo; ++ow)
-            for (std::size_t c = 0; c < C; ++c)
-              for (std::size_t i = 0; i < k; ++i)
-                for (std::size_t j = 0; j < k; ++j) {
-                  const long ih = long(oh * s + i) - 1, iw = long(ow * s + j) - 1;
-                  if (ih < 0 || iw < 0 || ih >= long(H) || iw >= long(W)) continue;
-                  const std::size_t xi = ((n * C + c) * H + std::size_t(ih)) * W + std::size_t(iw);
-                  const std::size_t wi = ((o * C + c) * k + i) * k + j;
-                  const std::size_t yi = ((n * O + o) * Ho + oh) * Wo + ow;
-                  y[yi] += xq[xi] * wq[wi];
-                  dx[xi] += dyq[yi] * wq[wi];
-                  dw[wi] += dyq[yi] * xq[xi];
-                }
-    check_exact(p.y, y);
-    check_exact(p.dw, dw);
-    check_exact(p.dx, dx);
+    const ExactConv e = exact_conv(xq, wq, &dyq, N, C, H, W, O, k, s);
+    check_exact(p.y, e.y);
+    check_exact(p.dw, e.dw);
+    check_exact(p.dx, e.dx);
   }
 }
 
