@@ -187,8 +187,7 @@ void gemm_s16(int M, const std::int16_t* A, int lda, const PackedS16& B, std::in
 
 void gemm_s16(int M, int N, int K, const std::int16_t* A, int lda, const std::int16_t* B, int ldb,
               std::int64_t* C, int ldc, Isa isa) {
-  check_gemm_s16_shape(M, N, K, lda, ldb, ldc);
-  gemm_s16(M, A, lda, PackedS16(B, N, K, ldb), C, ldc, isa);
+  gemm_s16(M, A, lda, PackedS16(B, N, K, ldb), C, ldc, isa);  // both check their shapes
 }
 
 }  // namespace qb::int8

@@ -114,38 +114,53 @@ Conv2dGeometry dx_geometry(const Conv2dGeometry& q) {
   return conv2d_geometry(1, q.O, q.Ho, q.Wo, q.C, q.k, 1, q.k - 1 - q.p, 1);
 }
 
+// Calls put(c, o, t, code) for each code of w, t = (k−1−i)·k + (k−1−j) the tap it takes in the
+// flipped filter w'[c][k−1−i][k−1−j][o] = w[o][c][i][j] (dx_as_conv); the two loaders below
+// differ only in where they put it.
+template <class Put>
+void for_each_flipped_code(const float* w, int shift, const Conv2dGeometry& q, Put put) {
+  const std::size_t k = q.k;
+  const float inv = std::ldexp(1.0f, -shift);
+  for (std::size_t o = 0; o < q.O; ++o)
+    for (std::size_t c = 0; c < q.C; ++c)
+      for (std::size_t i = 0; i < k; ++i)
+        for (std::size_t j = 0; j < k; ++j)
+          put(c, o, (k - 1 - i) * k + (k - 1 - j), w[((o * q.C + c) * k + i) * k + j] * inv);
+}
+
 // The int16 path's w' (C × O·k·k, columns in im2row's (o·k + i')·k + j' order), packed.
 void load_flipped_weights_s16(Conv2dFixedScratch& s, int shift, const float* w,
                               const Conv2dGeometry& q) {
-  const std::size_t k = q.k, kk = k * k, K = q.O * kk;
+  const std::size_t kk = q.k * q.k, K = q.O * kk;
   s.weights.resize(1);
   auto* codes =
       static_cast<std::int16_t*>(s.weights[0].reset(FixedPath::int16, shift, int(q.C), int(K)));
-  const float inv = std::ldexp(1.0f, -shift);
-  for (std::size_t o = 0; o < q.O; ++o)
-    for (std::size_t c = 0; c < q.C; ++c)
-      for (std::size_t i = 0; i < k; ++i)
-        for (std::size_t j = 0; j < k; ++j)
-          codes[c * K + o * kk + (k - 1 - i) * k + (k - 1 - j)] =
-              std::int16_t(w[((o * q.C + c) * k + i) * k + j] * inv);
+  for_each_flipped_code(w, shift, q, [&](std::size_t c, std::size_t o, std::size_t t, float v) {
+    codes[c * K + o * kk + t] = std::int16_t(v);
+  });
   s.weights[0].pack_as_right();
 }
 
-// w'[c][k−1−i][k−1−j][o] = code of w[o][c][i][j] (dx_as_conv), packed with its correction.
+// The int8 path's w' as Conv2dInt8's [c][k'][k'][o], packed with its correction.
 void load_flipped_weights(Conv2dFixedScratch& s, int shift, const float* w,
                           const Conv2dGeometry& q) {
-  const std::size_t k = q.k, kk = k * k;
+  const std::size_t kk = q.k * q.k;
   std::vector<std::int8_t> codes(q.O * q.K);
-  const float inv = std::ldexp(1.0f, -shift);
-  for (std::size_t o = 0; o < q.O; ++o)
-    for (std::size_t c = 0; c < q.C; ++c)
-      for (std::size_t i = 0; i < k; ++i)
-        for (std::size_t j = 0; j < k; ++j)
-          codes[(c * kk + (k - 1 - i) * k + (k - 1 - j)) * q.O + o] =
-              std::int8_t(w[((o * q.C + c) * k + i) * k + j] * inv);
+  for_each_flipped_code(w, shift, q, [&](std::size_t c, std::size_t o, std::size_t t, float v) {
+    codes[(c * kk + t) * q.O + o] = std::int8_t(v);
+  });
   s.conv = int8::Conv2dInt8(codes.data(), int(q.O), int(q.C),
-                            int8::ConvGeometry::square(int(k), 1, int(k - 1 - q.p)));
+                            int8::ConvGeometry::square(int(q.k), 1, int(q.k - 1 - q.p)));
   s.conv_bias = s.conv.zero_point_bias(128);
+}
+
+// out[ch][pix] = float(step · p[pix][ch]): a GEMM's (pixels × channels) exact sums stored as the
+// layer's channel planes, each rounded once.
+void store_planes(const std::int64_t* p, std::size_t pixels, std::size_t channels, double step,
+                  float* out) {
+  for (std::size_t ch = 0; ch < channels; ++ch)
+    for (std::size_t pix = 0; pix < pixels; ++pix)
+      out[ch * pixels + pix] = float(double(p[pix * channels + ch]) * step);
 }
 
 // One image x (C, HW) on its grid, ≤ 8-bit codes, as code + 128 in (HW, C) order.
@@ -206,11 +221,7 @@ void conv2d_forward_fixed(float* y, const float* x, FixedPoint fx, const float* 
       for (std::size_t g = 0; g < q.g; ++g) {
         gather(f.gemm.a, f.codes, path, fx.shift, x + (n * q.C + g * q.Cg) * q.H * q.W, q, true);
         multiply_exact(f.gemm.a, s.weights[g], f.gemm.c32, f.gemm.p);  // (HWo × Og)
-        const std::int64_t* p = f.gemm.p.data();
-        float* yg = y + (n * q.O + g * q.Og) * q.HWo;
-        for (std::size_t o = 0; o < q.Og; ++o)
-          for (std::size_t pix = 0; pix < q.HWo; ++pix)
-            yg[o * q.HWo + pix] = float(double(p[pix * q.Og + o]) * step);
+        store_planes(f.gemm.p.data(), q.HWo, q.Og, step, y + (n * q.O + g * q.Og) * q.HWo);
       }
   });
 }
@@ -240,11 +251,7 @@ void conv2d_data_grad_fixed(float* dx, const float* dy, FixedPoint fdy, const fl
       for (std::size_t n = std::size_t(n0); n < std::size_t(n1); ++n) {
         gather(f.gemm.a, f.codes, path, fdy.shift, dy + n * q.O * q.HWo, t, true);
         multiply_exact(f.gemm.a, s.weights[0], f.gemm.c32, f.gemm.p);  // (HW × C)
-        const std::int64_t* p = f.gemm.p.data();
-        float* dxn = dx + n * q.C * HW;
-        for (std::size_t c = 0; c < q.C; ++c)
-          for (std::size_t pix = 0; pix < HW; ++pix)
-            dxn[c * HW + pix] = float(double(p[pix * q.C + c]) * step);
+        store_planes(f.gemm.p.data(), HW, q.C, step, dx + n * q.C * HW);
       }
     });
     return;
