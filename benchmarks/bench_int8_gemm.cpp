@@ -24,11 +24,14 @@
 //          (integer/engine.h), the kernel without r20s1's 27 MB of streamed A and C
 // qbench_s16/<shape> rows: the int16 GEMM of APT's integer training path (engine/int8/gemm_s16.h,
 // 16-bit gradient codes × 8-bit operand codes, int64 sums) on the GEMMs of one image's
-// backward pass, each beside openblas_sgemm on the same shape (the fake-quant path's GEMM):
-//   apt_r20s1_dx (1024×144×16: dX of a stage-1 conv, K = output channels), apt_r20s3_dx
-//   (64×576×64), apt_r20s1_dw (144×16×1024: dW, K = pixels), apt_lenet_c2_dx (100×150×16).
+// backward pass, M×N×K, each beside openblas_sgemm on the same shape (the fake-quant path's
+// GEMM; engine/layers/conv2d_fixed.h says which product each is):
+//   apt_r20s1_dx (1024×16×144: dX of a stage-1 conv as the convolution of dy with the flipped
+//   filters, K = output channels · 9), apt_r20s3_dx (64×64×576), apt_r20s1_dw (144×16×4096:
+//   dW of 4 images side by side, K = their pixels), apt_r20s3_dw (576×64×4096: 64 images),
+//   apt_lenet_c2_dx (100×150×16: a 5×5 unpadded conv's dX by col2im, K = output channels).
 // B (the right operand) is packed outside the timed loop, as a layer packs its weights once a
-// step; dW's B (dy) is packed per image in real use, O(N·K) against the product's O(M·N·K).
+// step; dW's B (dy) is packed per chunk of images in real use, O(N·K) against O(M·N·K).
 // The GOPS counter counts 2 operations per multiply-add. Weights are packed outside the
 // timed loop (once per model in real use). scripts/bench-int8 runs one process per ISA and
 // tabulates the ratios (scripts/int8_ratios.py).
@@ -65,9 +68,10 @@ constexpr GemmShape kShapes[] = {
 };
 
 constexpr GemmShape kAptShapes[] = {
-    {"apt_r20s1_dx", 32 * 32, 16 * 9, 16},
-    {"apt_r20s3_dx", 8 * 8, 64 * 9, 64},
-    {"apt_r20s1_dw", 16 * 9, 16, 32 * 32},
+    {"apt_r20s1_dx", 32 * 32, 16, 16 * 9},
+    {"apt_r20s3_dx", 8 * 8, 64, 64 * 9},
+    {"apt_r20s1_dw", 16 * 9, 16, 4 * 32 * 32},
+    {"apt_r20s3_dw", 64 * 9, 64, 64 * 8 * 8},
     {"apt_lenet_c2_dx", 10 * 10, 6 * 25, 16},
 };
 

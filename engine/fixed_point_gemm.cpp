@@ -10,15 +10,17 @@
 namespace qb {
 namespace {
 
+// codes[r·ldc + k] = x[r][k] · 2^−shift (or x[k][r] · 2^−shift when transposed).
 template <class T>
-void to_codes(const float* x, int rows, int cols, int ld, bool transposed, int shift, T* codes) {
+void to_codes(const float* x, int rows, int cols, int ld, bool transposed, int shift, T* codes,
+              int ldc) {
   // x is on the grid, so x · 2^−shift is an integer in T's range: the product and the
   // conversion are exact (a float holds 24-bit integers; 2^−shift ≤ 2^126 is a float).
   const float inv = std::ldexp(1.0f, -shift);
   if (!transposed) {
     for (int r = 0; r < rows; ++r) {
       const float* xr = x + std::int64_t(r) * ld;
-      T* c = codes + std::int64_t(r) * cols;
+      T* c = codes + std::int64_t(r) * ldc;
       for (int k = 0; k < cols; ++k) c[k] = T(xr[k] * inv);
     }
     return;
@@ -26,7 +28,7 @@ void to_codes(const float* x, int rows, int cols, int ld, bool transposed, int s
   // codes[r][k] = x[k][r]: read x row by row, write strided (rows are short: batch or channels).
   for (int k = 0; k < cols; ++k) {
     const float* xk = x + std::int64_t(k) * ld;
-    for (int r = 0; r < rows; ++r) codes[std::int64_t(r) * cols + k] = T(xk[r] * inv);
+    for (int r = 0; r < rows; ++r) codes[std::int64_t(r) * ldc + k] = T(xk[r] * inv);
   }
 }
 
@@ -51,8 +53,7 @@ void* CodeMatrix::reset(FixedPath path, int shift, int rows, int cols) {
   shift_ = shift;
   rows_ = rows;
   cols_ = cols;
-  packed_.reset();
-  packed16_valid_ = false;
+  packed8_valid_ = packed16_valid_ = false;
   const std::size_t n = std::size_t(rows) * std::size_t(cols);
   if (path == FixedPath::int8) {
     if (s8_.size() < n) s8_.resize(n);
@@ -66,9 +67,19 @@ void CodeMatrix::load(FixedPath path, int shift, const float* x, int rows, int c
                       bool transposed) {
   void* codes = reset(path, shift, rows, cols);
   if (path == FixedPath::int8)
-    to_codes(x, rows, cols, ld, transposed, shift, static_cast<std::int8_t*>(codes));
+    to_codes(x, rows, cols, ld, transposed, shift, static_cast<std::int8_t*>(codes), cols);
   else
-    to_codes(x, rows, cols, ld, transposed, shift, static_cast<std::int16_t*>(codes));
+    to_codes(x, rows, cols, ld, transposed, shift, static_cast<std::int16_t*>(codes), cols);
+}
+
+void CodeMatrix::load_columns(const float* x, int cols, int ld, int col0) {
+  QB_CHECK(path_ != FixedPath::none);
+  QB_CHECK(col0 >= 0 && cols >= 0 && col0 + cols <= cols_);
+  packed8_valid_ = packed16_valid_ = false;
+  if (path_ == FixedPath::int8)
+    to_codes(x, rows_, cols, ld, false, shift_, s8_.data() + col0, cols_);
+  else
+    to_codes(x, rows_, cols, ld, false, shift_, s16_.data() + col0, cols_);
 }
 
 void CodeMatrix::pack_as_right() {
@@ -77,7 +88,11 @@ void CodeMatrix::pack_as_right() {
     packed16_valid_ = true;
     return;
   }
-  packed_ = std::make_unique<int8::PackedWeights>(s8_.data(), rows_, cols_, cols_);
+  if (packed_ && packed_->isa() == int8::best_isa())  // QB_MAX_ISA may have changed
+    packed_->repack(s8_.data(), rows_, cols_, cols_);
+  else
+    packed_ = std::make_unique<int8::PackedWeights>(s8_.data(), rows_, cols_, cols_);
+  packed8_valid_ = true;
 }
 
 void multiply_exact(const CodeMatrix& a, const CodeMatrix& b, std::vector<std::int32_t>& c32,
@@ -92,7 +107,7 @@ void multiply_exact(const CodeMatrix& a, const CodeMatrix& b, std::vector<std::i
     int8::gemm_s16(M, a.s16_.data(), K, b.packed16_, p.data(), N);
     return;
   }
-  QB_CHECK(b.packed_ != nullptr);
+  QB_CHECK(b.packed8_valid_);
   if (c32.size() < mn) c32.resize(mn);
   int8::gemm(a.s8_.data(), K, M, *b.packed_, c32.data(), N);
   std::copy_n(c32.data(), mn, p.data());

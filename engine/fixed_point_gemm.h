@@ -67,6 +67,9 @@ class CodeMatrix {
   void load(FixedPath path, int shift, const float* x, int rows, int cols, int ld, bool transposed);
   // Storage for codes the caller writes (im2col): rows × cols of int8_t or int16_t by path.
   void* reset(FixedPath path, int shift, int rows, int cols);
+  // After reset: the codes of row-major float x (rows() × cols, row stride ld) written into
+  // columns [col0, col0 + cols), at reset's path and shift (a matrix built block by block).
+  void load_columns(const float* x, int cols, int ld, int col0);
   // Packs the codes as the right operand of int8::gemm or int8::gemm_s16. Needed before this
   // matrix is `b` of multiply_exact.
   void pack_as_right();
@@ -85,9 +88,9 @@ class CodeMatrix {
   int shift_ = 0, rows_ = 0, cols_ = 0;
   std::vector<std::int8_t> s8_;
   std::vector<std::int16_t> s16_;
-  std::unique_ptr<int8::PackedWeights> packed_;  // valid after pack_as_right, until reset
-  int8::PackedS16 packed16_;                     // the same for int16 (storage kept)
-  bool packed16_valid_ = false;
+  std::unique_ptr<int8::PackedWeights> packed_;          // int8's packed codes (storage kept)
+  int8::PackedS16 packed16_;                             // int16's (storage kept)
+  bool packed8_valid_ = false, packed16_valid_ = false;  // after pack_as_right, until reset
 };
 
 // p (a.rows × b.rows, row-major) = a · bᵀ summed exactly; same path and cols, b packed.

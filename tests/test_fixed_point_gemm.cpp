@@ -1,6 +1,7 @@
-// The integer training path (APT, issue 17): the int16 GEMM against its scalar reference, and
-// Linear and Conv2d with APT's hooks on `gemm: integer` against the same layers on
-// `gemm: fake-quant` (float GEMMs of the same fixed-point values) — forward, dx and dW.
+// The integer training path (APT, issue 17): Linear and Conv2d with APT's hooks on
+// `gemm: integer` against the same layers on `gemm: fake-quant` (float GEMMs of the same
+// fixed-point values) — forward, dx and dW — and against exact sums. Its int16 GEMM:
+// test_gemm_s16.cpp.
 //
 // Exactness: with 8-bit operands and these sizes every float partial sum is a multiple of the
 // step below 2^24 steps (|code| ≤ 128, so |product| ≤ 2^14, and K ≤ 2^9), so the float GEMMs
@@ -9,9 +10,8 @@
 // for bit: every integer-path output (y, dx, dW; Conv2d's dx summed over kernel taps in int64
 // too) is its exact sum rounded once.
 #include "engine/fixed_point_gemm.h"
-#include "engine/int8/gemm_s16.h"
-#include "engine/int8/reference.h"
 #include "engine/layers/conv2d.h"
+#include "engine/layers/conv2d_fixed.h"
 #include "engine/layers/linear.h"
 #include "methods/apt.h"
 #include "methods/qat.h"
@@ -27,70 +27,6 @@
 #include <vector>
 
 using namespace qb;
-
-namespace {
-
-std::vector<std::int16_t> random_s16(std::size_t n, int lo, int hi, std::mt19937& rng) {
-  std::uniform_int_distribution<int> d(lo, hi);
-  std::vector<std::int16_t> v(n);
-  for (auto& x : v) x = std::int16_t(d(rng));
-  return v;
-}
-
-void check_s16(int M, int N, int K, std::vector<std::int16_t> A, std::vector<std::int16_t> B,
-               int8::Isa isa) {
-  std::vector<std::int64_t> got(std::size_t(M) * N, -1), want(std::size_t(M) * N, -2);
-  int8::gemm_s16(M, N, K, A.data(), K, B.data(), K, got.data(), N, isa);
-  int8::gemm_s16_ref(M, N, K, A.data(), K, B.data(), K, want.data(), N);
-  CHECK(got == want);
-}
-
-}  // namespace
-
-TEST_CASE("gemm_s16: exact int64 sums, equal to the reference", "[fixed][int16]") {
-  std::mt19937 rng(7);
-  using Size = std::tuple<int, int, int>;
-  // Tails of every tile dimension (rows mod 4, columns mod 16, K odd), K = 0, APT's short dX
-  // reductions (K = output channels), and K long enough to widen 16 × 8-bit sums twice.
-  const Size sizes[] = {{1, 1, 1},  {3, 5, 17},  {33, 7, 100}, {64, 9, 1024}, {100, 150, 16},
-                        {7, 33, 6}, {6, 17, 15}, {4, 16, 0},   {5, 32, 1},    {37, 48, 1031}};
-  for (const int8::Isa isa : {int8::Isa::scalar, int8::best_isa()})
-    for (const auto& [M, N, K] : sizes) {
-      INFO(int8::isa_name(isa) << " M=" << M << " N=" << N << " K=" << K);
-      const std::size_t a = std::size_t(M) * K, b = std::size_t(N) * K;
-      // Full range on one side, −32768 excluded on the other: one step per block.
-      check_s16(M, N, K, random_s16(a, -32768, 32767, rng), random_s16(b, -32767, 32767, rng), isa);
-      // 16 × 8 bits: long int32 blocks.
-      check_s16(M, N, K, random_s16(a, -32768, 32767, rng), random_s16(b, -128, 127, rng), isa);
-      // Both hold −32768: the pair vpmaddwd wraps, so the reference runs.
-      std::vector<std::int16_t> A(a, -32768), B(b, -32768);
-      check_s16(M, N, K, A, B, isa);
-    }
-}
-
-TEST_CASE("gemm_s16: a PackedS16 repacked smaller computes the new product", "[fixed][int16]") {
-  std::mt19937 rng(11);
-  int8::PackedS16 packed;
-  for (const auto& [N, K] : {std::pair{40, 33}, std::pair{9, 7}, std::pair{17, 20}}) {
-    INFO("N=" << N << " K=" << K);
-    const int M = 6;
-    const auto A = random_s16(std::size_t(M) * K, -32767, 32767, rng);
-    const auto B = random_s16(std::size_t(N) * K, -32767, 32767, rng);
-    packed.pack(B.data(), N, K, K);
-    std::vector<std::int64_t> got(std::size_t(M) * N, -1), want(std::size_t(M) * N, -2);
-    int8::gemm_s16(M, A.data(), K, packed, got.data(), N);
-    int8::gemm_s16_ref(M, N, K, A.data(), K, B.data(), K, want.data(), N);
-    CHECK(got == want);
-  }
-}
-
-TEST_CASE("gemm_s16: the int32 block follows the operands' maxima", "[fixed][int16]") {
-  CHECK(int8::gemm_s16_block(32768, 32768) == 0);  // 2·2^30 = 2^31 leaves int32
-  CHECK(int8::gemm_s16_block(32767, 32768) == 1);  // one pair fits, two do not
-  CHECK(int8::gemm_s16_block(32768, 128) == 255);  // ⌊(2^31 − 1) / 2^23⌋
-  CHECK(int8::gemm_s16_block(128, 128) == 65535);  // (2^31 − 1) / 2^15
-  CHECK(int8::gemm_s16_block(0, 5) == (1 << 20));  // zeros: any block
-}
 
 TEST_CASE("fixed_path: int8 up to 8 bits, int16 up to 16, float beyond", "[fixed]") {
   const FixedPoint b8{8, -3}, b16{16, -9}, b24{24, -20};
@@ -294,6 +230,42 @@ TEST_CASE("integer path: 16-bit Conv2d sums exactly, rounds once", "[fixed][apt]
     check_exact(p.dw, e.dw);
     check_exact(p.dx, e.dx);
   }
+}
+
+// The kernels of conv2d_fixed.h called directly, on codes: dW with the images split into
+// chunks along the reduction (one image a GEMM, two with a short last chunk, all at once), and
+// dx, at 8 bits and with 16-bit gradients; each equal to the exact sums rounded once.
+TEST_CASE("integer path: Conv2d dW sums exactly in every chunking of the images", "[fixed][apt]") {
+  const std::size_t N = 5, C = 16, H = 6, W = 5, O = 8, k = 3;
+  std::mt19937 rng{17};
+  for (const std::size_t s : {1u, 2u})
+    for (const int gbits : {8, 16}) {
+      const Conv2dGeometry q = conv2d_geometry(N, C, H, W, O, k, s, 1, 1);
+      const FixedPoint fx{8, -5}, fw{8, -7}, fdy{gbits, gbits == 8 ? -12 : -20};
+      const int glim = (1 << (gbits - 1)) - 1;
+      const auto on_grid = [&](std::size_t n, int lim, FixedPoint f) {
+        std::uniform_int_distribution<int> d(-lim - 1, lim);
+        std::vector<float> v(n);
+        for (auto& e : v) e = std::ldexp(float(d(rng)), f.shift);
+        return v;
+      };
+      const auto x = on_grid(N * C * H * W, 127, fx), w = on_grid(O * C * k * k, 127, fw),
+                 dy = on_grid(N * O * q.HWo, glim, fdy);
+      const std::vector<double> xd(x.begin(), x.end()), wd(w.begin(), w.end()),
+          dyd(dy.begin(), dy.end());
+      const ExactConv e = exact_conv(xd, wd, &dyd, N, C, H, W, O, k, s);
+      const FixedPath path = gbits == 8 ? FixedPath::int8 : FixedPath::int16;
+      for (const std::size_t columns : {std::size_t(1), 2 * q.HWo + 1, std::size_t(4096)}) {
+        INFO("stride " << s << ", " << gbits << "-bit gradients, dw_columns " << columns);
+        Conv2dFixedScratch scratch;
+        scratch.dw_columns = columns;
+        std::vector<float> dw(w.size(), 0.0f), dx(x.size(), -1.0f);
+        conv2d_weight_grad_fixed(dw.data(), dy.data(), fdy, x.data(), fx, path, q, scratch);
+        check_exact(dw, e.dw);
+        conv2d_data_grad_fixed(dx.data(), dy.data(), fdy, w.data(), fw, path, q, scratch);
+        check_exact(dx, e.dx);
+      }
+    }
 }
 
 TEST_CASE("apt refuses an unknown gemm", "[fixed][apt]") {

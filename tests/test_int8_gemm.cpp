@@ -158,6 +158,37 @@ TEST_CASE("int8 GEMM paths are bit-exact on narrow weights", "[int8]") {
   CHECK(!PackedWeights(W.data(), 6, 5, 5).narrow());
 }
 
+// repack keeps the ISA but not the shape, the narrowness or the padding of the weights before:
+// large, then smaller (storage reused: stale panels must not leak into the padding), then wide
+// weights after narrow ones (another kernel), then larger again (storage grown).
+TEST_CASE("PackedWeights::repack computes each new product on every ISA", "[int8]") {
+  const Shape shapes[] = {{9, 40, 301}, {7, 5, 13}, {12, 48, 64}, {13, 70, 1001}};
+  for (Isa isa : test::runnable_isas("int8 GEMM")) {
+    Rng rng(900);
+    PackedWeights packed;
+    bool first = true;
+    for (std::size_t i = 0; i < std::size(shapes); ++i) {
+      const Shape s = shapes[i];
+      INFO(isa_name(isa) << " repack " << i << ": M " << s.M << " N " << s.N << " K " << s.K);
+      auto A = make<std::uint8_t>(std::size_t(s.M) * s.K, Fill::random, rng, false);
+      auto W = make<std::int8_t>(std::size_t(s.N) * s.K, Fill::random, rng, true);
+      if (i == 1)
+        for (auto& w : W) w = std::int8_t(std::clamp<int>(w, -64, 63));
+      if (first)
+        packed = PackedWeights(W.data(), s.N, s.K, s.K, isa);
+      else
+        packed.repack(W.data(), s.N, s.K, s.K);
+      first = false;
+      CHECK(packed.isa() == isa);
+      CHECK(packed.narrow() == (i == 1));
+      std::vector<std::int32_t> want(std::size_t(s.M) * s.N), got(want.size(), -7);
+      gemm_ref(s.M, s.N, s.K, A.data(), s.K, W.data(), s.K, want.data(), s.N);
+      gemm(A.data(), s.K, s.M, packed, got.data(), s.N);
+      CHECK(got == want);
+    }
+  }
+}
+
 TEST_CASE("int8 GEMM paths are bit-exact on activations promised u7", "[int8]") {
   std::uint64_t seed = 900;
   for (Isa isa : test::runnable_isas("int8 GEMM"))

@@ -56,6 +56,10 @@ class PackedWeights {
   // packs for the AVX2 kernel, the only 16-bit one (isa() then says avx2).
   PackedWeights(const std::int8_t* W, int N, int K, int ldw, Isa isa = best_isa(),
                 Accumulator acc = Accumulator::int32, Activations act = Activations::any);
+  // Packs other weights for the same ISA, accumulator and activations, reusing the storage
+  // when it is large enough (APT packs a gradient per chunk of images: a fresh allocation
+  // each time came back as page faults).
+  void repack(const std::int8_t* W, int N, int K, int ldw);
 
   Isa isa() const { return isa_; }
   Accumulator accumulator() const { return acc_; }
@@ -82,11 +86,14 @@ class PackedWeights {
   struct Free {
     void operator()(void* p) const { std::free(p); }
   };
+  template <class T>
+  void pack_panels(const std::int8_t* W, int N, int K, int ldw, T* out) const;
   Isa isa_ = Isa::scalar;
   Accumulator acc_ = Accumulator::int32;
   Activations act_ = Activations::any;
   bool narrow_ = false;
   int N_ = 0, K_ = 0, Kp_ = 0, Np_ = 0;
+  std::size_t capacity_ = 0;  // bytes at data_
   PanelLayout layout_{1, 1, 1};
   const detail::GemmKernel* kernel_ = nullptr;
   std::unique_ptr<std::byte[], Free> data_;

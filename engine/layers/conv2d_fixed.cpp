@@ -5,70 +5,136 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace qb {
 namespace {
 
-// One image's group x (Cg, H, W) as codes in a zero-padded (Cg, H + 2p, W + 2p) int16 image
-// (exact: x is on its grid, and 8- and 16-bit codes fit int16): the gathers below then copy
-// without bounds checks.
-void pad_codes(const float* x, const Conv2dGeometry& q, int shift, std::vector<std::int16_t>& pad) {
+// One image's group x (Cg, H, W) as codes in a zero-padded (Cg, H + 2p, W + 2p) image of the
+// GEMM's type T (exact: x is on its grid and its codes fit T): the gathers below then copy
+// without bounds checks or conversions.
+template <class T>
+void pad_codes(const float* x, const Conv2dGeometry& q, int shift, std::vector<T>& pad) {
   const std::size_t Hp = q.H + 2 * q.p, Wp = q.W + 2 * q.p;
   pad.assign(q.Cg * Hp * Wp, 0);
   const float inv = std::ldexp(1.0f, -shift);
   for (std::size_t c = 0; c < q.Cg; ++c)
     for (std::size_t h = 0; h < q.H; ++h) {
       const float* xr = x + (c * q.H + h) * q.W;
-      std::int16_t* pr = pad.data() + (c * Hp + h + q.p) * Wp + q.p;
-      for (std::size_t w = 0; w < q.W; ++w) pr[w] = std::int16_t(xr[w] * inv);
+      T* pr = pad.data() + (c * Hp + h + q.p) * Wp + q.p;
+      for (std::size_t w = 0; w < q.W; ++w) pr[w] = T(xr[w] * inv);
+    }
+}
+
+// The thread's padded image of type T.
+template <class T>
+std::vector<T>& pad_of(Conv2dFixedScratch::Thread& f) {
+  if constexpr (sizeof(T) == 1)
+    return f.codes8;
+  else
+    return f.codes;
+}
+
+// The same codes channel-last: a zero-padded (H + 2p, W + 2p, C) image, so that a patch row of
+// im2row_hwc is k runs of k·C codes.
+void pad_codes_hwc(const float* x, const Conv2dGeometry& q, int shift,
+                   std::vector<std::int16_t>& pad) {
+  const std::size_t Wp = q.W + 2 * q.p;
+  pad.assign((q.H + 2 * q.p) * Wp * q.C, 0);
+  const float inv = std::ldexp(1.0f, -shift);
+  for (std::size_t c = 0; c < q.C; ++c)
+    for (std::size_t h = 0; h < q.H; ++h) {
+      const float* xr = x + (c * q.H + h) * q.W;
+      std::int16_t* pr = pad.data() + ((h + q.p) * Wp + q.p) * q.C + c;
+      for (std::size_t w = 0; w < q.W; ++w) pr[w * q.C] = std::int16_t(xr[w] * inv);
+    }
+}
+
+// im2row of a channel-last padded image: dst[pix][(i·k + j)·C + c]. The general im2row's
+// (c, i, j) order copies runs of k codes; this one copies k runs of k·C (ResNet-20's 16-bit
+// dx: 48 to 192 codes; im2row was a fifth of its APT step).
+void im2row_hwc(const std::int16_t* pad, const Conv2dGeometry& q, std::int16_t* dst) {
+  const std::size_t Wp = q.W + 2 * q.p, run = q.k * q.C;
+  for (std::size_t oh = 0; oh < q.Ho; ++oh)
+    for (std::size_t ow = 0; ow < q.Wo; ++ow) {
+      std::int16_t* row = dst + (oh * q.Wo + ow) * q.K;
+      for (std::size_t i = 0; i < q.k; ++i)
+        std::copy_n(pad + ((oh * q.s + i) * Wp + ow * q.s) * q.C, run, row + i * run);
     }
 }
 
 // im2row: dst[pix][kk] (HWo × K), pix = oh·Wo + ow, kk = (c·k + i)·k + j.
 template <class T>
-void im2row(const std::int16_t* pad, const Conv2dGeometry& q, T* dst) {
+void im2row(const T* pad, const Conv2dGeometry& q, T* dst) {
   const std::size_t Hp = q.H + 2 * q.p, Wp = q.W + 2 * q.p;
   for (std::size_t oh = 0; oh < q.Ho; ++oh)
     for (std::size_t ow = 0; ow < q.Wo; ++ow) {
       T* row = dst + (oh * q.Wo + ow) * q.K;
       for (std::size_t c = 0; c < q.Cg; ++c)
-        for (std::size_t i = 0; i < q.k; ++i) {
-          const std::int16_t* src = pad + (c * Hp + oh * q.s + i) * Wp + ow * q.s;
-          T* out = row + (c * q.k + i) * q.k;
-          for (std::size_t j = 0; j < q.k; ++j) out[j] = T(src[j]);
-        }
+        for (std::size_t i = 0; i < q.k; ++i)
+          std::copy_n(pad + (c * Hp + oh * q.s + i) * Wp + ow * q.s, q.k,
+                      row + (c * q.k + i) * q.k);
     }
 }
 
-// im2col: dst[kk][pix] (K × HWo).
+// dst[0..n) = src[0..n): im2col's runs of Wo codes, 8 to 32 in ResNet-20. The common byte
+// counts are spelled out so that each becomes one or two vector moves rather than a call or a
+// scalar loop (the copies were most of the int8 dW path's gather).
+inline void copy_run(const void* src, std::size_t bytes, void* dst) {
+  switch (bytes) {
+    case 8:
+      std::memcpy(dst, src, 8);
+      return;
+    case 16:
+      std::memcpy(dst, src, 16);
+      return;
+    case 32:
+      std::memcpy(dst, src, 32);
+      return;
+    case 64:
+      std::memcpy(dst, src, 64);
+      return;
+    default:
+      std::memcpy(dst, src, bytes);
+  }
+}
+
+// im2col: dst[kk][ld·kk + pix] (K rows of HWo, row stride ld ≥ HWo). Stride 1 copies runs of
+// Wo codes; otherwise one code in s.
 template <class T>
-void im2col(const std::int16_t* pad, const Conv2dGeometry& q, T* dst) {
+void im2col(const T* pad, const Conv2dGeometry& q, T* dst, std::size_t ld) {
   const std::size_t Hp = q.H + 2 * q.p, Wp = q.W + 2 * q.p;
   for (std::size_t c = 0; c < q.Cg; ++c)
     for (std::size_t i = 0; i < q.k; ++i)
       for (std::size_t j = 0; j < q.k; ++j) {
-        T* row = dst + ((c * q.k + i) * q.k + j) * q.HWo;
+        T* row = dst + ((c * q.k + i) * q.k + j) * ld;
         for (std::size_t oh = 0; oh < q.Ho; ++oh) {
-          const std::int16_t* src = pad + (c * Hp + oh * q.s + i) * Wp + j;
+          const T* src = pad + (c * Hp + oh * q.s + i) * Wp + j;
           T* out = row + oh * q.Wo;
-          for (std::size_t ow = 0; ow < q.Wo; ++ow) out[ow] = T(src[ow * q.s]);
+          if (q.s == 1)
+            copy_run(src, q.Wo * sizeof(T), out);
+          else
+            for (std::size_t ow = 0; ow < q.Wo; ++ow) out[ow] = src[ow * q.s];
         }
       }
 }
 
-// The codes of x's group as im2row (rows are pixels) or im2col (rows are kernel taps) in m.
-void gather(CodeMatrix& m, std::vector<std::int16_t>& pad, FixedPath path, int shift,
-            const float* x, const Conv2dGeometry& q, bool rows_are_pixels) {
+// The codes of x's group as im2row (rows are pixels) in m.
+template <class T>
+void gather_rows(CodeMatrix& m, Conv2dFixedScratch::Thread& f, FixedPath path, int shift,
+                 const float* x, const Conv2dGeometry& q) {
+  std::vector<T>& pad = pad_of<T>(f);
   pad_codes(x, q, shift, pad);
-  const int rows = int(rows_are_pixels ? q.HWo : q.K), cols = int(rows_are_pixels ? q.K : q.HWo);
-  void* codes = m.reset(path, shift, rows, cols);
-  if (path == FixedPath::int8) {
-    auto* d = static_cast<std::int8_t*>(codes);
-    rows_are_pixels ? im2row(pad.data(), q, d) : im2col(pad.data(), q, d);
-  } else {
-    auto* d = static_cast<std::int16_t*>(codes);
-    rows_are_pixels ? im2row(pad.data(), q, d) : im2col(pad.data(), q, d);
-  }
+  im2row(pad.data(), q, static_cast<T*>(m.reset(path, shift, int(q.HWo), int(q.K))));
+}
+
+// Image j of a dW chunk: its codes as im2col into columns [j·HWo, (j + 1)·HWo) of a (K × ld).
+template <class T>
+void gather_columns(void* a, std::size_t ld, std::size_t j, Conv2dFixedScratch::Thread& f,
+                    int shift, const float* x, const Conv2dGeometry& q) {
+  std::vector<T>& pad = pad_of<T>(f);
+  pad_codes(x, q, shift, pad);
+  im2col(pad.data(), q, static_cast<T*>(a) + j * q.HWo, ld);
 }
 
 // Per-group codes of w (O, Cg·k·k): W_g (Og × K) or, transposed, W_gᵀ (K × Og); packed.
@@ -128,15 +194,15 @@ void for_each_flipped_code(const float* w, int shift, const Conv2dGeometry& q, P
           put(c, o, (k - 1 - i) * k + (k - 1 - j), w[((o * q.C + c) * k + i) * k + j] * inv);
 }
 
-// The int16 path's w' (C × O·k·k, columns in im2row's (o·k + i')·k + j' order), packed.
+// The int16 path's w' (C × O·k·k, columns in im2row_hwc's (i'·k + j')·O + o order), packed.
 void load_flipped_weights_s16(Conv2dFixedScratch& s, int shift, const float* w,
                               const Conv2dGeometry& q) {
-  const std::size_t kk = q.k * q.k, K = q.O * kk;
+  const std::size_t K = q.O * q.k * q.k;
   s.weights.resize(1);
   auto* codes =
       static_cast<std::int16_t*>(s.weights[0].reset(FixedPath::int16, shift, int(q.C), int(K)));
   for_each_flipped_code(w, shift, q, [&](std::size_t c, std::size_t o, std::size_t t, float v) {
-    codes[c * K + o * kk + t] = std::int16_t(v);
+    codes[c * K + t * q.O + o] = std::int16_t(v);
   });
   s.weights[0].pack_as_right();
 }
@@ -219,7 +285,11 @@ void conv2d_forward_fixed(float* y, const float* x, FixedPoint fx, const float* 
     Conv2dFixedScratch::Thread& f = s.threads[std::size_t(t)];
     for (std::size_t n = std::size_t(n0); n < std::size_t(n1); ++n)
       for (std::size_t g = 0; g < q.g; ++g) {
-        gather(f.gemm.a, f.codes, path, fx.shift, x + (n * q.C + g * q.Cg) * q.H * q.W, q, true);
+        const float* xg = x + (n * q.C + g * q.Cg) * q.H * q.W;
+        if (path == FixedPath::int8)
+          gather_rows<std::int8_t>(f.gemm.a, f, path, fx.shift, xg, q);
+        else
+          gather_rows<std::int16_t>(f.gemm.a, f, path, fx.shift, xg, q);
         multiply_exact(f.gemm.a, s.weights[g], f.gemm.c32, f.gemm.p);  // (HWo × Og)
         store_planes(f.gemm.p.data(), q.HWo, q.Og, step, y + (n * q.O + g * q.Og) * q.HWo);
       }
@@ -249,7 +319,9 @@ void conv2d_data_grad_fixed(float* dx, const float* dy, FixedPoint fdy, const fl
     parallel_split(std::int64_t(q.N), T, [&](int th, std::int64_t n0, std::int64_t n1) {
       Conv2dFixedScratch::Thread& f = s.threads[std::size_t(th)];
       for (std::size_t n = std::size_t(n0); n < std::size_t(n1); ++n) {
-        gather(f.gemm.a, f.codes, path, fdy.shift, dy + n * q.O * q.HWo, t, true);
+        pad_codes_hwc(dy + n * q.O * q.HWo, t, fdy.shift, f.codes);
+        im2row_hwc(f.codes.data(), t,
+                   static_cast<std::int16_t*>(f.gemm.a.reset(path, fdy.shift, int(HW), int(t.K))));
         multiply_exact(f.gemm.a, s.weights[0], f.gemm.c32, f.gemm.p);  // (HW × C)
         store_planes(f.gemm.p.data(), HW, q.C, step, dx + n * q.C * HW);
       }
@@ -298,14 +370,28 @@ void conv2d_weight_grad_fixed(float* dw, const float* dy, FixedPoint fdy, const 
   const std::size_t wsize = q.O * q.K;
   s.dw_parts.resize(std::size_t(T));
   for (auto& part : s.dw_parts) part.assign(wsize, 0);
+  // Images per GEMM: Σ_n dy_n · col(x_n)ᵀ is one product of the images side by side along the
+  // reduction, [col(x_n0) … col(x_n1)] (K × m·HWo) times [dy_n0 … dy_n1] (Og × m·HWo), so the
+  // packing and the (K × Og) result are paid per chunk rather than per image (ResNet-20's stage
+  // 3 has HWo = 64: per image they cost about what its products did).
+  const std::size_t per = std::max<std::size_t>(1, s.dw_columns / q.HWo);
   parallel_split(std::int64_t(q.N), T, [&](int t, std::int64_t n0, std::int64_t n1) {
     Conv2dFixedScratch::Thread& f = s.threads[std::size_t(t)];
     std::int64_t* part = s.dw_parts[std::size_t(t)].data();
-    for (std::size_t n = std::size_t(n0); n < std::size_t(n1); ++n)
+    for (std::size_t n = std::size_t(n0); n < std::size_t(n1); n += per) {
+      const std::size_t m = std::min(per, std::size_t(n1) - n), R = m * q.HWo;
       for (std::size_t g = 0; g < q.g; ++g) {
-        gather(f.gemm.a, f.codes, path, fx.shift, x + (n * q.C + g * q.Cg) * q.H * q.W, q, false);
-        const float* dyg = dy + (n * q.O + g * q.Og) * q.HWo;
-        f.gemm.b.load(path, fdy.shift, dyg, int(q.Og), int(q.HWo), int(q.HWo), false);
+        void* a = f.gemm.a.reset(path, fx.shift, int(q.K), int(R));
+        f.gemm.b.reset(path, fdy.shift, int(q.Og), int(R));
+        for (std::size_t j = 0; j < m; ++j) {
+          const float* xg = x + ((n + j) * q.C + g * q.Cg) * q.H * q.W;
+          if (path == FixedPath::int8)
+            gather_columns<std::int8_t>(a, R, j, f, fx.shift, xg, q);
+          else
+            gather_columns<std::int16_t>(a, R, j, f, fx.shift, xg, q);
+          const float* dyg = dy + ((n + j) * q.O + g * q.Og) * q.HWo;
+          f.gemm.b.load_columns(dyg, int(q.HWo), int(q.HWo), int(j * q.HWo));
+        }
         f.gemm.b.pack_as_right();
         multiply_exact(f.gemm.a, f.gemm.b, f.gemm.c32, f.gemm.p);  // (K × Og)
         const std::int64_t* p = f.gemm.p.data();
@@ -313,6 +399,7 @@ void conv2d_weight_grad_fixed(float* dw, const float* dy, FixedPoint fdy, const 
         for (std::size_t kk = 0; kk < q.K; ++kk)
           for (std::size_t o = 0; o < q.Og; ++o) pg[o * q.K + kk] += p[kk * q.Og + o];
       }
+    }
   });
   for (std::size_t i = 0; i < wsize; ++i) {
     std::int64_t sum = 0;

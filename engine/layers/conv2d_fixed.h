@@ -9,14 +9,16 @@
 //                                       B = Wᵀ (K × O), packed once per call; the (HWo × K)
 //                                       result is added back to image positions (col2im) in
 //                                       int64, then scaled once: exact sums, one rounding.
-//   dW       dW  += Σ_n dy_n · col(x_n)ᵀ  A = col(x_n) (K × HWo), B = dy_n (O × HWo), packed
-//                                       per image (O·HWo codes: the smaller operand); int64
-//                                       sums per thread over its images, added in thread
-//                                       order and scaled once: exact whatever the thread count.
+//   dW       dW  += Σ_n dy_n · col(x_n)ᵀ  A = [col(x_n) …] (K × m·HWo), B = [dy_n …] (O × m·HWo):
+//                                       m images side by side along the reduction (up to
+//                                       dw_columns), B packed per chunk (the smaller
+//                                       operand); int64 sums per thread over its images,
+//                                       added in thread order and scaled once: exact whatever
+//                                       the thread count and chunk.
 // So every output (y, dx, dW) is its exact sum rounded once to float. Cost beyond the GEMMs: one
-// conversion of each image to zero-padded int16 codes, then a branch-free gather (im2row or
-// im2col), one packing of B per call (W, Wᵀ) or per image (dy_n), and the int32 → float
-// scaling of every result. Images are split over qbench's threads as in conv2d_kernels; the
+// conversion of each image to zero-padded codes of the GEMM's type, then a branch-free gather
+// (im2row or im2col), one packing of B per call (W, Wᵀ) or per chunk of images (dy), and the int32
+// → float scaling of every result. Images are split over qbench's threads as in conv2d_kernels; the
 // int8 GEMM then runs single-threaded inside. Depthwise convolutions stay on their float loop.
 //
 // The int8 forward of an ungrouped convolution skips the im2row matrix (it was a quarter of
@@ -29,7 +31,8 @@
 // k − 1 − p) with the filters flipped and their channels swapped, so neither dyᵀ nor the
 // int64 col2im (a tenth of the step) is made. On the int16 path (APT's 16-bit gradients) that
 // convolution is im2row of dy's codes times the flipped filters on int8::gemm_s16: K = O·k·k
-// instead of O, and no col2im.
+// instead of O, and no col2im; dy's codes are laid out channel-last, so a patch row is k copies
+// of k·O codes.
 #pragma once
 
 #include "engine/fixed_point_gemm.h"
@@ -44,7 +47,8 @@ namespace qb {
 struct Conv2dFixedScratch {
   struct Thread {
     FixedGemmScratch gemm;              // A, the per-image B, products
-    std::vector<std::int16_t> codes;    // one image's group as codes, zero-padded
+    std::vector<std::int16_t> codes;    // one image's group as codes, zero-padded: int16
+    std::vector<std::int8_t> codes8;    // and int8 (the int8 path's)
     std::vector<std::int64_t> sums;     // dx's exact sums, zero-padded
     std::vector<std::uint8_t> image;    // the int8 forward: one image's codes + 128, NHWC
     std::vector<std::uint8_t> columns;  // Conv2dInt8's im2col block (its scalar fallback only)
@@ -55,6 +59,9 @@ struct Conv2dFixedScratch {
   std::vector<std::int32_t> conv_bias;              // −128·Σ w per output channel of `conv`
   std::vector<CodeMatrix> weights;                  // per group: W_g or W_gᵀ, packed
   std::vector<std::vector<std::int64_t>> dw_parts;  // per thread: exact weight-gradient sums
+  // The reduction length a dW GEMM aims for: images' pixels side by side up to this many (at
+  // least one image). The sums are exact whatever it is; tests lower it to cross chunks.
+  std::size_t dw_columns = 4096;
 };
 
 // y = x ⊛ w, overwritten (no bias); path = fixed_path(fx, fw) ≠ none; not depthwise.
