@@ -1,6 +1,7 @@
 #include "engine/layers/conv2d_fixed.h"
 
 #include "engine/check.h"
+#include "engine/layers/code_layout.h"
 #include "engine/parallel.h"
 
 #include <algorithm>
@@ -229,16 +230,6 @@ void store_planes(const std::int64_t* p, std::size_t pixels, std::size_t channel
       out[ch * pixels + pix] = float(double(p[pix * channels + ch]) * step);
 }
 
-// One image x (C, HW) on its grid, ≤ 8-bit codes, as code + 128 in (HW, C) order.
-void to_nhwc_u8(const float* x, std::size_t C, std::size_t HW, int shift, std::uint8_t* out) {
-  const float inv = std::ldexp(1.0f, -shift);
-  for (std::size_t c = 0; c < C; ++c) {
-    const float* xc = x + c * HW;
-    for (std::size_t i = 0; i < HW; ++i)
-      out[i * C + c] = std::uint8_t(std::int32_t(xc[i] * inv) + 128);
-  }
-}
-
 // out (N, Co, HWo) = float(step · Σ) of s.conv over in (N, Ci, Hi, Wi), its codes at `shift`:
 // Conv2dInt8's kernel reads patches from each image; images split over T threads.
 void conv_int8_patches(float* out, const float* in, int shift, double step, std::size_t N,
@@ -251,13 +242,10 @@ void conv_int8_patches(float* out, const float* in, int shift, double step, std:
     const std::int32_t* c32 = f.gemm.c32.data();
     const std::int32_t* bias = s.conv_bias.data();
     for (std::size_t n = std::size_t(n0); n < std::size_t(n1); ++n) {
-      to_nhwc_u8(in + n * Ci * Hi * Wi, Ci, Hi * Wi, shift, f.image.data());
+      codes_to_nhwc_u8(in + n * Ci * Hi * Wi, Ci, Hi * Wi, shift, f.image.data());
       s.conv.forward_rows(f.image.data(), 1, int(Hi), int(Wi), 128, 0, std::int64_t(HWo),
                           f.gemm.c32.data(), f.columns);  // (HWo × Co)
-      float* on = out + n * Co * HWo;
-      for (std::size_t o = 0; o < Co; ++o)
-        for (std::size_t pix = 0; pix < HWo; ++pix)
-          on[o * HWo + pix] = float(double(std::int64_t(c32[pix * Co + o]) + bias[o]) * step);
+      store_planes_i32(c32, bias, HWo, Co, step, out + n * Co * HWo);
     }
   });
 }
