@@ -236,36 +236,40 @@ TEST_CASE("integer path: 16-bit Conv2d sums exactly, rounds once", "[fixed][apt]
 // chunks along the reduction (one image a GEMM, two with a short last chunk, all at once), and
 // dx, at 8 bits and with 16-bit gradients; each equal to the exact sums rounded once.
 TEST_CASE("integer path: Conv2d dW sums exactly in every chunking of the images", "[fixed][apt]") {
-  const std::size_t N = 5, C = 16, H = 6, W = 5, O = 8, k = 3;
+  const std::size_t N = 5, C = 16, H = 4, O = 8, k = 3;
   std::mt19937 rng{17};
-  for (const std::size_t s : {1u, 2u})
-    for (const int gbits : {8, 16}) {
-      const Conv2dGeometry q = conv2d_geometry(N, C, H, W, O, k, s, 1, 1);
-      const FixedPoint fx{8, -5}, fw{8, -7}, fdy{gbits, gbits == 8 ? -12 : -20};
-      const int glim = (1 << (gbits - 1)) - 1;
-      const auto on_grid = [&](std::size_t n, int lim, FixedPoint f) {
-        std::uniform_int_distribution<int> d(-lim - 1, lim);
-        std::vector<float> v(n);
-        for (auto& e : v) e = std::ldexp(float(d(rng)), f.shift);
-        return v;
-      };
-      const auto x = on_grid(N * C * H * W, 127, fx), w = on_grid(O * C * k * k, 127, fw),
-                 dy = on_grid(N * O * q.HWo, glim, fdy);
-      const std::vector<double> xd(x.begin(), x.end()), wd(w.begin(), w.end()),
-          dyd(dy.begin(), dy.end());
-      const ExactConv e = exact_conv(xd, wd, &dyd, N, C, H, W, O, k, s);
-      const FixedPath path = gbits == 8 ? FixedPath::int8 : FixedPath::int16;
-      for (const std::size_t columns : {std::size_t(1), 2 * q.HWo + 1, std::size_t(4096)}) {
-        INFO("stride " << s << ", " << gbits << "-bit gradients, dw_columns " << columns);
-        Conv2dFixedScratch scratch;
-        scratch.dw_columns = columns;
-        std::vector<float> dw(w.size(), 0.0f), dx(x.size(), -1.0f);
-        conv2d_weight_grad_fixed(dw.data(), dy.data(), fdy, x.data(), fx, path, q, scratch);
-        check_exact(dw, e.dw);
-        conv2d_data_grad_fixed(dx.data(), dy.data(), fdy, w.data(), fw, path, q, scratch);
-        check_exact(dx, e.dx);
+  // Widths whose stride-1 rows are runs of every length class of the gather's copies (bytes:
+  // below 4, 4–7, 8–15, 16–31, 32–64, beyond), at 8 and 16 bits.
+  for (const std::size_t W : {2u, 5u, 20u, 40u})
+    for (const std::size_t s : {1u, 2u})
+      for (const int gbits : {8, 16}) {
+        const Conv2dGeometry q = conv2d_geometry(N, C, H, W, O, k, s, 1, 1);
+        const FixedPoint fx{8, -5}, fw{8, -7}, fdy{gbits, gbits == 8 ? -12 : -20};
+        const int glim = (1 << (gbits - 1)) - 1;
+        const auto on_grid = [&](std::size_t n, int lim, FixedPoint f) {
+          std::uniform_int_distribution<int> d(-lim - 1, lim);
+          std::vector<float> v(n);
+          for (auto& e : v) e = std::ldexp(float(d(rng)), f.shift);
+          return v;
+        };
+        const auto x = on_grid(N * C * H * W, 127, fx), w = on_grid(O * C * k * k, 127, fw),
+                   dy = on_grid(N * O * q.HWo, glim, fdy);
+        const std::vector<double> xd(x.begin(), x.end()), wd(w.begin(), w.end()),
+            dyd(dy.begin(), dy.end());
+        const ExactConv e = exact_conv(xd, wd, &dyd, N, C, H, W, O, k, s);
+        const FixedPath path = gbits == 8 ? FixedPath::int8 : FixedPath::int16;
+        for (const std::size_t columns : {std::size_t(1), 2 * q.HWo + 1, std::size_t(4096)}) {
+          INFO("width " << W << ", stride " << s << ", " << gbits << "-bit gradients, dw_columns "
+                        << columns);
+          Conv2dFixedScratch scratch;
+          scratch.dw_columns = columns;
+          std::vector<float> dw(w.size(), 0.0f), dx(x.size(), -1.0f);
+          conv2d_weight_grad_fixed(dw.data(), dy.data(), fdy, x.data(), fx, path, q, scratch);
+          check_exact(dw, e.dw);
+          conv2d_data_grad_fixed(dx.data(), dy.data(), fdy, w.data(), fw, path, q, scratch);
+          check_exact(dx, e.dx);
+        }
       }
-    }
 }
 
 TEST_CASE("apt refuses an unknown gemm", "[fixed][apt]") {

@@ -106,12 +106,16 @@ void PackedWeights::repack(const std::int8_t* W, int N, int K, int ldw) {
   N_ = N;
   K_ = K;
   narrow_ = true;
-  for (int n = 0; n < N && narrow_ && act_ != Activations::u7; ++n)
-    for (int k = 0; k < K; ++k)
-      if (W[std::int64_t(n) * ldw + k] < -64 || W[std::int64_t(n) * ldw + k] > 63) {
-        narrow_ = false;
-        break;
-      }
+  for (int n = 0; n < N && narrow_ && act_ != Activations::u7; ++n) {
+    // Each row's range, branch-free so that it vectorises (APT repacks a gradient per chunk).
+    const std::int8_t* w = W + std::int64_t(n) * ldw;
+    std::int8_t lo = 0, hi = 0;
+    for (int k = 0; k < K; ++k) {
+      lo = std::min(lo, w[k]);
+      hi = std::max(hi, w[k]);
+    }
+    narrow_ = lo >= -64 && hi <= 63;
+  }
   const GemmConfig& config = config_of(isa_);
   kernel_ = acc_ == Accumulator::int16 ? config.acc16 : narrow_ ? config.narrow : config.wide;
   layout_ = kernel_->layout;
