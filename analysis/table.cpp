@@ -1,5 +1,6 @@
 #include "analysis/table.h"
 
+#include "analysis/stats.h"
 #include "engine/check.h"
 
 #include <cmath>
@@ -34,16 +35,10 @@ Aggregate aggregate(const Results& results, const TableSpec& spec, const Filter&
     v.push_back(x * metric.scale);
     g.keys.push_back(r.key);
   }
-  g.n = v.size();
-  if (g.n == 0) return g;
-  double sum = 0;
-  for (double x : v) sum += x;
-  g.mean = sum / double(g.n);
-  if (g.n > 1) {
-    double ss = 0;
-    for (double x : v) ss += (x - g.mean) * (x - g.mean);
-    g.std = std::sqrt(ss / double(g.n - 1));
-  }
+  const SampleStats st = sample_stats(v);
+  g.n = st.n;
+  g.mean = st.mean;
+  g.std = st.std;
   return g;
 }
 

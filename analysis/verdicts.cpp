@@ -1,5 +1,6 @@
 #include "analysis/verdicts.h"
 
+#include "analysis/stats.h"
 #include "engine/check.h"
 #include "engine/io/json_parse.h"
 #include "experiments/json_reader.h"
@@ -269,13 +270,9 @@ std::string relation(const ClaimTest& t) {
   return d + " ≤ " + fixed(*t.max, 2);
 }
 
-double mean(const std::vector<double>& v) {
-  double sum = 0;
-  for (double x : v) sum += x;
-  return sum / double(v.size());
+std::string mean_text(const std::vector<double>& v) {
+  return v.empty() ? "—" : fixed(sample_stats(v).mean, 2);
 }
-
-std::string mean_text(const std::vector<double>& v) { return v.empty() ? "—" : fixed(mean(v), 2); }
 
 std::string theirs_text(const ClaimTest& t) {
   std::string theirs = t.their_network;
@@ -300,7 +297,8 @@ std::string deltas_text(const Comparison& c) {
   if (d.empty()) return "—" + loose;
   std::string per_seed;
   for (std::size_t i = 0; i < d.size(); ++i) per_seed += (i ? ", " : "") + signed_fixed(d[i], 2);
-  return signed_fixed(mean(d), 2) + " (n=" + std::to_string(d.size()) + ": " + per_seed + ")";
+  return signed_fixed(sample_stats(d).mean, 2) + " (n=" + std::to_string(d.size()) + ": " +
+         per_seed + ")";
 }
 
 }  // namespace

@@ -68,10 +68,8 @@ constexpr GemmShape kShapes[] = {
 };
 
 constexpr GemmShape kAptShapes[] = {
-    {"apt_r20s1_dx", 32 * 32, 16, 16 * 9},
-    {"apt_r20s3_dx", 8 * 8, 64, 64 * 9},
-    {"apt_r20s1_dw", 16 * 9, 16, 4 * 32 * 32},
-    {"apt_r20s3_dw", 64 * 9, 64, 64 * 8 * 8},
+    {"apt_r20s1_dx", 32 * 32, 16, 16 * 9},     {"apt_r20s3_dx", 8 * 8, 64, 64 * 9},
+    {"apt_r20s1_dw", 16 * 9, 16, 4 * 32 * 32}, {"apt_r20s3_dw", 64 * 9, 64, 64 * 8 * 8},
     {"apt_lenet_c2_dx", 10 * 10, 6 * 25, 16},
 };
 
