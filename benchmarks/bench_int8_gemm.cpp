@@ -137,9 +137,17 @@ void BM_openblas_sgemm(benchmark::State& state, GemmShape s) {
   set_gops(state, s);
 }
 
+// Every row's settings: 1 thread, and 2 unless `two_threads` is false; wall time; `unit`.
+void with_threads(benchmark::internal::Benchmark* b, bool two_threads, benchmark::TimeUnit unit) {
+  b->Arg(1);
+  if (two_threads) b->Arg(2);
+  b->ArgName("threads")->UseRealTime()->Unit(unit);
+}
+
 }  // namespace
 
 void qb::bench::register_benchmarks() {
+  const auto ms = benchmark::kMillisecond;
   for (const auto& s : kShapes) {
     for (int8::Isa isa : int8::kAllIsas) {
       if (!int8::cpu_has(isa)) {
@@ -147,40 +155,25 @@ void qb::bench::register_benchmarks() {
                      int8::isa_name(isa));
         continue;
       }
-      auto* b = benchmark::RegisterBenchmark(
-          (std::string("qbench/") + int8::isa_name(isa) + "/" + s.name).c_str(), BM_qbench, isa, s,
-          Operands::full);
-      b->Arg(1);
+      const std::string tail = std::string(int8::isa_name(isa)) + "/" + s.name;
       // The scalar reference is single-threaded.
-      if (isa != int8::Isa::scalar) b->Arg(2);
-      b->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+      with_threads(benchmark::RegisterBenchmark(("qbench/" + tail).c_str(), BM_qbench, isa, s,
+                                                Operands::full),
+                   isa != int8::Isa::scalar, ms);
       if (isa == int8::Isa::avx2 || isa == int8::Isa::avx512bw)
         for (auto [impl, ops] : {std::pair{"qbench_narrow/", Operands::narrow_weights},
                                  std::pair{"qbench_a7/", Operands::a7}})
-          benchmark::RegisterBenchmark(
-              (std::string(impl) + int8::isa_name(isa) + "/" + s.name).c_str(), BM_qbench, isa, s,
-              ops)
-              ->Arg(1)
-              ->Arg(2)
-              ->ArgName("threads")
-              ->UseRealTime()
-              ->Unit(benchmark::kMillisecond);
+          with_threads(benchmark::RegisterBenchmark((impl + tail).c_str(), BM_qbench, isa, s, ops),
+                       true, ms);
     }
     if (int8::cpu_has(int8::Isa::avx2))
-      benchmark::RegisterBenchmark((std::string("qbench_acc16/avx2/") + s.name).c_str(),
-                                   BM_qbench_acc16, s)
-          ->Arg(1)
-          ->Arg(2)
-          ->ArgName("threads")
-          ->UseRealTime()
-          ->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark((std::string("openblas_sgemm/default/") + s.name).c_str(),
-                                 BM_openblas_sgemm, s)
-        ->Arg(1)
-        ->Arg(2)
-        ->ArgName("threads")
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond);
+      with_threads(benchmark::RegisterBenchmark(
+                       (std::string("qbench_acc16/avx2/") + s.name).c_str(), BM_qbench_acc16, s),
+                   true, ms);
+    with_threads(
+        benchmark::RegisterBenchmark((std::string("openblas_sgemm/default/") + s.name).c_str(),
+                                     BM_openblas_sgemm, s),
+        true, ms);
 #ifdef QB_HAVE_ONEDNN
     bench::register_onednn_rows(s);
 #endif
@@ -188,18 +181,16 @@ void qb::bench::register_benchmarks() {
     bench::register_gemmlowp_rows(s);
 #endif
   }
+  // APT's int16 products are microseconds long and run single-threaded (the layer splits its
+  // images over the threads).
   for (const auto& s : kAptShapes) {
-    benchmark::RegisterBenchmark((std::string("qbench_s16/") + s.name).c_str(), BM_qbench_s16, s)
-        ->Arg(1)
-        ->ArgName("threads")
-        ->UseRealTime()
-        ->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark((std::string("openblas_sgemm/default/") + s.name).c_str(),
-                                 BM_openblas_sgemm, s)
-        ->Arg(1)
-        ->ArgName("threads")
-        ->UseRealTime()
-        ->Unit(benchmark::kMicrosecond);
+    with_threads(benchmark::RegisterBenchmark((std::string("qbench_s16/") + s.name).c_str(),
+                                              BM_qbench_s16, s),
+                 false, benchmark::kMicrosecond);
+    with_threads(
+        benchmark::RegisterBenchmark((std::string("openblas_sgemm/default/") + s.name).c_str(),
+                                     BM_openblas_sgemm, s),
+        false, benchmark::kMicrosecond);
   }
   bench::register_peak_rows();
 }
