@@ -73,7 +73,7 @@ Isa packing_isa(Isa isa, Accumulator acc) {
 
 // Element (n, k) sits in panel n / nr, group k / G, at column n % nr and slot k % G: a panel
 // holds Kp_ · nr elements, a group nr · G. Written group by group, without a division per
-// element (APT packs a gradient per image: this loop was 9% of its ResNet-20 step).
+// element (APT packs a gradient per chunk of images: this loop was 9% of its ResNet-20 step).
 template <class T>
 void PackedWeights::pack_panels(const std::int8_t* W, int N, int K, int ldw, T* out) const {
   const int nr = layout_.nr, G = layout_.group;

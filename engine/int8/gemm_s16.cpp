@@ -192,6 +192,7 @@ QB_S16_VNNI void tile_avx512vnni(const std::int16_t* A, int lda, int K, const st
   }
 }
 
+// The tile of mr ≤ MR rows (MR for all but the last rows of a share).
 template <int MR>
 QB_S16_VNNI void rows_tail_avx512vnni(int mr, const std::int16_t* a, int lda, int K,
                                       const std::int32_t* panel, int block, std::int64_t* c,
