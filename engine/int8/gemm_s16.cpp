@@ -114,33 +114,6 @@ void tile_avx2(const std::int16_t* A, int lda, int K, const std::int32_t* panel,
   }
 }
 
-QB_INT8_ISA("avx2")
-void rows_avx2(int m0, int m1, const std::int16_t* A, int lda, const PackedS16& B, int block,
-               std::int64_t* C, int ldc) {
-  const int K = B.k();
-  for (int m = m0; m < m1; m += kMR) {
-    const int mr = std::min(kMR, m1 - m);
-    const std::int16_t* a = A + std::int64_t(m) * lda;
-    for (int p = 0; p < B.panels(); ++p) {
-      std::int64_t* c = C + std::int64_t(m) * ldc + p * kP;
-      const int n = std::min(kP, B.n() - p * kP);
-      switch (mr) {
-        case 4:
-          tile_avx2<4>(a, lda, K, B.panel(p), block, c, ldc, n);
-          break;
-        case 3:
-          tile_avx2<3>(a, lda, K, B.panel(p), block, c, ldc, n);
-          break;
-        case 2:
-          tile_avx2<2>(a, lda, K, B.panel(p), block, c, ldc, n);
-          break;
-        default:
-          tile_avx2<1>(a, lda, K, B.panel(p), block, c, ldc, n);
-      }
-    }
-  }
-}
-
 // AVX-512 VNNI: one panel is one zmm of 16 int32 lanes, and vpdpwssd multiplies the pairs and
 // adds them into the lanes in one instruction (AVX2 needs vpmaddwd then vpaddd). An 8-row tile:
 // per pair of k, one load of B and eight vpdpwssd on broadcast pairs of A (8 + 1 of 32 zmm).
@@ -192,33 +165,46 @@ QB_S16_VNNI void tile_avx512vnni(const std::int16_t* A, int lda, int K, const st
   }
 }
 
-// The tile of mr ≤ MR rows (MR for all but the last rows of a share).
-template <int MR>
-QB_S16_VNNI void rows_tail_avx512vnni(int mr, const std::int16_t* a, int lda, int K,
-                                      const std::int32_t* panel, int block, std::int64_t* c,
-                                      int ldc, int n) {
-  if constexpr (MR > 0) {
-    if (mr == MR) return tile_avx512vnni<MR>(a, lda, K, panel, block, c, ldc, n);
-    rows_tail_avx512vnni<MR - 1>(mr, a, lda, K, panel, block, c, ldc, n);
-  }
-}
-
-QB_S16_VNNI
-void rows_avx512vnni(int m0, int m1, const std::int16_t* A, int lda, const PackedS16& B, int block,
-                     std::int64_t* C, int ldc) {
-  const int K = B.k();
-  for (int m = m0; m < m1; m += kMR512) {
-    const int mr = std::min(kMR512, m1 - m);
-    const std::int16_t* a = A + std::int64_t(m) * lda;
-    for (int p = 0; p < B.panels(); ++p) {
-      std::int64_t* c = C + std::int64_t(m) * ldc + p * kP;
-      const int n = std::min(kP, B.n() - p * kP);
-      rows_tail_avx512vnni<kMR512>(mr, a, lda, K, B.panel(p), block, c, ldc, n);
-    }
-  }
-}
-
 #undef QB_S16_VNNI
+
+// Each vector kernel's tiles: tile<R> for R = 1 … kRows rows of A, against one panel.
+struct Avx2Tiles {
+  static constexpr int kRows = kMR;
+  template <int R, class... Args>
+  static void tile(Args... args) {
+    tile_avx2<R>(args...);
+  }
+};
+struct Avx512VnniTiles {
+  static constexpr int kRows = kMR512;
+  template <int R, class... Args>
+  static void tile(Args... args) {
+    tile_avx512vnni<R>(args...);
+  }
+};
+
+// The tile of mr ≤ R rows (kRows for all but the last rows of a share).
+template <class Tiles, int R = Tiles::kRows>
+void tile_of(int mr, const std::int16_t* a, int lda, int K, const std::int32_t* panel, int block,
+             std::int64_t* c, int ldc, int n) {
+  if constexpr (R > 0) {
+    if (mr == R) return Tiles::template tile<R>(a, lda, K, panel, block, c, ldc, n);
+    tile_of<Tiles, R - 1>(mr, a, lda, K, panel, block, c, ldc, n);
+  }
+}
+
+// Rows [m0, m1) of C, tile by tile and panel by panel.
+template <class Tiles>
+void rows_tiled(int m0, int m1, const std::int16_t* A, int lda, const PackedS16& B, int block,
+                std::int64_t* C, int ldc) {
+  for (int m = m0; m < m1; m += Tiles::kRows) {
+    const int mr = std::min(Tiles::kRows, m1 - m);
+    const std::int16_t* a = A + std::int64_t(m) * lda;
+    for (int p = 0; p < B.panels(); ++p)
+      tile_of<Tiles>(mr, a, lda, B.k(), B.panel(p), block, C + std::int64_t(m) * ldc + p * kP, ldc,
+                     std::min(kP, B.n() - p * kP));
+  }
+}
 
 }  // namespace
 
@@ -265,9 +251,9 @@ void gemm_s16(int M, const std::int16_t* A, int lda, const PackedS16& B, std::in
   const int T = std::min(omp_get_max_threads(), std::max(1, M / 32));
   parallel_split(M, T, [&](int, std::int64_t m0, std::int64_t m1) {
     if (block > 0 && vnni)
-      rows_avx512vnni(int(m0), int(m1), A, lda, B, block, C, ldc);
+      rows_tiled<Avx512VnniTiles>(int(m0), int(m1), A, lda, B, block, C, ldc);
     else if (block > 0)
-      rows_avx2(int(m0), int(m1), A, lda, B, block, C, ldc);
+      rows_tiled<Avx2Tiles>(int(m0), int(m1), A, lda, B, block, C, ldc);
     else
       rows_scalar(int(m0), int(m1), A, lda, B, C, ldc);
   });
