@@ -105,4 +105,11 @@ void store_planes_i32(const std::int32_t* sums, const std::int32_t* bias, std::s
       out[ch * pixels + pix] = float(std::int64_t(sums[pix * channels + ch]) + bias[ch]) * fstep;
 }
 
+void store_planes_i64(const std::int64_t* sums, std::size_t pixels, std::size_t channels,
+                      double step, float* out) {
+  for (std::size_t ch = 0; ch < channels; ++ch)
+    for (std::size_t pix = 0; pix < pixels; ++pix)
+      out[ch * pixels + pix] = float(double(sums[pix * channels + ch]) * step);
+}
+
 }  // namespace qb

@@ -1,7 +1,7 @@
 // The layout changes of the integer training path (conv2d_fixed.h) between the float tensors
 // (N, C, H, W) and the int8 convolution's pixel-major operands: an image's codes as u8 in
 // (H·W, C) order, and a (pixels × channels) block of exact sums back as scaled channel planes.
-// Both are transposes; done element by element they were half of the int8 convolution's
+// Both are transposes; the int8 ones done element by element were half of the int8 convolution's
 // conversions (byte stores at a stride of C), so they go through 16 × 16 byte and 4 × 4 float
 // blocks in SSE2 registers, with scalar tails. Same values as the one-element formulas.
 #pragma once
@@ -21,5 +21,10 @@ void codes_to_nhwc_u8(const float* x, std::size_t C, std::size_t HW, int shift, 
 // is exact while the result stays normal: |s| ≥ 1), otherwise in double.
 void store_planes_i32(const std::int32_t* sums, const std::int32_t* bias, std::size_t pixels,
                       std::size_t channels, double step, float* out);
+
+// out[ch·pixels + pix] = float(step · sums[pix·channels + ch]), for int64 sums (the int16 GEMM's):
+// in double, each rounded once.
+void store_planes_i64(const std::int64_t* sums, std::size_t pixels, std::size_t channels,
+                      double step, float* out);
 
 }  // namespace qb

@@ -224,15 +224,6 @@ void load_flipped_weights(Conv2dFixedScratch& s, int shift, const float* w,
   s.conv_bias = s.conv.zero_point_bias(128);
 }
 
-// out[ch][pix] = float(step · p[pix][ch]): a GEMM's (pixels × channels) exact sums stored as the
-// layer's channel planes, each rounded once.
-void store_planes(const std::int64_t* p, std::size_t pixels, std::size_t channels, double step,
-                  float* out) {
-  for (std::size_t ch = 0; ch < channels; ++ch)
-    for (std::size_t pix = 0; pix < pixels; ++pix)
-      out[ch * pixels + pix] = float(double(p[pix * channels + ch]) * step);
-}
-
 // out (N, Co, HWo) = float(step · Σ) of s.conv over in (N, Ci, Hi, Wi), its codes at `shift`:
 // Conv2dInt8's kernel reads patches from each image; images split over T threads.
 void conv_int8_patches(float* out, const float* in, int shift, double step, std::size_t N,
@@ -282,7 +273,7 @@ void conv2d_forward_fixed(float* y, const float* x, FixedPoint fx, const float* 
         else
           gather_rows<std::int16_t>(f.gemm.a, f, path, fx.shift, xg, q);
         multiply_exact(f.gemm.a, s.weights[g], f.gemm.c32, f.gemm.p);  // (HWo × Og)
-        store_planes(f.gemm.p.data(), q.HWo, q.Og, step, y + (n * q.O + g * q.Og) * q.HWo);
+        store_planes_i64(f.gemm.p.data(), q.HWo, q.Og, step, y + (n * q.O + g * q.Og) * q.HWo);
       }
   });
 }
@@ -314,7 +305,7 @@ void conv2d_data_grad_fixed(float* dx, const float* dy, FixedPoint fdy, const fl
         im2row_hwc(f.codes.data(), t,
                    static_cast<std::int16_t*>(f.gemm.a.reset(path, fdy.shift, int(HW), int(t.K))));
         multiply_exact(f.gemm.a, s.weights[0], f.gemm.c32, f.gemm.p);  // (HW × C)
-        store_planes(f.gemm.p.data(), HW, q.C, step, dx + n * q.C * HW);
+        store_planes_i64(f.gemm.p.data(), HW, q.C, step, dx + n * q.C * HW);
       }
     });
     return;
