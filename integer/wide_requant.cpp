@@ -38,6 +38,8 @@ void wide_requantize_rows(const Layer& l, const std::int32_t* acc, const std::ui
   const detail::WideScalar scalar(l);
   if (isa != int8::Isa::scalar) {
     const detail::WideAvx2 k(l);
+    if (k.usable && (isa == int8::Isa::avx512bw || isa == int8::Isa::avx512vnni))
+      return detail::wide_rows_avx512(k, l, acc, shortcut, r0, r1, y);
     if (k.usable) return detail::wide_rows_avx2(k, l, acc, shortcut, r0, r1, y, scalar);
   }
   const int offset = l.shortcut.channel_offset;

@@ -4,10 +4,11 @@
 // (B = requant.bias_at(p, c): the fine bias, per channel or per position)
 // then one rounding, half to even, by 2^shift[c] (pooled: of Σ_p clamp(v_p, v_lo, v_hi)).
 // The integer engine's fast path; the exact simulation (integer/reference.cpp) computes the
-// same by its own plain loops, and the engine is tested equal to it bit for bit. `isa` above
-// scalar runs the AVX2 kernel (integer/wide_requant_avx2.cpp) where it is exact, else the
-// scalar loop. Both walk the pixels with detail::walk_pixels below and differ only in how they
-// compute a run of channels of one pixel.
+// same by its own plain loops, and the engine is tested equal to it bit for bit. `isa` avx2 and
+// avxvnni run the AVX2 kernel (integer/wide_requant_avx2.cpp) where it is exact, avx512bw and
+// avx512vnni its AVX-512 form (wide_requant_avx512.cpp), else the scalar loop. All walk the
+// pixels with detail::walk_pixels below and differ only in how they compute a run of channels
+// of one pixel.
 #pragma once
 
 #include "engine/int8/isa.h"

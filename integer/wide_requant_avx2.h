@@ -1,5 +1,6 @@
-// The AVX2 kernel of wide_requantize_rows (internal to integer/wide_requant.cpp); its file
-// says when it is exact (WideAvx2::usable) and how.
+// The vector kernels of wide_requantize_rows (internal to integer/wide_requant.cpp): AVX2 and
+// AVX-512, one arithmetic; wide_requant_avx2.cpp says when it is exact (WideAvx2::usable) and
+// how.
 #pragma once
 
 #include "integer/network.h"
@@ -23,5 +24,11 @@ struct WideAvx2 {
 void wide_rows_avx2(const WideAvx2& k, const Layer& l, const std::int32_t* acc,
                     const std::uint8_t* shortcut, std::int64_t r0, std::int64_t r1, std::uint8_t* y,
                     const WideScalar& scalar);
+
+// The same on AVX-512 (integer/wide_requant_avx512.cpp): every channel in vectors of eight,
+// the last one masked.
+void wide_rows_avx512(const WideAvx2& k, const Layer& l, const std::int32_t* acc,
+                      const std::uint8_t* shortcut, std::int64_t r0, std::int64_t r1,
+                      std::uint8_t* y);
 
 }  // namespace qb::integer::detail

@@ -380,15 +380,27 @@ TEST_CASE("a residual add and a pooled sum round once, in engine and simulation"
   }
 }
 
-// The residual requantisation's AVX2 kernel against its scalar loop on values a network
-// rarely produces: sums at the int32 ends, fine biases up to ±(2^61 − 1), shifts 0 to 54, exact
-// ties (power-of-two multipliers), shortcut codes at both ends, channels outside the shortcut,
-// a channel count not a multiple of four, a bias per output position (every third trial), and
-// a multiplier of 2^31 or a bias of 2^61 that sends the layer back to the scalar loop.
-TEST_CASE("the residual requantisation's AVX2 kernel equals its scalar loop", "[integer]") {
-  if (!int8::cpu_has(int8::Isa::avx2)) return;
+// The residual requantisation's AVX2 and AVX-512 kernels against the scalar loop on values a
+// network rarely produces: sums at the int32 ends, fine biases up to ±(2^61 − 1), shifts 0 to
+// 54, exact ties (power-of-two multipliers), shortcut codes at both ends, channels outside the
+// shortcut, channel counts not a multiple of four or eight (AVX-512's masked tail), a bias per
+// output position (every third trial), and a multiplier of 2^31 or a bias of 2^61 that sends
+// the layer back to the scalar loop. Such values mostly land beyond the clamp, so trials 40 to
+// 79 keep v/2^s inside the codes' range with a quarter of them exact ties (m = ±2^(s−2), B a
+// multiple of 2^(s−2), small sums): the rounding itself is compared there, and a kernel that
+// rounded ties up instead of to even fails.
+TEST_CASE("the residual requantisation's vector kernels equal its scalar loop", "[integer]") {
+  std::vector<int8::Isa> isas;
+  for (int8::Isa isa : {int8::Isa::avx2, int8::Isa::avx512bw})
+    if (int8::cpu_has(isa))
+      isas.push_back(isa);
+    else
+      WARN("the residual requantisation's " << int8::isa_name(isa)
+                                            << " kernel: not tested, the CPU lacks it");
   Rng rng(41);
-  for (int trial = 0; trial < 40; ++trial) {
+  int ties_inside = 0;  // in-range exact ties met (trials 40 to 79)
+  for (int trial = 0; trial < 80; ++trial) {
+    const bool ranged = trial >= 40;
     integer::Layer l;
     l.name = "wide";
     l.Ho = 3, l.Wo = 5, l.C_out = 6 + int(rng.uniform_int(12));
@@ -399,9 +411,10 @@ TEST_CASE("the residual requantisation's AVX2 kernel equals its scalar loop", "[
     l.requant.lo = trial % 2 ? l.requant.zero_point : 0;
     l.requant.hi = 255 - int(rng.uniform_int(64));
     for (int c = 0; c < C; ++c) {
-      const int shift = int(rng.uniform_int(55));
+      const int shift = ranged ? 2 + int(rng.uniform_int(31)) : int(rng.uniform_int(55));
       l.wide.shift.push_back(shift);
       auto mult = [&] {
+        if (ranged) return (rng.uniform_int(2) ? -1 : 1) * (std::int64_t(1) << (shift - 2));
         const std::int64_t m = rng.uniform_int(3) == 0
                                    ? std::int64_t(1) << rng.uniform_int(31)  // exact ties
                                    : std::int64_t(rng.uniform_int(std::uint64_t(1) << 31));
@@ -414,7 +427,11 @@ TEST_CASE("the residual requantisation's AVX2 kernel equals its scalar loop", "[
     l.requant.bias_ld = trial % 3 == 0 ? C : 0;
     l.requant.bias.resize(l.requant.bias_ld ? std::size_t(P) * C : C);
     constexpr std::int64_t kBiasMax = (std::int64_t(1) << 61) - 1;
+    for (std::size_t j = 0; ranged && j < l.requant.bias.size(); ++j)
+      l.requant.bias[j] = (std::int64_t(rng.uniform_int(801)) - 400) *
+                          (l.wide.m_acc[j % C] < 0 ? -l.wide.m_acc[j % C] : l.wide.m_acc[j % C]);
     for (auto& b : l.requant.bias) {
+      if (ranged) break;
       const std::int64_t u = std::int64_t(rng.uniform_int(std::uint64_t(1) << 61));
       b = rng.uniform_int(4) == 0 ? kBiasMax : u;
       if (rng.uniform_int(2)) b = -b;
@@ -423,24 +440,42 @@ TEST_CASE("the residual requantisation's AVX2 kernel equals its scalar loop", "[
     CHECK(kernel.usable);
     if (trial == 38) l.requant.bias.back() = kBiasMax + 1;         // the scalar fallback
     if (trial == 39) l.wide.m_acc[C / 2] = std::int64_t(1) << 31;  // the scalar fallback
-    if (trial >= 38) CHECK_FALSE(integer::detail::WideAvx2(l).usable);
+    if (trial == 38 || trial == 39) CHECK_FALSE(integer::detail::WideAvx2(l).usable);
     const std::int64_t M = 2 * l.Ho * l.Wo;  // two images
     std::vector<std::int32_t> acc(M * C);
     for (auto& a : acc)
-      a = rng.uniform_int(4) == 0 ? (rng.uniform_int(2) ? INT32_MAX : INT32_MIN)
-                                  : std::int32_t(rng.uniform_int(std::uint64_t(1) << 32));
+      a = ranged                    ? std::int32_t(rng.uniform_int(129)) - 64
+          : rng.uniform_int(4) == 0 ? (rng.uniform_int(2) ? INT32_MAX : INT32_MIN)
+                                    : std::int32_t(rng.uniform_int(std::uint64_t(1) << 32));
     std::vector<std::uint8_t> shortcut(2 * 5 * 9 * sc_C);
     for (auto& s : shortcut) s = rng.uniform_int(3) ? std::uint8_t(rng.uniform_int(256)) : 255;
-    std::vector<std::uint8_t> scalar(M * C), avx2(M * C);
+    std::vector<std::uint8_t> scalar(M * C);
     integer::wide_requantize_rows(l, acc.data(), shortcut.data(), 0, M, scalar.data(),
                                   int8::Isa::scalar);
-    integer::wide_requantize_rows(l, acc.data() + C, shortcut.data(), 1, M, avx2.data(),
-                                  int8::Isa::avx2);
-    integer::wide_requantize_rows(l, acc.data(), shortcut.data(), 0, 1, avx2.data(),
-                                  int8::Isa::avx2);
-    INFO("trial " << trial << ", C " << C);
-    CHECK(scalar == avx2);
+    if (ranged) {  // count the exact ties that round inside the codes' range
+      const integer::detail::WideScalar ws(l);
+      integer::detail::walk_pixels(
+          l, acc.data(), shortcut.data(), 0, M, nullptr,
+          [&](const integer::detail::WidePixel& p, int b, int e, bool with_sc) {
+            for (int c = b; c < e; ++c) {
+              const int sc = with_sc ? p.shortcut[c - l.shortcut.channel_offset] : -1;
+              const std::int64_t v = ws.value(c, p.sums[c], sc, p.bias[c]);
+              const std::int64_t half = std::int64_t(1) << (l.wide.shift[c] - 1);
+              const int code = scalar[std::size_t(p.r) * C + c];
+              ties_inside +=
+                  (v & (2 * half - 1)) == half && code > l.requant.lo && code < l.requant.hi;
+            }
+          });
+    }
+    for (int8::Isa isa : isas) {
+      std::vector<std::uint8_t> vec(M * C);
+      integer::wide_requantize_rows(l, acc.data() + C, shortcut.data(), 1, M, vec.data(), isa);
+      integer::wide_requantize_rows(l, acc.data(), shortcut.data(), 0, 1, vec.data(), isa);
+      INFO("trial " << trial << ", C " << C << ", isa " << int8::isa_name(isa));
+      CHECK(scalar == vec);
+    }
   }
+  CHECK(ties_inside > 500);
 }
 
 // The bias kept in int64 after the multiplier, per output position, by hand: a 1×1 conv of
