@@ -55,9 +55,13 @@ bool is_direct(const ConvGeometry& g) {
 // 3-channel image's 3×3, 9): building its patch rows tap by tap, with the padding decided per
 // row and tap, costs more than the multiplications. Written out once, the padding makes every
 // patch row kh plain copies.
-bool pads_short_runs(const ConvGeometry& g, int C_in) {
-  const bool padded = g.pad_top || g.pad_left || g.pad_bottom || g.pad_right;
-  return padded && std::int64_t(g.kw) * C_in <= 16;
+// Whether forward_rows writes the padding of its rows' images out before the GEMM: when the
+// kernel then reads the patches in place (no im2col at all), or when the padding would
+// otherwise cut im2col's runs short.
+bool pads_images(const ConvGeometry& g, int C_in, const detail::GemmKernel& kernel) {
+  if (!detail::has_padding(g)) return false;
+  if (kernel.u8_in_place && detail::patches_in_place(g, C_in, kernel.layout.group)) return true;
+  return std::int64_t(g.kw) * C_in <= 16;
 }
 
 // Images [n0, n1) of p's input with their padding (p.z) written out, into `buffer`: the same
@@ -213,11 +217,13 @@ void Conv2dInt8::forward_rows(const std::uint8_t* x, int N, int H, int W, std::u
     return;
   }
   // Above scalar, the GEMM kernel builds each tile of patch rows itself (kernels.h, Patches):
-  // no patch matrix is written to memory and read back to be converted.
+  // no patch matrix is written to memory and read back to be converted. A kernel reading u8 as
+  // it is takes the rows in place from the padded images, with no im2col at all
+  // (GemmKernel::u8_in_place).
   if (packed_.isa() != Isa::scalar) {
     Patches p{x, H, W, C_in_, z, g_, Ho, Wo};
     std::int64_t first = r0;
-    if (r1 > r0 && pads_short_runs(g_, C_in_)) {  // the rows' images, padding written out
+    if (r1 > r0 && pads_images(g_, C_in_, *packed_.kernel())) {
       const std::int64_t plane = std::int64_t(Ho) * Wo, n0 = r0 / plane;
       p = padded_images(p, n0, (r1 - 1) / plane + 1, columns);
       first = r0 - n0 * plane;

@@ -29,6 +29,19 @@ struct GemmArgs {
   std::int64_t first = 0;
 };
 
+inline bool has_padding(const ConvGeometry& g) {
+  return g.pad_top || g.pad_left || g.pad_bottom || g.pad_right;
+}
+
+// Whether a kernel that reads u8 activations in place (GemmKernel::u8_in_place) can take the
+// patches of a conv of geometry g over C channels straight from its input, once the input's
+// padding is written out (Conv2dInt8::forward_rows does): whole groups of `group` channels per
+// tap, and at most kMaxInPlaceTaps taps.
+inline constexpr int kMaxInPlaceTaps = 64;
+inline bool patches_in_place(const ConvGeometry& g, int C, int group) {
+  return C % group == 0 && g.kh * g.kw <= kMaxInPlaceTaps;
+}
+
 // Computes rows [m0, m1) of C.
 using RowsKernel = void (*)(const GemmArgs& args, int m0, int m1);
 
@@ -38,6 +51,10 @@ using RowsKernel = void (*)(const GemmArgs& args, int m0, int m1);
 struct GemmKernel {
   RowsKernel rows;
   PanelLayout layout;
+  // Reads u8 activations as they are: given patches of an input with its padding written out
+  // and whole groups of channels per tap, it multiplies them in place (microkernel.inc's
+  // micro_tile_direct) instead of building each tile's rows by im2col.
+  bool u8_in_place = false;
 };
 
 extern const GemmKernel avx2_gemm;
