@@ -27,7 +27,11 @@
 //    gemm_ref. A 1×1, stride-1, unpadded convolution skips im2col: the input already is the
 //    M×K matrix, and the GEMM splits its rows. A padded window of short rows (kw·C_in ≤ 16:
 //    one- and three-channel images) first copies the images its rows read with their padding
-//    written out, so that each patch row is kh plain copies.
+//    written out, so that each patch row is kh plain copies. A kernel that reads u8 codes as
+//    they are (VNNI, AVX-VNNI, the u7 and acc16 vpmaddubsw kernels), on whole groups of 4
+//    channels per tap, builds no patch rows at all: the padding written out the same way, its
+//    tiles read each tap of each row's window in place (an implicit GEMM, microkernel.inc's
+//    micro_tile_direct).
 //  * depthwise: a direct loop over output pixels with channels innermost; the AVX2 kernel
 //    (used for every ISA from avx2 up) widens to int16 and accumulates in int32, the scalar
 //    one does the same one channel at a time. Rows (image, output row) are split across
