@@ -51,13 +51,12 @@ bool is_direct(const ConvGeometry& g) {
          g.pad_left == 0 && g.pad_bottom == 0 && g.pad_right == 0;
 }
 
-// A padded window whose rows are short runs (kw·C_in ≤ 16 codes: LeNet-5's first conv, 5; a
-// 3-channel image's 3×3, 9): building its patch rows tap by tap, with the padding decided per
-// row and tap, costs more than the multiplications. Written out once, the padding makes every
-// patch row kh plain copies.
-// Whether forward_rows writes the padding of its rows' images out before the GEMM: when the
-// kernel then reads the patches in place (no im2col at all), or when the padding would
-// otherwise cut im2col's runs short.
+// Whether forward_rows writes the padding of its rows' images out before the GEMM. When the
+// kernel reads the patches in place (no im2col at all), it must. When a padded window's rows
+// are short runs (kw·C_in ≤ 16 codes: LeNet-5's first conv, 5; a 3-channel image's 3×3, 9),
+// building its patch rows tap by tap, with the padding decided per row and tap, costs more
+// than the multiplications; written out once, the padding makes every patch row kh plain
+// copies.
 bool pads_images(const ConvGeometry& g, int C_in, const detail::GemmKernel& kernel) {
   if (!detail::has_padding(g)) return false;
   if (kernel.u8_in_place && detail::patches_in_place(g, C_in, kernel.layout.group)) return true;
