@@ -12,6 +12,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 namespace qb::exp {
 namespace fs = std::filesystem;
@@ -78,6 +80,22 @@ bool pretraining_elsewhere(const Cell& c, const RunOptions& o) {
   return !lock.owns();
 }
 
+// What a cell's training checkpoint must have been written under to be resumed: the same
+// build, thread count, CPU and library versions (environment(), less the host name, so that
+// another machine of the same kind may resume it), i.e. a run that gives the same bits.
+std::string resume_tag(int threads) {
+  nlohmann::json env = environment(threads);
+  env.erase("host");
+  return env.dump();
+}
+
+std::string read_small_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return in ? text.str() : std::string();
+}
+
 }  // namespace
 
 std::vector<std::size_t> shard_indices(std::size_t cells, std::size_t shard, std::size_t shards) {
@@ -131,6 +149,31 @@ CellRun run_cell(const Cell& c, const RunOptions& o, Progress& progress, std::st
     t.threads = o.threads;
     if (c.init == Init::fp32) t.init = ensure_fp32(c, o, progress);
     t.out = checkpoint;
+    // The training writes its checkpoint every epoch. After a kill, the cell resumes from the
+    // last one (bit for bit, for every method: tests/test_qat.cpp) when it was written under
+    // the same resume_tag, recorded beside it when the training starts; else it starts over.
+    const std::string tag_path = checkpoint.substr(0, checkpoint.size() - 3) + ".resume.json";
+    const std::string tag = resume_tag(o.threads);
+    if (!o.force && fs::exists(checkpoint)) {
+      if (read_small_text(tag_path) != tag) {
+        progress.line(c.key +
+                      ": its checkpoint was written by another build, thread count or "
+                      "CPU: training from the start");
+      } else {
+        try {
+          load_checkpoint(checkpoint);
+          t.resume = checkpoint;
+        } catch (const Error& e) {
+          progress.line(std::string(e.what()) + ": training from the start");
+        }
+      }
+    }
+    if (t.resume.empty()) {
+      remove_quietly(checkpoint);
+      write_text_atomically(tag_path, tag);
+    } else {
+      progress.line(c.name + " (" + c.key + "): resumed from its last checkpoint");
+    }
     const QatConfig q{c.method, c.quant};
     const TrainExtensions ext = make_qat(q);
     t.quantization = to_json(q);
@@ -142,7 +185,9 @@ CellRun run_cell(const Cell& c, const RunOptions& o, Progress& progress, std::st
     return CellRun::failed;
   }
   outcome.environment = environment(num_threads());
-  outcome.wall_seconds = since(t0);  // integer inference not included: it has its own "seconds"
+  // Integer inference not included (it has its own "seconds"); a resumed cell counts from its
+  // resumption (each epoch's own seconds are in its curves).
+  outcome.wall_seconds = since(t0);
   outcome.integer = run_integer(c, checkpoint, c.integer_acc, o.threads, progress);
   write_cell(o.out, c, outcome);
   remove_quietly(failed_cell_path(o.out, c.key));  // an earlier failure, retried

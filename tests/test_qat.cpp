@@ -5,6 +5,7 @@
 #include "engine/parallel.h"
 #include "methods/qat.h"
 #include "methods/quantizer.h"
+#include "methods/registry.h"
 #include "tests/support.h"
 
 #include <catch2/catch.hpp>
@@ -92,4 +93,40 @@ TEST_CASE("quantized fine-tuning starts from FP32 weights and resumes bit for bi
   wrong.resume = checkpoint;
   wrong.quantization = to_json(other);
   CHECK_THROWS_WITH(train(wrong, quiet, make_qat(other)), Catch::Contains("different run"));
+}
+
+// A sweep cell killed mid-training resumes from its last checkpoint (experiments/runner.cpp),
+// so every registered method must resume bit for bit: killed after epoch 1 of 2 and resumed,
+// each ends with the test accuracy, loss and per-layer report of an uninterrupted run. Widths
+// as the allocation test picks them (W4A4 or the method's narrowest; SYQ ternary; APT with
+// 8-bit gradients).
+TEST_CASE("every registered method resumes bit for bit", "[qat][checkpoint]") {
+  const test::TempDir dir;
+  Progress quiet = Progress::silent();
+  TrainConfig fp = test::synthetic_lenet();
+  fp.epochs = 1;
+  fp.out = (dir.path / "fp32.h5").string();
+  train(fp, quiet);
+  int methods = 0;
+  for (const std::string& method : method_names()) {
+    if (method == "fp32") continue;  // FP32 resumes in tests/test_train.cpp
+    QatConfig q{method, {}};
+    const int lowest = make_method(method)->info().min_bits;
+    q.settings.wbits = q.settings.abits = std::max(4, lowest);
+    if (method == "syq") q.settings.wbits = 2;
+    if (method == "apt") q.settings.gbits = lowest;
+    TrainConfig qc = test::synthetic_lenet();
+    qc.init = fp.out;
+    qc.epochs = 2;
+    qc.quantization = to_json(q);
+    INFO(method);
+    const nlohmann::json full = train(qc, quiet, make_qat(q));
+    const nlohmann::json again =
+        test::train_killed_and_resumed(qc, q, 1, (dir.path / (method + ".h5")).string());
+    CHECK(again.at("test_accuracy") == full.at("test_accuracy"));
+    CHECK(again.at("test_loss") == full.at("test_loss"));
+    CHECK(again.at("layers") == full.at("layers"));
+    ++methods;
+  }
+  CHECK(methods >= 9);
 }
