@@ -105,6 +105,7 @@ TEST_CASE("every registered method resumes bit for bit", "[qat][checkpoint]") {
   Progress quiet = Progress::silent();
   TrainConfig fp = test::synthetic_lenet();
   fp.epochs = 1;
+  fp.data.train_limit = 640;  // 10 steps an epoch: enough to carry state across the kill
   fp.out = (dir.path / "fp32.h5").string();
   train(fp, quiet);
   int methods = 0;
@@ -118,6 +119,7 @@ TEST_CASE("every registered method resumes bit for bit", "[qat][checkpoint]") {
     TrainConfig qc = test::synthetic_lenet();
     qc.init = fp.out;
     qc.epochs = 2;
+    qc.data = fp.data;
     qc.quantization = to_json(q);
     INFO(method);
     const nlohmann::json full = train(qc, quiet, make_qat(q));
