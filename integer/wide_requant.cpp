@@ -2,11 +2,12 @@
 
 #include "engine/check.h"
 #include "engine/parallel.h"
-#include "integer/wide_requant_avx2.h"
+#include "integer/wide_requant_vector.h"
 
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <vector>
 
 namespace qb::integer {
@@ -30,6 +31,33 @@ WideScalar::WideScalar(const Layer& l)
   }
 }
 
+WideVector::WideVector(const Layer& l) {
+  const Requant& rq = l.requant;
+  const Wide& w = l.wide;
+  const int C = l.C_out;
+  usable = rq.lo <= rq.zero_point && rq.zero_point <= rq.hi;
+  for (int c = 0; c < C && usable; ++c)
+    usable = w.shift[c] <= 54 && std::llabs(w.m_acc[c]) < (1ll << 31) &&
+             std::llabs(w.m_sc[c]) < (1ll << 31);
+  for (std::size_t j = 0; j < rq.bias.size() && usable; ++j)  // per channel or per position
+    usable = std::llabs(rq.bias[j]) < (1ll << 61);
+  if (!usable) return;
+  even_floor = rq.lo - rq.zero_point - 1;
+  if (even_floor % 2) --even_floor;
+  m_acc.resize(C), m_sc.resize(C), lower.resize(C), upper.resize(C);
+  round_add.resize(C), odd.resize(C), shift.resize(C);
+  for (int c = 0; c < C; ++c) {
+    const int s = w.shift[c];
+    m_acc[c] = w.m_acc[c];
+    m_sc[c] = w.m_sc[c];
+    lower[c] = std::int64_t(even_floor) * (std::int64_t(1) << s);
+    upper[c] = std::int64_t(rq.hi - rq.zero_point + 1) * (std::int64_t(1) << s);
+    round_add[c] = s > 0 ? (std::int64_t(1) << (s - 1)) - 1 : 0;
+    odd[c] = s > 0;
+    shift[c] = s;
+  }
+}
+
 }  // namespace detail
 
 void wide_requantize_rows(const Layer& l, const std::int32_t* acc, const std::uint8_t* shortcut,
@@ -37,7 +65,7 @@ void wide_requantize_rows(const Layer& l, const std::int32_t* acc, const std::ui
   QB_CHECK(!l.pooled);
   const detail::WideScalar scalar(l);
   if (isa != int8::Isa::scalar) {
-    const detail::WideAvx2 k(l);
+    const detail::WideVector k(l);
     if (k.usable && (isa == int8::Isa::avx512bw || isa == int8::Isa::avx512vnni))
       return detail::wide_rows_avx512(k, l, acc, shortcut, r0, r1, y);
     if (k.usable) return detail::wide_rows_avx2(k, l, acc, shortcut, r0, r1, y, scalar);

@@ -5,8 +5,9 @@
 // then one rounding, half to even, by 2^shift[c] (pooled: of Σ_p clamp(v_p, v_lo, v_hi)).
 // The integer engine's fast path; the exact simulation (integer/reference.cpp) computes the
 // same by its own plain loops, and the engine is tested equal to it bit for bit. `isa` avx2 and
-// avxvnni run the AVX2 kernel (integer/wide_requant_avx2.cpp) where it is exact, avx512bw and
-// avx512vnni its AVX-512 form (wide_requant_avx512.cpp), else the scalar loop. All walk the
+// avxvnni run the AVX2 kernel (integer/wide_requant_avx2.cpp) where it is exact
+// (wide_requant_vector.h), avx512bw and avx512vnni its AVX-512 form (wide_requant_avx512.cpp),
+// else the scalar loop. All walk the
 // pixels with detail::walk_pixels below and differ only in how they compute a run of channels
 // of one pixel.
 #pragma once

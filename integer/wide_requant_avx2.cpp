@@ -1,17 +1,7 @@
 // AVX2 form of wide_requantize_rows (integer/wide_requant.h), four channels per vector in
-// int64 lanes, bit-exact against the scalar loop. AVX2 has no 64×64 multiply and no
-// variable arithmetic shift of int64 lanes, so the kernel runs only where it can stay exact
-// without them (WideAvx2::usable):
-//   · |m_acc|, |m_sc| < 2^31: vpmuldq multiplies the low 32 bits of each lane exactly, and
-//     x and s − z_sc are int32 values;
-//   · every fine bias |B| < 2^61 (what export promises): added in the 64-bit lanes, v stays
-//     below 2^62 + 2^61 + 2^39 in magnitude, inside int64;
-//   · lo ≤ zero_point ≤ hi and every shift ≤ 54: v is first clamped to
-//     [L, H] = [e·2^s, (hi − zp + 1)·2^s], e the even one of lo − zp − 1, lo − zp − 2 —
-//     rounding is monotone, so values beyond those bounds give the same clamped code — then
-//     u = v − L ∈ [0, 259·2^s] < 2^63 is unsigned, rounded by logical shifts (vpsrlvq):
-//     rhe(v / 2^s) = rhe(u / 2^s) + e, since shifting by an even integer keeps ties to even.
-#include "integer/wide_requant_avx2.h"
+// int64 lanes, bit-exact against the scalar loop, where WideVector::usable
+// (integer/wide_requant_vector.h says why it is exact there and how).
+#include "integer/wide_requant_vector.h"
 
 #include "engine/int8/intrinsics.h"
 
@@ -21,33 +11,6 @@
 #define QB_AVX2 QB_INT8_ISA("avx2")
 
 namespace qb::integer::detail {
-
-WideAvx2::WideAvx2(const Layer& l) {
-  const Requant& rq = l.requant;
-  const Wide& w = l.wide;
-  const int C = l.C_out;
-  usable = rq.lo <= rq.zero_point && rq.zero_point <= rq.hi;
-  for (int c = 0; c < C && usable; ++c)
-    usable = w.shift[c] <= 54 && std::llabs(w.m_acc[c]) < (1ll << 31) &&
-             std::llabs(w.m_sc[c]) < (1ll << 31);
-  for (std::size_t j = 0; j < rq.bias.size() && usable; ++j)  // per channel or per position
-    usable = std::llabs(rq.bias[j]) < (1ll << 61);
-  if (!usable) return;
-  even_floor = rq.lo - rq.zero_point - 1;
-  if (even_floor % 2) --even_floor;
-  m_acc.resize(C), m_sc.resize(C), lower.resize(C), upper.resize(C);
-  round_add.resize(C), odd.resize(C), shift.resize(C);
-  for (int c = 0; c < C; ++c) {
-    const int s = w.shift[c];
-    m_acc[c] = w.m_acc[c];
-    m_sc[c] = w.m_sc[c];
-    lower[c] = std::int64_t(even_floor) * (std::int64_t(1) << s);
-    upper[c] = std::int64_t(rq.hi - rq.zero_point + 1) * (std::int64_t(1) << s);
-    round_add[c] = s > 0 ? (std::int64_t(1) << (s - 1)) - 1 : 0;
-    odd[c] = s > 0;
-    shift[c] = s;
-  }
-}
 
 namespace {
 
@@ -63,7 +26,7 @@ QB_AVX2 inline __m256i clamp64(__m256i v, __m256i lo, __m256i hi) {
 
 // Channels [c, c + 4) of one pixel: a their sums, b their fine biases, sc their shortcut codes
 // (or null).
-QB_AVX2 inline void four(const WideAvx2& k, int c, const std::int32_t* a, const std::int64_t* b,
+QB_AVX2 inline void four(const WideVector& k, int c, const std::int32_t* a, const std::int64_t* b,
                          const std::uint8_t* sc, int sc_zero_point, int base, int lo, int hi,
                          std::uint8_t* out) {
   const __m256i x = _mm256_cvtepi32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + c)));
@@ -95,7 +58,7 @@ QB_AVX2 inline void four(const WideAvx2& k, int c, const std::int32_t* a, const 
 
 }  // namespace
 
-QB_AVX2 void wide_rows_avx2(const WideAvx2& k, const Layer& l, const std::int32_t* acc,
+QB_AVX2 void wide_rows_avx2(const WideVector& k, const Layer& l, const std::int32_t* acc,
                             const std::uint8_t* shortcut, std::int64_t r0, std::int64_t r1,
                             std::uint8_t* y, const WideScalar& scalar) {
   const Shortcut& s = l.shortcut;

@@ -1,9 +1,15 @@
 // AVX-512 form of wide_requantize_rows (integer/wide_requant.h): the AVX2 kernel's arithmetic
-// (integer/wide_requant_avx2.cpp says why it is exact, and where: WideAvx2::usable) on eight
+// (integer/wide_requant_vector.h says why it is exact, and where: WideVector::usable) on eight
 // int64 lanes, with what AVX-512 adds: vpminsq/vpmaxsq for the clamps, vpmovqb to narrow eight
 // codes in one instruction, and masked loads and stores for a run of channels that is not a
 // multiple of eight, so no channel falls to the scalar loop. Same bits as the scalar loop.
-#include "integer/wide_requant_avx2.h"
+// GCC 12's avx512fintrin.h makes its "undefined" vectors as `__m512i __Y = __Y;`, which
+// -Wuninitialized then reports wherever an intrinsic using one is inlined (GCC bug 105593,
+// fixed in GCC 13; as in engine/int8/requantize_kernels.cpp: before any include, which may
+// bring in the intrinsics). Nothing here reads an uninitialised value.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "integer/wide_requant_vector.h"
 
 #include "engine/int8/intrinsics.h"
 
@@ -14,7 +20,7 @@ namespace {
 
 // Channels [c, c + lanes) of one pixel, lanes ≤ 8 (`m` their mask): a their sums, b their fine
 // biases, sc their shortcut codes (or null).
-QB_AVX512 inline void eight(const WideAvx2& k, int c, __mmask8 m, const std::int32_t* a,
+QB_AVX512 inline void eight(const WideVector& k, int c, __mmask8 m, const std::int32_t* a,
                             const std::int64_t* b, const std::uint8_t* sc, __m512i sc_zero_point,
                             __m512i base, __m512i lo, __m512i hi, std::uint8_t* out) {
   auto load = [&](const std::int64_t* p) { return _mm512_maskz_loadu_epi64(m, p + c); };
@@ -39,7 +45,7 @@ QB_AVX512 inline void eight(const WideAvx2& k, int c, __mmask8 m, const std::int
 
 }  // namespace
 
-QB_AVX512 void wide_rows_avx512(const WideAvx2& k, const Layer& l, const std::int32_t* acc,
+QB_AVX512 void wide_rows_avx512(const WideVector& k, const Layer& l, const std::int32_t* acc,
                                 const std::uint8_t* shortcut, std::int64_t r0, std::int64_t r1,
                                 std::uint8_t* y) {
   const Shortcut& s = l.shortcut;

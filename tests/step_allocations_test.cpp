@@ -11,6 +11,7 @@
 #include "engine/train.h"
 #include "methods/qat.h"
 #include "methods/registry.h"
+#include "tests/support.h"
 
 #include <catch2/catch.hpp>
 
@@ -77,15 +78,7 @@ StepCounts count_allocations(const std::string& net, const std::string& method, 
   cfg.threads = threads;
   TrainExtensions ext;
   if (method != "fp32") {
-    QatConfig q{method, {}};
-    q.settings.wbits = q.settings.abits = 4;
-    // W4A4 or the method's nearest width, as bench_quantizers picks it (SYQ: ternary weights;
-    // APT: its narrowest, 8 bits, gradients included).
-    const int lowest = make_method(method)->info().min_bits;
-    q.settings.wbits = q.settings.abits = std::max(4, lowest);
-    if (method == "syq") q.settings.wbits = 2;
-    if (method == "apt") q.settings.gbits = lowest;
-    ext = make_qat(q);
+    ext = make_qat(test::low_bit_qat(method));
   }
   StepCounts counts;
   auto method_on_step = ext.on_step;

@@ -4,9 +4,11 @@
 
 #include "engine/train.h"
 #include "methods/qat.h"
+#include "methods/registry.h"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -47,5 +49,17 @@ std::function<void(const EpochRecord&)> kill_after_epoch(std::size_t epoch);
 // throw), then resumes it from that checkpoint to the end; returns the resumed run's summary.
 nlohmann::json train_killed_and_resumed(const TrainConfig& cfg, const QatConfig& q,
                                         std::size_t kill_after, const std::string& checkpoint);
+
+// `method` (not fp32) at W4A4 or its nearest width, as bench_quantizers picks it (SYQ: ternary
+// weights; APT: its narrowest, 8 bits, gradients included). Inline: the allocation tests' own
+// executable does not link this file's definitions.
+inline QatConfig low_bit_qat(const std::string& method) {
+  QatConfig q{method, {}};
+  const int lowest = make_method(method)->info().min_bits;
+  q.settings.wbits = q.settings.abits = std::max(4, lowest);
+  if (method == "syq") q.settings.wbits = 2;
+  if (method == "apt") q.settings.gbits = lowest;
+  return q;
+}
 
 }  // namespace qb::test

@@ -10,7 +10,7 @@
 #include "integer/export.h"
 #include "integer/reference.h"
 #include "integer/wide_requant.h"
-#include "integer/wide_requant_avx2.h"
+#include "integer/wide_requant_vector.h"
 #include "methods/qat.h"
 #include "tests/int8_isas.h"
 
@@ -436,11 +436,11 @@ TEST_CASE("the residual requantisation's vector kernels equal its scalar loop", 
       b = rng.uniform_int(4) == 0 ? kBiasMax : u;
       if (rng.uniform_int(2)) b = -b;
     }
-    const integer::detail::WideAvx2 kernel(l);
+    const integer::detail::WideVector kernel(l);
     CHECK(kernel.usable);
     if (trial == 38) l.requant.bias.back() = kBiasMax + 1;         // the scalar fallback
     if (trial == 39) l.wide.m_acc[C / 2] = std::int64_t(1) << 31;  // the scalar fallback
-    if (trial == 38 || trial == 39) CHECK_FALSE(integer::detail::WideAvx2(l).usable);
+    if (trial == 38 || trial == 39) CHECK_FALSE(integer::detail::WideVector(l).usable);
     const std::int64_t M = 2 * l.Ho * l.Wo;  // two images
     std::vector<std::int32_t> acc(M * C);
     for (auto& a : acc)

@@ -97,9 +97,8 @@ TEST_CASE("quantized fine-tuning starts from FP32 weights and resumes bit for bi
 
 // A sweep cell killed mid-training resumes from its last checkpoint (experiments/runner.cpp),
 // so every registered method must resume bit for bit: killed after epoch 1 of 2 and resumed,
-// each ends with the test accuracy, loss and per-layer report of an uninterrupted run. Widths
-// as the allocation test picks them (W4A4 or the method's narrowest; SYQ ternary; APT with
-// 8-bit gradients).
+// each ends with the test accuracy, loss and per-layer report of an uninterrupted run, at
+// test::low_bit_qat's widths.
 TEST_CASE("every registered method resumes bit for bit", "[qat][checkpoint]") {
   const test::TempDir dir;
   Progress quiet = Progress::silent();
@@ -111,11 +110,7 @@ TEST_CASE("every registered method resumes bit for bit", "[qat][checkpoint]") {
   int methods = 0;
   for (const std::string& method : method_names()) {
     if (method == "fp32") continue;  // FP32 resumes in tests/test_train.cpp
-    QatConfig q{method, {}};
-    const int lowest = make_method(method)->info().min_bits;
-    q.settings.wbits = q.settings.abits = std::max(4, lowest);
-    if (method == "syq") q.settings.wbits = 2;
-    if (method == "apt") q.settings.gbits = lowest;
+    const QatConfig q = test::low_bit_qat(method);
     TrainConfig qc = test::synthetic_lenet();
     qc.init = fp.out;
     qc.epochs = 2;

@@ -47,8 +47,7 @@ int threads_for(std::int64_t work, std::int64_t unit_cost) {
 
 // A 1×1, stride-1, unpadded convolution: the input already is the M×K patch matrix.
 bool is_direct(const ConvGeometry& g) {
-  return g.kh == 1 && g.kw == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0 &&
-         g.pad_left == 0 && g.pad_bottom == 0 && g.pad_right == 0;
+  return g.kh == 1 && g.kw == 1 && g.stride_h == 1 && g.stride_w == 1 && !g.padded();
 }
 
 // Whether forward_rows writes the padding of its rows' images out before the GEMM. When the
@@ -58,7 +57,7 @@ bool is_direct(const ConvGeometry& g) {
 // than the multiplications; written out once, the padding makes every patch row kh plain
 // copies.
 bool pads_images(const ConvGeometry& g, int C_in, const detail::GemmKernel& kernel) {
-  if (!detail::has_padding(g)) return false;
+  if (!g.padded()) return false;
   if (kernel.u8_in_place && detail::patches_in_place(g, C_in, kernel.layout.group)) return true;
   return std::int64_t(g.kw) * C_in <= 16;
 }

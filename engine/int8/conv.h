@@ -56,6 +56,8 @@ struct ConvGeometry {
 
   // A k×k window, the same stride both ways and the same padding on every side.
   static ConvGeometry square(int k, int stride = 1, int pad = 0);
+  // Whether any side is padded.
+  bool padded() const { return pad_top || pad_left || pad_bottom || pad_right; }
   // Throw qb::Error when the geometry is invalid or the padded input is smaller than the
   // window.
   int out_h(int H) const;

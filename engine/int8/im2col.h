@@ -142,7 +142,7 @@ inline void im2col(const Patches& p, std::int64_t r0, std::int64_t r1, Out* out,
   std::int64_t n = r0 / plane;
   const int in_plane = int(r0 - n * plane);
   int oy = in_plane / Wo, ox = in_plane - oy * Wo;
-  const bool padded = g.pad_top || g.pad_left || g.pad_bottom || g.pad_right;
+  const bool padded = g.padded();
   const std::size_t in_row = std::size_t(W) * C;
   for (std::int64_t r = r0; r < r1; ++r) {
     Out* dst = out + std::size_t(r - r0) * ld;

@@ -29,10 +29,6 @@ struct GemmArgs {
   std::int64_t first = 0;
 };
 
-inline bool has_padding(const ConvGeometry& g) {
-  return g.pad_top || g.pad_left || g.pad_bottom || g.pad_right;
-}
-
 // Whether a kernel that reads u8 activations in place (GemmKernel::u8_in_place) can take the
 // patches of a conv of geometry g over C channels straight from its input, once the input's
 // padding is written out (Conv2dInt8::forward_rows does): whole groups of `group` channels per
