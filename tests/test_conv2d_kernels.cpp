@@ -198,3 +198,51 @@ TEST_CASE("conv2d kernels are bitwise reproducible for a thread count", "[layers
   set_conv_path(conv_path_setting());
   set_threads(1);
 }
+
+// The oneDNN path's weight gradient reuses the forward's blocked copy of x when the caller
+// says x is what that forward read (ConvInput::forwarded): the same bits as reordering x
+// again; a different buffer is reordered anyway, even when the caller says `forwarded`; and a
+// forward on another path in between leaves no copy to reuse.
+TEST_CASE("oneDNN's weight gradient reuses the forward's copy of x only when it is x's",
+          "[layers][conv]") {
+  set_threads(1);
+  const Conv2dGeometry q = conv2d_geometry(4, 16, 10, 10, 16, 3, 1, 1, 1);
+  const auto x = normal_floats(q.N * q.C * q.H * q.W, 1);
+  const auto other = normal_floats(x.size(), 4);
+  const auto w = normal_floats(q.O * q.Cg * q.k * q.k, 2);
+  const auto dy = normal_floats(q.N * q.O * q.HWo, 3);
+  const Reference ref = direct_convolution(q, other, w, dy);
+  const auto backward = [&](const std::vector<float>& forwarded, const std::vector<float>& input,
+                            ConvPath forward_path, ConvInput claim) {
+    Conv2dScratch scratch;
+    std::vector<float> y(q.N * q.O * q.HWo), dx(x.size()), dw(w.size(), 0.0f);
+    set_conv_path(ConvPath::onednn);
+    conv2d_forward(y.data(), x.data(), w.data(), q, scratch);  // a copy of x made
+    set_conv_path(forward_path);
+    conv2d_forward(y.data(), forwarded.data(), w.data(), q, scratch);
+    set_conv_path(ConvPath::onednn);
+    conv2d_backward(dx.data(), dw.data(), dy.data(), input.data(), w.data(), q, scratch, claim);
+    return dw;
+  };
+  CHECK(backward(x, x, ConvPath::onednn, ConvInput::forwarded) ==
+        backward(x, x, ConvPath::onednn, ConvInput::unknown));
+  // `other` is a buffer the forwards never read: its own gradient, not x's.
+  require_close(backward(x, other, ConvPath::onednn, ConvInput::forwarded), ref.dw, 0.0, "dw");
+  // The last forward ran on qbench's GEMM and read `other`; x's copy from before is stale.
+  auto stale = x;  // `other`'s values at x's address: only the forget can tell them apart
+  const auto dw_gemm_forward = [&] {
+    Conv2dScratch scratch;
+    std::vector<float> y(q.N * q.O * q.HWo), dx(x.size()), dw(w.size(), 0.0f);
+    set_conv_path(ConvPath::onednn);
+    conv2d_forward(y.data(), stale.data(), w.data(), q, scratch);
+    stale = other;  // same buffer, new values, as a layer's input is from step to step
+    set_conv_path(ConvPath::gemm);
+    conv2d_forward(y.data(), stale.data(), w.data(), q, scratch);
+    set_conv_path(ConvPath::onednn);
+    conv2d_backward(dx.data(), dw.data(), dy.data(), stale.data(), w.data(), q, scratch,
+                    ConvInput::forwarded);
+    return dw;
+  };
+  require_close(dw_gemm_forward(), ref.dw, 0.0, "dw after a forward on another path");
+  set_conv_path(conv_path_setting());
+}

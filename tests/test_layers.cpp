@@ -9,6 +9,7 @@
 #include "engine/layers/linear.h"
 #include "engine/layers/pooling.h"
 #include "engine/layers/residual.h"
+#include "engine/layers/sequential.h"
 #include "engine/parallel.h"
 #include "engine/rng.h"
 #include "tests/gradcheck.h"
@@ -145,6 +146,49 @@ TEST_CASE("batchnorm gradients in training and evaluation mode", "[layers][bn][g
       CHECK(r.ok);
     }
   }
+}
+
+// Sequential runs a BatchNorm2d and the activation after it as one layer forward
+// (BatchNorm2d::forward_activated); the same two layers called one after the other must give
+// the same bits: outputs, dL/dx, dγ, dβ and the running statistics.
+TEST_CASE("batchnorm fused with its activation: the same bits as the two layers apart",
+          "[layers][bn]") {
+  for (const LayerKind kind : {LayerKind::relu, LayerKind::relu6})
+    for (const bool training : {true, false})
+      for (const int threads : {1, 2}) {
+        INFO("relu6 " << (kind == LayerKind::relu6) << " training " << training << " threads "
+                      << threads);
+        set_threads(threads);
+        const Shape s{6, 5, 7, 9};
+        Sequential fused("s");
+        auto& bn = fused.emplace<BatchNorm2d>("bn", s[1]);
+        fused.emplace<Activation>("act", kind);
+        BatchNorm2d bn_apart("bn", s[1]);
+        Activation act_apart("act", kind);
+        for (BatchNorm2d* b : {&bn, &bn_apart}) {
+          fill_normal(b->gamma().value, 8, 1.0f);
+          fill_normal(b->beta().value, 9, 1.0f);
+          fill_normal(b->running_mean().value, 10, 0.3f);
+          for (auto& v : b->running_var().value) v = 0.5f + std::abs(v);
+          b->gamma().value(0) = 5.0f;  // channel 0 reaches past 6: ReLU6 clips it there
+        }
+        Tensor x = Tensor::from_shape(s), dy = Tensor::from_shape(s);
+        fill_normal(x, 11, 4.0f);
+        fill_normal(dy, 12, 1.0f);
+        const Tensor y = fused.forward(x, training);
+        const Tensor y_apart = act_apart.forward(bn_apart.forward(x, training), training);
+        CHECK(bool(y == y_apart));
+        CHECK(std::count(y.begin(), y.end(), 0.0f) > 0);
+        if (kind == LayerKind::relu6) CHECK(std::count(y.begin(), y.end(), 6.0f) > 0);
+        const Tensor dx = fused.backward(dy);
+        const Tensor dx_apart = bn_apart.backward(act_apart.backward(dy));
+        CHECK(bool(dx == dx_apart));
+        CHECK(bool(bn.gamma().grad == bn_apart.gamma().grad));
+        CHECK(bool(bn.beta().grad == bn_apart.beta().grad));
+        CHECK(bool(bn.running_mean().value == bn_apart.running_mean().value));
+        CHECK(bool(bn.running_var().value == bn_apart.running_var().value));
+      }
+  set_threads(1);
 }
 
 TEST_CASE("batchnorm: batch statistics in training, running statistics in evaluation",

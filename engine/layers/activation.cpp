@@ -14,6 +14,11 @@ Activation::Activation(std::string name, LayerKind kind) : Layer(LayerInfo{}) {
   upper_ = kind == LayerKind::relu6 ? 6.0f : std::numeric_limits<float>::infinity();
 }
 
+Tensor& Activation::output_buffer(const Shape& shape) {
+  ensure_shape(y_, shape);
+  return y_;
+}
+
 const Tensor& Activation::forward(const Tensor& x, bool) {
   ensure_shape(y_, shape_of(x));
   const float* xp = x.data();
@@ -21,7 +26,7 @@ const Tensor& Activation::forward(const Tensor& x, bool) {
   const std::size_t n = x.size();
   const float hi = upper_;
 #pragma omp parallel for simd schedule(static)
-  for (std::size_t i = 0; i < n; ++i) yp[i] = std::min(std::max(xp[i], 0.0f), hi);
+  for (std::size_t i = 0; i < n; ++i) yp[i] = apply(xp[i], hi);
   return y_;
 }
 

@@ -47,13 +47,23 @@ void BatchNorm2d::collect_buffers(std::vector<Buffer*>& out) {
 }
 
 const Tensor& BatchNorm2d::forward(const Tensor& x, bool training) {
+  ensure_shape(y_, output_shape(shape_of(x)));
+  normalise(x, training, y_.data(), nullptr);
+  return y_;
+}
+
+const Tensor& BatchNorm2d::forward_activated(const Tensor& x, bool training, Activation& act) {
+  Tensor& y = act.output_buffer(output_shape(shape_of(x)));
+  normalise(x, training, y.data(), &act);
+  return y;
+}
+
+void BatchNorm2d::normalise(const Tensor& x, bool training, float* yp, const Activation* act) {
   const Shape xs = output_shape(shape_of(x));
   const std::size_t N = xs[0], C = xs[1], HW = xs[2] * xs[3], m = N * HW;
-  ensure_shape(y_, xs);
   ensure_shape(xhat_, xs);
   last_training_ = training;
   const float* xp = x.data();
-  float* yp = y_.data();
   float* hp = xhat_.data();
   float* rm = running_mean_.value.data();
   float* rv = running_var_.value.data();
@@ -84,14 +94,23 @@ const Tensor& BatchNorm2d::forward(const Tensor& x, bool training) {
     inv_std_[c] = inv;
     for (std::size_t n = 0; n < N; ++n) {
       const std::size_t off = (n * C + c) * HW;
-      for (std::size_t i = 0; i < HW; ++i) {
-        const float h = (xp[off + i] - mean) * inv;
-        hp[off + i] = h;
-        yp[off + i] = g[c] * h + b[c];
+      if (act) {
+        const float hi = act->upper();
+        for (std::size_t i = 0; i < HW; ++i) {
+          const float h = (xp[off + i] - mean) * inv;
+          hp[off + i] = h;
+          const float y = g[c] * h + b[c];
+          yp[off + i] = Activation::apply(y, hi);
+        }
+      } else {
+        for (std::size_t i = 0; i < HW; ++i) {
+          const float h = (xp[off + i] - mean) * inv;
+          hp[off + i] = h;
+          yp[off + i] = g[c] * h + b[c];
+        }
       }
     }
   }
-  return y_;
 }
 
 const Tensor& BatchNorm2d::backward(const Tensor& dy) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "engine/layer.h"
+#include "engine/layers/activation.h"
 
 namespace qb {
 
@@ -17,6 +18,14 @@ class BatchNorm2d final : public Layer {
 
   const Tensor& forward(const Tensor& x, bool training) override;
   const Tensor& backward(const Tensor& dy) override;
+
+  // This layer and the activation after it in one pass (Sequential calls it for every
+  // BatchNorm2d followed by an Activation): act's output is written here, so the tensor
+  // between the two is neither written nor read back. The same bits as the two layers one
+  // after the other (tested: act(y) is act's own function); act's output is returned, and
+  // backward runs act's backward, then this layer's, as before.
+  const Tensor& forward_activated(const Tensor& x, bool training, Activation& act);
+
   Shape output_shape(const Shape& in) const override;
   void collect_params(std::vector<Param*>& out) override;
   void collect_buffers(std::vector<Buffer*>& out) override;
@@ -33,6 +42,9 @@ class BatchNorm2d final : public Layer {
   float momentum_, eps_;
   Param gamma_, beta_;
   Buffer running_mean_, running_var_;
+  // Normalises x into x̂ (kept) and writes γ·x̂ + β, passed through act when there is one.
+  void normalise(const Tensor& x, bool training, float* out, const Activation* act);
+
   bool last_training_ = true;
   Tensor y_, dx_, xhat_;
   std::vector<float> inv_std_;

@@ -81,6 +81,7 @@ const Tensor& Conv2d::forward(const Tensor& x_in, bool training) {
   const auto fx = fixed_point_of(hooks_.input.get()), fw = fixed_point_of(hooks_.weight.get());
   const FixedPath path = q.depthwise() ? FixedPath::none : fixed_path(fx, fw);
   gemm_counts_.add(path);
+  float_forward_ = path == FixedPath::none;
   if (path != FixedPath::none)
     conv2d_forward_fixed(y_.data(), x_->data(), *fx, w_->data(), *fw, path, q, fixed_);
   else
@@ -103,7 +104,7 @@ void Conv2d::convolve_backward(const Tensor& dy, const Tensor& x, const Tensor& 
   QB_CHECK(shape_of(w) == info_.weight_shape && shape_of(dw) == info_.weight_shape);
   if (dx) ensure_shape(*dx, xs);
   conv2d_backward(dx ? dx->data() : nullptr, dw.data(), dy.data(), x.data(), w.data(),
-                  geometry(spec_, xs), scratch_);
+                  geometry(spec_, xs), scratch_, ConvInput::forwarded);
 }
 
 const Tensor& Conv2d::backward(const Tensor& dy_in) {
@@ -134,13 +135,14 @@ const Tensor& Conv2d::backward(const Tensor& dy_in) {
   if (dx_path != FixedPath::none)
     conv2d_data_grad_fixed(dx_.data(), dy.data(), *fdy, w_->data(), *fw, dx_path, q, fixed_);
   const bool float_dx = need_dx && dx_path == FixedPath::none;
+  const ConvInput input = float_forward_ ? ConvInput::forwarded : ConvInput::unknown;
   if (dw_path == FixedPath::none) {
     conv2d_backward(float_dx ? dx_.data() : nullptr, dw, dy.data(), x_->data(), w_->data(), q,
-                    scratch_);
+                    scratch_, input);
   } else if (float_dx) {  // one float GEMM left: the float kernels compute dW with it, unused
     dw_discarded_.assign(info_.weight_shape[0] * q.K, 0.0f);
     conv2d_backward(dx_.data(), dw_discarded_.data(), dy.data(), x_->data(), w_->data(), q,
-                    scratch_);
+                    scratch_, input);
   }
 
   if (hooks_.weight) {

@@ -35,7 +35,9 @@ class Conv2d final : public Layer {
 
   // The bare convolution y = x ⊛ w with an explicit weight — no hooks, no bias — and its
   // adjoint (dx overwritten, skipped when null; dw accumulated). For layers that compose
-  // convolutions of one geometry, such as FoldedConvBn's batch-statistics pass.
+  // convolutions of one geometry, such as FoldedConvBn's batch-statistics pass. The adjoint's x,
+  // when it is a buffer a convolve() read, must not have changed since (as for backward: the
+  // oneDNN path reuses its blocked copy of x; ConvInput in conv2d_onednn.h).
   void convolve(const Tensor& x, const Tensor& w, Tensor& y);
   void convolve_backward(const Tensor& dy, const Tensor& x, const Tensor& w, Tensor* dx,
                          Tensor& dw);
@@ -52,8 +54,9 @@ class Conv2d final : public Layer {
   Param weight_, bias_;
   HookSlots hooks_;
 
-  const Tensor* x_ = nullptr;  // the (possibly hooked) input of the last forward
-  const Tensor* w_ = nullptr;  // the (possibly hooked) weight of the last forward
+  const Tensor* x_ = nullptr;   // the (possibly hooked) input of the last forward
+  bool float_forward_ = false;  // the last forward ran conv2d_forward (not a fixed-point path)
+  const Tensor* w_ = nullptr;   // the (possibly hooked) weight of the last forward
   Tensor y_, dx_, dw_hooked_;
   GemmCounts gemm_counts_;
   std::vector<float> dw_discarded_;  // dW of a float pass run only for its dx

@@ -286,9 +286,12 @@ void set_conv_path(ConvPath path) { g_conv_path.store(int(path), std::memory_ord
 
 void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeometry& q,
                     Conv2dScratch& scratch) {
-  if (onednn_wins(q))
+  if (onednn_wins(q)) {
     conv2d_forward_onednn(y, x, w, q, scratch.onednn);
-  else if (q.depthwise())
+    return;
+  }
+  conv2d_onednn_forget_input(scratch.onednn);  // only when the path was switched in between
+  if (q.depthwise())
     conv2d_forward_depthwise(y, x, w, q);
   else if (direct_wins(q, Pass::forward))
     conv2d_forward_direct(y, x, w, q, scratch.direct);
@@ -297,9 +300,9 @@ void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeomet
 }
 
 void conv2d_backward(float* dx, float* dw, const float* dy, const float* x, const float* w,
-                     const Conv2dGeometry& q, Conv2dScratch& scratch) {
+                     const Conv2dGeometry& q, Conv2dScratch& scratch, ConvInput input) {
   if (onednn_wins(q)) {
-    conv2d_backward_onednn(dx, dw, dy, x, w, q, scratch.onednn);
+    conv2d_backward_onednn(dx, dw, dy, x, w, q, scratch.onednn, input);
   } else if (q.depthwise()) {
     conv2d_backward_depthwise(dx, dw, dy, x, w, q, scratch);
   } else if (direct_wins(q, Pass::weight_grad)) {

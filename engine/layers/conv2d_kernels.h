@@ -62,9 +62,11 @@ void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeomet
                     Conv2dScratch& scratch);
 
 // The adjoint: dx = dL/dx overwritten (skipped when null), dw += dL/dw.
-// dx is (N,C,H,W), dw is (O,C/g,k,k), dy is (N,O,Ho,Wo), x and w as in forward.
+// dx is (N,C,H,W), dw is (O,C/g,k,k), dy is (N,O,Ho,Wo), x and w as in forward. `input` as in
+// conv2d_onednn.h: `forwarded` lets the oneDNN path reuse the forward's copy of x.
 void conv2d_backward(float* dx, float* dw, const float* dy, const float* x, const float* w,
-                     const Conv2dGeometry& q, Conv2dScratch& scratch);
+                     const Conv2dGeometry& q, Conv2dScratch& scratch,
+                     ConvInput input = ConvInput::unknown);
 
 // The GEMM and depthwise paths on their own (conv2d_forward/backward choose between them and
 // the direct kernels of conv2d_direct.h). conv2d_backward_gemm skips dw when it is null.

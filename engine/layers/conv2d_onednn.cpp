@@ -53,6 +53,10 @@ struct OnednnEntry {
   dnnl::convolution_backward_weights bwd_weights;
   Args fwd_args, data_args, weights_args;
   Reorder fwd_x, fwd_w, fwd_y, data_dy, data_w, data_dx, weights_x, weights_dy, weights_dw;
+  // The weight pass reads the forward's blocked x (same layout, same buffer): the user buffer
+  // whose copy that is, or null when there is none to reuse.
+  bool weights_share_x = false;
+  const float* blocked_x_of = nullptr;
 };
 
 struct Conv2dOnednn {
@@ -110,8 +114,10 @@ std::unique_ptr<OnednnEntry> make_entry(Conv2dOnednn& c, const Conv2dGeometry& q
                 {DNNL_ARG_DST, internal(c.eng, e.y, fpd.dst_desc(), false, e.fwd_y)}};
   e.bwd_weights = dnnl::convolution_backward_weights(wpd);
   const memory weights_dy = internal(c.eng, e.dy, wpd.diff_dst_desc(), true, e.weights_dy);
+  e.weights_share_x = e.fwd_x.needed && wpd.src_desc() == fpd.src_desc();
   e.weights_args = {
-      {DNNL_ARG_SRC, internal(c.eng, e.x, wpd.src_desc(), true, e.weights_x)},
+      {DNNL_ARG_SRC, e.weights_share_x ? e.fwd_args.at(DNNL_ARG_SRC)
+                                       : internal(c.eng, e.x, wpd.src_desc(), true, e.weights_x)},
       {DNNL_ARG_DIFF_DST, weights_dy},
       {DNNL_ARG_DIFF_WEIGHTS, internal(c.eng, e.dw, wpd.diff_weights_desc(), false, e.weights_dw)}};
   e.bwd_data = dnnl::convolution_backward_data(dpd);
@@ -150,20 +156,32 @@ void conv2d_forward_onednn(float* y, const float* x, const float* w, const Conv2
   e.w.set_data_handle(const_cast<float*>(w));
   e.y.set_data_handle(y);
   e.fwd_x.run(s);
+  e.blocked_x_of = e.weights_share_x ? x : nullptr;
   e.fwd_w.run(s);
   e.fwd.execute(s, e.fwd_args);
   e.fwd_y.run(s);
   s.wait();
 }
 
+void conv2d_onednn_forget_input(Conv2dOnednnCache& cache) {
+  if (cache)
+    for (const auto& e : cache->entries) e->blocked_x_of = nullptr;
+}
+
 void conv2d_backward_onednn(float* dx, float* dw, const float* dy, const float* x, const float* w,
-                            const Conv2dGeometry& q, Conv2dOnednnCache& cache) {
+                            const Conv2dGeometry& q, Conv2dOnednnCache& cache, ConvInput input) {
   OnednnEntry& e = entry(cache, q);
   auto& s = cache->stream;
   e.x.set_data_handle(const_cast<float*>(x));
   e.w.set_data_handle(const_cast<float*>(w));
   e.dy.set_data_handle(const_cast<float*>(dy));
-  e.weights_x.run(s);
+  if (e.weights_share_x) {
+    // The shared buffer holds the last forward's x; anything else is reordered into it.
+    if (input != ConvInput::forwarded || e.blocked_x_of != x) e.fwd_x.run(s);
+    e.blocked_x_of = x;
+  } else {
+    e.weights_x.run(s);
+  }
   e.weights_dy.run(s);
   e.bwd_weights.execute(s, e.weights_args);
   e.weights_dw.run(s);

@@ -3,7 +3,8 @@
 //
 // oneDNN picks its own layouts (format_tag::any: blocked nChw8c activations and OIhw8i8o
 // weights for its AVX2 kernels); qbench's tensors stay NCHW, so every call reorders its
-// operands into those layouts and its result back, as PyTorch's NCHW convolutions do. The
+// operands into those layouts and its result back, as PyTorch's NCHW convolutions do (save x
+// in the weight-gradient pass, which can reuse the forward's copy: ConvInput). The
 // primitives of one geometry and thread count are made once and kept (Conv2dOnednn), with the
 // blocked buffers; oneDNN threads with OpenMP and fixes its thread count when a primitive is
 // made, so a change of qbench's thread count remakes them. Results are reproducible for a
@@ -32,8 +33,20 @@ bool conv2d_onednn_supported(const Conv2dGeometry& q);
 void conv2d_forward_onednn(float* y, const float* x, const float* w, const Conv2dGeometry& q,
                            Conv2dOnednnCache& cache);
 
+// What backward may assume of its x. `forwarded`: x is the buffer the last forward through
+// this cache read, and nothing has written it since (a layer's backward after its float
+// forward, which reads the input the forward kept). Then, where the forward and weight-gradient
+// primitives want x in the same blocked layout, the forward's copy is reused instead of reordering
+// x again (one of the five activation-sized reorders a training step makes per convolution); the
+// pointer is compared too, so a different buffer is reordered anyway.
+enum class ConvInput { unknown, forwarded };
+
+// A forward of this layer ran elsewhere (qbench's kernels): no blocked copy may be reused.
+void conv2d_onednn_forget_input(Conv2dOnednnCache& cache);
+
 // dx = dL/dx overwritten (skipped when null), dw += dL/dw.
 void conv2d_backward_onednn(float* dx, float* dw, const float* dy, const float* x, const float* w,
-                            const Conv2dGeometry& q, Conv2dOnednnCache& cache);
+                            const Conv2dGeometry& q, Conv2dOnednnCache& cache,
+                            ConvInput input = ConvInput::unknown);
 
 }  // namespace qb

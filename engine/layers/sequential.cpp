@@ -1,6 +1,7 @@
 #include "engine/layers/sequential.h"
 
 #include "engine/check.h"
+#include "engine/layers/batchnorm.h"
 
 namespace qb {
 
@@ -26,9 +27,23 @@ void Sequential::insert(std::size_t i, LayerPtr layer) {
   layers_.insert(layers_.begin() + std::ptrdiff_t(i), std::move(layer));
 }
 
+Sequential::Fused Sequential::fused(std::size_t i) const {
+  if (i + 1 >= layers_.size()) return {};
+  auto* bn = dynamic_cast<BatchNorm2d*>(layers_[i].get());
+  auto* act = dynamic_cast<Activation*>(layers_[i + 1].get());
+  return bn && act ? Fused{bn, act} : Fused{};
+}
+
 const Tensor& Sequential::forward(const Tensor& x, bool training) {
   const Tensor* h = &x;
-  for (auto& l : layers_) h = &l->forward(*h, training);
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    if (const Fused f = fused(i); f.bn) {
+      h = &f.bn->forward_activated(*h, training, *f.act);
+      ++i;
+    } else {
+      h = &layers_[i]->forward(*h, training);
+    }
+  }
   return *h;
 }
 
