@@ -22,6 +22,8 @@
 
 namespace qb {
 
+class Activation;  // engine/layers/activation.h
+
 enum class LayerKind {
   conv,
   linear,
@@ -64,6 +66,16 @@ class Layer {
 
   virtual const Tensor& forward(const Tensor& x, bool training) = 0;
   virtual const Tensor& backward(const Tensor& dy) = 0;
+
+  // forward, then the activation `act` that follows this layer, in this layer's own pass: the
+  // result written into act's output buffer (Activation::output_buffer), bit for bit what
+  // act.forward(forward(x)) gives, so act.backward runs as if it had. Sequential calls it for a
+  // layer followed by an Activation, saving a write and a read of the tensor between them.
+  // Null: this layer does not fuse (the default); Sequential then runs the two apart.
+  virtual const Tensor* forward_activated(const Tensor& x, bool training, Activation& act) {
+    (void)x, (void)training, (void)act;
+    return nullptr;
+  }
 
   // Output shape for an input shape; throws qb::Error on an incompatible input.
   virtual Shape output_shape(const Shape& in) const = 0;

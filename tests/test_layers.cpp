@@ -191,6 +191,32 @@ TEST_CASE("batchnorm fused with its activation: the same bits as the two layers 
   set_threads(1);
 }
 
+// The same for a residual block and the ReLU after its sum (Residual::forward_activated).
+TEST_CASE("residual block fused with its activation: the same bits as apart", "[layers]") {
+  const auto block = [] {
+    auto main = std::make_unique<Sequential>("main");
+    main->emplace<Conv2d>("c1", Conv2dSpec{3, 6, 3, 2, 1, 1, false});
+    main->emplace<BatchNorm2d>("bn", 6);
+    auto r = std::make_unique<Residual>("res", std::move(main),
+                                        std::make_unique<ShortcutPad>("sc", 3, 6, 2));
+    randomize_params(*r, 13);
+    return r;
+  };
+  Sequential fused("s");
+  fused.add(block());
+  fused.emplace<Activation>("act", LayerKind::relu);
+  auto apart = block();
+  Activation act_apart("act", LayerKind::relu);
+  Tensor x = Tensor::from_shape({3, 3, 7, 7}), dy = Tensor::from_shape({3, 6, 4, 4});
+  fill_normal(x, 14);
+  fill_normal(dy, 15);
+  const Tensor y = fused.forward(x, true);
+  const Tensor y_apart = act_apart.forward(apart->forward(x, true), true);
+  CHECK(bool(y == y_apart));
+  CHECK(std::count(y.begin(), y.end(), 0.0f) > 0);
+  CHECK(bool(fused.backward(dy) == apart->backward(act_apart.backward(dy))));
+}
+
 TEST_CASE("batchnorm: batch statistics in training, running statistics in evaluation",
           "[layers][bn]") {
   BatchNorm2d bn("bn", 2, /*momentum=*/0.25f);

@@ -52,10 +52,10 @@ const Tensor& BatchNorm2d::forward(const Tensor& x, bool training) {
   return y_;
 }
 
-const Tensor& BatchNorm2d::forward_activated(const Tensor& x, bool training, Activation& act) {
+const Tensor* BatchNorm2d::forward_activated(const Tensor& x, bool training, Activation& act) {
   Tensor& y = act.output_buffer(output_shape(shape_of(x)));
   normalise(x, training, y.data(), &act);
-  return y;
+  return &y;
 }
 
 void BatchNorm2d::normalise(const Tensor& x, bool training, float* yp, const Activation* act) {

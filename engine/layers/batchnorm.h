@@ -19,12 +19,8 @@ class BatchNorm2d final : public Layer {
   const Tensor& forward(const Tensor& x, bool training) override;
   const Tensor& backward(const Tensor& dy) override;
 
-  // This layer and the activation after it in one pass (Sequential calls it for every
-  // BatchNorm2d followed by an Activation): act's output is written here, so the tensor
-  // between the two is neither written nor read back. The same bits as the two layers one
-  // after the other (tested: act(y) is act's own function); act's output is returned, and
-  // backward runs act's backward, then this layer's, as before.
-  const Tensor& forward_activated(const Tensor& x, bool training, Activation& act);
+  // Writes act(γ·x̂ + β) with act's own function (Layer::forward_activated).
+  const Tensor* forward_activated(const Tensor& x, bool training, Activation& act) override;
 
   Shape output_shape(const Shape& in) const override;
   void collect_params(std::vector<Param*>& out) override;

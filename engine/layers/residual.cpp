@@ -1,6 +1,7 @@
 #include "engine/layers/residual.h"
 
 #include "engine/check.h"
+#include "engine/layers/activation.h"
 #include "engine/layers/hooks.h"
 
 #include <algorithm>
@@ -29,18 +30,34 @@ Shape Residual::output_shape(const Shape& in) const {
 }
 
 const Tensor& Residual::forward(const Tensor& x_in, bool training) {
+  add_branches(x_in, training, y_, nullptr);
+  return y_;
+}
+
+const Tensor* Residual::forward_activated(const Tensor& x_in, bool training, Activation& act) {
+  Tensor& y = act.output_buffer(output_shape(shape_of(x_in)));
+  add_branches(x_in, training, y, &act);
+  return &y;
+}
+
+void Residual::add_branches(const Tensor& x_in, bool training, Tensor& y, const Activation* act) {
   const Tensor& x = hook_forward(input_hook(), x_in, training);
   const Tensor& a = main_->forward(x, training);
   const Tensor& b = shortcut_ ? shortcut_->forward(x, training) : x;
   QB_CHECK(a.shape() == b.shape());
-  ensure_shape(y_, shape_of(a));
+  ensure_shape(y, shape_of(a));
   const float* ap = a.data();
   const float* bp = b.data();
-  float* yp = y_.data();
+  float* yp = y.data();
   const std::size_t n = a.size();
+  if (act) {
+    const float hi = act->upper();
 #pragma omp parallel for simd schedule(static)
-  for (std::size_t i = 0; i < n; ++i) yp[i] = ap[i] + bp[i];
-  return y_;
+    for (std::size_t i = 0; i < n; ++i) yp[i] = Activation::apply(ap[i] + bp[i], hi);
+  } else {
+#pragma omp parallel for simd schedule(static)
+    for (std::size_t i = 0; i < n; ++i) yp[i] = ap[i] + bp[i];
+  }
 }
 
 const Tensor& Residual::backward(const Tensor& dy) {

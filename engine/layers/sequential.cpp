@@ -1,7 +1,7 @@
 #include "engine/layers/sequential.h"
 
 #include "engine/check.h"
-#include "engine/layers/batchnorm.h"
+#include "engine/layers/activation.h"
 
 namespace qb {
 
@@ -27,19 +27,13 @@ void Sequential::insert(std::size_t i, LayerPtr layer) {
   layers_.insert(layers_.begin() + std::ptrdiff_t(i), std::move(layer));
 }
 
-Sequential::Fused Sequential::fused(std::size_t i) const {
-  if (i + 1 >= layers_.size()) return {};
-  auto* bn = dynamic_cast<BatchNorm2d*>(layers_[i].get());
-  auto* act = dynamic_cast<Activation*>(layers_[i + 1].get());
-  return bn && act ? Fused{bn, act} : Fused{};
-}
-
 const Tensor& Sequential::forward(const Tensor& x, bool training) {
   const Tensor* h = &x;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
-    if (const Fused f = fused(i); f.bn) {
-      h = &f.bn->forward_activated(*h, training, *f.act);
-      ++i;
+    auto* act = i + 1 < layers_.size() ? dynamic_cast<Activation*>(layers_[i + 1].get()) : nullptr;
+    if (const Tensor* y = act ? layers_[i]->forward_activated(*h, training, *act) : nullptr) {
+      h = y;
+      ++i;  // the activation ran inside layer i
     } else {
       h = &layers_[i]->forward(*h, training);
     }

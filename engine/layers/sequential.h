@@ -1,16 +1,14 @@
-// A chain of layers; backward runs the chain in reverse. Forward runs a BatchNorm2d followed
-// by an Activation as one layer (BatchNorm2d::forward_activated: the same bits, and the
-// tensor between the two neither written nor read back). Fusing their backward too (the mask
-// applied a plane at a time inside BatchNorm's sums) measured slower on ResNet-20: three streams
-// per channel where the two layers apart read two.
+// A chain of layers; backward runs the chain in reverse. Forward runs a layer followed by an
+// Activation as one where the layer can (Layer::forward_activated: BatchNorm2d and Residual;
+// the same bits, and the tensor between the two neither written nor read back). Fusing
+// BatchNorm's backward with the activation's too (the mask applied a plane at a time inside
+// BatchNorm's sums) measured slower on ResNet-20: three streams per channel where the two
+// layers apart read two.
 #pragma once
 
 #include "engine/layer.h"
 
 namespace qb {
-
-class BatchNorm2d;
-class Activation;
 
 class Sequential final : public Layer {
  public:
@@ -36,12 +34,6 @@ class Sequential final : public Layer {
   Layer& at(std::size_t i) { return *layers_.at(i); }
 
  private:
-  struct Fused {
-    BatchNorm2d* bn = nullptr;
-    Activation* act = nullptr;
-  };
-  Fused fused(std::size_t i) const;  // layers i, i + 1 as a BatchNorm2d and its activation
-
   std::vector<LayerPtr> layers_;
 };
 
