@@ -17,9 +17,9 @@ class Activation final : public Layer {
   const Tensor& backward(const Tensor& dy) override;
   Shape output_shape(const Shape& in) const override { return in; }
 
-  // The function, for a layer that fuses this one into its own pass
-  // (BatchNorm2d::forward_activated): the same arithmetic, so the same bits. (Static, the
-  // clipping level passed in: hot loops keep it in a register.)
+  // The function, for a layer that fuses this one into its own pass (Layer::forward_activated):
+  // the same arithmetic, so the same bits. (Static, the clipping level passed in: hot loops
+  // keep it in a register.)
   float upper() const { return upper_; }
   static float apply(float x, float upper) { return std::min(std::max(x, 0.0f), upper); }
   // The output buffer, shaped, for such a layer to write; backward reads it as its own.
