@@ -65,14 +65,16 @@ QB_AVX2 void wide_rows_avx2(const WideVector& k, const Layer& l, const std::int3
   const int lo = l.requant.lo, hi = l.requant.hi, offset = s.channel_offset;
   const int base = k.even_floor + l.requant.zero_point;
   // Each run of channels four at a time, then one at a time.
-  walk_pixels(l, acc, shortcut, r0, r1, y, [&](const WidePixel& p, int b, int e, bool with_sc) {
-    int c = b;
-    for (; c + 4 <= e; c += 4)
-      four(k, c, p.sums, p.bias, with_sc ? p.shortcut + (c - offset) : nullptr, s.zero_point, base,
-           lo, hi, p.out);
-    for (; c < e; ++c)
-      p.out[c] = scalar(c, p.sums[c], with_sc ? int(p.shortcut[c - offset]) : -1, p.bias[c]);
-  });
+  // QB_AVX2 on the lambda too: it does not take its enclosing function's target.
+  walk_pixels(
+      l, acc, shortcut, r0, r1, y, [&](const WidePixel& p, int b, int e, bool with_sc) QB_AVX2 {
+        int c = b;
+        for (; c + 4 <= e; c += 4)
+          four(k, c, p.sums, p.bias, with_sc ? p.shortcut + (c - offset) : nullptr, s.zero_point,
+               base, lo, hi, p.out);
+        for (; c < e; ++c)
+          p.out[c] = scalar(c, p.sums[c], with_sc ? int(p.shortcut[c - offset]) : -1, p.bias[c]);
+      });
 }
 
 }  // namespace qb::integer::detail

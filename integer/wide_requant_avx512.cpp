@@ -6,7 +6,9 @@
 // GCC 12's avx512fintrin.h makes its "undefined" vectors as `__m512i __Y = __Y;`, which
 // -Wuninitialized then reports wherever an intrinsic using one is inlined (GCC bug 105593,
 // fixed in GCC 13; as in engine/int8/requantize_kernels.cpp: before any include, which may
-// bring in the intrinsics). Nothing here reads an uninitialised value.
+// bring in the intrinsics). Nothing here reads an uninitialised value. A lambda does not take
+// the target of the function it is written in: each one here names QB_AVX512 itself (without
+// it, a build for a CPU without AVX-512 cannot inline the intrinsics into it).
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "integer/wide_requant_vector.h"
@@ -23,7 +25,7 @@ namespace {
 QB_AVX512 inline void eight(const WideVector& k, int c, __mmask8 m, const std::int32_t* a,
                             const std::int64_t* b, const std::uint8_t* sc, __m512i sc_zero_point,
                             __m512i base, __m512i lo, __m512i hi, std::uint8_t* out) {
-  auto load = [&](const std::int64_t* p) { return _mm512_maskz_loadu_epi64(m, p + c); };
+  auto load = [&](const std::int64_t* p) QB_AVX512 { return _mm512_maskz_loadu_epi64(m, p + c); };
   const __m512i x = _mm512_cvtepi32_epi64(_mm256_maskz_loadu_epi32(m, a + c));
   __m512i v = _mm512_add_epi64(_mm512_mul_epi32(x, load(k.m_acc.data())), load(b));
   if (sc) {
@@ -53,13 +55,14 @@ QB_AVX512 void wide_rows_avx512(const WideVector& k, const Layer& l, const std::
   const __m512i sc_zero_point = _mm512_set1_epi64(s.zero_point);
   const __m512i base = _mm512_set1_epi64(k.even_floor + l.requant.zero_point);
   const __m512i lo = _mm512_set1_epi64(l.requant.lo), hi = _mm512_set1_epi64(l.requant.hi);
-  walk_pixels(l, acc, shortcut, r0, r1, y, [&](const WidePixel& p, int b, int e, bool with_sc) {
-    for (int c = b; c < e; c += 8) {
-      const __mmask8 m = e - c >= 8 ? __mmask8(0xff) : __mmask8((1u << (e - c)) - 1);
-      eight(k, c, m, p.sums, p.bias, with_sc ? p.shortcut + (c - offset) : nullptr, sc_zero_point,
-            base, lo, hi, p.out);
-    }
-  });
+  walk_pixels(l, acc, shortcut, r0, r1, y,
+              [&](const WidePixel& p, int b, int e, bool with_sc) QB_AVX512 {
+                for (int c = b; c < e; c += 8) {
+                  const __mmask8 m = e - c >= 8 ? __mmask8(0xff) : __mmask8((1u << (e - c)) - 1);
+                  eight(k, c, m, p.sums, p.bias, with_sc ? p.shortcut + (c - offset) : nullptr,
+                        sc_zero_point, base, lo, hi, p.out);
+                }
+              });
 }
 
 }  // namespace qb::integer::detail

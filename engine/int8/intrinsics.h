@@ -32,7 +32,9 @@
 // AVX-VNNI's vpdpbusd is AVX-512 VNNI's 256-bit form in a VEX encoding, lane for lane.
 #define _mm256_dpbusd_avx_epi32(acc, a, b) simde_mm256_dpbusd_epi32(acc, a, b)
 
-// The intrinsics SIMDe 0.7 lacks, written from Intel's definitions lane by lane.
+// The intrinsics SIMDe 0.7 lacks, written from Intel's definitions lane by lane. (Where the
+// build machine has AVX-512 the compiler's own would compile in their place, so only a build
+// on a CPU without it shows one missing here.)
 namespace qb::int8::emulated {
 
 template <class T, int N>
@@ -63,6 +65,19 @@ inline simde__m512i maskz_loadu_epi64(simde__mmask8 k, const void* p) {
   for (int i = 0; i < 8; ++i)
     if (k >> i & 1) std::memcpy(&l.v[i], static_cast<const char*>(p) + 8 * i, 8);
   return vec(l);
+}
+// vpmovsxdq: eight int32 lanes sign-extended to int64.
+inline simde__m512i cvtepi32_epi64(simde__m256i x) {
+  std::int32_t in[8];
+  std::memcpy(in, &x, 32);
+  Lanes<std::int64_t, 8> l;
+  for (int i = 0; i < 8; ++i) l.v[i] = in[i];
+  return vec(l);
+}
+inline void mask_storeu_epi64(void* p, simde__mmask8 k, simde__m512i x) {
+  const auto l = lanes<std::int64_t>(x);
+  for (int i = 0; i < 8; ++i)
+    if (k >> i & 1) std::memcpy(static_cast<char*>(p) + 8 * i, &l.v[i], 8);
 }
 // vpmovdb with a write mask: each selected int32 truncated to its low byte.
 inline void mask_cvtepi32_storeu_epi8(void* p, simde__mmask16 k, simde__m512i x) {
@@ -107,6 +122,8 @@ inline simde__m512i sra_epi32(simde__m512i a, simde__m128i count) {
 
 #define _mm512_maskz_loadu_epi32 ::qb::int8::emulated::maskz_loadu_epi32
 #define _mm512_maskz_loadu_epi64 ::qb::int8::emulated::maskz_loadu_epi64
+#define _mm512_cvtepi32_epi64 ::qb::int8::emulated::cvtepi32_epi64
+#define _mm512_mask_storeu_epi64 ::qb::int8::emulated::mask_storeu_epi64
 #define _mm512_mask_cvtepi32_storeu_epi8 ::qb::int8::emulated::mask_cvtepi32_storeu_epi8
 #define _mm512_cmplt_epi32_mask ::qb::int8::emulated::cmplt_epi32_mask
 #define _mm512_srav_epi64 ::qb::int8::emulated::srav_epi64
