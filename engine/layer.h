@@ -15,14 +15,14 @@
 #include "engine/param.h"
 #include "engine/tensor.h"
 
+#include <algorithm>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace qb {
-
-class Activation;  // engine/layers/activation.h
 
 enum class LayerKind {
   conv,
@@ -57,6 +57,20 @@ struct LayerInfo {
   bool block_applies_input_hook = false;
 };
 
+// A clipping activation, y = min(max(v, lo), hi): ReLU is [0, +inf], ReLU6 [0, 6]. The
+// Activation layer and every layer that applies one in its own pass (Layer::forward_activated)
+// call this one function, so fused and unfused give the same bits. `none()` passes every value
+// through unchanged, −0 and NaN included (std::max and std::min return their first argument
+// unless the second compares beyond it), so a layer keeps one loop for both cases.
+struct Clip {
+  float lo, hi;
+  float operator()(float v) const { return std::min(std::max(v, lo), hi); }
+  static Clip none() {
+    constexpr float inf = std::numeric_limits<float>::infinity();
+    return {-inf, inf};
+  }
+};
+
 class Layer {
  public:
   explicit Layer(LayerInfo info) : info_(std::move(info)) {}
@@ -68,12 +82,13 @@ class Layer {
   virtual const Tensor& backward(const Tensor& dy) = 0;
 
   // forward, then the activation `act` that follows this layer, in this layer's own pass: the
-  // result written into act's output buffer (Activation::output_buffer), bit for bit what
-  // act.forward(forward(x)) gives, so act.backward runs as if it had. Sequential calls it for a
+  // result shaped and written into `out` (the Activation's own output, so its backward runs as
+  // if its forward had), bit for bit what the two layers give apart. Sequential calls it for a
   // layer followed by an Activation, saving a write and a read of the tensor between them.
-  // Null: this layer does not fuse (the default); Sequential then runs the two apart.
-  virtual const Tensor* forward_activated(const Tensor& x, bool training, Activation& act) {
-    (void)x, (void)training, (void)act;
+  // Null: this layer does not fuse (the default) and has not touched `out`; Sequential then
+  // runs the two apart.
+  virtual const Tensor* forward_activated(const Tensor& x, bool training, Clip act, Tensor& out) {
+    (void)x, (void)training, (void)act, (void)out;
     return nullptr;
   }
 

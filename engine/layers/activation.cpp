@@ -2,7 +2,6 @@
 
 #include "engine/check.h"
 
-#include <algorithm>
 #include <limits>
 
 namespace qb {
@@ -14,19 +13,14 @@ Activation::Activation(std::string name, LayerKind kind) : Layer(LayerInfo{}) {
   upper_ = kind == LayerKind::relu6 ? 6.0f : std::numeric_limits<float>::infinity();
 }
 
-Tensor& Activation::output_buffer(const Shape& shape) {
-  ensure_shape(y_, shape);
-  return y_;
-}
-
 const Tensor& Activation::forward(const Tensor& x, bool) {
   ensure_shape(y_, shape_of(x));
   const float* xp = x.data();
   float* yp = y_.data();
   const std::size_t n = x.size();
-  const float hi = upper_;
+  const Clip act = clip();
 #pragma omp parallel for simd schedule(static)
-  for (std::size_t i = 0; i < n; ++i) yp[i] = apply(xp[i], hi);
+  for (std::size_t i = 0; i < n; ++i) yp[i] = act(xp[i]);
   return y_;
 }
 

@@ -5,8 +5,6 @@
 
 #include "engine/layer.h"
 
-#include <algorithm>
-
 namespace qb {
 
 class Activation final : public Layer {
@@ -17,13 +15,10 @@ class Activation final : public Layer {
   const Tensor& backward(const Tensor& dy) override;
   Shape output_shape(const Shape& in) const override { return in; }
 
-  // The function, for a layer that fuses this one into its own pass (Layer::forward_activated):
-  // the same arithmetic, so the same bits. (Static, the clipping level passed in: hot loops
-  // keep it in a register.)
-  float upper() const { return upper_; }
-  static float apply(float x, float upper) { return std::min(std::max(x, 0.0f), upper); }
-  // The output buffer, shaped, for such a layer to write; backward reads it as its own.
-  Tensor& output_buffer(const Shape& shape);
+  // For a layer that applies this activation in its own pass (Layer::forward_activated): the
+  // function, and the output tensor that backward reads, for that layer to shape and write.
+  Clip clip() const { return {0.0f, upper_}; }
+  Tensor& fused_output() { return y_; }
 
  private:
   float upper_;  // clipping level: +inf for ReLU, 6 for ReLU6

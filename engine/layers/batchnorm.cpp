@@ -47,24 +47,25 @@ void BatchNorm2d::collect_buffers(std::vector<Buffer*>& out) {
 }
 
 const Tensor& BatchNorm2d::forward(const Tensor& x, bool training) {
-  ensure_shape(y_, output_shape(shape_of(x)));
-  normalise(x, training, y_.data(), nullptr);
+  normalise(x, training, Clip::none(), y_);
   return y_;
 }
 
-const Tensor* BatchNorm2d::forward_activated(const Tensor& x, bool training, Activation& act) {
-  Tensor& y = act.output_buffer(output_shape(shape_of(x)));
-  normalise(x, training, y.data(), &act);
-  return &y;
+const Tensor* BatchNorm2d::forward_activated(const Tensor& x, bool training, Clip act,
+                                             Tensor& out) {
+  normalise(x, training, act, out);
+  return &out;
 }
 
-void BatchNorm2d::normalise(const Tensor& x, bool training, float* yp, const Activation* act) {
+void BatchNorm2d::normalise(const Tensor& x, bool training, Clip act, Tensor& y) {
   const Shape xs = output_shape(shape_of(x));
   const std::size_t N = xs[0], C = xs[1], HW = xs[2] * xs[3], m = N * HW;
   ensure_shape(xhat_, xs);
+  ensure_shape(y, xs);
   last_training_ = training;
   const float* xp = x.data();
   float* hp = xhat_.data();
+  float* yp = y.data();
   float* rm = running_mean_.value.data();
   float* rv = running_var_.value.data();
   const float* g = gamma_.value.data();
@@ -94,20 +95,10 @@ void BatchNorm2d::normalise(const Tensor& x, bool training, float* yp, const Act
     inv_std_[c] = inv;
     for (std::size_t n = 0; n < N; ++n) {
       const std::size_t off = (n * C + c) * HW;
-      if (act) {
-        const float hi = act->upper();
-        for (std::size_t i = 0; i < HW; ++i) {
-          const float h = (xp[off + i] - mean) * inv;
-          hp[off + i] = h;
-          const float y = g[c] * h + b[c];
-          yp[off + i] = Activation::apply(y, hi);
-        }
-      } else {
-        for (std::size_t i = 0; i < HW; ++i) {
-          const float h = (xp[off + i] - mean) * inv;
-          hp[off + i] = h;
-          yp[off + i] = g[c] * h + b[c];
-        }
+      for (std::size_t i = 0; i < HW; ++i) {
+        const float h = (xp[off + i] - mean) * inv;
+        hp[off + i] = h;
+        yp[off + i] = act(g[c] * h + b[c]);
       }
     }
   }

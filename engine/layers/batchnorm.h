@@ -8,7 +8,6 @@
 #pragma once
 
 #include "engine/layer.h"
-#include "engine/layers/activation.h"
 
 namespace qb {
 
@@ -19,8 +18,8 @@ class BatchNorm2d final : public Layer {
   const Tensor& forward(const Tensor& x, bool training) override;
   const Tensor& backward(const Tensor& dy) override;
 
-  // Writes act(γ·x̂ + β) with act's own function (Layer::forward_activated).
-  const Tensor* forward_activated(const Tensor& x, bool training, Activation& act) override;
+  // Writes act(γ·x̂ + β) (Layer::forward_activated).
+  const Tensor* forward_activated(const Tensor& x, bool training, Clip act, Tensor& out) override;
 
   Shape output_shape(const Shape& in) const override;
   void collect_params(std::vector<Param*>& out) override;
@@ -38,8 +37,8 @@ class BatchNorm2d final : public Layer {
   float momentum_, eps_;
   Param gamma_, beta_;
   Buffer running_mean_, running_var_;
-  // Normalises x into x̂ (kept) and writes γ·x̂ + β, passed through act when there is one.
-  void normalise(const Tensor& x, bool training, float* out, const Activation* act);
+  // Normalises x into x̂ (kept) and writes act(γ·x̂ + β) into y, shaped here.
+  void normalise(const Tensor& x, bool training, Clip act, Tensor& y);
 
   bool last_training_ = true;
   Tensor y_, dx_, xhat_;

@@ -1,7 +1,6 @@
 #include "engine/layers/residual.h"
 
 #include "engine/check.h"
-#include "engine/layers/activation.h"
 #include "engine/layers/hooks.h"
 
 #include <algorithm>
@@ -30,17 +29,17 @@ Shape Residual::output_shape(const Shape& in) const {
 }
 
 const Tensor& Residual::forward(const Tensor& x_in, bool training) {
-  add_branches(x_in, training, y_, nullptr);
+  add_branches(x_in, training, Clip::none(), y_);
   return y_;
 }
 
-const Tensor* Residual::forward_activated(const Tensor& x_in, bool training, Activation& act) {
-  Tensor& y = act.output_buffer(output_shape(shape_of(x_in)));
-  add_branches(x_in, training, y, &act);
-  return &y;
+const Tensor* Residual::forward_activated(const Tensor& x_in, bool training, Clip act,
+                                          Tensor& out) {
+  add_branches(x_in, training, act, out);
+  return &out;
 }
 
-void Residual::add_branches(const Tensor& x_in, bool training, Tensor& y, const Activation* act) {
+void Residual::add_branches(const Tensor& x_in, bool training, Clip act, Tensor& y) {
   const Tensor& x = hook_forward(input_hook(), x_in, training);
   const Tensor& a = main_->forward(x, training);
   const Tensor& b = shortcut_ ? shortcut_->forward(x, training) : x;
@@ -50,14 +49,8 @@ void Residual::add_branches(const Tensor& x_in, bool training, Tensor& y, const 
   const float* bp = b.data();
   float* yp = y.data();
   const std::size_t n = a.size();
-  if (act) {
-    const float hi = act->upper();
 #pragma omp parallel for simd schedule(static)
-    for (std::size_t i = 0; i < n; ++i) yp[i] = Activation::apply(ap[i] + bp[i], hi);
-  } else {
-#pragma omp parallel for simd schedule(static)
-    for (std::size_t i = 0; i < n; ++i) yp[i] = ap[i] + bp[i];
-  }
+  for (std::size_t i = 0; i < n; ++i) yp[i] = act(ap[i] + bp[i]);
 }
 
 const Tensor& Residual::backward(const Tensor& dy) {

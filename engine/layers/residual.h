@@ -24,7 +24,7 @@ class Residual final : public Layer {
   const Tensor& forward(const Tensor& x, bool training) override;
   const Tensor& backward(const Tensor& dy) override;
   // act(main + shortcut) in the sum's pass (Layer::forward_activated).
-  const Tensor* forward_activated(const Tensor& x, bool training, Activation& act) override;
+  const Tensor* forward_activated(const Tensor& x, bool training, Clip act, Tensor& out) override;
   Shape output_shape(const Shape& in) const override;
   void collect_params(std::vector<Param*>& out) override;
   void collect_buffers(std::vector<Buffer*>& out) override;
@@ -35,8 +35,8 @@ class Residual final : public Layer {
 
  private:
   TensorHook* input_hook();  // main's first layer's input hook, applied here; may be null
-  // main(x̂) + shortcut(x̂) into y, passed through act when there is one.
-  void add_branches(const Tensor& x_in, bool training, Tensor& y, const Activation* act);
+  // act(main(x̂) + shortcut(x̂)) into y, shaped here.
+  void add_branches(const Tensor& x_in, bool training, Clip act, Tensor& y);
 
   std::unique_ptr<Sequential> main_;
   LayerPtr shortcut_;

@@ -31,7 +31,10 @@ const Tensor& Sequential::forward(const Tensor& x, bool training) {
   const Tensor* h = &x;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     auto* act = i + 1 < layers_.size() ? dynamic_cast<Activation*>(layers_[i + 1].get()) : nullptr;
-    if (const Tensor* y = act ? layers_[i]->forward_activated(*h, training, *act) : nullptr) {
+    const Tensor* y =
+        act ? layers_[i]->forward_activated(*h, training, act->clip(), act->fused_output())
+            : nullptr;
+    if (y) {
       h = y;
       ++i;  // the activation ran inside layer i
     } else {
