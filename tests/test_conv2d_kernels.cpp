@@ -1,9 +1,10 @@
 // The fp32 convolution kernels (engine/layers/conv2d_kernels.h) against a direct convolution
 // summed in double: forward, dL/dx and dL/dw, on one and two threads, for every path (GEMM
 // with and without im2col, several images per GEMM, groups, depthwise, the direct kernels,
-// oneDNN's primitives),
+// oneDNN's primitives, the stem kernels),
 // each forced (set_conv_path) and as chosen by shape.
 #include "engine/layers/conv2d_kernels.h"
+#include "engine/layers/conv2d_tile.h"
 #include "engine/parallel.h"
 #include "engine/rng.h"
 #include "tests/support.h"
@@ -98,13 +99,24 @@ const Case kCases[] = {
     {2, 3, 31, 29, 5, 3, 1, 1, 1, "stem-like, rows longer than a panel"},
     {1, 2, 3, 3, 3, 3, 1, 1, 1, "one 3x3 image: every pixel an edge pixel"},
     {2, 4, 6, 7, 9, 2, 2, 1, 1, "even kernel, stride 2"},
+    // Stems (conv2d_stem.h): rows of whole and part vectors, one or two tiles per row, odd O.
+    {3, 1, 28, 28, 6, 5, 1, 2, 1, "LeNet-5's conv1: stem rows of 3.5 vectors"},
+    {2, 3, 13, 11, 16, 3, 1, 1, 1, "RGB stem 3x3, width off a multiple of 8"},
+    {2, 1, 9, 6, 5, 7, 1, 3, 1, "7x7 stem on an image narrower than a vector, O odd"},
+    {3, 4, 9, 20, 3, 3, 1, 0, 1, "4-channel stem, no padding, 2.25 vectors per row"},
+    {2, 2, 8, 40, 3, 5, 1, 1, 1, "stem rows of 4.75 vectors: two tiles per row"},
+    // Two stems whose padded tiles are the same size, the second's border where the first's
+    // pixels lay: a scratch kept from one to the other must zero it anew.
+    {2, 1, 10, 8, 2, 3, 1, 0, 1, "stem without padding, its tile 10x10"},
+    {2, 1, 8, 6, 2, 3, 1, 1, 1, "stem with padding 1, its tile 10x10 too"},
 };
 
 // Every path the kernels can take: auto (the measured table), and each forced.
 constexpr std::pair<ConvPath, const char*> kPaths[] = {{ConvPath::automatic, "auto"},
                                                        {ConvPath::gemm, "gemm"},
                                                        {ConvPath::direct, "direct"},
-                                                       {ConvPath::onednn, "onednn"}};
+                                                       {ConvPath::onednn, "onednn"},
+                                                       {ConvPath::stem, "stem"}};
 
 }  // namespace
 
@@ -245,4 +257,38 @@ TEST_CASE("oneDNN's weight gradient reuses the forward's copy of x only when it 
   };
   require_close(dw_gemm_forward(), ref.dw, 0.0, "dw after a forward on another path");
   set_conv_path(conv_path_setting());
+}
+
+// The stem kernels' AVX2 form and their scalar fallback do the same fused multiply-adds in the
+// same order: the same bits. And dL/dW depends on the thread count alone: a scratch kept across
+// batch sizes (and a geometry change in between) gives what a fresh one does.
+TEST_CASE("stem kernels: AVX2 and the scalar fallback agree bit for bit", "[layers][conv]") {
+  if (!cpu_has_avx2_fma()) WARN("no AVX2+FMA here: both sides run the scalar fallback");
+  for (int threads : {1, 2}) {
+    set_threads(threads);
+    Conv2dStemScratch kept;
+    for (const Case& c : kCases) {
+      const Conv2dGeometry q = conv2d_geometry(c.N, c.C, c.H, c.W, c.O, c.k, c.s, c.p, c.g);
+      if (!conv2d_stem_supported(q)) continue;
+      INFO(c.what << ", threads " << threads);
+      const auto x = normal_floats(q.N * q.C * q.H * q.W, 1);
+      const auto w = normal_floats(q.O * q.K, 2);
+      const auto dy = normal_floats(q.N * q.O * q.HWo, 3);
+      std::vector<float> y[3], dw[3];
+      for (int run = 0; run < 3; ++run) {
+        Conv2dStemScratch fresh;
+        Conv2dStemScratch& scratch = run == 1 ? kept : fresh;
+        const StemKernel kernel = run == 2 ? StemKernel::scalar : StemKernel::best;
+        y[run].assign(q.N * q.O * q.HWo, 7.0f);
+        dw[run].assign(w.size(), 0.25f);
+        conv2d_forward_stem(y[run].data(), x.data(), w.data(), q, scratch, kernel);
+        conv2d_weight_grad_stem(dw[run].data(), dy.data(), x.data(), q, scratch, kernel);
+      }
+      CHECK(y[0] == y[1]);
+      CHECK(dw[0] == dw[1]);
+      CHECK(y[0] == y[2]);
+      CHECK(dw[0] == dw[2]);
+    }
+  }
+  set_threads(1);
 }

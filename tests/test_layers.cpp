@@ -282,13 +282,16 @@ TEST_CASE("2×2 max pooling: the first of equal values wins, NaN windows keep th
           "[layers]") {
   // Ties everywhere (three values) and some NaNs, on rows whose Wo (14, 5) fill a vector and
   // leave a tail: the vectorised row must pick what the plain strict-> scan picks.
-  for (const std::size_t side : {28u, 10u, 11u}) {
+  // Each side twice on one layer: the second backward must overwrite every dx of the first
+  // (28 and 10 take the path that writes dx without zeroing it).
+  Pool2d pool("max", LayerKind::maxpool, 2, 2);
+  std::size_t draw = 0;
+  for (const std::size_t side : {28u, 28u, 10u, 10u, 11u, 11u}) {
     INFO("side " << side);
     Tensor x = Tensor::from_shape({2, 3, side, side});
-    Rng rng(side);
+    Rng rng(side + ++draw);
     for (auto& v : x) v = float(rng.uniform_int(3));
     for (std::size_t i = 0; i < x.size(); i += 37) x.data()[i] = std::nanf("");
-    Pool2d pool("max", LayerKind::maxpool, 2, 2);
     const Tensor& y = pool.forward(x, true);
     const std::size_t Ho = side / 2, Wo = side / 2;
     std::vector<std::size_t> want_arg;

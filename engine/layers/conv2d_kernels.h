@@ -9,6 +9,8 @@
 // conv2, measured in conv2d_kernels.cpp). The rest — stems, depthwise and grouped layers — on
 // qbench's own:
 //
+// Stems (ungrouped, stride 1, ≤ 4 input channels, 3×3 to 7×7): the direct kernels of
+// conv2d_stem.h for the forward and dL/dW, the GEMM path for dL/dx when it is wanted.
 // General path: per image and group, im2col into a (C/g·k·k, Ho·Wo) matrix and one sgemm
 // (skipped for 1×1/stride-1/no-padding kernels, where the input already is that matrix); a few
 // images share one sgemm when their images are small. With stride 1 and C/g ≥ 8, dL/dx is computed
@@ -28,6 +30,7 @@
 #include "engine/layers/conv2d_direct.h"
 #include "engine/layers/conv2d_geometry.h"
 #include "engine/layers/conv2d_onednn.h"
+#include "engine/layers/conv2d_stem.h"
 
 #include <cstddef>
 #include <vector>
@@ -42,16 +45,17 @@ struct Conv2dScratch {
                                              // computes dx and dw together
   std::vector<float> flipped_weights;        // stride-1 dx as a convolution: W flipped, (C,O/g,k,k)
   Conv2dDirectScratch direct;                // the direct kernels' panels
+  Conv2dStemScratch stem;                    // the stem kernels' padded images and lanes
   Conv2dOnednnCache onednn;                  // oneDNN's primitives, made on first use
 };
 
 // Which kernels run a pass: `auto` chooses by shape (the measured tables in conv2d_kernels.cpp),
-// `gemm` forces im2col + OpenBLAS, `direct` the direct kernels and `onednn` oneDNN's primitives
-// wherever they apply.
+// `gemm` forces im2col + OpenBLAS, `direct` the direct kernels, `onednn` oneDNN's primitives
+// and `stem` the stem kernels, wherever they apply.
 // Process-wide, like the thread count: taken from the environment variable QB_CONV_PATH at
 // the first convolution (default auto; an unknown value throws qb::Error), so benchmarks can
 // compare the paths on one binary; tests switch it with set_conv_path.
-enum class ConvPath { automatic, gemm, direct, onednn };
+enum class ConvPath { automatic, gemm, direct, onednn, stem };
 ConvPath conv_path_setting();  // QB_CONV_PATH parsed now
 ConvPath conv_path();          // the path in force
 void set_conv_path(ConvPath path);

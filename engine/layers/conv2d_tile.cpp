@@ -128,14 +128,14 @@ __attribute__((target("avx2,fma"))) void grad_tile_kernel_avx2(std::size_t n8, c
   _mm256_storeu_ps(P3, a30), _mm256_storeu_ps(P3 + 8, a31), _mm256_storeu_ps(P3 + 16, a32);
 }
 
-namespace {
-bool has_avx2_fma() { return int8::best_isa() >= int8::Isa::avx2 && __builtin_cpu_supports("fma"); }
-}  // namespace
+bool cpu_has_avx2_fma() {
+  return int8::best_isa() >= int8::Isa::avx2 && __builtin_cpu_supports("fma");
+}
 
-TileKernel best_tile_kernel() { return has_avx2_fma() ? tile_kernel_avx2 : tile_kernel_scalar; }
+TileKernel best_tile_kernel() { return cpu_has_avx2_fma() ? tile_kernel_avx2 : tile_kernel_scalar; }
 
 GradTileKernel best_grad_tile_kernel() {
-  return has_avx2_fma() ? grad_tile_kernel_avx2 : grad_tile_kernel_scalar;
+  return cpu_has_avx2_fma() ? grad_tile_kernel_avx2 : grad_tile_kernel_scalar;
 }
 
 }  // namespace qb

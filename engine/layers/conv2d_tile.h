@@ -15,6 +15,10 @@
 
 namespace qb {
 
+// The CPU runs AVX2 and FMA, and QB_MAX_ISA (engine/int8/isa.h) allows them: the fp32 kernels'
+// condition for their vector forms (here and conv2d_stem.h).
+bool cpu_has_avx2_fma();
+
 inline constexpr std::size_t kTileRows = 4, kTileCols = 24;
 
 using TileKernel = void (*)(std::size_t kc, const float* A, const float* B, float* C,

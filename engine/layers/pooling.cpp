@@ -32,6 +32,22 @@ void max2x2_row(const float* x, std::size_t W, std::size_t Wo, std::uint32_t bas
   }
 }
 
+// The adjoint of max2x2_row: dx of the two input rows at x (W apart), each window's dy at its
+// maximum and 0 elsewhere.
+void max2x2_row_backward(const float* dy, const std::uint32_t* arg, std::uint32_t base,
+                         std::size_t W, std::size_t Wo, float* dx) {
+  const std::uint32_t w = std::uint32_t(W);
+#pragma omp simd
+  for (std::size_t ow = 0; ow < Wo; ++ow) {
+    const std::uint32_t off = arg[ow] - base - std::uint32_t(2 * ow);
+    const float g = 0.0f + dy[ow];
+    dx[2 * ow] = off == 0 ? g : 0.0f;
+    dx[2 * ow + 1] = off == 1 ? g : 0.0f;
+    dx[W + 2 * ow] = off == w ? g : 0.0f;
+    dx[W + 2 * ow + 1] = off == w + 1 ? g : 0.0f;
+  }
+}
+
 }  // namespace
 
 Pool2d::Pool2d(std::string name, LayerKind kind, std::size_t kernel, std::size_t stride)
@@ -99,12 +115,26 @@ const Tensor& Pool2d::forward(const Tensor& x, bool) {
 
 const Tensor& Pool2d::backward(const Tensor& dy) {
   QB_CHECK(dy.size() == y_.size());
-  zeros_like_shape(dx_, xs_);
   const std::size_t planes = xs_[0] * xs_[1], H = xs_[2], W = xs_[3];
   const std::size_t Ho = y_.shape()[2], Wo = y_.shape()[3];
   const float* d = dy.data();
-  float* dxp = dx_.data();
   const bool is_max = info_.kind == LayerKind::maxpool;
+  if (is_max && k_ == 2 && s_ == 2 && H == 2 * Ho && W == 2 * Wo) {
+    // LeNet's pooling: the windows tile the plane, so every dx is written once, without
+    // zeroing it first (0 + dy as the general path adds it, so a dy of −0 gives +0 there too).
+    ensure_shape(dx_, xs_);
+    float* dxp = dx_.data();
+#pragma omp parallel for schedule(static)
+    for (std::size_t pl = 0; pl < planes; ++pl)
+      for (std::size_t oh = 0; oh < Ho; ++oh) {
+        const std::size_t o = (pl * Ho + oh) * Wo;
+        const std::uint32_t base = std::uint32_t(pl * H * W + 2 * oh * W);
+        max2x2_row_backward(d + o, argmax_.data() + o, base, W, Wo, dxp + base);
+      }
+    return dx_;
+  }
+  zeros_like_shape(dx_, xs_);
+  float* dxp = dx_.data();
   const float inv_area = 1.0f / float(k_ * k_);
   // Parallel over planes: windows may overlap within a plane, never across planes.
 #pragma omp parallel for schedule(static)
