@@ -47,6 +47,9 @@ constexpr ConvShape kConvs[] = {
     {"s2_32x14x14", 32, 32, 14, 1},
     {"s3down_32x14x14", 32, 64, 14, 2},
     {"s3_64x7x7", 64, 64, 7, 1},
+    // VGG-small's and MobileNet-tiny's stems: many output channels over few inputs.
+    {"vgg_stem_3x32x32", 3, 128, 32, 1},
+    {"mobilenet_stem_3x32x32", 3, 32, 32, 1},
     // LeNet-5's two 5×5 convolutions on Fashion-MNIST.
     {"lenet_c1_1x28x28", 1, 6, 28, 1, 5, 2},
     {"lenet_c2_6x14x14", 6, 16, 14, 1, 5, 0},

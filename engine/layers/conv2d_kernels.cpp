@@ -240,11 +240,17 @@ bool onednn_wins(const Conv2dGeometry& q) {
 //                                      dL/dW   3.03 2.91 2.83 → 1.92 1.85 2.14
 //   ResNet-20 stem 3→16 3×3, 32×32     forward 6.92 5.95 5.78 → 4.28 3.99 4.23
 //                                      dL/dW   7.32 7.45 6.97 → 5.85 5.96 5.91
-// So every geometry they support runs on them.
+// and, two rounds with a fine-tune running on the other core:
+//   MobileNet-tiny stem 3→32, 32×32    forward 9.09 9.15 → 7.67 8.82, dL/dW 12.8 10.2 → 8.72 10.5
+//   VGG-small stem 3→128, 32×32        forward 29.7 33.0 → 35.1 30.5, dL/dW 26.0 29.4 → 38.2 34.6
+// With 128 output channels OpenBLAS's GEMM has rows enough to reuse each column it packs, and
+// the stem kernels, which reread a tile for every pair of channels, lose. So they take stems
+// of at most 32 output channels.
 bool stem_wins(const Conv2dGeometry& q) {
   if (!conv2d_stem_supported(q)) return false;
   switch (conv_path()) {
     case ConvPath::automatic:
+      return q.O <= 32;
     case ConvPath::stem:
       return true;
     case ConvPath::gemm:

@@ -9,8 +9,8 @@
 // conv2, measured in conv2d_kernels.cpp). The rest — stems, depthwise and grouped layers — on
 // qbench's own:
 //
-// Stems (ungrouped, stride 1, ≤ 4 input channels, 3×3 to 7×7): the direct kernels of
-// conv2d_stem.h for the forward and dL/dW, the GEMM path for dL/dx when it is wanted.
+// Stems (ungrouped, stride 1, ≤ 4 input channels, 3×3 to 7×7, ≤ 32 output channels): the direct
+// kernels of conv2d_stem.h for the forward and dL/dW, the GEMM path for dL/dx when it is wanted.
 // General path: per image and group, im2col into a (C/g·k·k, Ho·Wo) matrix and one sgemm
 // (skipped for 1×1/stride-1/no-padding kernels, where the input already is that matrix); a few
 // images share one sgemm when their images are small. With stride 1 and C/g ≥ 8, dL/dx is computed

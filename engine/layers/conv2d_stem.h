@@ -1,6 +1,7 @@
 // Direct fp32 kernels for stem convolutions: ungrouped, stride 1, at most 4 input channels (a
 // grey or colour image), odd kernels of 3, 5 or 7 — LeNet-5's conv1 (1 → 6, 5×5) and the
-// ResNet-20 and MobileNet-tiny stems (1 or 3 → 16 or 32, 3×3).
+// ResNet-20 and MobileNet-tiny stems (1 or 3 → 16 or 32, 3×3); conv2d_kernels.cpp runs them
+// where they measured faster (up to 32 output channels: not VGG-small's 128).
 //
 // im2col + OpenBLAS serves them badly: K = C·k·k is only 9-75, so each GEMM is all packing and
 // little arithmetic (LeNet-5's conv1 took a third of the perf samples of its training step on a
