@@ -23,6 +23,19 @@ inline float dot(const float* a, const float* b, std::size_t n) {
   return acc;
 }
 
+// Σ a[i]·((b[i] − c)·s): dot(a, h) for h[i] = (b[i] − c)·s formed on the fly, term for term and
+// in dot's order, so that BatchNorm's backward, which recomputes x̂ this way instead of storing
+// it, sums what it summed over the stored x̂ (scripts/bit-identity: identical).
+inline float dot_standardised(const float* a, const float* b, std::size_t n, float c, float s) {
+  float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+  for (std::size_t i = 0; i < n; ++i) {
+    const float h = (b[i] - c) * s;
+    acc += a[i] * h;
+  }
+  return acc;
+}
+
 // Σ (p[i] − c)²
 inline float sum_sq_dev(const float* p, std::size_t n, float c) {
   float acc = 0.0f;

@@ -27,6 +27,7 @@ BatchNorm2d::BatchNorm2d(std::string name, std::size_t channels, float momentum,
   running_mean_.value.fill(0.0f);
   running_var_.value = Tensor::from_shape({channels});
   running_var_.value.fill(1.0f);
+  mean_.resize(channels);
   inv_std_.resize(channels);
 }
 
@@ -60,11 +61,10 @@ const Tensor* BatchNorm2d::forward_activated(const Tensor& x, bool training, Cli
 void BatchNorm2d::normalise(const Tensor& x, bool training, Clip act, Tensor& y) {
   const Shape xs = output_shape(shape_of(x));
   const std::size_t N = xs[0], C = xs[1], HW = xs[2] * xs[3], m = N * HW;
-  ensure_shape(xhat_, xs);
   ensure_shape(y, xs);
   last_training_ = training;
+  x_ = &x;
   const float* xp = x.data();
-  float* hp = xhat_.data();
   float* yp = y.data();
   float* rm = running_mean_.value.data();
   float* rv = running_var_.value.data();
@@ -92,12 +92,12 @@ void BatchNorm2d::normalise(const Tensor& x, bool training, Clip act, Tensor& y)
       var = rv[c];
     }
     const float inv = 1.0f / std::sqrt(var + eps_);
+    mean_[c] = mean;
     inv_std_[c] = inv;
     for (std::size_t n = 0; n < N; ++n) {
       const std::size_t off = (n * C + c) * HW;
       for (std::size_t i = 0; i < HW; ++i) {
         const float h = (xp[off + i] - mean) * inv;
-        hp[off + i] = h;
         yp[off + i] = act(g[c] * h + b[c]);
       }
     }
@@ -105,13 +105,14 @@ void BatchNorm2d::normalise(const Tensor& x, bool training, Clip act, Tensor& y)
 }
 
 const Tensor& BatchNorm2d::backward(const Tensor& dy) {
-  const Shape xs = shape_of(xhat_);
+  QB_CHECK(x_ != nullptr);
+  const Shape xs = shape_of(*x_);
   QB_CHECK(shape_of(dy) == xs);
   const std::size_t N = xs[0], C = xs[1], HW = xs[2] * xs[3];
   const float m = float(N * HW);
   ensure_shape(dx_, xs);
   const float* d = dy.data();
-  const float* hp = xhat_.data();
+  const float* xp = x_->data();
   float* dxp = dx_.data();
   const float* g = gamma_.value.data();
   float* dg = gamma_.grad.data();
@@ -119,21 +120,24 @@ const Tensor& BatchNorm2d::backward(const Tensor& dy) {
 
 #pragma omp parallel for schedule(static)
   for (std::size_t c = 0; c < C; ++c) {
+    const float mean = mean_[c], inv = inv_std_[c];
     double sum_dy = 0.0, sum_dyh = 0.0;
     for (std::size_t n = 0; n < N; ++n) {
       const std::size_t off = (n * C + c) * HW;
       sum_dy += sum(d + off, HW);
-      sum_dyh += dot(d + off, hp + off, HW);
+      sum_dyh += dot_standardised(d + off, xp + off, HW, mean, inv);
     }
     dg[c] += float(sum_dyh);
     db[c] += float(sum_dy);
-    const float k = g[c] * inv_std_[c];
+    const float k = g[c] * inv;
     if (last_training_) {
       const float mean_dy = float(sum_dy / m), mean_dyh = float(sum_dyh / m);
       for (std::size_t n = 0; n < N; ++n) {
         const std::size_t off = (n * C + c) * HW;
-        for (std::size_t i = 0; i < HW; ++i)
-          dxp[off + i] = k * (d[off + i] - mean_dy - hp[off + i] * mean_dyh);
+        for (std::size_t i = 0; i < HW; ++i) {
+          const float h = (xp[off + i] - mean) * inv;
+          dxp[off + i] = k * (d[off + i] - mean_dy - h * mean_dyh);
+        }
       }
     } else {
       for (std::size_t n = 0; n < N; ++n) {

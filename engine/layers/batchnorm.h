@@ -37,12 +37,15 @@ class BatchNorm2d final : public Layer {
   float momentum_, eps_;
   Param gamma_, beta_;
   Buffer running_mean_, running_var_;
-  // Normalises x into x̂ (kept) and writes act(γ·x̂ + β) into y, shaped here.
+  // Writes act(γ·x̂ + β) into y, shaped here, for x̂ = (x − mean)·inv_std. x̂ is not stored:
+  // backward recomputes it from x, which the layer contract keeps alive and unchanged until
+  // then, with the same two operations (a tensor-sized write fewer per forward).
   void normalise(const Tensor& x, bool training, Clip act, Tensor& y);
 
   bool last_training_ = true;
-  Tensor y_, dx_, xhat_;
-  std::vector<float> inv_std_;
+  const Tensor* x_ = nullptr;  // the last forward's input
+  Tensor y_, dx_;
+  std::vector<float> mean_, inv_std_;  // per channel, as the last forward normalised
 };
 
 }  // namespace qb
