@@ -49,29 +49,24 @@ void pad_image(const float* x, const Conv2dGeometry& q, const Tile& t, float* ti
                   q.W * sizeof(float));
 }
 
-// What a tile kernel needs of the geometry.
-struct Strides {
-  std::size_t hp, wp, K, HWo, Wo, C, k, Ho;
-};
-
 // ---- forward ----
 //
 // Outputs of channels b < OB and vectors v < V of one output row: `in` is the tile at that row
 // and the first vector's column, w the first channel's weights, out its output row at that
 // column. `valid` of the last vector's 8 columns exist.
 
-void forward_tile_scalar(int OB, int V, const float* in, const Strides& d, const float* w,
-                         float* out, int valid) {
+void forward_tile_scalar(int OB, int V, const float* in, const Conv2dGeometry& q, const Tile& t,
+                         const float* w, float* out, int valid) {
   for (int b = 0; b < OB; ++b)
     for (int v = 0; v < V; ++v)
       for (int l = 0; l < (v == V - 1 ? valid : kLanes); ++l) {
         float acc = 0.0f;
         std::size_t tap = 0;
-        for (std::size_t c = 0; c < d.C; ++c)
-          for (std::size_t i = 0; i < d.k; ++i)
-            for (std::size_t j = 0; j < d.k; ++j, ++tap)
-              acc = std::fma(w[b * d.K + tap], in[(c * d.hp + i) * d.wp + kLanes * v + j + l], acc);
-        out[b * d.HWo + kLanes * v + l] = acc;
+        for (std::size_t c = 0; c < q.C; ++c)
+          for (std::size_t i = 0; i < q.k; ++i)
+            for (std::size_t j = 0; j < q.k; ++j, ++tap)
+              acc = std::fma(w[b * q.K + tap], in[(c * t.hp + i) * t.wp + kLanes * v + j + l], acc);
+        out[b * q.HWo + kLanes * v + l] = acc;
       }
 }
 
@@ -80,23 +75,23 @@ QB_AVX2_FMA inline __m256i first_lanes(int n) {
 }
 
 template <int OB, int V, int KW>
-QB_AVX2_FMA void forward_tile_avx2(const float* in, const Strides& d, const float* w, float* out,
-                                   int valid) {
+QB_AVX2_FMA void forward_tile_avx2(const float* in, const Conv2dGeometry& q, const Tile& t,
+                                   const float* w, float* out, int valid) {
   __m256 acc[OB][V];
 #pragma GCC unroll 8
   for (int b = 0; b < OB; ++b)
 #pragma GCC unroll 8
     for (int v = 0; v < V; ++v) acc[b][v] = _mm256_setzero_ps();
-  for (std::size_t c = 0; c < d.C; ++c)
+  for (std::size_t c = 0; c < q.C; ++c)
 #pragma GCC unroll 8
     for (int i = 0; i < KW; ++i) {
-      const float* row = in + (c * d.hp + std::size_t(i)) * d.wp;
+      const float* row = in + (c * t.hp + std::size_t(i)) * t.wp;
       const float* wt = w + (c * KW + std::size_t(i)) * KW;
 #pragma GCC unroll 8
       for (int j = 0; j < KW; ++j) {
         __m256 wb[OB];
 #pragma GCC unroll 8
-        for (int b = 0; b < OB; ++b) wb[b] = _mm256_broadcast_ss(wt + b * d.K + j);
+        for (int b = 0; b < OB; ++b) wb[b] = _mm256_broadcast_ss(wt + b * q.K + j);
 #pragma GCC unroll 8
         for (int v = 0; v < V; ++v) {
           const __m256 xv = _mm256_loadu_ps(row + kLanes * v + j);
@@ -110,7 +105,7 @@ QB_AVX2_FMA void forward_tile_avx2(const float* in, const Strides& d, const floa
   for (int b = 0; b < OB; ++b)
 #pragma GCC unroll 8
     for (int v = 0; v < V; ++v) {
-      float* o = out + b * d.HWo + kLanes * v;
+      float* o = out + b * q.HWo + kLanes * v;
       if (v == V - 1 && valid < kLanes)
         _mm256_maskstore_ps(o, last, acc[b][v]);
       else
@@ -118,7 +113,8 @@ QB_AVX2_FMA void forward_tile_avx2(const float* in, const Strides& d, const floa
     }
 }
 
-using ForwardTile = void (*)(const float*, const Strides&, const float*, float*, int);
+using ForwardTile = void (*)(const float*, const Conv2dGeometry&, const Tile&, const float*, float*,
+                             int);
 template <int KW>
 constexpr ForwardTile kForwardTiles[2][kRowVectors] = {
     {forward_tile_avx2<1, 1, KW>, forward_tile_avx2<1, 2, KW>, forward_tile_avx2<1, 3, KW>,
@@ -144,42 +140,43 @@ ForwardTile forward_tile(std::size_t k, int ob, int nv) {
 // tile at channel c's row i, dy the first channel's output gradient of the image, part the
 // lanes of its tap (c, i, 0). The image's rows in order, each row's vectors in order.
 
-void grad_taps_scalar(int OB, int KW, const float* in, const Strides& d, const float* dy,
-                      float* part) {
-  const std::size_t vectors = (d.Wo + kLanes - 1) / kLanes;
+void grad_taps_scalar(int OB, int KW, const float* in, const Conv2dGeometry& q, const Tile& t,
+                      const float* dy, float* part) {
+  const std::size_t vectors = (q.Wo + kLanes - 1) / kLanes;
   for (int b = 0; b < OB; ++b)
     for (int j = 0; j < KW; ++j)
       for (int l = 0; l < kLanes; ++l) {
-        float& acc = part[(b * d.K + std::size_t(j)) * kLanes + std::size_t(l)];
-        for (std::size_t h = 0; h < d.Ho; ++h)
+        float& acc = part[(b * q.K + std::size_t(j)) * kLanes + std::size_t(l)];
+        for (std::size_t h = 0; h < q.Ho; ++h)
           for (std::size_t v = 0; v < vectors; ++v) {
             const std::size_t col = kLanes * v + std::size_t(l);
-            const float g = col < d.Wo ? dy[b * d.HWo + h * d.Wo + col] : 0.0f;
-            acc = std::fma(g, in[h * d.wp + col + std::size_t(j)], acc);
+            const float g = col < q.Wo ? dy[b * q.HWo + h * q.Wo + col] : 0.0f;
+            acc = std::fma(g, in[h * t.wp + col + std::size_t(j)], acc);
           }
       }
 }
 
 template <int OB, int KW>
-QB_AVX2_FMA void grad_taps_avx2(const float* in, const Strides& d, const float* dy, float* part) {
+QB_AVX2_FMA void grad_taps_avx2(const float* in, const Conv2dGeometry& q, const Tile& t,
+                                const float* dy, float* part) {
   __m256 acc[OB][KW];
 #pragma GCC unroll 8
   for (int b = 0; b < OB; ++b)
 #pragma GCC unroll 8
-    for (int j = 0; j < KW; ++j) acc[b][j] = _mm256_loadu_ps(part + (b * d.K + j) * kLanes);
-  const std::size_t full = d.Wo / kLanes;
-  const int rest = int(d.Wo % kLanes);
+    for (int j = 0; j < KW; ++j) acc[b][j] = _mm256_loadu_ps(part + (b * q.K + j) * kLanes);
+  const std::size_t full = q.Wo / kLanes;
+  const int rest = int(q.Wo % kLanes);
   const __m256i tail = first_lanes(rest);
-  for (std::size_t h = 0; h < d.Ho; ++h) {
-    const float* row = in + h * d.wp;
-    const float* g = dy + h * d.Wo;
+  for (std::size_t h = 0; h < q.Ho; ++h) {
+    const float* row = in + h * t.wp;
+    const float* g = dy + h * q.Wo;
     for (std::size_t v = 0; v <= full; ++v) {
       if (v == full && rest == 0) break;
       __m256 gv[OB];
 #pragma GCC unroll 8
       for (int b = 0; b < OB; ++b)
-        gv[b] = v < full ? _mm256_loadu_ps(g + b * d.HWo + kLanes * v)
-                         : _mm256_maskload_ps(g + b * d.HWo + kLanes * v, tail);
+        gv[b] = v < full ? _mm256_loadu_ps(g + b * q.HWo + kLanes * v)
+                         : _mm256_maskload_ps(g + b * q.HWo + kLanes * v, tail);
 #pragma GCC unroll 8
       for (int j = 0; j < KW; ++j) {
         const __m256 xv = _mm256_loadu_ps(row + kLanes * v + j);
@@ -191,10 +188,10 @@ QB_AVX2_FMA void grad_taps_avx2(const float* in, const Strides& d, const float* 
 #pragma GCC unroll 8
   for (int b = 0; b < OB; ++b)
 #pragma GCC unroll 8
-    for (int j = 0; j < KW; ++j) _mm256_storeu_ps(part + (b * d.K + j) * kLanes, acc[b][j]);
+    for (int j = 0; j < KW; ++j) _mm256_storeu_ps(part + (b * q.K + j) * kLanes, acc[b][j]);
 }
 
-using GradTaps = void (*)(const float*, const Strides&, const float*, float*);
+using GradTaps = void (*)(const float*, const Conv2dGeometry&, const Tile&, const float*, float*);
 // Indexed by [OB − 1][k / 2 − 1] for k = 3, 5, 7. With k = 7 two channels would need 14
 // accumulators, two dy vectors and the tile's: one more than AVX2's 16 registers.
 constexpr GradTaps kGradTaps[2][3] = {
@@ -202,10 +199,6 @@ constexpr GradTaps kGradTaps[2][3] = {
     {grad_taps_avx2<2, 3>, grad_taps_avx2<2, 5>, nullptr}};
 
 int grad_channel_block(std::size_t k) { return k <= 5 ? 2 : 1; }
-
-Strides strides_of(const Conv2dGeometry& q, const Tile& t) {
-  return {t.hp, t.wp, q.K, q.HWo, q.Wo, q.C, q.k, q.Ho};
-}
 
 bool use_avx2(StemKernel kernel) { return kernel == StemKernel::best && cpu_has_avx2_fma(); }
 
@@ -218,7 +211,6 @@ bool conv2d_stem_supported(const Conv2dGeometry& q) {
 void conv2d_forward_stem(float* y, const float* x, const float* w, const Conv2dGeometry& q,
                          Conv2dStemScratch& scratch, StemKernel kernel) {
   const Tile t = tile_of(q);
-  const Strides d = strides_of(q, t);
   const int T = num_threads();
   prepare_tiles(scratch, q, t, T);
   const bool vector = use_avx2(kernel);
@@ -238,9 +230,9 @@ void conv2d_forward_stem(float* y, const float* x, const float* w, const Conv2dG
             const float* in = tile + h * t.wp + kLanes * v0;
             float* out = y + ((n * q.O + o0) * q.Ho + h) * q.Wo + kLanes * v0;
             if (vector)
-              forward_tile(q.k, ob, nv)(in, d, w + o0 * q.K, out, valid);
+              forward_tile(q.k, ob, nv)(in, q, t, w + o0 * q.K, out, valid);
             else
-              forward_tile_scalar(ob, nv, in, d, w + o0 * q.K, out, valid);
+              forward_tile_scalar(ob, nv, in, q, t, w + o0 * q.K, out, valid);
           }
       }
     }
@@ -251,7 +243,6 @@ void conv2d_weight_grad_stem(float* dw, const float* dy, const float* x, const C
                              Conv2dStemScratch& scratch, StemKernel kernel) {
   if (!dw) return;
   const Tile t = tile_of(q);
-  const Strides d = strides_of(q, t);
   const int T = num_threads();
   prepare_tiles(scratch, q, t, T);
   scratch.lanes.resize(std::size_t(T));
@@ -271,9 +262,9 @@ void conv2d_weight_grad_stem(float* dw, const float* dy, const float* x, const C
             const float* in = tile + (c * t.hp + i) * t.wp;
             float* part = lanes + (o0 * q.K + (c * q.k + i) * q.k) * kLanes;
             if (vector)
-              kGradTaps[ob - 1][q.k / 2 - 1](in, d, g, part);
+              kGradTaps[ob - 1][q.k / 2 - 1](in, q, t, g, part);
             else
-              grad_taps_scalar(ob, int(q.k), in, d, g, part);
+              grad_taps_scalar(ob, int(q.k), in, q, t, g, part);
           }
       }
     }
